@@ -1,0 +1,544 @@
+//! `Builder`, `from_env`, and validation into a `Config`.
+//!
+//! Setters never fail: they only record what was asked for. [`Builder::build`]
+//! validates everything at once and returns an [`Error`] that names the option
+//! (or, for [`Builder::from_env`], the environment variable) at fault.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+use tracing_core::Level;
+
+use crate::error::Error;
+use crate::guard::TelegramGuard;
+use crate::layer::TelegramLayer;
+
+/// The public Bot API endpoint.
+pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
+
+/// Default capacity of the queue between the layer and the worker.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+
+/// Default bound on how long dropping the guard waits for pending alerts.
+pub const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A Telegram chat: a numeric id (groups and channels are negative, and can
+/// exceed 32 bits) or a public channel's `@username`.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum ChatId {
+    /// A numeric chat id, e.g. `-1001234567890`.
+    Id(i64),
+    /// A public channel's username, including the leading `@`.
+    Username(String),
+}
+
+impl ChatId {
+    /// Whether this chat is a group, supergroup or channel (negative id or a
+    /// channel username), which Telegram limits to about 20 messages a minute.
+    pub fn is_group(&self) -> bool {
+        match self {
+            ChatId::Id(id) => *id < 0,
+            ChatId::Username(_) => true,
+        }
+    }
+
+    fn validate(&self, option: &'static str) -> Result<(), Error> {
+        const EXPECTED: &str = "an integer chat id or @channelname (5–32 of A-Z, a-z, 0-9, _)";
+        match self {
+            ChatId::Id(0) => Err(Error::invalid(option, "0", EXPECTED)),
+            ChatId::Id(_) => Ok(()),
+            ChatId::Username(name) => {
+                let body = name.strip_prefix('@').unwrap_or("");
+                let valid = (5..=32).contains(&body.len())
+                    && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if valid {
+                    Ok(())
+                } else {
+                    Err(Error::invalid(option, name, EXPECTED))
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ChatId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for ChatId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChatId::Id(id) => write!(f, "{id}"),
+            ChatId::Username(name) => f.write_str(name),
+        }
+    }
+}
+
+impl From<i64> for ChatId {
+    fn from(id: i64) -> Self {
+        ChatId::Id(id)
+    }
+}
+
+impl From<&str> for ChatId {
+    /// A numeric string becomes [`ChatId::Id`]; anything else is kept as a
+    /// username and checked by [`Builder::build`].
+    fn from(text: &str) -> Self {
+        let text = text.trim();
+        match text.parse::<i64>() {
+            Ok(id) => ChatId::Id(id),
+            Err(_) => ChatId::Username(text.to_owned()),
+        }
+    }
+}
+
+impl From<String> for ChatId {
+    fn from(text: String) -> Self {
+        ChatId::from(text.as_str())
+    }
+}
+
+/// The bot token. Its `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct BotToken(String);
+
+impl BotToken {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `<digits>:<secret>`, the shape every Bot API token has.
+    fn is_well_formed(&self) -> bool {
+        let Some((id, secret)) = self.0.split_once(':') else {
+            return false;
+        };
+        (1..=20).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_digit())
+            && (20..=128).contains(&secret.len())
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    }
+}
+
+impl fmt::Debug for BotToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The validated configuration the worker runs with.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) token: BotToken,
+    pub(crate) chat_id: ChatId,
+    pub(crate) thread_id: Option<i64>,
+    pub(crate) api_url: String,
+    pub(crate) environment: String,
+    pub(crate) service: String,
+    pub(crate) min_level: Level,
+    /// Stored for the slow-spans issue; not acted on yet.
+    #[allow(dead_code)]
+    pub(crate) slow_threshold: Duration,
+    #[allow(dead_code)]
+    pub(crate) slow_batch: Duration,
+    /// Stored for the dedup issue; not acted on yet.
+    #[allow(dead_code)]
+    pub(crate) rate_limit: Duration,
+    #[allow(dead_code)]
+    pub(crate) batch_window: Duration,
+    #[allow(dead_code)]
+    pub(crate) ignored_paths: Vec<String>,
+    pub(crate) max_traceback_lines: usize,
+    #[allow(dead_code)]
+    pub(crate) redis_url: Option<String>,
+    pub(crate) queue_capacity: usize,
+    pub(crate) drop_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+}
+
+/// Configures a [`TelegramLayer`] and its [`TelegramGuard`].
+///
+/// Obtain one from [`TelegramLayer::builder`] or [`Builder::from_env`].
+/// Nothing is checked until [`build`](Builder::build).
+#[derive(Clone)]
+#[must_use = "a Builder does nothing until `build()` is called"]
+pub struct Builder {
+    pub(crate) enabled: bool,
+    pub(crate) token: Option<BotToken>,
+    pub(crate) chat_id: Option<ChatId>,
+    pub(crate) thread_id: Option<i64>,
+    pub(crate) api_url: String,
+    pub(crate) environment: String,
+    pub(crate) service: Option<String>,
+    pub(crate) min_level: Level,
+    pub(crate) slow_threshold: Duration,
+    pub(crate) slow_batch: Duration,
+    pub(crate) rate_limit: Duration,
+    pub(crate) batch_window: Duration,
+    pub(crate) ignored_paths: Vec<String>,
+    pub(crate) max_traceback_lines: usize,
+    pub(crate) redis_url: Option<String>,
+    pub(crate) queue_capacity: usize,
+    pub(crate) drop_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("enabled", &self.enabled)
+            .field("bot_token", &self.token)
+            .field("chat_id", &self.chat_id)
+            .field("thread_id", &self.thread_id)
+            .field("api_url", &self.api_url)
+            .field("environment", &self.environment)
+            .field("service", &self.service)
+            .field("min_level", &self.min_level)
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            enabled: true,
+            token: None,
+            chat_id: None,
+            thread_id: None,
+            api_url: DEFAULT_API_URL.to_owned(),
+            environment: "development".to_owned(),
+            service: None,
+            min_level: Level::ERROR,
+            slow_threshold: Duration::from_secs(3),
+            slow_batch: Duration::from_secs(15 * 60),
+            rate_limit: Duration::from_secs(10 * 60),
+            batch_window: Duration::from_secs(15 * 60),
+            ignored_paths: vec!["/health".to_owned(), "/metrics".to_owned()],
+            max_traceback_lines: 15,
+            redis_url: None,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            drop_timeout: DEFAULT_DROP_TIMEOUT,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+impl Builder {
+    /// A builder with every default; `bot_token` and `chat_id` must be set.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// Reads the configuration from the process environment (see the
+    /// crate-level table). A malformed value is an error naming the variable.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Builder::from_env), reading variables through
+    /// `lookup` instead of the process environment (useful in tests, or to
+    /// read from a secret store).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        crate::env::read(Builder::default(), &lookup)
+    }
+
+    /// The bot token from @BotFather. Required when enabled.
+    pub fn bot_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(BotToken(token.into().trim().to_owned()));
+        self
+    }
+
+    /// The chat to post to: an `i64` id or `"@channelname"`. Required when enabled.
+    pub fn chat_id(mut self, chat_id: impl Into<ChatId>) -> Self {
+        self.chat_id = Some(chat_id.into());
+        self
+    }
+
+    /// A forum topic (`message_thread_id`) to post into.
+    pub fn thread_id(mut self, thread_id: i64) -> Self {
+        self.thread_id = Some(thread_id);
+        self
+    }
+
+    /// The Bot API base URL (a self-hosted Bot API server, or a
+    /// [`MockTelegram`](crate) in tests). Default `https://api.telegram.org`.
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = url.into();
+        self
+    }
+
+    /// The environment tag shown in every alert. Default `development`.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = environment.into();
+        self
+    }
+
+    /// The service name shown in every alert. Default: the executable's name.
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = Some(service.into());
+        self
+    }
+
+    /// The least severe event level that becomes an alert. Default `ERROR`.
+    pub fn min_level(mut self, level: Level) -> Self {
+        self.min_level = level;
+        self
+    }
+
+    /// `false` builds a layer that does nothing and a guard that returns at
+    /// once. Default `true`.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Spans that take longer than this are reported as slow. Default 3 s.
+    /// (Validated and stored; span timing lands in a later release.)
+    pub fn slow_threshold(mut self, threshold: Duration) -> Self {
+        self.slow_threshold = threshold;
+        self
+    }
+
+    /// After one immediate slow alert per span name, further slow spans go
+    /// to the digest for this long. Default 15 min. (Validated and stored.)
+    pub fn slow_batch_window(mut self, window: Duration) -> Self {
+        self.slow_batch = window;
+        self
+    }
+
+    /// The dedup window for identical alerts. Default 10 min.
+    /// (Validated and stored; deduplication lands in a later release.)
+    pub fn rate_limit(mut self, window: Duration) -> Self {
+        self.rate_limit = window;
+        self
+    }
+
+    /// The digest period. Default 15 min. (Validated and stored; digests
+    /// land in a later release.)
+    pub fn batch_window(mut self, window: Duration) -> Self {
+        self.batch_window = window;
+        self
+    }
+
+    /// Path prefixes whose spans are skipped. Default `/health`, `/metrics`.
+    /// (Validated and stored; path skipping lands in a later release.)
+    pub fn ignored_paths<I, P>(mut self, prefixes: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.ignored_paths = prefixes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How many span-trace (and, later, backtrace) lines an alert keeps;
+    /// 0 shows none. Default 15.
+    pub fn max_traceback_lines(mut self, lines: usize) -> Self {
+        self.max_traceback_lines = lines;
+        self
+    }
+
+    /// A Redis URL (`redis://` or `rediss://`) for state shared by a fleet.
+    /// (Validated and stored; the Redis store lands in a later release, until
+    /// then state is kept in memory.)
+    pub fn redis_url(mut self, url: impl Into<String>) -> Self {
+        self.redis_url = Some(url.into());
+        self
+    }
+
+    /// Capacity of the queue between the application and the worker.
+    /// When it is full, new records are dropped and counted. Default 1024.
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// How long dropping the [`TelegramGuard`] (without calling
+    /// [`shutdown`](TelegramGuard::shutdown)) waits for pending alerts.
+    /// Default 2 s.
+    pub fn drop_timeout(mut self, timeout: Duration) -> Self {
+        self.drop_timeout = timeout;
+        self
+    }
+
+    /// TCP connect timeout towards the Bot API. Default 5 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Whole-request timeout towards the Bot API. Default 15 s.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Validates the configuration, starts the worker thread, and returns the
+    /// layer to register and the guard that drains it.
+    pub fn build(self) -> Result<(TelegramLayer, TelegramGuard), Error> {
+        if !self.enabled {
+            return Ok((TelegramLayer::disabled(), TelegramGuard::disabled()));
+        }
+        let config = self.validate()?;
+        crate::worker::start(config)
+    }
+
+    fn validate(self) -> Result<Config, Error> {
+        let token = self.token.ok_or(Error::Missing {
+            option: "bot_token",
+        })?;
+        if !token.is_well_formed() {
+            return Err(Error::invalid_token("bot_token"));
+        }
+        let chat_id = self.chat_id.ok_or(Error::Missing { option: "chat_id" })?;
+        chat_id.validate("chat_id")?;
+        let api_url = validate_api_url("api_url", &self.api_url)?;
+        if let Some(url) = &self.redis_url {
+            validate_redis_url("redis_url", url)?;
+        }
+        require_positive("slow_threshold", self.slow_threshold)?;
+        require_positive("slow_batch_window", self.slow_batch)?;
+        require_positive("batch_window", self.batch_window)?;
+        require_positive("connect_timeout", self.connect_timeout)?;
+        require_positive("request_timeout", self.request_timeout)?;
+        if self.queue_capacity == 0 {
+            return Err(Error::invalid("queue_capacity", "0", "at least 1"));
+        }
+        let service = self.service.unwrap_or_else(executable_name);
+        Ok(Config {
+            token,
+            chat_id,
+            thread_id: self.thread_id,
+            api_url,
+            environment: self.environment,
+            service,
+            min_level: self.min_level,
+            slow_threshold: self.slow_threshold,
+            slow_batch: self.slow_batch,
+            rate_limit: self.rate_limit,
+            batch_window: self.batch_window,
+            ignored_paths: self.ignored_paths,
+            max_traceback_lines: self.max_traceback_lines,
+            redis_url: self.redis_url,
+            queue_capacity: self.queue_capacity,
+            drop_timeout: self.drop_timeout,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+        })
+    }
+}
+
+/// Checks an `http(s)://host[:port][/path]` URL and strips a trailing `/`.
+pub(crate) fn validate_api_url(option: &'static str, url: &str) -> Result<String, Error> {
+    const EXPECTED: &str = "an http:// or https:// URL without query or fragment";
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|_| Error::invalid(option, url, EXPECTED))?;
+    let usable = matches!(parsed.scheme(), "http" | "https")
+        && parsed.host_str().is_some()
+        && parsed.query().is_none()
+        && parsed.fragment().is_none()
+        && parsed.username().is_empty()
+        && parsed.password().is_none();
+    if !usable {
+        return Err(Error::invalid(option, url, EXPECTED));
+    }
+    Ok(url.trim().trim_end_matches('/').to_owned())
+}
+
+/// Checks a `redis://` / `rediss://` URL without echoing its password.
+pub(crate) fn validate_redis_url(option: &'static str, url: &str) -> Result<(), Error> {
+    const EXPECTED: &str = "a redis://, rediss:// or redis+unix:// URL";
+    let shown = match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                // Infallible for URLs with a host, which are the only ones
+                // that can carry a password; ignore the result either way.
+                let _ = parsed.set_password(Some("***"));
+            }
+            if matches!(parsed.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
+                return Ok(());
+            }
+            parsed.to_string()
+        }
+        Err(_) => "<unparseable URL>".to_owned(),
+    };
+    Err(Error::invalid(option, &shown, EXPECTED))
+}
+
+fn require_positive(option: &'static str, value: Duration) -> Result<(), Error> {
+    if value.is_zero() {
+        return Err(Error::invalid(option, "0s", "a duration greater than zero"));
+    }
+    Ok(())
+}
+
+fn executable_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "unknown-service".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+
+    #[test]
+    fn token_shape_is_checked_without_echoing_it() {
+        let err = Builder::new()
+            .bot_token("not-a-token-secret")
+            .chat_id(1)
+            .validate()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("bot_token"), "{text}");
+        assert!(!text.contains("not-a-token-secret"), "{text}");
+    }
+
+    #[test]
+    fn debug_output_redacts_the_token() {
+        let builder = Builder::new().bot_token(TOKEN).chat_id(-100);
+        let config = builder.clone().validate().unwrap();
+        for text in [format!("{builder:?}"), format!("{config:?}")] {
+            assert!(!text.contains("AAHdqTcv"), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
+    }
+
+    #[test]
+    fn chat_ids_are_validated() {
+        assert_eq!(ChatId::from("-1001234567890"), ChatId::Id(-1001234567890));
+        assert!(ChatId::from("@my_channel").validate("chat_id").is_ok());
+        let err = ChatId::from("my channel").validate("chat_id").unwrap_err();
+        assert!(err.to_string().contains("chat_id"));
+        assert!(ChatId::Id(0).validate("chat_id").is_err());
+    }
+
+    #[test]
+    fn api_url_must_be_http() {
+        assert_eq!(
+            validate_api_url("api_url", "http://127.0.0.1:8081/").unwrap(),
+            "http://127.0.0.1:8081"
+        );
+        for bad in ["ftp://x", "not a url", "http://u:p@host", "https://h/?q=1"] {
+            assert!(validate_api_url("api_url", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn redis_url_errors_hide_the_password() {
+        let err = validate_redis_url("REDIS_URL", "http://u:hunter2@host").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(validate_redis_url("REDIS_URL", "rediss://u:p@host:6380/0").is_ok());
+    }
+}

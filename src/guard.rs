@@ -1,0 +1,120 @@
+//! `TelegramGuard` (drains and stops the worker) and `AlertHandle` (manual
+//! alerts).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::alert::Alert;
+use crate::record::Record;
+use crate::stats::{Counters, Stats};
+use crate::worker::{Producer, WorkerHandle};
+
+/// Keeps the worker alive; flushes and stops it.
+///
+/// Hold it for the life of the program (typically in `main`). Call
+/// [`shutdown`](TelegramGuard::shutdown) before exiting to deliver what is
+/// still queued within a bound you choose. If the guard is dropped instead,
+/// its `Drop` does the same with the builder's `drop_timeout` (2 s by
+/// default), so an exiting program waits at most that long for Telegram.
+///
+/// After shutdown, the layer stays installed but drops (and counts) whatever
+/// it captures.
+#[must_use = "dropping the guard shuts down the worker: keep it alive for as long as alerts should be sent"]
+#[derive(Debug)]
+pub struct TelegramGuard {
+    worker: Option<WorkerHandle>,
+    producer: Option<Arc<Producer>>,
+    drop_timeout: Duration,
+}
+
+impl TelegramGuard {
+    pub(crate) fn new(worker: WorkerHandle, producer: Arc<Producer>, drop_timeout: Duration) -> Self {
+        TelegramGuard {
+            worker: Some(worker),
+            producer: Some(producer),
+            drop_timeout,
+        }
+    }
+
+    /// The guard of a disabled layer: every call returns at once.
+    pub(crate) fn disabled() -> Self {
+        TelegramGuard {
+            worker: None,
+            producer: None,
+            drop_timeout: Duration::ZERO,
+        }
+    }
+
+    /// Waits until every record accepted before this call has been sent (or
+    /// has failed, been deduplicated or batched), at most `timeout`.
+    /// Returns `true` if everything was settled in time.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        match &self.worker {
+            Some(worker) => worker.flush(timeout),
+            None => true,
+        }
+    }
+
+    /// Delivers what is queued, stops the worker and returns the final
+    /// counters. Returns within `timeout` (plus a few hundred milliseconds
+    /// of slack) even if the Bot API never answers; what could not be sent
+    /// by then is counted as failed.
+    pub fn shutdown(mut self, timeout: Duration) -> Stats {
+        self.stop(timeout);
+        self.stats()
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        self.counters().map(|c| c.snapshot()).unwrap_or_default()
+    }
+
+    /// A handle for sending manual alerts from anywhere in the program.
+    pub fn handle(&self) -> AlertHandle {
+        AlertHandle {
+            producer: self.producer.clone(),
+        }
+    }
+
+    fn counters(&self) -> Option<&Arc<Counters>> {
+        self.worker.as_ref().map(WorkerHandle::counters)
+    }
+
+    fn stop(&mut self, timeout: Duration) {
+        if let Some(worker) = &mut self.worker {
+            worker.shutdown(timeout);
+        }
+        // Keep `worker` for its counters; `shutdown` is idempotent in effect
+        // (a second request finds the channel closed and abandons nothing
+        // that is not already settled).
+        self.producer = None;
+    }
+}
+
+impl Drop for TelegramGuard {
+    fn drop(&mut self) {
+        if self.producer.is_some() {
+            self.stop(self.drop_timeout);
+        }
+    }
+}
+
+/// Sends manual alerts through the same pipeline as `tracing` events
+/// (sanitizing, rendering, delivery).
+///
+/// Cheap to clone, `Send + Sync`; [`send`](AlertHandle::send) never blocks.
+/// Alerts sent after the guard has shut down are counted as dropped.
+#[derive(Debug, Clone)]
+pub struct AlertHandle {
+    producer: Option<Arc<Producer>>,
+}
+
+impl AlertHandle {
+    /// Queues an alert. Never blocks; if the queue is full the alert is
+    /// dropped and counted in [`Stats::dropped`].
+    pub fn send(&self, alert: Alert) {
+        if let Some(producer) = &self.producer {
+            producer.submit(Record::from_alert(alert));
+        }
+    }
+}

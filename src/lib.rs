@@ -1,0 +1,126 @@
+//! A [`tracing-subscriber`](tracing_subscriber) layer that sends a service's
+//! errors to a Telegram chat as clean, well-formed alerts.
+//!
+//! Register [`TelegramLayer`] in `tracing_subscriber::registry()` and keep the
+//! returned [`TelegramGuard`] alive. ERROR events (or any level from
+//! [`Builder::min_level`]) become alerts with the message, the location, the
+//! event's fields and the span trace, rendered as Telegram HTML with every
+//! piece of dynamic text escaped and the message kept within Telegram's 4096
+//! UTF-16 unit limit.
+//!
+//! The application never waits on Telegram: the layer captures an owned
+//! record and hands it to a bounded queue with `try_send`; a dedicated worker
+//! thread (with its own current-thread tokio runtime) renders and delivers
+//! it. A full queue drops the record and counts it; nothing in the layer
+//! blocks or panics. The crate's own HTTP stack never produces alerts.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use tracing_subscriber::prelude::*;
+//! use tracing_telegram::{Alert, AlertLevel, TelegramLayer};
+//! # use tracing_telegram::testing::MockTelegram;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let mock = MockTelegram::start()?;
+//! # let (token, api_url) = (mock.token().to_owned(), mock.url().to_owned());
+//! // In production the token comes from a secret store or the environment
+//! // (see `TelegramLayer::from_env`).
+//! let (layer, guard) = TelegramLayer::builder()
+//!     .bot_token(token)
+//!     .chat_id(-1001234567890_i64)
+//!     .api_url(api_url) // omit to use https://api.telegram.org
+//!     .environment("production")
+//!     .service("checkout")
+//!     .build()?;
+//!
+//! let subscriber = tracing_subscriber::registry()
+//!     .with(tracing_subscriber::fmt::layer())
+//!     .with(layer);
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let span = tracing::info_span!("charge", order_id = 77);
+//!     let _entered = span.enter();
+//!     tracing::error!(amount_cents = 1250, "payment provider refused the charge");
+//! });
+//!
+//! // Manual alerts take the same path.
+//! guard.handle().send(Alert::new(AlertLevel::Warning, "disk 91% full").detail("host", "db-1"));
+//!
+//! // Before exiting: deliver what is queued, within a bound.
+//! let stats = guard.shutdown(Duration::from_secs(5));
+//! assert_eq!(stats.sent, 2);
+//! assert_eq!(
+//!     stats.accepted,
+//!     stats.sent + stats.deduplicated + stats.batched + stats.dropped + stats.failed
+//! );
+//! # assert!(mock.messages()[0].plain_text().contains("order_id=77"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Configuration from the environment
+//!
+//! [`TelegramLayer::from_env`] reads these variables; a malformed value is an
+//! [`Error`] naming the variable.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `TELEGRAM_BOT_TOKEN` | bot token | required |
+//! | `TELEGRAM_CHAT_ID` | chat id or `@channel` | required |
+//! | `TELEGRAM_THREAD_ID` | forum topic id | none |
+//! | `TELEGRAM_API_URL` | Bot API base URL | `https://api.telegram.org` |
+//! | `MONITORING_ENABLED` | `false` builds a layer that does nothing | `true` |
+//! | `MONITORING_ENV` | environment tag shown in every alert | `development` |
+//! | `MONITORING_SERVICE` | service name shown in every alert | executable name |
+//! | `MONITORING_IGNORED_PATHS` | comma-separated path prefixes to skip (stored; applied in a later release) | `/health,/metrics` |
+//! | `ALERT_MAX_TRACEBACK_LINES` | span-trace lines kept; 0 = none | `15` |
+//! | `ALERT_RATE_LIMIT_MINUTES` | dedup window (stored; applied in a later release) | `10` |
+//! | `BATCH_WINDOW_MINUTES` | digest period (stored; applied in a later release) | `15` |
+//! | `SLOW_REQUEST_THRESHOLD_SECONDS` | slow-span threshold (stored; applied in a later release) | `3` |
+//! | `SLOW_REQUESTS_BATCH_MINUTES` | slow-alert batching (stored; applied in a later release) | `15` |
+//! | `REDIS_URL` | shared state for a fleet (validated; in-memory until the Redis store lands) | none |
+//!
+//! # Skipping sensitive code
+//!
+//! A span with the field `telegram.skip = true` hides itself and everything
+//! inside it: no event inside it is reported.
+//!
+//! ```
+//! tracing::info_span!("login", telegram.skip = true).in_scope(|| {
+//!     tracing::error!("this error is not sent to Telegram");
+//! });
+//! ```
+//!
+//! # Cargo features
+//!
+//! - `redis` (default): the shared store for fleets (placeholder today).
+//! - `testing`: [`testing::MockTelegram`], a fake Bot API server for tests.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod alert;
+mod builder;
+mod dedup;
+mod digest;
+mod env;
+mod error;
+mod guard;
+mod layer;
+mod pipeline;
+mod record;
+mod render;
+mod sanitize;
+mod stats;
+mod telegram;
+mod worker;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use alert::{Alert, AlertLevel};
+pub use builder::{Builder, ChatId, DEFAULT_API_URL, DEFAULT_DROP_TIMEOUT, DEFAULT_QUEUE_CAPACITY};
+pub use error::Error;
+pub use guard::{AlertHandle, TelegramGuard};
+pub use layer::TelegramLayer;
+pub use stats::Stats;

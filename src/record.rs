@@ -1,0 +1,253 @@
+//! What the layer hands the worker: an owned [`Record`], and the field
+//! visitor that captures it.
+//!
+//! Capture happens on the application's thread, so it keeps raw values where
+//! it can (numbers, booleans, `&'static` names and metadata) and formats only
+//! what borrows from the caller (`Debug` values, error chains). Rendering,
+//! escaping and sanitizing all happen later, in the worker.
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tracing_core::field::{Field, Visit};
+use tracing_core::Metadata;
+
+use crate::alert::{Alert, AlertLevel};
+
+/// How deep an error's `source()` chain is followed.
+pub(crate) const MAX_ERROR_SOURCES: usize = 8;
+
+/// Fields whose name starts with this are instructions to this crate
+/// (`telegram.skip`, …), not data to show.
+pub(crate) const CONTROL_PREFIX: &str = "telegram.";
+
+/// The name of a field: `&'static` for `tracing` fields, owned for manual
+/// alert details.
+pub(crate) type FieldName = Cow<'static, str>;
+
+/// A field value, kept raw where that costs nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FieldValue {
+    Str(String),
+    I64(i64),
+    U64(u64),
+    I128(i128),
+    U128(u128),
+    F64(f64),
+    Bool(bool),
+    /// The `Debug` (or `Display`, for `%value`) text of a value.
+    Text(String),
+    /// A value recorded with `record_error`: its `Display` and the `Display`
+    /// of each `source()`, outermost first.
+    Error {
+        message: String,
+        sources: Vec<String>,
+    },
+}
+
+impl fmt::Display for FieldValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldValue::Str(s) | FieldValue::Text(s) => f.write_str(s),
+            FieldValue::I64(v) => write!(f, "{v}"),
+            FieldValue::U64(v) => write!(f, "{v}"),
+            FieldValue::I128(v) => write!(f, "{v}"),
+            FieldValue::U128(v) => write!(f, "{v}"),
+            FieldValue::F64(v) => write!(f, "{v}"),
+            FieldValue::Bool(v) => write!(f, "{v}"),
+            FieldValue::Error { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+/// Ordered `name = value` pairs.
+pub(crate) type Fields = Vec<(FieldName, FieldValue)>;
+
+/// One enclosing span, as shown in an alert's span trace.
+#[derive(Debug, Clone)]
+pub(crate) struct SpanRecord {
+    pub(crate) name: &'static str,
+    pub(crate) target: &'static str,
+    /// Shared with the span's extension: capturing an event clones a pointer,
+    /// not the fields.
+    pub(crate) fields: Option<Arc<Fields>>,
+}
+
+/// Where a record came from.
+#[derive(Debug, Clone)]
+pub(crate) enum Origin {
+    /// A `tracing` event; its metadata gives target, module, file and line.
+    Event(&'static Metadata<'static>),
+    /// An alert sent through an `AlertHandle`.
+    Manual,
+}
+
+/// Everything the worker needs to turn one occurrence into a message.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub(crate) level: AlertLevel,
+    pub(crate) origin: Origin,
+    /// A title set explicitly (manual alerts, `telegram.title`).
+    pub(crate) title: Option<String>,
+    /// The event's message (or the manual alert's text).
+    pub(crate) message: String,
+    pub(crate) fields: Fields,
+    /// Enclosing spans, root first.
+    pub(crate) spans: Vec<SpanRecord>,
+    pub(crate) timestamp: SystemTime,
+}
+
+impl Record {
+    /// A record for a manual alert.
+    pub(crate) fn from_alert(alert: Alert) -> Self {
+        let (level, title, message, details) = alert.into_parts();
+        Record {
+            level,
+            origin: Origin::Manual,
+            title: Some(title),
+            message: message.unwrap_or_default(),
+            fields: details
+                .into_iter()
+                .map(|(key, value)| (key, FieldValue::Str(value)))
+                .collect(),
+            spans: Vec::new(),
+            timestamp: SystemTime::now(),
+        }
+    }
+
+    /// The event's metadata, if this record came from an event.
+    pub(crate) fn metadata(&self) -> Option<&'static Metadata<'static>> {
+        match self.origin {
+            Origin::Event(metadata) => Some(metadata),
+            Origin::Manual => None,
+        }
+    }
+}
+
+/// Collects an event's or span's fields, and the `telegram.*` instructions
+/// among them.
+#[derive(Debug, Default)]
+pub(crate) struct FieldCollector {
+    pub(crate) message: Option<String>,
+    pub(crate) fields: Fields,
+    /// `telegram.skip = true` was seen.
+    pub(crate) skip: bool,
+    /// `telegram.level = "critical"` and the like.
+    pub(crate) level: Option<AlertLevel>,
+    /// `telegram.title = "..."`.
+    pub(crate) title: Option<String>,
+}
+
+impl FieldCollector {
+    fn push(&mut self, field: &Field, value: FieldValue) {
+        let name = field.name();
+        if name == "message" {
+            self.message = Some(value.to_string());
+        } else if let Some(instruction) = name.strip_prefix(CONTROL_PREFIX) {
+            self.apply_instruction(instruction, &value);
+        } else {
+            self.fields.push((Cow::Borrowed(name), value));
+        }
+    }
+
+    fn apply_instruction(&mut self, instruction: &str, value: &FieldValue) {
+        match (instruction, value) {
+            ("skip", FieldValue::Bool(skip)) => self.skip |= *skip,
+            ("skip", other) => self.skip |= other.to_string() == "true",
+            ("level", level) => self.level = AlertLevel::parse(&level.to_string()),
+            ("title", title) => self.title = Some(title.to_string()),
+            _ => {}
+        }
+    }
+
+    /// Merges later-recorded span values (`Span::record`) into existing
+    /// fields, replacing a value recorded under the same name.
+    pub(crate) fn merge_into(self, fields: &mut Fields) {
+        for (name, value) in self.fields {
+            match fields.iter_mut().find(|(existing, _)| *existing == name) {
+                Some(slot) => slot.1 = value,
+                None => fields.push((name, value)),
+            }
+        }
+    }
+}
+
+impl Visit for FieldCollector {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, FieldValue::F64(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, FieldValue::I64(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, FieldValue::U64(value));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.push(field, FieldValue::I128(value));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.push(field, FieldValue::U128(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, FieldValue::Bool(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, FieldValue::Str(value.to_owned()));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn StdError + 'static)) {
+        let message = value.to_string();
+        let mut sources = Vec::new();
+        let mut source = value.source();
+        while let Some(cause) = source {
+            if sources.len() == MAX_ERROR_SOURCES {
+                break;
+            }
+            sources.push(cause.to_string());
+            source = cause.source();
+        }
+        self.push(field, FieldValue::Error { message, sources });
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let mut text = String::new();
+        // Writing into a String only fails if the value's Debug impl itself
+        // returns an error; keep whatever it wrote.
+        let _ = write!(text, "{value:?}");
+        self.push(field, FieldValue::Text(text));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_values_replace_earlier_ones() {
+        let mut fields: Fields = vec![(Cow::Borrowed("a"), FieldValue::I64(1))];
+        let update = FieldCollector {
+            fields: vec![
+                (Cow::Borrowed("a"), FieldValue::I64(2)),
+                (Cow::Borrowed("b"), FieldValue::Bool(true)),
+            ],
+            ..FieldCollector::default()
+        };
+        update.merge_into(&mut fields);
+        assert_eq!(
+            fields,
+            vec![
+                (Cow::Borrowed("a"), FieldValue::I64(2)),
+                (Cow::Borrowed("b"), FieldValue::Bool(true)),
+            ]
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! Delivery counters, shared by the layer, the worker and the guard.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+/// A snapshot of what happened to every record the layer captured.
+///
+/// Once the guard has shut down (and the application has stopped logging),
+/// every accepted record is accounted for exactly once:
+///
+/// `accepted == sent + deduplicated + batched + dropped + failed`
+///
+/// `retried` counts extra delivery attempts and is not part of that sum.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Records captured by the layer or sent through an [`AlertHandle`](crate::AlertHandle),
+    /// including those then dropped at a full queue.
+    pub accepted: u64,
+    /// Records delivered to Telegram as (part of) a message.
+    pub sent: u64,
+    /// Records suppressed as repeats of an alert already sent (and tallied).
+    pub deduplicated: u64,
+    /// Records folded into a digest message instead of being alerted alone.
+    pub batched: u64,
+    /// Records dropped before the worker saw them: the queue was full, or the
+    /// guard had already shut down.
+    pub dropped: u64,
+    /// Records the worker could not deliver (Bot API error, network failure,
+    /// or still pending when the shutdown deadline passed).
+    pub failed: u64,
+    /// Extra delivery attempts after a transient failure.
+    pub retried: u64,
+    /// The last delivery failure, with the token removed; `None` if none yet.
+    pub last_error: Option<String>,
+}
+
+/// The live counters behind [`Stats`].
+///
+/// The layer touches only `accepted` and `dropped` (two relaxed atomic adds on
+/// the capture path). The worker settles records through [`Counters::settle`],
+/// which the guard can close with [`Counters::abandon`] when the worker misses
+/// its shutdown deadline, so that no record is counted twice.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    accepted: AtomicU64,
+    sent: AtomicU64,
+    deduplicated: AtomicU64,
+    batched: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    retried: AtomicU64,
+    /// Set once no record may enter the queue any more (shutdown or abandon).
+    closed: AtomicBool,
+    /// `true` once the guard has counted all unsettled records as failed; the
+    /// worker's later outcomes are then ignored. Also guards `last_error`.
+    settled_by_guard: Mutex<SettleState>,
+}
+
+#[derive(Debug, Default)]
+struct SettleState {
+    abandoned: bool,
+    last_error: Option<String>,
+}
+
+/// How the worker finished with one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Sent,
+    /// Settled by the dedup stage once it keeps state.
+    #[allow(dead_code)]
+    Deduplicated,
+    /// Settled by the digest stage once it batches.
+    #[allow(dead_code)]
+    Batched,
+    Failed,
+}
+
+impl Counters {
+    /// Counts a record captured by the layer; `false` if the pipeline is
+    /// closed, in which case it has been counted as dropped already.
+    pub(crate) fn accept(&self) -> bool {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+        if self.closed.load(Ordering::Relaxed) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Counts a record that could not be queued.
+    pub(crate) fn drop_one(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records accepted so far.
+    pub(crate) fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Records with a final outcome so far (dropped ones included).
+    pub(crate) fn settled(&self) -> u64 {
+        let s = self.load();
+        s.sent + s.deduplicated + s.batched + s.dropped + s.failed
+    }
+
+    /// Total dropped so far, for the "N alerts were dropped" notice.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Records the final outcome of `n` records.
+    pub(crate) fn settle(&self, outcome: Outcome, n: u64) {
+        let state = self.lock();
+        if state.abandoned {
+            return;
+        }
+        let counter = match outcome {
+            Outcome::Sent => &self.sent,
+            Outcome::Deduplicated => &self.deduplicated,
+            Outcome::Batched => &self.batched,
+            Outcome::Failed => &self.failed,
+        };
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records `n` records as failed, remembering why.
+    pub(crate) fn fail(&self, n: u64, reason: String) {
+        self.settle(Outcome::Failed, n);
+        self.lock().last_error = Some(reason);
+    }
+
+    /// Stops the layer from queueing more records.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
+    /// Called by the guard when the worker did not answer by its deadline:
+    /// everything not yet settled is counted as failed, and whatever the
+    /// worker reports later is ignored.
+    pub(crate) fn abandon(&self) {
+        self.close();
+        let mut state = self.lock();
+        if state.abandoned {
+            return;
+        }
+        state.abandoned = true;
+        let unsettled = self.accepted().saturating_sub(self.settled());
+        self.failed.fetch_add(unsettled, Ordering::Relaxed);
+        state.last_error = Some(format!(
+            "worker did not finish by the shutdown deadline; {unsettled} record(s) counted as failed"
+        ));
+    }
+
+    /// A consistent-enough snapshot for reporting.
+    pub(crate) fn snapshot(&self) -> Stats {
+        let last_error = self.lock().last_error.clone();
+        Stats {
+            last_error,
+            ..self.load()
+        }
+    }
+
+    fn load(&self) -> Stats {
+        Stats {
+            accepted: self.accepted.load(Ordering::Relaxed),
+            sent: self.sent.load(Ordering::Relaxed),
+            deduplicated: self.deduplicated.load(Ordering::Relaxed),
+            batched: self.batched.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+            last_error: None,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SettleState> {
+        // A panic while holding this lock cannot leave the counters in a
+        // state worse than "one outcome missing"; keep counting.
+        self.settled_by_guard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abandon_counts_unsettled_records_as_failed_once() {
+        let counters = Counters::default();
+        for _ in 0..5 {
+            assert!(counters.accept());
+        }
+        counters.settle(Outcome::Sent, 2);
+        counters.abandon();
+        counters.settle(Outcome::Sent, 1); // too late: ignored
+        counters.abandon(); // idempotent
+        let stats = counters.snapshot();
+        assert_eq!((stats.sent, stats.failed), (2, 3));
+        assert!(!counters.accept(), "closed after abandon");
+        let stats = counters.snapshot();
+        assert_eq!(stats.accepted, 6);
+        assert_eq!(stats.dropped, 1);
+    }
+}

@@ -1,0 +1,345 @@
+//! The worker thread, its loop, and the flush/shutdown protocol.
+//!
+//! The split follows `tracing-appender`: the [`Producer`] is the cheap,
+//! cloneable sending side used on application threads; the worker owns all
+//! slow work on its own named OS thread with a current-thread tokio runtime
+//! (so the layer works in programs without a runtime, and keeps working while
+//! the application's runtime shuts down); the [`WorkerHandle`], owned by the
+//! guard, asks it to flush or stop.
+//!
+//! Records arrive on a bounded data channel. Flush and shutdown requests
+//! travel on a separate control channel, and the loop listens to it even
+//! while a request to Telegram is in flight, so a full queue or a hung Bot
+//! API never delays them past their deadline.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
+use std::task::Poll;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::builder::Config;
+use crate::error::Error;
+use crate::guard::TelegramGuard;
+use crate::layer::{mark_worker_thread, TelegramLayer};
+use crate::pipeline::{Delivery, Pipeline};
+use crate::record::Record;
+use crate::stats::Counters;
+use crate::telegram::BotClient;
+
+/// Room for concurrent flush requests; a request that finds it full fails
+/// rather than blocking.
+const CONTROL_CAPACITY: usize = 64;
+
+/// How much longer than its deadline the guard waits for the worker's answer
+/// (the worker answers *at* the deadline; this covers scheduling).
+const ANSWER_SLACK: Duration = Duration::from_millis(250);
+
+/// How long a stopped worker may take to close its runtime and exit.
+const EXIT_GRACE: Duration = Duration::from_millis(200);
+
+/// The sending side, shared by the layer and every `AlertHandle`.
+#[derive(Debug)]
+pub(crate) struct Producer {
+    records: mpsc::Sender<Record>,
+    counters: Arc<Counters>,
+}
+
+impl Producer {
+    /// Queues a record without ever blocking; a full or closed queue drops
+    /// it and counts the drop.
+    pub(crate) fn submit(&self, record: Record) {
+        if !self.counters.accept() {
+            return;
+        }
+        if self.records.try_send(record).is_err() {
+            self.counters.drop_one();
+        }
+    }
+}
+
+/// Requests from the guard.
+#[derive(Debug)]
+enum Control {
+    /// Answer `true` once every record accepted before the request (`target`
+    /// of them) is settled, `false` at the deadline.
+    Flush {
+        target: u64,
+        deadline: Instant,
+        done: SyncSender<bool>,
+    },
+    /// Deliver what is queued until the deadline, count the rest as failed,
+    /// answer, and exit.
+    Shutdown {
+        deadline: Instant,
+        done: SyncSender<()>,
+    },
+}
+
+/// Starts the worker thread and returns the layer and its guard.
+pub(crate) fn start(config: Config) -> Result<(TelegramLayer, TelegramGuard), Error> {
+    let config = Arc::new(config);
+    let counters = Arc::new(Counters::default());
+    let client = BotClient::new(&config)?;
+    let (record_tx, record_rx) = mpsc::channel(config.queue_capacity);
+    let (control_tx, control_rx) = mpsc::channel(CONTROL_CAPACITY);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Worker)?;
+    let worker = Worker {
+        pipeline: Pipeline::new(Arc::clone(&config), client, Arc::clone(&counters)),
+        records: record_rx,
+        control: control_rx,
+        counters: Arc::clone(&counters),
+        in_flight: None,
+        flushes: Vec::new(),
+        stopping: None,
+        records_open: true,
+        control_open: true,
+    };
+    let thread = std::thread::Builder::new()
+        .name("tracing-telegram".to_owned())
+        .spawn(move || {
+            mark_worker_thread();
+            runtime.block_on(worker.run());
+            // Do not wait on a blocking DNS lookup that never returns.
+            runtime.shutdown_timeout(EXIT_GRACE / 2);
+        })
+        .map_err(Error::Worker)?;
+    let producer = Arc::new(Producer {
+        records: record_tx,
+        counters: Arc::clone(&counters),
+    });
+    let handle = WorkerHandle {
+        control: control_tx,
+        thread: Some(thread),
+        counters,
+    };
+    let layer = TelegramLayer::new(Arc::clone(&producer), config.min_level);
+    let guard = TelegramGuard::new(handle, producer, config.drop_timeout);
+    Ok((layer, guard))
+}
+
+/// The guard's end of the control channel.
+#[derive(Debug)]
+pub(crate) struct WorkerHandle {
+    control: mpsc::Sender<Control>,
+    thread: Option<JoinHandle<()>>,
+    counters: Arc<Counters>,
+}
+
+impl WorkerHandle {
+    pub(crate) fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    /// Waits until everything accepted so far is settled, at most `timeout`.
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        let target = self.counters.accepted();
+        if self.counters.settled() >= target {
+            return true;
+        }
+        let (done, answer) = sync_channel(1);
+        let request = Control::Flush {
+            target,
+            deadline: Instant::now() + timeout,
+            done,
+        };
+        if self.control.try_send(request).is_err() {
+            return false;
+        }
+        answer.recv_timeout(timeout + ANSWER_SLACK).unwrap_or(false)
+    }
+
+    /// Stops the worker within `timeout` (plus a small slack). If it does not
+    /// answer in time, everything unsettled is counted as failed and the
+    /// thread is left to finish on its own.
+    pub(crate) fn shutdown(&mut self, timeout: Duration) {
+        self.counters.close();
+        let (done, answer) = sync_channel(1);
+        let request = Control::Shutdown {
+            deadline: Instant::now() + timeout,
+            done,
+        };
+        let answered =
+            self.control.try_send(request).is_ok() && answer.recv_timeout(timeout + ANSWER_SLACK).is_ok();
+        if !answered {
+            self.counters.abandon();
+            return;
+        }
+        if let Some(thread) = self.thread.take() {
+            join_briefly(thread);
+        }
+    }
+}
+
+/// Joins a thread that is about to exit, but never waits longer than
+/// [`EXIT_GRACE`] for it.
+fn join_briefly(thread: JoinHandle<()>) {
+    let until = Instant::now() + EXIT_GRACE;
+    while !thread.is_finished() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    if thread.is_finished() {
+        // The worker never panics by design; if it did, the panic was
+        // already reported by the panic hook and there is nothing to add.
+        let _ = thread.join();
+    }
+}
+
+/// A request to Telegram in flight, with the number of records it settles.
+type InFlight = (u64, Pin<Box<dyn Future<Output = Delivery> + Send>>);
+
+struct PendingFlush {
+    target: u64,
+    deadline: Instant,
+    done: SyncSender<bool>,
+}
+
+struct Stopping {
+    deadline: Instant,
+    done: SyncSender<()>,
+}
+
+/// The state of the worker loop.
+struct Worker {
+    pipeline: Pipeline,
+    records: mpsc::Receiver<Record>,
+    control: mpsc::Receiver<Control>,
+    counters: Arc<Counters>,
+    in_flight: Option<InFlight>,
+    flushes: Vec<PendingFlush>,
+    stopping: Option<Stopping>,
+    records_open: bool,
+    control_open: bool,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        loop {
+            self.answer_flushes();
+            if let Some(stopping) = &self.stopping {
+                if self.is_idle() || Instant::now() >= stopping.deadline {
+                    self.stop();
+                    return;
+                }
+            }
+            let wake_at = self.next_deadline();
+            tokio::select! {
+                biased;
+                command = self.control.recv(), if self.control_open => self.on_command(command),
+                delivery = in_flight_done(&mut self.in_flight), if self.in_flight.is_some() => {
+                    self.in_flight = None;
+                    self.pipeline.settle(delivery);
+                }
+                () = sleep_until(wake_at), if wake_at.is_some() => {}
+                record = self.records.recv(), if self.in_flight.is_none() && self.records_open => {
+                    self.on_record(record);
+                }
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Option<Control>) {
+        match command {
+            Some(Control::Flush {
+                target,
+                deadline,
+                done,
+            }) => self.flushes.push(PendingFlush {
+                target,
+                deadline,
+                done,
+            }),
+            Some(Control::Shutdown { deadline, done }) => {
+                self.counters.close();
+                self.stopping = Some(Stopping { deadline, done });
+            }
+            // The guard was forgotten without a shutdown: keep serving the layer.
+            None => self.control_open = false,
+        }
+    }
+
+    fn on_record(&mut self, record: Option<Record>) {
+        let Some(record) = record else {
+            self.records_open = false;
+            return;
+        };
+        let outgoing = self.pipeline.prepare(record);
+        let records = outgoing.records;
+        self.in_flight = Some((records, Box::pin(self.pipeline.deliver(outgoing))));
+    }
+
+    fn is_idle(&self) -> bool {
+        self.in_flight.is_none() && (self.records.is_empty() || !self.records_open)
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let flushes = self.flushes.iter().map(|f| f.deadline);
+        let stop = self.stopping.as_ref().map(|s| s.deadline);
+        flushes.chain(stop).min()
+    }
+
+    /// Answers every flush that is complete or out of time.
+    fn answer_flushes(&mut self) {
+        if self.flushes.is_empty() {
+            return;
+        }
+        let settled = self.counters.settled();
+        let now = Instant::now();
+        self.flushes.retain(|flush| {
+            let complete = settled >= flush.target;
+            if complete || now >= flush.deadline {
+                // The guard may have given up waiting; that is fine.
+                let _ = flush.done.try_send(complete);
+                return false;
+            }
+            true
+        });
+    }
+
+    /// Ends the worker: whatever is still in flight or queued is counted as
+    /// failed, then the guard is told.
+    fn stop(&mut self) {
+        const REASON: &str = "not delivered before the shutdown deadline";
+        if let Some((records, request)) = self.in_flight.take() {
+            drop(request); // cancels the HTTP request
+            self.pipeline.fail(records, REASON);
+        }
+        self.records.close();
+        let mut unsent = 0;
+        while self.records.try_recv().is_ok() {
+            unsent += 1;
+        }
+        if unsent > 0 {
+            self.pipeline.fail(unsent, REASON);
+        }
+        for flush in self.flushes.drain(..) {
+            let _ = flush.done.try_send(self.counters.settled() >= flush.target);
+        }
+        if let Some(stopping) = self.stopping.take() {
+            let _ = stopping.done.try_send(());
+        }
+    }
+}
+
+/// Resolves when the in-flight request does; pending if there is none.
+fn in_flight_done(slot: &mut Option<InFlight>) -> impl Future<Output = Delivery> + '_ {
+    std::future::poll_fn(move |cx| match slot {
+        Some((_, request)) => request.as_mut().poll(cx),
+        None => Poll::Pending,
+    })
+}
+
+/// Sleeps until `at`; forever if `None` (the branch is disabled then anyway).
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
