@@ -1,0 +1,38 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use tracing_subscriber::prelude::*;
+use tracing_telegram::testing::MockTelegram;
+use tracing_telegram::{Builder, Stats, TelegramGuard, TelegramLayer};
+
+/// The group chat every test posts to.
+pub const CHAT: i64 = -1_001_234_567_890;
+
+/// A builder pointed at `mock`, with recognisable service and environment.
+pub fn builder(mock: &MockTelegram) -> Builder {
+    TelegramLayer::builder()
+        .bot_token(mock.token())
+        .chat_id(CHAT)
+        .api_url(mock.url())
+        .service("orders-api")
+        .environment("staging")
+}
+
+/// Runs `body` with only `layer` installed (thread-local, so tests do not
+/// interfere), then shuts the guard down and returns its stats.
+pub fn run_with(layer: TelegramLayer, guard: TelegramGuard, body: impl FnOnce()) -> Stats {
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, body);
+    guard.shutdown(Duration::from_secs(10))
+}
+
+/// Asserts the accounting invariant of `Stats`.
+pub fn assert_accounted(stats: &Stats) {
+    assert_eq!(
+        stats.accepted,
+        stats.sent + stats.deduplicated + stats.batched + stats.dropped + stats.failed,
+        "every accepted record must be accounted for: {stats:?}"
+    );
+}
