@@ -92,10 +92,10 @@ impl fmt::Display for AlertLevel {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
-    level: AlertLevel,
-    title: String,
-    message: Option<String>,
-    details: Vec<(Cow<'static, str>, String)>,
+    pub(crate) level: AlertLevel,
+    pub(crate) title: String,
+    pub(crate) message: Option<String>,
+    pub(crate) details: Vec<(Cow<'static, str>, String)>,
 }
 
 impl Alert {
@@ -139,16 +139,5 @@ impl Alert {
     /// The details, in the order they were added.
     pub fn details(&self) -> &[(Cow<'static, str>, String)] {
         &self.details
-    }
-
-    pub(crate) fn into_parts(
-        self,
-    ) -> (
-        AlertLevel,
-        String,
-        Option<String>,
-        Vec<(Cow<'static, str>, String)>,
-    ) {
-        (self.level, self.title, self.message, self.details)
     }
 }

@@ -440,7 +440,8 @@ impl Builder {
 /// Checks an `http(s)://host[:port][/path]` URL and strips a trailing `/`.
 pub(crate) fn validate_api_url(option: &'static str, url: &str) -> Result<String, Error> {
     const EXPECTED: &str = "an http:// or https:// URL without query or fragment";
-    let parsed = reqwest::Url::parse(url.trim()).map_err(|_| Error::invalid(option, url, EXPECTED))?;
+    let parsed =
+        reqwest::Url::parse(url.trim()).map_err(|_| Error::invalid(option, url, EXPECTED))?;
     let usable = matches!(parsed.scheme(), "http" | "https")
         && parsed.host_str().is_some()
         && parsed.query().is_none()

@@ -67,7 +67,8 @@ pub(crate) fn read(
         builder = builder.slow_threshold(parse_seconds("SLOW_REQUEST_THRESHOLD_SECONDS", &value)?);
     }
     if let Some(value) = get("SLOW_REQUESTS_BATCH_MINUTES") {
-        builder = builder.slow_batch_window(parse_minutes("SLOW_REQUESTS_BATCH_MINUTES", &value, 1)?);
+        builder =
+            builder.slow_batch_window(parse_minutes("SLOW_REQUESTS_BATCH_MINUTES", &value, 1)?);
     }
     if let Some(value) = get("REDIS_URL") {
         validate_redis_url("REDIS_URL", value.trim())?;
@@ -80,7 +81,11 @@ fn parse_bool(var: &'static str, value: &str) -> Result<bool, Error> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(Error::invalid(var, value, "true or false (also 1/0, yes/no, on/off)")),
+        _ => Err(Error::invalid(
+            var,
+            value,
+            "true or false (also 1/0, yes/no, on/off)",
+        )),
     }
 }
 
@@ -88,7 +93,11 @@ fn parse_chat_id(var: &'static str, value: &str) -> Result<ChatId, Error> {
     let chat = ChatId::from(value);
     if let ChatId::Username(name) = &chat {
         if !name.starts_with('@') {
-            return Err(Error::invalid(var, value, "an integer chat id or @channelname"));
+            return Err(Error::invalid(
+                var,
+                value,
+                "an integer chat id or @channelname",
+            ));
         }
     }
     Ok(chat)
@@ -134,7 +143,11 @@ fn parse_paths(var: &'static str, value: &str) -> Result<Vec<String>, Error> {
     let mut paths = Vec::new();
     for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if !part.starts_with('/') {
-            return Err(Error::invalid(var, part, "comma-separated path prefixes starting with /"));
+            return Err(Error::invalid(
+                var,
+                part,
+                "comma-separated path prefixes starting with /",
+            ));
         }
         paths.push(part.to_owned());
     }
@@ -155,7 +168,10 @@ mod tests {
     }
 
     const REQUIRED: [(&str, &str); 2] = [
-        ("TELEGRAM_BOT_TOKEN", "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
+        (
+            "TELEGRAM_BOT_TOKEN",
+            "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+        ),
         ("TELEGRAM_CHAT_ID", "-1001234567890"),
     ];
 
@@ -190,7 +206,10 @@ mod tests {
         assert_eq!(b.batch_window, Duration::from_secs(30 * 60));
         assert_eq!(b.slow_threshold, Duration::from_millis(500));
         assert_eq!(b.slow_batch, Duration::from_secs(5 * 60));
-        assert_eq!(b.redis_url.as_deref(), Some("rediss://user:pw@redis.internal:6380/0"));
+        assert_eq!(
+            b.redis_url.as_deref(),
+            Some("rediss://user:pw@redis.internal:6380/0")
+        );
     }
 
     #[test]

@@ -28,7 +28,11 @@ pub struct TelegramGuard {
 }
 
 impl TelegramGuard {
-    pub(crate) fn new(worker: WorkerHandle, producer: Arc<Producer>, drop_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        worker: WorkerHandle,
+        producer: Arc<Producer>,
+        drop_timeout: Duration,
+    ) -> Self {
         TelegramGuard {
             worker: Some(worker),
             producer: Some(producer),

@@ -256,3 +256,42 @@ mod tests {
         assert!(!is_internal_target("my_app::redis_cache"));
     }
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod worker_thread_tests {
+    use std::time::Duration;
+
+    use tracing_subscriber::prelude::*;
+
+    use crate::testing::MockTelegram;
+    use crate::TelegramLayer;
+
+    /// Counts what the layer accepts from a thread, marked as the worker's or not.
+    fn accepted_from_thread(mark_as_worker: bool) -> u64 {
+        let mock = MockTelegram::start().unwrap();
+        let (layer, guard) = TelegramLayer::builder()
+            .bot_token(mock.token())
+            .chat_id(-100)
+            .api_url(mock.url())
+            .build()
+            .unwrap();
+        let subscriber = tracing_subscriber::registry().with(layer);
+        std::thread::spawn(move || {
+            if mark_as_worker {
+                super::mark_worker_thread();
+            }
+            tracing::subscriber::with_default(subscriber, || {
+                tracing::error!(target: "my_app", "an ordinary application error");
+            });
+        })
+        .join()
+        .unwrap();
+        guard.shutdown(Duration::from_secs(5)).accepted
+    }
+
+    #[test]
+    fn nothing_on_the_worker_thread_is_captured() {
+        assert_eq!(accepted_from_thread(false), 1);
+        assert_eq!(accepted_from_thread(true), 0);
+    }
+}

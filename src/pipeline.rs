@@ -89,7 +89,10 @@ impl Pipeline {
     }
 
     /// Sends a message; the future borrows nothing from the pipeline.
-    pub(crate) fn deliver(&self, outgoing: Outgoing) -> impl Future<Output = Delivery> + Send + 'static {
+    pub(crate) fn deliver(
+        &self,
+        outgoing: Outgoing,
+    ) -> impl Future<Output = Delivery> + Send + 'static {
         let client = Arc::clone(&self.client);
         let config = Arc::clone(&self.config);
         async move {

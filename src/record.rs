@@ -103,13 +103,13 @@ pub(crate) struct Record {
 impl Record {
     /// A record for a manual alert.
     pub(crate) fn from_alert(alert: Alert) -> Self {
-        let (level, title, message, details) = alert.into_parts();
         Record {
-            level,
+            level: alert.level,
             origin: Origin::Manual,
-            title: Some(title),
-            message: message.unwrap_or_default(),
-            fields: details
+            title: Some(alert.title),
+            message: alert.message.unwrap_or_default(),
+            fields: alert
+                .details
                 .into_iter()
                 .map(|(key, value)| (key, FieldValue::Str(value)))
                 .collect(),

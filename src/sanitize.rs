@@ -58,7 +58,9 @@ impl Sanitizer {
             let Some(fields) = &mut span.fields else {
                 continue;
             };
-            let dirty = fields.iter().any(|(_, value)| self.value_needs_scrub(value));
+            let dirty = fields
+                .iter()
+                .any(|(_, value)| self.value_needs_scrub(value));
             if dirty {
                 // Copy-on-write: the span's own copy stays with the span.
                 for (_, value) in Arc::make_mut(fields) {

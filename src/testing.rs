@@ -328,11 +328,17 @@ async fn handle(
         Ok(Value::Object(map)) => Value::Object(map),
         _ => {
             shared.log(&method, 400);
-            return api_error(StatusCode::BAD_REQUEST, "Bad Request: expected a JSON object body", None);
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: expected a JSON object body",
+                None,
+            );
         }
     };
     let response = match method.as_str() {
-        "getMe" => ok(json!({"id": 123456789, "is_bot": true, "first_name": "Mock", "username": "mock_bot"})),
+        "getMe" => ok(
+            json!({"id": 123456789, "is_bot": true, "first_name": "Mock", "username": "mock_bot"}),
+        ),
         "sendMessage" => send_message(&shared, &request),
         "editMessageText" => edit_message_text(&shared, &request),
         _ => api_error(StatusCode::NOT_FOUND, "Not Found", None),
@@ -344,11 +350,17 @@ async fn handle(
 fn send_message(shared: &Shared, request: &Value) -> Response {
     let chat_id = match request.get("chat_id") {
         Some(id @ (Value::Number(_) | Value::String(_))) => id.clone(),
-        _ => return api_error(StatusCode::BAD_REQUEST, "Bad Request: chat_id is empty", None),
+        _ => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: chat_id is empty",
+                None,
+            )
+        }
     };
     let (text, parse_mode) = match checked_text(request) {
         Ok(checked) => checked,
-        Err(response) => return response,
+        Err(description) => return api_error(StatusCode::BAD_REQUEST, &description, None),
     };
     let mut inner = shared.lock();
     let message_id = inner.next_message_id;
@@ -376,15 +388,27 @@ fn send_message(shared: &Shared, request: &Value) -> Response {
 
 fn edit_message_text(shared: &Shared, request: &Value) -> Response {
     let Some(message_id) = request.get("message_id").and_then(Value::as_i64) else {
-        return api_error(StatusCode::BAD_REQUEST, "Bad Request: message_id is empty", None);
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: message_id is empty",
+            None,
+        );
     };
     let (text, parse_mode) = match checked_text(request) {
         Ok(checked) => checked,
-        Err(response) => return response,
+        Err(description) => return api_error(StatusCode::BAD_REQUEST, &description, None),
     };
     let mut inner = shared.lock();
-    let Some(message) = inner.messages.iter_mut().find(|m| m.message_id == message_id) else {
-        return api_error(StatusCode::BAD_REQUEST, "Bad Request: message to edit not found", None);
+    let Some(message) = inner
+        .messages
+        .iter_mut()
+        .find(|m| m.message_id == message_id)
+    else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: message to edit not found",
+            None,
+        );
     };
     if message.text == text {
         return api_error(
@@ -400,23 +424,32 @@ fn edit_message_text(shared: &Shared, request: &Value) -> Response {
     ok(json!({"message_id": message_id, "date": 0, "text": text}))
 }
 
-/// The request's text and parse mode, if Telegram would accept them.
-fn checked_text(request: &Value) -> Result<(String, Option<String>), Response> {
-    let bad = |description: String| api_error(StatusCode::BAD_REQUEST, &description, None);
+/// The request's text and parse mode if Telegram would accept them, else the
+/// description of its 400 answer.
+fn checked_text(request: &Value) -> Result<(String, Option<String>), String> {
     let Some(text) = request.get("text").and_then(Value::as_str) else {
-        return Err(bad("Bad Request: message text is empty".to_owned()));
+        return Err("Bad Request: message text is empty".to_owned());
     };
-    let parse_mode = request.get("parse_mode").and_then(Value::as_str).map(str::to_owned);
+    let parse_mode = request
+        .get("parse_mode")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let visible = match parse_mode.as_deref() {
         None | Some("") => text.to_owned(),
-        Some("HTML") => parse_html(text).map_err(|e| bad(format!("Bad Request: can't parse entities: {e}")))?,
-        Some(other) => return Err(bad(format!("Bad Request: unsupported parse_mode {other:?} in this mock"))),
+        Some("HTML") => {
+            parse_html(text).map_err(|e| format!("Bad Request: can't parse entities: {e}"))?
+        }
+        Some(other) => {
+            return Err(format!(
+                "Bad Request: unsupported parse_mode {other:?} in this mock"
+            ))
+        }
     };
     if visible.trim().is_empty() {
-        return Err(bad("Bad Request: message text is empty".to_owned()));
+        return Err("Bad Request: message text is empty".to_owned());
     }
     if visible.encode_utf16().count() > MAX_MESSAGE_UNITS {
-        return Err(bad("Bad Request: message is too long".to_owned()));
+        return Err("Bad Request: message is too long".to_owned());
     }
     Ok((text.to_owned(), parse_mode))
 }
@@ -434,10 +467,14 @@ fn scripted_reply(reply: &Reply) -> Response {
             None,
         ),
         Reply::Unauthorized => api_error(StatusCode::UNAUTHORIZED, "Unauthorized", None),
-        Reply::Forbidden(description) => {
-            api_error(StatusCode::FORBIDDEN, &format!("Forbidden: {description}"), None)
+        Reply::Forbidden(description) => api_error(
+            StatusCode::FORBIDDEN,
+            &format!("Forbidden: {description}"),
+            None,
+        ),
+        Reply::ChatNotFound => {
+            api_error(StatusCode::BAD_REQUEST, "Bad Request: chat not found", None)
         }
-        Reply::ChatNotFound => api_error(StatusCode::BAD_REQUEST, "Bad Request: chat not found", None),
         Reply::MigrateTo(id) => api_error(
             StatusCode::BAD_REQUEST,
             "Bad Request: group chat was upgraded to a supergroup chat",
@@ -466,8 +503,22 @@ fn api_error(status: StatusCode, description: &str, parameters: Option<Value>) -
 
 /// Tags Telegram's HTML parse mode accepts.
 const ALLOWED_TAGS: &[&str] = &[
-    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "tg-spoiler", "span", "a", "code",
-    "pre", "blockquote", "tg-emoji",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "tg-spoiler",
+    "span",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
 ];
 
 /// Parses `text` as Telegram would in `parse_mode=HTML` and returns the
@@ -492,8 +543,9 @@ pub fn parse_html(text: &str) -> Result<String, String> {
                 rest = &rest[end + 1..];
             }
             '&' => {
-                let (decoded, len) = decode_entity(rest)
-                    .ok_or_else(|| format!("Can't find end of the entity starting at byte offset {offset}"))?;
+                let (decoded, len) = decode_entity(rest).ok_or_else(|| {
+                    format!("Can't find end of the entity starting at byte offset {offset}")
+                })?;
                 visible.push(decoded);
                 rest = &rest[len..];
             }
@@ -505,7 +557,9 @@ pub fn parse_html(text: &str) -> Result<String, String> {
         }
     }
     match open.last() {
-        Some(tag) => Err(format!("Can't find end tag corresponding to start tag \"{tag}\"")),
+        Some(tag) => Err(format!(
+            "Can't find end tag corresponding to start tag \"{tag}\""
+        )),
         None => Ok(visible),
     }
 }
@@ -526,7 +580,9 @@ fn check_tag(tag: &str, open: &mut Vec<String>, offset: usize) -> Result<(), Str
         None => (tag, ""),
     };
     if !ALLOWED_TAGS.contains(&name) {
-        return Err(format!("Unsupported start tag \"{name}\" at byte offset {offset}"));
+        return Err(format!(
+            "Unsupported start tag \"{name}\" at byte offset {offset}"
+        ));
     }
     let attributes_ok = match name {
         "a" => attributes.starts_with("href=\"") && attributes.ends_with('"'),
@@ -537,12 +593,16 @@ fn check_tag(tag: &str, open: &mut Vec<String>, offset: usize) -> Result<(), Str
         _ => attributes.is_empty(),
     };
     if !attributes_ok {
-        return Err(format!("Unsupported attributes {attributes:?} of tag \"{name}\" at byte offset {offset}"));
+        return Err(format!(
+            "Unsupported attributes {attributes:?} of tag \"{name}\" at byte offset {offset}"
+        ));
     }
     let inside_pre_or_code = open.iter().any(|t| t == "pre" || t == "code");
     let code_in_pre = name == "code" && open.last().is_some_and(|t| t == "pre");
     if inside_pre_or_code && !code_in_pre {
-        return Err(format!("Entities inside pre or code at byte offset {offset}"));
+        return Err(format!(
+            "Entities inside pre or code at byte offset {offset}"
+        ));
     }
     if name == "blockquote" && open.iter().any(|t| t == "blockquote") {
         return Err(format!("Nested blockquotes at byte offset {offset}"));
@@ -579,7 +639,10 @@ mod tests {
 
     #[test]
     fn html_rules_match_telegrams() {
-        assert_eq!(parse_html("<b>a &amp; b</b> &lt;x&gt; &#128512;").unwrap(), "a & b <x> 😀");
+        assert_eq!(
+            parse_html("<b>a &amp; b</b> &lt;x&gt; &#128512;").unwrap(),
+            "a & b <x> 😀"
+        );
         assert_eq!(
             parse_html("<blockquote expandable>x</blockquote><pre><code class=\"language-rust\">y</code></pre>").unwrap(),
             "xy"

@@ -166,8 +166,8 @@ impl WorkerHandle {
             deadline: Instant::now() + timeout,
             done,
         };
-        let answered =
-            self.control.try_send(request).is_ok() && answer.recv_timeout(timeout + ANSWER_SLACK).is_ok();
+        let answered = self.control.try_send(request).is_ok()
+            && answer.recv_timeout(timeout + ANSWER_SLACK).is_ok();
         if !answered {
             self.counters.abandon();
             return;

@@ -18,7 +18,11 @@ fn an_error_inside_two_spans_becomes_one_complete_message() {
         let _request = request.enter();
         let charge = info_span!("charge", order_id = 77_u64, provider = "acme");
         let _charge = charge.enter();
-        error!(attempt = 3, retryable = false, "payment provider refused the charge");
+        error!(
+            attempt = 3,
+            retryable = false,
+            "payment provider refused the charge"
+        );
     });
 
     let messages = mock.messages();
@@ -43,7 +47,11 @@ fn an_error_inside_two_spans_becomes_one_complete_message() {
     }
     // Root span first.
     assert!(text.find("http_request").unwrap() < text.find("charge{").unwrap());
-    assert!(message.text.contains("<blockquote expandable>"), "{}", message.text);
+    assert!(
+        message.text.contains("<blockquote expandable>"),
+        "{}",
+        message.text
+    );
     assert_eq!(
         (stats.accepted, stats.sent, stats.failed, stats.dropped),
         (1, 1, 0, 0),
@@ -102,11 +110,19 @@ fn telegram_fields_set_level_and_title_and_are_not_shown() {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = builder(&mock).build().unwrap();
     run_with(layer, guard, || {
-        error!(telegram.level = "critical", telegram.title = "Ledger out of balance", delta = 12, "reconciliation failed");
+        error!(
+            telegram.level = "critical",
+            telegram.title = "Ledger out of balance",
+            delta = 12,
+            "reconciliation failed"
+        );
     });
     let text = mock.messages()[0].plain_text();
     assert!(text.starts_with("🚨 CRITICAL"), "{text}");
-    assert!(text.contains("Ledger out of balance\nreconciliation failed"), "{text}");
+    assert!(
+        text.contains("Ledger out of balance\nreconciliation failed"),
+        "{text}"
+    );
     assert!(text.contains("delta: 12"), "{text}");
     assert!(!text.contains("telegram."), "{text}");
 }
@@ -163,10 +179,16 @@ fn max_traceback_lines_limits_and_disables_the_span_trace() {
     let messages = mock.messages();
     let limited = messages[0].plain_text();
     assert!(limited.contains("… 1 outer span(s) omitted"), "{limited}");
-    assert!(limited.contains("level_b") && limited.contains("level_c"), "{limited}");
+    assert!(
+        limited.contains("level_b") && limited.contains("level_c"),
+        "{limited}"
+    );
     assert!(!limited.contains("level_a"), "{limited}");
     let none = messages[1].plain_text();
-    assert!(!none.contains("Span trace") && !none.contains("level_"), "{none}");
+    assert!(
+        !none.contains("Span trace") && !none.contains("level_"),
+        "{none}"
+    );
 }
 
 #[test]
@@ -226,8 +248,14 @@ fn manual_alerts_keep_their_details_in_order_and_info_is_silent() {
         critical.contains("Payment system error\nA payment processing error occurred"),
         "{critical}"
     );
-    assert!(critical.contains("• type: payment\n• status: failed"), "{critical}");
-    assert!(!critical.contains("📍"), "manual alerts have no source location");
+    assert!(
+        critical.contains("• type: payment\n• status: failed"),
+        "{critical}"
+    );
+    assert!(
+        !critical.contains("📍"),
+        "manual alerts have no source location"
+    );
     assert!(!messages[0].disable_notification);
     assert!(messages[1].disable_notification, "Info is sent silently");
     assert_eq!(stats.sent, 2);
@@ -242,7 +270,10 @@ fn hostile_content_is_escaped_and_kept_within_the_limit() {
     let emoji = "😀".repeat(3000);
     let cjk = "漢字".repeat(3000);
     let stats = run_with(layer, guard, || {
-        error!(payload = "<b>not bold</b> & </code>", "<script>alert('x')</script> &amp; \"quoted\" \u{0}\u{7}\u{1b}[31m\r\n");
+        error!(
+            payload = "<b>not bold</b> & </code>",
+            "<script>alert('x')</script> &amp; \"quoted\" \u{0}\u{7}\u{1b}[31m\r\n"
+        );
         error!(body = %huge, "huge field");
         error!("{huge}");
         error!(emoji = %emoji, "{emoji}");
@@ -261,22 +292,44 @@ fn hostile_content_is_escaped_and_kept_within_the_limit() {
     });
 
     let messages = mock.messages();
-    assert_eq!(messages.len(), 16, "every hostile message was accepted by the mock");
+    assert_eq!(
+        messages.len(),
+        16,
+        "every hostile message was accepted by the mock"
+    );
     for message in &messages {
         parse_html(&message.text).expect("valid Telegram HTML");
-        assert!(message.visible_units() <= 4096, "{} units", message.visible_units());
+        assert!(
+            message.visible_units() <= 4096,
+            "{} units",
+            message.visible_units()
+        );
     }
     let first = messages[0].plain_text();
-    assert!(first.contains("<script>alert('x')</script> &amp; \"quoted\""), "{first}");
-    assert!(first.contains("payload: <b>not bold</b> & </code>"), "{first}");
-    assert!(!first.contains('\u{0}') && !first.contains('\u{1b}'), "{first:?}");
-    assert!(first.contains("\u{FFFD}"), "control characters are shown as U+FFFD");
+    assert!(
+        first.contains("<script>alert('x')</script> &amp; \"quoted\""),
+        "{first}"
+    );
+    assert!(
+        first.contains("payload: <b>not bold</b> & </code>"),
+        "{first}"
+    );
+    assert!(
+        !first.contains('\u{0}') && !first.contains('\u{1b}'),
+        "{first:?}"
+    );
+    assert!(
+        first.contains("\u{FFFD}"),
+        "control characters are shown as U+FFFD"
+    );
     for long in &messages[1..5] {
         let text = long.plain_text();
-        assert!(text.contains("✂️ truncated to fit Telegram's limit"), "{text}");
+        assert!(
+            text.contains("✂️ truncated to fit Telegram's limit"),
+            "{text}"
+        );
         assert!(text.contains(" UTC"), "the footer survives truncation");
     }
     assert_eq!(stats.sent, 16);
     assert_accounted(&stats);
 }
-

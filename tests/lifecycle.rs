@@ -26,7 +26,10 @@ fn a_full_queue_drops_and_counts_without_blocking_the_caller() {
     });
     // The calls never wait for the hung API: a blocked call would take the
     // 15 s request timeout. The bound is loose on purpose (debug build, CI).
-    assert!(slowest < Duration::from_millis(100), "slowest call took {slowest:?}");
+    assert!(
+        slowest < Duration::from_millis(100),
+        "slowest call took {slowest:?}"
+    );
     let started = Instant::now();
     let stats = guard.shutdown(Duration::from_secs(1));
     let took = started.elapsed();
@@ -53,7 +56,12 @@ fn shutdown_delivers_everything_pending() {
     let messages = mock.messages();
     assert_eq!(messages.len(), 50);
     for (i, message) in messages.iter().enumerate() {
-        assert!(message.plain_text().contains(&format!("failure number {i}\n")), "order kept");
+        assert!(
+            message
+                .plain_text()
+                .contains(&format!("failure number {i}\n")),
+            "order kept"
+        );
     }
 }
 
@@ -71,9 +79,19 @@ fn shutdown_returns_by_its_deadline_when_the_api_hangs() {
     let started = Instant::now();
     let stats = guard.shutdown(Duration::from_secs(1));
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(900), "returned early: {took:?}");
-    assert!(took < Duration::from_millis(1900), "returned late: {took:?}");
-    assert_eq!((stats.accepted, stats.failed, stats.sent), (10, 10, 0), "{stats:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "returned early: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(1900),
+        "returned late: {took:?}"
+    );
+    assert_eq!(
+        (stats.accepted, stats.failed, stats.sent),
+        (10, 10, 0),
+        "{stats:?}"
+    );
     assert!(stats.last_error.unwrap().contains("shutdown deadline"));
 }
 
@@ -93,7 +111,10 @@ fn flush_waits_for_delivery_and_reports_a_timeout() {
         assert!(!guard.flush(Duration::from_millis(300)));
         assert!(started.elapsed() < Duration::from_millis(1000));
         mock.hang(false);
-        assert!(guard.flush(Duration::from_secs(5)), "the hung request completes once released");
+        assert!(
+            guard.flush(Duration::from_secs(5)),
+            "the hung request completes once released"
+        );
     });
     let stats = guard.shutdown(Duration::from_secs(5));
     assert_eq!(stats.sent, 2, "{stats:?}");
@@ -126,7 +147,10 @@ fn records_after_shutdown_are_counted_as_dropped() {
         let stats = guard.shutdown(Duration::from_secs(5));
         assert_eq!(stats.sent, 1);
         error!("after");
-        handle.send(tracing_telegram::Alert::new(tracing_telegram::AlertLevel::Error, "late"));
+        handle.send(tracing_telegram::Alert::new(
+            tracing_telegram::AlertLevel::Error,
+            "late",
+        ));
     });
     assert_eq!(mock.messages().len(), 1);
 }
@@ -153,7 +177,10 @@ fn dropped_records_are_reported_in_the_next_message() {
         .filter(|t| t.contains("were dropped: the queue was full"))
         .collect();
     assert_eq!(notices.len(), 1, "{notices:#?}");
-    assert!(notices[0].contains(&format!("⚠️ {} earlier alert(s)", stats.dropped)), "{notices:?} {stats:?}");
+    assert!(
+        notices[0].contains(&format!("⚠️ {} earlier alert(s)", stats.dropped)),
+        "{notices:?} {stats:?}"
+    );
     assert_accounted(&stats);
 }
 
@@ -185,7 +212,10 @@ async fn works_inside_a_current_thread_runtime() {
 #[test]
 fn keeps_working_after_the_application_runtime_is_gone() {
     let mock = MockTelegram::start().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let (layer, guard) = runtime.block_on(async { builder(&mock).build().unwrap() });
     drop(runtime);
     let stats = run_with(layer, guard, || error!("runtime already shut down"));
@@ -212,6 +242,13 @@ fn a_failing_api_counts_failures_with_a_reason() {
         error!("delivered");
     });
     assert_eq!((stats.failed, stats.sent), (1, 1), "{stats:?}");
-    assert!(stats.last_error.as_deref().unwrap().contains("chat not found"), "{stats:?}");
+    assert!(
+        stats
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("chat not found"),
+        "{stats:?}"
+    );
     assert_accounted(&stats);
 }
