@@ -140,8 +140,8 @@ struct Shared {
     token: String,
     inner: Mutex<Inner>,
     changed: Condvar,
-    /// Bumped to release hanging requests.
-    release: watch::Sender<bool>,
+    /// A generation counter, bumped to release hanging requests.
+    release: watch::Sender<u64>,
 }
 
 impl Shared {
@@ -198,7 +198,7 @@ impl MockTelegram {
                 ..Inner::default()
             }),
             changed: Condvar::new(),
-            release: watch::channel(false).0,
+            release: watch::channel(0).0,
         });
         let app = Router::new()
             .route("/{bot}/{method}", post(handle))
@@ -276,10 +276,14 @@ impl MockTelegram {
     /// While `true`, every request is accepted and left unanswered; turning
     /// it off releases the waiting ones (they then proceed normally).
     pub fn hang(&self, on: bool) {
-        self.shared.lock().hang_all = on;
+        let mut inner = self.shared.lock();
+        inner.hang_all = on;
         if !on {
-            self.shared.release.send_replace(true);
-            self.shared.release.send_replace(false);
+            // Under the lock, so a request deciding to hang sees either the
+            // old flag and the old generation, or neither.
+            self.shared
+                .release
+                .send_modify(|generation| *generation += 1);
         }
     }
 }
@@ -304,20 +308,23 @@ async fn handle(
         shared.log(&method, 401);
         return api_error(StatusCode::UNAUTHORIZED, "Unauthorized", None);
     }
-    let scripted = {
+    // Decide under the lock, and subscribe to releases there too, so that a
+    // `hang(false)` racing with this request cannot be missed.
+    let (scripted, mut release, generation) = {
         let mut inner = shared.lock();
-        if inner.hang_all {
+        let scripted = if inner.hang_all {
             Some(Reply::Hang)
         } else {
             inner.script.pop_front()
-        }
+        };
+        let generation = *shared.release.borrow();
+        (scripted, shared.release.subscribe(), generation)
     };
     if let Some(reply) = scripted {
         if reply == Reply::Hang {
             shared.log(&method, 0);
-            let mut release = shared.release.subscribe();
             // Wait for `hang(false)`; when the mock is dropped this future is dropped too.
-            let _ = release.wait_for(|released| *released).await;
+            let _ = release.wait_for(|current| *current != generation).await;
             return Box::pin(handle(State(shared), Path((bot, method)), body)).await;
         }
         let response = scripted_reply(&reply);
