@@ -10,9 +10,14 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing_core::Level;
 
+use crate::alert::AlertLevel;
+use crate::clock::Clock;
 use crate::error::Error;
 use crate::guard::TelegramGuard;
 use crate::layer::TelegramLayer;
+use crate::pacing::Pacing;
+use crate::retry::RetryPolicy;
+use crate::route::{Destination, Routes, Target};
 
 /// The public Bot API endpoint.
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
@@ -135,8 +140,7 @@ impl fmt::Debug for BotToken {
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) token: BotToken,
-    pub(crate) chat_id: ChatId,
-    pub(crate) thread_id: Option<i64>,
+    pub(crate) routes: Routes,
     pub(crate) api_url: String,
     pub(crate) environment: String,
     pub(crate) service: String,
@@ -160,6 +164,12 @@ pub(crate) struct Config {
     pub(crate) drop_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
+    pub(crate) pacing: Pacing,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) max_retry_after: Duration,
+    pub(crate) protect_content: bool,
+    pub(crate) max_continuation_messages: usize,
+    pub(crate) clock: Clock,
 }
 
 /// Configures a [`TelegramLayer`] and its [`TelegramGuard`].
@@ -188,6 +198,13 @@ pub struct Builder {
     pub(crate) drop_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
+    pub(crate) pacing: Pacing,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) max_retry_after: Duration,
+    pub(crate) protect_content: bool,
+    pub(crate) routes: Vec<(AlertLevel, Destination)>,
+    pub(crate) max_continuation_messages: usize,
+    pub(crate) clock: Clock,
 }
 
 impl fmt::Debug for Builder {
@@ -228,6 +245,13 @@ impl Default for Builder {
             drop_timeout: DEFAULT_DROP_TIMEOUT,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
+            pacing: Pacing::telegram(),
+            retry: RetryPolicy::default(),
+            max_retry_after: Duration::from_secs(5 * 60),
+            protect_content: false,
+            routes: Vec::new(),
+            max_continuation_messages: 3,
+            clock: Clock::System,
         }
     }
 }
@@ -382,6 +406,61 @@ impl Builder {
         self
     }
 
+    /// How fast messages may be sent. Default: [`Pacing::telegram`] (per chat
+    /// 1/s with a burst of 3, 20/min to a group, 30/s overall), under which
+    /// Telegram should never answer 429.
+    pub fn pacing(mut self, pacing: Pacing) -> Self {
+        self.pacing = pacing;
+        self
+    }
+
+    /// How transient failures (network, timeouts, 5xx) are retried.
+    /// Default: [`RetryPolicy::default`].
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The longest `retry_after` (from a 429) a message waits for; a message
+    /// told to wait longer is counted as failed (its chat stays blocked for
+    /// the time Telegram asked). Default 5 min.
+    pub fn max_retry_after(mut self, limit: Duration) -> Self {
+        self.max_retry_after = limit;
+        self
+    }
+
+    /// Sets `protect_content` on every message (no forwarding or saving).
+    /// Default `false`.
+    pub fn protect_content(mut self, protect: bool) -> Self {
+        self.protect_content = protect;
+        self
+    }
+
+    /// Sends alerts of `level` to `destination` instead of the default chat
+    /// and topic (e.g. criticals to an on-call topic).
+    pub fn route(mut self, level: AlertLevel, destination: Destination) -> Self {
+        self.routes.retain(|(existing, _)| *existing != level);
+        self.routes.push((level, destination));
+        self
+    }
+
+    /// How many extra messages an alert too long for one message may take
+    /// (each within Telegram's 4096-unit limit); beyond that it is cut and
+    /// marked as truncated. Default 3; 0 always cuts.
+    pub fn max_continuation_messages(mut self, messages: usize) -> Self {
+        self.max_continuation_messages = messages;
+        self
+    }
+
+    /// Uses a virtual clock for pacing and retry waits (tests; feature
+    /// `testing`). Share it with
+    /// [`MockTelegram::set_clock`](crate::testing::MockTelegram::set_clock).
+    #[cfg(feature = "testing")]
+    pub fn clock(mut self, clock: crate::testing::TestClock) -> Self {
+        self.clock = Clock::Test(clock);
+        self
+    }
+
     /// Validates the configuration, starts the worker thread, and returns the
     /// layer to register and the guard that drains it.
     pub fn build(self) -> Result<(TelegramLayer, TelegramGuard), Error> {
@@ -400,7 +479,18 @@ impl Builder {
             return Err(Error::invalid_token("bot_token"));
         }
         let chat_id = self.chat_id.ok_or(Error::Missing { option: "chat_id" })?;
-        chat_id.validate("chat_id")?;
+        let routes = Routes::new(
+            Target {
+                chat_id,
+                thread_id: self.thread_id,
+            },
+            &self.routes,
+        );
+        for chat_id in routes.chats() {
+            chat_id.validate("chat_id")?;
+        }
+        self.pacing.validate()?;
+        self.retry.validate()?;
         let api_url = validate_api_url("api_url", &self.api_url)?;
         if let Some(url) = &self.redis_url {
             validate_redis_url("redis_url", url)?;
@@ -416,8 +506,7 @@ impl Builder {
         let service = self.service.unwrap_or_else(executable_name);
         Ok(Config {
             token,
-            chat_id,
-            thread_id: self.thread_id,
+            routes,
             api_url,
             environment: self.environment,
             service,
@@ -433,6 +522,12 @@ impl Builder {
             drop_timeout: self.drop_timeout,
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
+            pacing: self.pacing,
+            retry: self.retry,
+            max_retry_after: self.max_retry_after,
+            protect_content: self.protect_content,
+            max_continuation_messages: self.max_continuation_messages.min(20),
+            clock: self.clock,
         })
     }
 }

@@ -101,15 +101,21 @@
 
 mod alert;
 mod builder;
+mod clock;
 mod dedup;
+mod delivery;
 mod digest;
 mod env;
 mod error;
 mod guard;
 mod layer;
+mod outbox;
+mod pacing;
 mod pipeline;
 mod record;
 mod render;
+mod retry;
+mod route;
 mod sanitize;
 mod stats;
 mod telegram;
@@ -123,4 +129,7 @@ pub use builder::{Builder, ChatId, DEFAULT_API_URL, DEFAULT_DROP_TIMEOUT, DEFAUL
 pub use error::Error;
 pub use guard::{AlertHandle, TelegramGuard};
 pub use layer::TelegramLayer;
+pub use pacing::{Limit, Pacing};
+pub use retry::RetryPolicy;
+pub use route::Destination;
 pub use stats::Stats;

@@ -18,8 +18,11 @@ pub(crate) const MAX_MESSAGE_UNITS: usize = 4096;
 
 /// Kept back for the footer (time and truncation marker) so that they always fit.
 const FOOTER_RESERVE: usize = 64;
-/// Longest message (or title) shown.
-const MAX_MESSAGE_TEXT: usize = 1500;
+/// Longest title (explicit, or the message's first line) shown.
+const MAX_TITLE: usize = 400;
+/// Longest message body (the lines after the title) shown; a long body is
+/// what continuation messages are for.
+const MAX_BODY: usize = 12_000;
 /// Longest single field value shown.
 const MAX_FIELD_VALUE: usize = 500;
 /// Most fields shown per alert.
@@ -34,11 +37,21 @@ pub(crate) struct RenderContext<'a> {
     pub(crate) max_traceback_lines: usize,
     /// Records dropped at a full queue since the last message.
     pub(crate) dropped_since_last: u64,
+    /// Messages an alert may take: 1 + continuation messages.
+    pub(crate) max_messages: usize,
 }
 
-/// Renders one record as a complete `parse_mode=HTML` message.
-pub(crate) fn render_record(record: &Record, ctx: &RenderContext<'_>) -> String {
-    let mut w = HtmlWriter::new(MAX_MESSAGE_UNITS - FOOTER_RESERVE);
+/// Renders one record as `parse_mode=HTML` messages: one, or up to
+/// `ctx.max_messages` when its content does not fit in one (each page a
+/// complete, balanced HTML document within the limit).
+pub(crate) fn render_record(record: &Record, ctx: &RenderContext<'_>) -> Vec<String> {
+    let continuation = format!(
+        "{} {} · {}",
+        record.level.emoji(),
+        record.level.label(),
+        ctx.service
+    );
+    let mut w = HtmlWriter::new(ctx.max_messages, continuation);
     write_header(&mut w, record.level, ctx);
     write_summary(&mut w, record);
     write_dropped_notice(&mut w, ctx.dropped_since_last);
@@ -61,23 +74,26 @@ fn write_header(w: &mut HtmlWriter, level: AlertLevel, ctx: &RenderContext<'_>) 
 
 fn write_summary(w: &mut HtmlWriter, record: &Record) {
     let message = record.message.trim();
-    match &record.title {
-        Some(title) => {
-            w.text("\n");
-            w.tagged("b", title.trim(), MAX_MESSAGE_TEXT / 4);
-            if !message.is_empty() {
-                w.text("\n");
-                w.text_capped(message, MAX_MESSAGE_TEXT);
-            }
-        }
-        None if message.is_empty() => {
-            w.text("\n");
-            w.tagged("b", "(event without a message)", 64);
-        }
-        None => {
-            w.text("\n");
-            w.tagged("b", message, MAX_MESSAGE_TEXT);
-        }
+    let (title, body) = match &record.title {
+        Some(title) => (title.trim(), message),
+        None => match message.split_once('\n') {
+            Some((first, rest)) => (first.trim(), rest.trim_matches('\n')),
+            None => (message, ""),
+        },
+    };
+    let title = if title.is_empty() && body.is_empty() {
+        "(event without a message)"
+    } else {
+        title
+    };
+    w.text("\n");
+    w.tagged("b", title, MAX_TITLE);
+    if body.contains('\n') {
+        w.text("\n");
+        w.tagged("pre", body, MAX_BODY);
+    } else if !body.is_empty() {
+        w.text("\n");
+        w.text_capped(body, MAX_BODY);
     }
     w.text("\n");
 }
@@ -164,7 +180,7 @@ fn write_span_trace(w: &mut HtmlWriter, spans: &[SpanRecord], max_lines: usize) 
         }
         w.text_capped(&span_line(span), MAX_FIELD_VALUE);
     }
-    w.close("blockquote");
+    w.close();
     w.text("\n");
 }
 
@@ -186,21 +202,36 @@ fn span_line(span: &SpanRecord) -> String {
     line
 }
 
-/// Accumulates HTML while tracking the visible length against a budget.
+/// Accumulates HTML pages while tracking each page's visible length
+/// against Telegram's limit.
+///
+/// Text that does not fit on the current page continues on a new one (open
+/// tags are closed at the break and reopened after it) until `max_pages` is
+/// reached; then it is cut and marked as truncated.
 #[derive(Debug)]
 pub(crate) struct HtmlWriter {
+    pages: Vec<String>,
     out: String,
-    /// Visible UTF-16 units still available.
+    /// Visible UTF-16 units still available on the current page.
     remaining: usize,
     truncated: bool,
+    /// Tags open on the current page (with their attributes).
+    open_tags: Vec<&'static str>,
+    max_pages: usize,
+    /// Plain text that starts every continuation page.
+    continuation: String,
 }
 
 impl HtmlWriter {
-    pub(crate) fn new(budget: usize) -> Self {
+    pub(crate) fn new(max_pages: usize, continuation: String) -> Self {
         HtmlWriter {
+            pages: Vec::new(),
             out: String::with_capacity(1024),
-            remaining: budget,
+            remaining: PAGE_BUDGET,
             truncated: false,
+            open_tags: Vec::new(),
+            max_pages: max_pages.max(1),
+            continuation,
         }
     }
 
@@ -209,10 +240,24 @@ impl HtmlWriter {
         self.text_capped(text, usize::MAX);
     }
 
-    /// Writes at most `cap` visible units of `text`, ending a cut text with `…`.
+    /// Writes at most `cap` visible units of `text`, continuing on new pages
+    /// while there are pages left, and ending a cut text with `…`.
     pub(crate) fn text_capped(&mut self, text: &str, cap: usize) {
-        let limit = cap.min(self.remaining);
-        let (kept, cut) = cut_to_units(text, limit);
+        let mut rest = text;
+        let mut cap_left = cap;
+        while self.remaining < cap_left && self.pages.len() + 1 < self.max_pages {
+            let (kept, cut) = cut_exact(rest, self.remaining);
+            let used = escape_into(&mut self.out, kept);
+            self.remaining -= used.min(self.remaining);
+            if !cut {
+                return;
+            }
+            cap_left -= used;
+            rest = &rest[kept.len()..];
+            self.new_page();
+        }
+        let limit = cap_left.min(self.remaining);
+        let (kept, cut) = cut_to_units(rest, limit);
         let mut used = escape_into(&mut self.out, kept);
         if cut {
             self.truncated = true;
@@ -228,7 +273,7 @@ impl HtmlWriter {
     pub(crate) fn tagged(&mut self, tag: &'static str, text: &str, cap: usize) {
         self.open(tag);
         self.text_capped(text, cap);
-        self.close(tag);
+        self.close();
     }
 
     /// An opening tag (`tag` may carry attributes); costs no visible units.
@@ -236,18 +281,43 @@ impl HtmlWriter {
         self.out.push('<');
         self.out.push_str(tag);
         self.out.push('>');
+        self.open_tags.push(tag);
     }
 
-    /// A closing tag.
-    pub(crate) fn close(&mut self, name: &'static str) {
-        self.out.push_str("</");
-        self.out.push_str(name);
-        self.out.push('>');
+    /// Closes the innermost open tag.
+    pub(crate) fn close(&mut self) {
+        if let Some(tag) = self.open_tags.pop() {
+            push_end_tag(&mut self.out, tag);
+        }
     }
 
-    /// Writes the footer into the reserved budget and returns the message.
-    pub(crate) fn finish(mut self, timestamp: SystemTime) -> String {
+    /// Ends the current page (closing its open tags) and starts the next one
+    /// (reopening them).
+    fn new_page(&mut self) {
+        for tag in self.open_tags.iter().rev() {
+            push_end_tag(&mut self.out, tag);
+        }
+        // Fits in the reserve that every page keeps back.
+        self.out.push_str("\n⤵️ continued in the next message");
+        self.pages.push(std::mem::take(&mut self.out));
+        self.remaining = PAGE_BUDGET;
+        let header = format!("{} · part {}\n\n", self.continuation, self.pages.len() + 1);
+        let (header, _) = cut_to_units(&header, 200);
+        self.remaining -= escape_into(&mut self.out, header);
+        for tag in &self.open_tags {
+            self.out.push('<');
+            self.out.push_str(tag);
+            self.out.push('>');
+        }
+    }
+
+    /// Writes the footer into the reserved budget and returns the pages.
+    pub(crate) fn finish(mut self, timestamp: SystemTime) -> Vec<String> {
+        while !self.open_tags.is_empty() {
+            self.close();
+        }
         self.remaining += FOOTER_RESERVE;
+        self.max_pages = self.pages.len() + 1; // the footer never starts a page
         let truncated = self.truncated;
         self.text("\n🕒 ");
         self.text(&format_utc(timestamp));
@@ -255,8 +325,71 @@ impl HtmlWriter {
             self.text("\n");
             self.tagged("i", "✂️ truncated to fit Telegram's limit", 48);
         }
-        self.out
+        self.pages.push(self.out);
+        self.pages
     }
+}
+
+/// Visible units each page may fill before its footer.
+const PAGE_BUDGET: usize = MAX_MESSAGE_UNITS - FOOTER_RESERVE;
+
+fn push_end_tag(out: &mut String, tag: &str) {
+    let name = tag.split(' ').next().unwrap_or(tag);
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
+}
+
+/// The longest prefix of `text` whose escaped form fits in `limit` units
+/// (no room kept for an ellipsis), and whether anything was left out.
+fn cut_exact(text: &str, limit: usize) -> (&str, bool) {
+    let mut units = 0;
+    for (index, c) in text.char_indices() {
+        units += visible_units(c);
+        if units > limit {
+            return (&text[..index], true);
+        }
+    }
+    (text, false)
+}
+
+/// The visible text of HTML this module rendered: tags removed, entities
+/// decoded. Used to resend a message as plain text when Telegram rejects its
+/// markup.
+pub(crate) fn html_to_plain(html: &str) -> String {
+    let mut plain = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find(['<', '&']) {
+        plain.push_str(&rest[..start]);
+        rest = &rest[start..];
+        if rest.starts_with('<') {
+            match rest.find('>') {
+                Some(end) => rest = &rest[end + 1..],
+                None => break,
+            }
+            continue;
+        }
+        let decoded = [
+            ("&lt;", '<'),
+            ("&gt;", '>'),
+            ("&amp;", '&'),
+            ("&quot;", '"'),
+        ]
+        .into_iter()
+        .find(|(entity, _)| rest.starts_with(entity));
+        match decoded {
+            Some((entity, c)) => {
+                plain.push(c);
+                rest = &rest[entity.len()..];
+            }
+            None => {
+                plain.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    plain.push_str(rest);
+    plain
 }
 
 /// The longest prefix of `text` that fits in `limit` UTF-16 units once
@@ -384,11 +517,38 @@ mod tests {
 
     #[test]
     fn writer_never_exceeds_its_budget() {
-        let mut w = HtmlWriter::new(10);
+        let mut w = HtmlWriter::new(1, String::new());
+        w.remaining = 10;
         w.tagged("b", "0123456789abcdef", 100);
         w.text("more");
         assert_eq!(w.out, "<b>012345678…</b>");
         assert_eq!(w.remaining, 0);
         assert!(w.truncated);
+    }
+
+    #[test]
+    fn long_text_continues_on_new_pages_with_balanced_tags() {
+        let mut w = HtmlWriter::new(3, "🔴 ERROR · svc".into());
+        w.tagged("pre", &"z".repeat(9000), usize::MAX);
+        let pages = w.finish(UNIX_EPOCH);
+        assert_eq!(pages.len(), 3);
+        for page in &pages {
+            assert_eq!(page.matches("<pre>").count(), 1, "{page}");
+            assert_eq!(page.matches("</pre>").count(), 1, "{page}");
+            assert!(html_to_plain(page).encode_utf16().count() <= MAX_MESSAGE_UNITS);
+        }
+        assert!(pages[1].starts_with("🔴 ERROR · svc · part 2\n\n<pre>"));
+        let zs: usize = pages.iter().map(|p| p.matches('z').count()).sum();
+        assert_eq!(zs, 9000, "nothing lost between pages");
+        assert!(!pages[2].contains("truncated"));
+    }
+
+    #[test]
+    fn html_to_plain_inverts_escaping() {
+        let mut html = String::from("<b>");
+        escape_into(&mut html, "a < b && c > \"d\"");
+        html.push_str("</b>");
+        assert_eq!(html_to_plain(&html), "a < b && c > \"d\"");
+        assert_eq!(html_to_plain("AT&T <i>x"), "AT&T x");
     }
 }

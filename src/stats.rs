@@ -29,8 +29,16 @@ pub struct Stats {
     /// Records the worker could not deliver (Bot API error, network failure,
     /// or still pending when the shutdown deadline passed).
     pub failed: u64,
-    /// Extra delivery attempts after a transient failure.
+    /// Extra delivery attempts after a transient failure or a 429.
     pub retried: u64,
+    /// 429 "Too Many Requests" answers received (zero in normal operation:
+    /// the worker paces itself under Telegram's limits).
+    pub rate_limited: u64,
+    /// Messages Telegram refused as invalid HTML and that were resent as
+    /// plain text. Non-zero means a rendering bug: please report it.
+    pub plain_text_fallbacks: u64,
+    /// Times a group's upgrade to a supergroup moved sending to a new chat id.
+    pub chat_migrations: u64,
     /// The last delivery failure, with the token removed; `None` if none yet.
     pub last_error: Option<String>,
 }
@@ -50,6 +58,9 @@ pub(crate) struct Counters {
     dropped: AtomicU64,
     failed: AtomicU64,
     retried: AtomicU64,
+    rate_limited: AtomicU64,
+    plain_text_fallbacks: AtomicU64,
+    chat_migrations: AtomicU64,
     /// Set once no record may enter the queue any more (shutdown or abandon).
     closed: AtomicBool,
     /// `true` once the guard has counted all unsettled records as failed; the
@@ -130,6 +141,26 @@ impl Counters {
         self.lock().last_error = Some(reason);
     }
 
+    /// Counts one retry of a delivery.
+    pub(crate) fn retry(&self) {
+        self.retried.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a 429 answer.
+    pub(crate) fn rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a resend as plain text.
+    pub(crate) fn plain_text_fallback(&self) {
+        self.plain_text_fallbacks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a chat migration.
+    pub(crate) fn chat_migration(&self) {
+        self.chat_migrations.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Stops the layer from queueing more records.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
@@ -170,6 +201,9 @@ impl Counters {
             dropped: self.dropped.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             retried: self.retried.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            plain_text_fallbacks: self.plain_text_fallbacks.load(Ordering::Relaxed),
+            chat_migrations: self.chat_migrations.load(Ordering::Relaxed),
             last_error: None,
         }
     }

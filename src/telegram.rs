@@ -39,6 +39,8 @@ pub(crate) struct SendMessage<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) message_thread_id: Option<i64>,
     pub(crate) disable_notification: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) protect_content: bool,
     pub(crate) link_preview_options: LinkPreviewOptions,
 }
 
@@ -92,21 +94,49 @@ pub(crate) enum ApiError {
     },
 }
 
-impl ApiError {
-    /// Whether a later attempt of the same request may succeed.
-    #[allow(dead_code)] // used by the retrying sender (delivery issue)
-    pub(crate) fn is_transient(&self) -> bool {
-        match self {
-            ApiError::Transport(_) => true,
-            ApiError::Rejected { code, .. } => *code == 429 || *code >= 500,
-        }
-    }
+/// What a failed request means for the sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// 429: wait this long (if Telegram said), then resend.
+    RateLimited(Option<Duration>),
+    /// Network error, timeout or 5xx: retry with backoff.
+    Transient,
+    /// 400 "can't parse entities": resend as plain text.
+    Markup,
+    /// 400 with `migrate_to_chat_id`: the group became this supergroup.
+    Migrated(i64),
+    /// 401: the token is invalid or revoked; nothing can be sent.
+    Unauthorized,
+    /// 403, or "chat not found": nothing can be sent to this chat.
+    ChatUnavailable,
+    /// Any other rejection: this message cannot be sent.
+    Permanent,
+}
 
-    /// Whether Telegram rejected the HTML markup (a rendering bug).
-    #[allow(dead_code)] // used by the plain-text fallback (delivery issue)
-    pub(crate) fn is_markup_error(&self) -> bool {
-        matches!(self, ApiError::Rejected { code: 400, description, .. }
-            if description.contains("can't parse entities"))
+impl ApiError {
+    /// Classifies the error (see [`Failure`]).
+    pub(crate) fn classify(&self) -> Failure {
+        let ApiError::Rejected {
+            code,
+            description,
+            retry_after,
+            migrate_to,
+        } = self
+        else {
+            return Failure::Transient;
+        };
+        if let (400, Some(new_id)) = (code, migrate_to) {
+            return Failure::Migrated(*new_id);
+        }
+        match code {
+            429 => Failure::RateLimited(*retry_after),
+            401 => Failure::Unauthorized,
+            403 => Failure::ChatUnavailable,
+            500..=599 => Failure::Transient,
+            400 if description.contains("can't parse entities") => Failure::Markup,
+            400 if description.contains("chat not found") => Failure::ChatUnavailable,
+            _ => Failure::Permanent,
+        }
     }
 }
 

@@ -29,7 +29,7 @@
 //! assert!(messages[0].plain_text().contains("payment failed"));
 //! ```
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -43,6 +43,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch};
+
+pub use crate::clock::TestClock;
+use crate::pacing::{Pacing, Window};
 
 /// The token a [`MockTelegram::start`] server accepts.
 pub const MOCK_TOKEN: &str = "123456789:AAMockTokenForTestsOnly_0123456789x";
@@ -71,6 +74,8 @@ pub enum Reply {
     MigrateTo(i64),
     /// 400 "can't parse entities".
     ParseError,
+    /// 400 with this description (e.g. "message thread not found").
+    BadRequest(String),
     /// Accept the connection and never answer (until the mock is dropped or
     /// [`MockTelegram::hang`] is turned off).
     Hang,
@@ -92,6 +97,8 @@ pub struct SentMessage {
     pub disable_notification: bool,
     /// `link_preview_options.is_disabled`.
     pub link_preview_disabled: bool,
+    /// `protect_content`.
+    pub protect_content: bool,
     /// The id the mock assigned.
     pub message_id: i64,
     /// When the mock received it.
@@ -133,6 +140,58 @@ struct Inner {
     script: VecDeque<Reply>,
     hang_all: bool,
     next_message_id: i64,
+    clock: Option<TestClock>,
+    limits: Option<Limits>,
+}
+
+impl Inner {
+    fn now(&self) -> Instant {
+        self.clock
+            .as_ref()
+            .map_or_else(Instant::now, TestClock::now)
+    }
+}
+
+/// Telegram's rate limits as the mock enforces them.
+#[derive(Debug)]
+struct Limits {
+    pacing: Pacing,
+    chats: HashMap<String, Vec<Window>>,
+    global: Option<Window>,
+}
+
+impl Limits {
+    /// `None` if a message to `chat` may be accepted now (and records it),
+    /// else how long the sender must wait.
+    fn admit(&mut self, chat: &Value, now: Instant) -> Option<Duration> {
+        let pacing = self.pacing;
+        let is_group = match chat {
+            Value::Number(n) => n.as_i64().is_some_and(|id| id < 0),
+            _ => true,
+        };
+        let windows = self.chats.entry(chat.to_string()).or_insert_with(|| {
+            let group = if is_group { pacing.per_group } else { None };
+            pacing
+                .per_chat
+                .into_iter()
+                .chain(group)
+                .map(Window::new)
+                .collect()
+        });
+        let ready = windows
+            .iter_mut()
+            .chain(self.global.as_mut())
+            .map(|w| w.next_allowed(now))
+            .max()
+            .unwrap_or(now);
+        if ready > now {
+            return Some(ready - now);
+        }
+        for window in windows.iter_mut().chain(self.global.as_mut()) {
+            window.record(now);
+        }
+        None
+    }
 }
 
 #[derive(Debug)]
@@ -152,11 +211,14 @@ impl Shared {
     }
 
     fn log(&self, method: &str, status: u16) {
-        self.lock().requests.push(RequestLog {
+        let mut inner = self.lock();
+        let received_at = inner.now();
+        inner.requests.push(RequestLog {
             method: method.to_owned(),
             status,
-            received_at: Instant::now(),
+            received_at,
         });
+        drop(inner);
         self.changed.notify_all();
     }
 }
@@ -273,6 +335,32 @@ impl MockTelegram {
         self.shared.lock().script.push_back(reply);
     }
 
+    /// Stamps requests and enforces limits in `clock`'s virtual time (share
+    /// it with [`Builder::clock`](crate::Builder::clock)).
+    pub fn set_clock(&self, clock: TestClock) {
+        self.shared.lock().clock = Some(clock);
+    }
+
+    /// Answers 429 (with `retry_after`) to any `sendMessage` beyond these
+    /// limits, as Telegram does. Off by default.
+    pub fn enforce_limits(&self, pacing: Pacing) {
+        self.shared.lock().limits = Some(Limits {
+            pacing,
+            chats: HashMap::new(),
+            global: pacing.global.map(Window::new),
+        });
+    }
+
+    /// The number of requests answered with `status`.
+    pub fn count_status(&self, status: u16) -> usize {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.status == status)
+            .count()
+    }
+
     /// While `true`, every request is accepted and left unanswered; turning
     /// it off releases the waiting ones (they then proceed normally).
     pub fn hang(&self, on: bool) {
@@ -370,6 +458,11 @@ fn send_message(shared: &Shared, request: &Value) -> Response {
         Err(description) => return api_error(StatusCode::BAD_REQUEST, &description, None),
     };
     let mut inner = shared.lock();
+    let now = inner.now();
+    if let Some(wait) = inner.limits.as_mut().and_then(|l| l.admit(&chat_id, now)) {
+        let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        return scripted_reply(&Reply::TooManyRequests { retry_after });
+    }
     let message_id = inner.next_message_id;
     inner.next_message_id += 1;
     inner.messages.push(SentMessage {
@@ -385,8 +478,12 @@ fn send_message(shared: &Shared, request: &Value) -> Response {
             .pointer("/link_preview_options/is_disabled")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        protect_content: request
+            .get("protect_content")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         message_id,
-        received_at: Instant::now(),
+        received_at: now,
     });
     drop(inner);
     shared.changed.notify_all();
@@ -486,6 +583,11 @@ fn scripted_reply(reply: &Reply) -> Response {
             StatusCode::BAD_REQUEST,
             "Bad Request: group chat was upgraded to a supergroup chat",
             Some(json!({"migrate_to_chat_id": id})),
+        ),
+        Reply::BadRequest(description) => api_error(
+            StatusCode::BAD_REQUEST,
+            &format!("Bad Request: {description}"),
+            None,
         ),
         Reply::ParseError => api_error(
             StatusCode::BAD_REQUEST,

@@ -23,10 +23,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::builder::Config;
+use crate::delivery::{Courier, Sent};
 use crate::error::Error;
 use crate::guard::TelegramGuard;
 use crate::layer::{mark_worker_thread, TelegramLayer};
-use crate::pipeline::{Delivery, Pipeline};
+use crate::pipeline::Pipeline;
 use crate::record::Record;
 use crate::stats::Counters;
 use crate::telegram::BotClient;
@@ -92,7 +93,8 @@ pub(crate) fn start(config: Config) -> Result<(TelegramLayer, TelegramGuard), Er
         .build()
         .map_err(Error::Worker)?;
     let worker = Worker {
-        pipeline: Pipeline::new(Arc::clone(&config), client, Arc::clone(&counters)),
+        pipeline: Pipeline::new(Arc::clone(&config), Arc::clone(&counters)),
+        courier: Courier::new(&config, client, Arc::clone(&counters)),
         records: record_rx,
         control: control_rx,
         counters: Arc::clone(&counters),
@@ -193,7 +195,7 @@ fn join_briefly(thread: JoinHandle<()>) {
 }
 
 /// A request to Telegram in flight, with the number of records it settles.
-type InFlight = (u64, Pin<Box<dyn Future<Output = Delivery> + Send>>);
+type InFlight = (u64, Pin<Box<dyn Future<Output = Sent> + Send>>);
 
 struct PendingFlush {
     target: u64,
@@ -209,6 +211,7 @@ struct Stopping {
 /// The state of the worker loop.
 struct Worker {
     pipeline: Pipeline,
+    courier: Courier,
     records: mpsc::Receiver<Record>,
     control: mpsc::Receiver<Control>,
     counters: Arc<Counters>,
@@ -223,26 +226,70 @@ impl Worker {
     async fn run(mut self) {
         loop {
             self.answer_flushes();
-            if let Some(stopping) = &self.stopping {
-                if self.is_idle() || Instant::now() >= stopping.deadline {
-                    self.stop();
-                    return;
-                }
+            let next_send = self.dispatch();
+            if self.should_stop(next_send) {
+                self.stop();
+                return;
             }
-            let wake_at = self.next_deadline();
+            let deadline = self.next_deadline();
+            let clock = self.courier.clock().clone();
             tokio::select! {
                 biased;
                 command = self.control.recv(), if self.control_open => self.on_command(command),
-                delivery = in_flight_done(&mut self.in_flight), if self.in_flight.is_some() => {
+                sent = in_flight_done(&mut self.in_flight), if self.in_flight.is_some() => {
                     self.in_flight = None;
-                    self.pipeline.settle(delivery);
+                    self.courier.settle(sent);
                 }
-                () = sleep_until(wake_at), if wake_at.is_some() => {}
-                record = self.records.recv(), if self.in_flight.is_none() && self.records_open => {
+                () = sleep_until(deadline), if deadline.is_some() => {}
+                () = clock.sleep_until(next_send.unwrap_or_else(Instant::now)), if next_send.is_some() => {}
+                record = self.records.recv(), if self.records_open && self.courier.has_room() => {
                     self.on_record(record);
                 }
             }
         }
+    }
+
+    /// Starts the next request if none is in flight and a message may go;
+    /// returns when the next one will be ready if it has to wait.
+    fn dispatch(&mut self) -> Option<Instant> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        match self.courier.next_request() {
+            Ok((records, request)) => {
+                self.in_flight = Some((records, Box::pin(request)));
+                None
+            }
+            Err(ready_at) => ready_at,
+        }
+    }
+
+    /// Whether a requested shutdown can finish now: nothing left to do, the
+    /// deadline has passed, or what is left cannot be sent before it (a
+    /// long `retry_after`, pacing).
+    fn should_stop(&self, next_send: Option<Instant>) -> bool {
+        let Some(stopping) = &self.stopping else {
+            return false;
+        };
+        let now = Instant::now();
+        if now >= stopping.deadline {
+            return true;
+        }
+        if self.in_flight.is_some() || !self.records_drained() {
+            return false;
+        }
+        match next_send {
+            None => self.courier.is_empty(),
+            Some(ready_at) => {
+                let clock = self.courier.clock();
+                let wait = clock.real_time(ready_at.saturating_duration_since(clock.now()));
+                wait > stopping.deadline - now
+            }
+        }
+    }
+
+    fn records_drained(&self) -> bool {
+        self.records.is_empty() || !self.records_open
     }
 
     fn on_command(&mut self, command: Option<Control>) {
@@ -270,13 +317,9 @@ impl Worker {
             self.records_open = false;
             return;
         };
-        let outgoing = self.pipeline.prepare(record);
-        let records = outgoing.records;
-        self.in_flight = Some((records, Box::pin(self.pipeline.deliver(outgoing))));
-    }
-
-    fn is_idle(&self) -> bool {
-        self.in_flight.is_none() && (self.records.is_empty() || !self.records_open)
+        for message in self.pipeline.prepare(record) {
+            self.courier.enqueue(message);
+        }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -307,17 +350,16 @@ impl Worker {
     /// failed, then the guard is told.
     fn stop(&mut self) {
         const REASON: &str = "not delivered before the shutdown deadline";
-        if let Some((records, request)) = self.in_flight.take() {
-            drop(request); // cancels the HTTP request
-            self.pipeline.fail(records, REASON);
-        }
+        // Dropping the request cancels it; its records never settled.
+        let mut unsent = self.in_flight.take().map_or(0, |(records, _)| records);
         self.records.close();
-        let mut unsent = 0;
-        while self.records.try_recv().is_ok() {
+        while let Ok(record) = self.records.try_recv() {
+            drop(record);
             unsent += 1;
         }
+        self.courier.abandon(REASON);
         if unsent > 0 {
-            self.pipeline.fail(unsent, REASON);
+            self.courier.fail(unsent, REASON);
         }
         for flush in self.flushes.drain(..) {
             let _ = flush.done.try_send(self.counters.settled() >= flush.target);
@@ -329,7 +371,7 @@ impl Worker {
 }
 
 /// Resolves when the in-flight request does; pending if there is none.
-fn in_flight_done(slot: &mut Option<InFlight>) -> impl Future<Output = Delivery> + '_ {
+fn in_flight_done(slot: &mut Option<InFlight>) -> impl Future<Output = Sent> + '_ {
     std::future::poll_fn(move |cx| match slot {
         Some((_, request)) => request.as_mut().poll(cx),
         None => Poll::Pending,

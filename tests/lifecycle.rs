@@ -235,7 +235,9 @@ fn a_disabled_layer_does_nothing_and_its_guard_returns_at_once() {
 #[test]
 fn a_failing_api_counts_failures_with_a_reason() {
     let mock = MockTelegram::start().unwrap();
-    mock.script(tracing_telegram::testing::Reply::ChatNotFound);
+    mock.script(tracing_telegram::testing::Reply::BadRequest(
+        "message thread not found".into(),
+    ));
     let (layer, guard) = builder(&mock).build().unwrap();
     let stats = run_with(layer, guard, || {
         error!("lost");
@@ -247,7 +249,7 @@ fn a_failing_api_counts_failures_with_a_reason() {
             .last_error
             .as_deref()
             .unwrap()
-            .contains("chat not found"),
+            .contains("message thread not found"),
         "{stats:?}"
     );
     assert_accounted(&stats);

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use tracing_subscriber::prelude::*;
 use tracing_telegram::testing::MockTelegram;
-use tracing_telegram::{Builder, Stats, TelegramGuard, TelegramLayer};
+use tracing_telegram::{Builder, Pacing, Stats, TelegramGuard, TelegramLayer};
 
 /// The group chat every test posts to.
 pub const CHAT: i64 = -1_001_234_567_890;
 
 /// A builder pointed at `mock`, with recognisable service and environment.
+/// Pacing is off: tests that are not about pacing should not wait for it
+/// (the pacing tests set it, with a virtual clock).
 pub fn builder(mock: &MockTelegram) -> Builder {
     TelegramLayer::builder()
         .bot_token(mock.token())
@@ -18,6 +20,7 @@ pub fn builder(mock: &MockTelegram) -> Builder {
         .api_url(mock.url())
         .service("orders-api")
         .environment("staging")
+        .pacing(Pacing::disabled())
 }
 
 /// Runs `body` with only `layer` installed (thread-local, so tests do not

@@ -1,0 +1,241 @@
+//! Delivery: sending queued messages, and deciding what each failure means.
+//!
+//! The [`Courier`] owns the [`Outbox`] and the Bot API client. The worker
+//! asks it for the next message that may go, runs the request future it
+//! returns (which borrows nothing, so the worker stays responsive), and
+//! hands the result back to [`Courier::settle`], which retries, falls back,
+//! migrates, or gives up — never in a loop, and never silently.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::builder::{ChatId, Config};
+use crate::clock::Clock;
+use crate::outbox::{Message, Outbox};
+use crate::render::html_to_plain;
+use crate::retry::RetryPolicy;
+use crate::sanitize::Sanitizer;
+use crate::stats::{Counters, Outcome};
+use crate::telegram::{ApiError, BotClient, Failure, LinkPreviewOptions, SendMessage};
+
+/// How long to wait after a 429 that gives no `retry_after`.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// A request in flight: the message comes back with the result.
+pub(crate) type Sent = (Message, Result<i64, ApiError>);
+
+/// Sends messages and handles the answers.
+#[derive(Debug)]
+pub(crate) struct Courier {
+    outbox: Outbox,
+    client: Arc<BotClient>,
+    retry: RetryPolicy,
+    max_retry_after: Duration,
+    protect_content: bool,
+    clock: Clock,
+    counters: Arc<Counters>,
+    reporter: Reporter,
+}
+
+impl Courier {
+    pub(crate) fn new(config: &Config, client: BotClient, counters: Arc<Counters>) -> Self {
+        Courier {
+            outbox: Outbox::new(config.pacing, config.queue_capacity),
+            client: Arc::new(client),
+            retry: config.retry,
+            max_retry_after: config.max_retry_after,
+            protect_content: config.protect_content,
+            clock: config.clock.clone(),
+            counters,
+            reporter: Reporter::new(Sanitizer::new(config.token.expose())),
+        }
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub(crate) fn has_room(&self) -> bool {
+        self.outbox.has_room()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.outbox.is_empty()
+    }
+
+    /// Queues a message (or fails it at once if its chat is unreachable).
+    pub(crate) fn enqueue(&mut self, message: Message) {
+        if let Err((message, reason)) = self.outbox.push(message) {
+            self.fail(message.records, &reason);
+        }
+    }
+
+    /// The request for the next message that may go now, with the number
+    /// of records it settles; or else the instant one will be ready (`None`:
+    /// nothing is queued).
+    pub(crate) fn next_request(
+        &mut self,
+    ) -> Result<(u64, impl Future<Output = Sent> + Send + 'static), Option<Instant>> {
+        let message = self.outbox.pop_ready(self.clock.now())?;
+        let records = message.records;
+        let chat_id = self.outbox.send_to(&message.chat_id);
+        let client = Arc::clone(&self.client);
+        let protect_content = self.protect_content;
+        Ok((records, async move {
+            let request = SendMessage {
+                chat_id: &chat_id,
+                text: &message.text,
+                parse_mode: (!message.plain).then_some("HTML"),
+                message_thread_id: message.thread_id,
+                disable_notification: message.silent,
+                protect_content,
+                link_preview_options: LinkPreviewOptions { is_disabled: true },
+            };
+            let result = client.send_message(&request).await;
+            (message, result)
+        }))
+    }
+
+    /// Handles the answer to a request.
+    pub(crate) fn settle(&mut self, (message, result): Sent) {
+        let error = match result {
+            Ok(_message_id) => {
+                self.counters.settle(Outcome::Sent, message.records);
+                return;
+            }
+            Err(error) => error,
+        };
+        let now = self.clock.now();
+        match error.classify() {
+            Failure::RateLimited(retry_after) => self.rate_limited(message, retry_after, now),
+            Failure::Transient => self.transient(message, &error, now),
+            Failure::Markup if !message.plain => self.resend_as_plain(message),
+            Failure::Migrated(new_id) => self.migrate(message, new_id, &error),
+            Failure::Unauthorized => {
+                let reason =
+                    format!("{error}: the bot token is invalid or revoked; sending stopped");
+                let queued = self.outbox.close_all(reason.clone());
+                self.fail_all(message, queued, &reason);
+            }
+            Failure::ChatUnavailable => {
+                let chat = self.outbox.send_to(&message.chat_id);
+                let reason =
+                    format!("{error}: chat {chat} cannot be reached; sending to it stopped");
+                let queued = self.outbox.close_lane(&message.chat_id, reason.clone());
+                self.fail_all(message, queued, &reason);
+            }
+            Failure::Markup | Failure::Permanent => self.fail(message.records, &error.to_string()),
+        }
+    }
+
+    /// Counts everything still queued as failed (shutdown deadline).
+    pub(crate) fn abandon(&mut self, reason: &str) {
+        let records = self.outbox.drain().iter().map(|m| m.records).sum();
+        if records > 0 {
+            self.fail(records, reason);
+        }
+    }
+
+    /// Counts `records` as failed and reports why.
+    pub(crate) fn fail(&mut self, records: u64, reason: &str) {
+        let reason = self.reporter.report(reason);
+        self.counters.fail(records, reason);
+    }
+
+    fn fail_all(&mut self, message: Message, queued: Vec<Message>, reason: &str) {
+        let records = message.records + queued.iter().map(|m| m.records).sum::<u64>();
+        self.fail(records, reason);
+    }
+
+    fn rate_limited(&mut self, message: Message, retry_after: Option<Duration>, now: Instant) {
+        self.counters.rate_limited();
+        let wait = retry_after.unwrap_or(DEFAULT_RETRY_AFTER);
+        let until = now + wait;
+        if wait > self.max_retry_after {
+            self.outbox.block(&message.chat_id, until);
+            let reason = format!(
+                "rate limited by Telegram for {wait:?}, longer than max_retry_after ({:?})",
+                self.max_retry_after
+            );
+            self.fail(message.records, &reason);
+            return;
+        }
+        self.counters.retry();
+        self.outbox.requeue(message, Some(until));
+    }
+
+    fn transient(&mut self, message: Message, error: &ApiError, now: Instant) {
+        let backoff = self.retry.backoff(message.attempts);
+        let elapsed = message
+            .first_attempt
+            .map_or(Duration::ZERO, |first| now.saturating_duration_since(first));
+        if message.attempts >= self.retry.max_attempts || elapsed + backoff > self.retry.budget {
+            let reason = format!("{error} (gave up after {} attempts)", message.attempts);
+            self.fail(message.records, &reason);
+            return;
+        }
+        self.counters.retry();
+        self.outbox.requeue(message, Some(now + backoff));
+    }
+
+    fn resend_as_plain(&mut self, mut message: Message) {
+        self.counters.plain_text_fallback();
+        self.reporter.notice(
+            "Telegram rejected an alert's HTML; it was resent as plain text (please report this as a bug)",
+        );
+        message.text = html_to_plain(&message.text);
+        message.plain = true;
+        self.outbox.requeue(message, None);
+    }
+
+    fn migrate(&mut self, message: Message, new_id: i64, error: &ApiError) {
+        let old = self.outbox.send_to(&message.chat_id);
+        if !self.outbox.migrate(&message.chat_id, ChatId::Id(new_id)) {
+            self.fail(message.records, &error.to_string());
+            return;
+        }
+        self.counters.chat_migration();
+        self.reporter.notice(&format!(
+            "chat {old} was upgraded to supergroup {new_id}; sending there from now on (update the configured chat id)"
+        ));
+        self.outbox.requeue(message, None);
+    }
+}
+
+/// Reports the worker's own trouble on stderr — never through `tracing`,
+/// which would feed back into the layer — scrubbed of secrets, and without
+/// repeating itself.
+#[derive(Debug)]
+struct Reporter {
+    sanitizer: Sanitizer,
+    last: Option<String>,
+}
+
+impl Reporter {
+    fn new(sanitizer: Sanitizer) -> Self {
+        Reporter {
+            sanitizer,
+            last: None,
+        }
+    }
+
+    /// Prints `reason` unless it was the last thing printed; returns it scrubbed.
+    fn report(&mut self, reason: &str) -> String {
+        let reason = self.sanitizer.scrub(reason).into_owned();
+        if self.last.as_deref() != Some(reason.as_str()) {
+            eprintln!("tracing-telegram: could not deliver an alert: {reason}");
+            self.last = Some(reason.clone());
+        }
+        reason
+    }
+
+    /// Prints a notice that is not a failure.
+    fn notice(&mut self, notice: &str) {
+        let notice = self.sanitizer.scrub(notice).into_owned();
+        if self.last.as_deref() != Some(notice.as_str()) {
+            eprintln!("tracing-telegram: {notice}");
+            self.last = Some(notice);
+        }
+    }
+}

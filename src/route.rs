@@ -1,0 +1,141 @@
+//! Where each alert level is posted: a chat and/or a forum topic.
+
+use crate::alert::AlertLevel;
+use crate::builder::ChatId;
+
+/// A place to post to: another chat, another forum topic of the default
+/// chat, or both.
+///
+/// ```
+/// use tracing_telegram::{AlertLevel, Destination, TelegramLayer};
+///
+/// let builder = TelegramLayer::builder()
+///     .chat_id(-1001234567890_i64)
+///     .route(AlertLevel::Critical, Destination::thread(7)) // criticals to topic 7
+///     .route(AlertLevel::Info, Destination::chat(-1009876543210_i64));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Destination {
+    pub(crate) chat_id: Option<ChatId>,
+    pub(crate) thread_id: Option<i64>,
+}
+
+impl Destination {
+    /// Another chat (its general topic).
+    pub fn chat(chat_id: impl Into<ChatId>) -> Self {
+        Destination {
+            chat_id: Some(chat_id.into()),
+            thread_id: None,
+        }
+    }
+
+    /// A forum topic of the default chat.
+    pub fn thread(thread_id: i64) -> Self {
+        Destination {
+            chat_id: None,
+            thread_id: Some(thread_id),
+        }
+    }
+
+    /// This destination, in the forum topic `thread_id`.
+    pub fn in_thread(mut self, thread_id: i64) -> Self {
+        self.thread_id = Some(thread_id);
+        self
+    }
+}
+
+/// A resolved destination: always a chat, maybe a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub(crate) chat_id: ChatId,
+    pub(crate) thread_id: Option<i64>,
+}
+
+/// The default destination and the per-level overrides.
+#[derive(Debug, Clone)]
+pub(crate) struct Routes {
+    default: Target,
+    by_level: [Option<Destination>; 4],
+}
+
+impl Routes {
+    pub(crate) fn new(default: Target, overrides: &[(AlertLevel, Destination)]) -> Self {
+        let mut by_level: [Option<Destination>; 4] = Default::default();
+        for (level, destination) in overrides {
+            by_level[index(*level)] = Some(destination.clone());
+        }
+        Routes { default, by_level }
+    }
+
+    /// Where alerts of `level` go. An override without a chat uses the
+    /// default chat; one without a topic uses the default chat's topic only
+    /// if it also uses the default chat.
+    pub(crate) fn target(&self, level: AlertLevel) -> Target {
+        match &self.by_level[index(level)] {
+            None => self.default.clone(),
+            Some(Destination {
+                chat_id: None,
+                thread_id,
+            }) => Target {
+                chat_id: self.default.chat_id.clone(),
+                thread_id: thread_id.or(self.default.thread_id),
+            },
+            Some(Destination {
+                chat_id: Some(chat_id),
+                thread_id,
+            }) => Target {
+                chat_id: chat_id.clone(),
+                thread_id: *thread_id,
+            },
+        }
+    }
+
+    /// Every chat id in use, for validation.
+    pub(crate) fn chats(&self) -> impl Iterator<Item = &ChatId> {
+        std::iter::once(&self.default.chat_id).chain(
+            self.by_level
+                .iter()
+                .flatten()
+                .filter_map(|d| d.chat_id.as_ref()),
+        )
+    }
+}
+
+fn index(level: AlertLevel) -> usize {
+    match level {
+        AlertLevel::Critical => 0,
+        AlertLevel::Error => 1,
+        AlertLevel::Warning => 2,
+        AlertLevel::Info => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_resolve_against_the_default() {
+        let routes = Routes::new(
+            Target {
+                chat_id: ChatId::Id(-1),
+                thread_id: Some(5),
+            },
+            &[
+                (AlertLevel::Critical, Destination::thread(7)),
+                (AlertLevel::Info, Destination::chat(-2)),
+            ],
+        );
+        assert_eq!(routes.target(AlertLevel::Critical).thread_id, Some(7));
+        assert_eq!(routes.target(AlertLevel::Critical).chat_id, ChatId::Id(-1));
+        assert_eq!(
+            routes.target(AlertLevel::Info),
+            Target {
+                chat_id: ChatId::Id(-2),
+                thread_id: None
+            }
+        );
+        assert_eq!(routes.target(AlertLevel::Error).thread_id, Some(5));
+        assert_eq!(routes.chats().count(), 2);
+    }
+}
