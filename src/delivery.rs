@@ -66,8 +66,8 @@ impl Courier {
 
     /// Queues a message (or fails it at once if its chat is unreachable).
     pub(crate) fn enqueue(&mut self, message: Message) {
-        if let Err((message, reason)) = self.outbox.push(message) {
-            self.fail(message.records, &reason);
+        if let Err((records, reason)) = self.outbox.push(message) {
+            self.fail(records, &reason);
         }
     }
 

@@ -24,6 +24,9 @@ pub(crate) struct Message {
     pub(crate) records: u64,
     /// Attempts made so far.
     pub(crate) attempts: u32,
+    /// Order of arrival in the outbox: among lanes ready at the same time,
+    /// the oldest message goes first.
+    pub(crate) seq: u64,
     pub(crate) first_attempt: Option<Instant>,
 }
 
@@ -55,6 +58,7 @@ pub(crate) struct Outbox {
     pacing: Pacing,
     queued: usize,
     capacity: usize,
+    next_seq: u64,
     /// Why nothing at all can be sent (401), if so.
     unauthorized: Option<String>,
 }
@@ -67,6 +71,7 @@ impl Outbox {
             pacing,
             queued: 0,
             capacity,
+            next_seq: 0,
             unauthorized: None,
         }
     }
@@ -80,16 +85,17 @@ impl Outbox {
         self.queued == 0
     }
 
-    /// Queues `message`, or gives it back with the reason it can never be
-    /// sent (revoked token, unreachable chat).
-    pub(crate) fn push(&mut self, message: Message) -> Result<(), (Message, String)> {
+    /// Queues `message`, or returns the number of records it settles with
+    /// the reason it can never be sent (revoked token, unreachable chat).
+    pub(crate) fn push(&mut self, mut message: Message) -> Result<(), (u64, String)> {
         if let Some(reason) = &self.unauthorized {
-            return Err((message, reason.clone()));
+            return Err((message.records, reason.clone()));
         }
+        message.seq = self.next_seq;
+        self.next_seq += 1;
         let lane = self.lane(&message.chat_id);
         if let Some(reason) = &lane.dead {
-            let reason = reason.clone();
-            return Err((message, reason));
+            return Err((message.records, reason.clone()));
         }
         lane.queue.push_back(message);
         self.queued += 1;
@@ -156,17 +162,20 @@ impl Outbox {
     /// the pacing windows), or else the instant one will be ready.
     pub(crate) fn pop_ready(&mut self, now: Instant) -> Result<Message, Option<Instant>> {
         let global_ready = self.global.as_mut().map_or(now, |w| w.next_allowed(now));
-        let mut best: Option<(Instant, ChatId)> = None;
+        let mut best: Option<(Instant, u64, ChatId)> = None;
         for (chat_id, lane) in &mut self.lanes {
-            if lane.queue.is_empty() {
+            let Some(seq) = lane.queue.front().map(|m| m.seq) else {
                 continue;
-            }
-            let ready = lane.ready_at(now).max(global_ready);
-            if best.as_ref().is_none_or(|(at, _)| ready < *at) {
-                best = Some((ready, chat_id.clone()));
+            };
+            let ready = lane.ready_at(now).max(global_ready).max(now);
+            if best
+                .as_ref()
+                .is_none_or(|(at, best_seq, _)| (ready, seq) < (*at, *best_seq))
+            {
+                best = Some((ready, seq, chat_id.clone()));
             }
         }
-        let Some((ready, chat_id)) = best else {
+        let Some((ready, _, chat_id)) = best else {
             return Err(None);
         };
         if ready > now {
@@ -229,6 +238,7 @@ mod tests {
             silent: false,
             records: 1,
             attempts: 0,
+            seq: 0,
             first_attempt: None,
         }
     }

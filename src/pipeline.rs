@@ -71,6 +71,7 @@ impl Pipeline {
                 silent: record.level.is_silent() || index > 0,
                 records: u64::from(index == last),
                 attempts: 0,
+                seq: 0,
                 first_attempt: None,
             })
             .collect()

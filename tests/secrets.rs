@@ -8,7 +8,7 @@ use std::process::Command;
 use common::{builder, run_with};
 use tracing::error;
 use tracing_telegram::testing::{MockTelegram, Reply};
-use tracing_telegram::TelegramLayer;
+use tracing_telegram::{RetryPolicy, TelegramLayer};
 
 /// The secret half of the tokens used below.
 const SECRET: &str = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
@@ -45,6 +45,7 @@ fn delivery_errors_never_show_the_token() {
         .bot_token(TOKEN)
         .chat_id(-100)
         .api_url(format!("http://127.0.0.1:{port}"))
+        .retry(RetryPolicy::none())
         .build()
         .unwrap();
     let stats = run_with(layer, guard, || error!("unreachable API"));
@@ -97,6 +98,7 @@ fn child_prints_delivery_failures() {
         .bot_token(TOKEN)
         .chat_id(-100)
         .api_url(format!("http://127.0.0.1:{port}"))
+        .retry(RetryPolicy::none())
         .build()
         .unwrap();
     let stats = run_with(layer, guard, || error!("token {TOKEN} in the message"));
