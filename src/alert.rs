@@ -140,4 +140,24 @@ impl Alert {
     pub fn details(&self) -> &[(Cow<'static, str>, String)] {
         &self.details
     }
+
+    /// Changes the level (e.g. in a `before_send` hook).
+    pub fn set_level(&mut self, level: AlertLevel) {
+        self.level = level;
+    }
+
+    /// Changes the title.
+    pub fn set_title(&mut self, title: impl Into<String>) {
+        self.title = title.into();
+    }
+
+    /// Changes or removes the message.
+    pub fn set_text(&mut self, message: Option<String>) {
+        self.message = message;
+    }
+
+    /// The details, to edit, reorder or remove.
+    pub fn details_mut(&mut self) -> &mut Vec<(Cow<'static, str>, String)> {
+        &mut self.details
+    }
 }

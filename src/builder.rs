@@ -5,12 +5,15 @@
 //! (or, for [`Builder::from_env`], the environment variable) at fault.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+use regex::Regex;
 
 use serde::Serialize;
 use tracing_core::Level;
 
-use crate::alert::AlertLevel;
+use crate::alert::{Alert, AlertLevel};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::guard::TelegramGuard;
@@ -18,6 +21,18 @@ use crate::layer::TelegramLayer;
 use crate::pacing::Pacing;
 use crate::retry::RetryPolicy;
 use crate::route::{Destination, Routes, Target};
+use crate::sanitize::Sanitizer;
+use crate::skip::SkipRules;
+
+/// The `before_send` hook: may edit an alert; `false` drops it.
+#[derive(Clone)]
+pub(crate) struct BeforeSend(pub(crate) Arc<dyn Fn(&mut Alert) -> bool + Send + Sync>);
+
+impl fmt::Debug for BeforeSend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BeforeSend(..)")
+    }
+}
 
 /// The public Bot API endpoint.
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
@@ -155,9 +170,12 @@ pub(crate) struct Config {
     pub(crate) rate_limit: Duration,
     #[allow(dead_code)]
     pub(crate) batch_window: Duration,
-    #[allow(dead_code)]
-    pub(crate) ignored_paths: Vec<String>,
+    pub(crate) skip: SkipRules,
     pub(crate) max_traceback_lines: usize,
+    pub(crate) max_field_len: usize,
+    pub(crate) max_fields: usize,
+    pub(crate) sanitizer: Sanitizer,
+    pub(crate) before_send: Option<BeforeSend>,
     #[allow(dead_code)]
     pub(crate) redis_url: Option<String>,
     pub(crate) queue_capacity: usize,
@@ -192,7 +210,12 @@ pub struct Builder {
     pub(crate) rate_limit: Duration,
     pub(crate) batch_window: Duration,
     pub(crate) ignored_paths: Vec<String>,
+    pub(crate) skip_targets: Vec<String>,
     pub(crate) max_traceback_lines: usize,
+    pub(crate) max_field_len: usize,
+    pub(crate) max_fields: usize,
+    pub(crate) sanitizer: Sanitizer,
+    pub(crate) before_send: Option<BeforeSend>,
     pub(crate) redis_url: Option<String>,
     pub(crate) queue_capacity: usize,
     pub(crate) drop_timeout: Duration,
@@ -239,7 +262,12 @@ impl Default for Builder {
             rate_limit: Duration::from_secs(10 * 60),
             batch_window: Duration::from_secs(15 * 60),
             ignored_paths: vec!["/health".to_owned(), "/metrics".to_owned()],
+            skip_targets: Vec::new(),
             max_traceback_lines: 15,
+            max_field_len: 500,
+            max_fields: 30,
+            sanitizer: Sanitizer::new(),
+            before_send: None,
             redis_url: None,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             drop_timeout: DEFAULT_DROP_TIMEOUT,
@@ -353,8 +381,12 @@ impl Builder {
         self
     }
 
-    /// Path prefixes whose spans are skipped. Default `/health`, `/metrics`.
-    /// (Validated and stored; path skipping lands in a later release.)
+    /// Path prefixes whose HTTP spans are skipped with everything inside
+    /// them. A span's path is read from the fields `uri`, `url`, `url.path`,
+    /// `url.full`, `path`, `http.target`, `http.route` or `http.url` (a full
+    /// URL is reduced to its path); a prefix matches whole segments, so
+    /// `/health` skips `/health`, `/health/live` and `/health?x`, not
+    /// `/healthcare`. Default `/health`, `/metrics`.
     pub fn ignored_paths<I, P>(mut self, prefixes: I) -> Self
     where
         I: IntoIterator<Item = P>,
@@ -364,10 +396,81 @@ impl Builder {
         self
     }
 
+    /// Targets (module paths, matched by whole `::` segments) whose events
+    /// and spans are never reported, with everything inside those spans.
+    pub fn skip_targets<I, T>(mut self, targets: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.skip_targets = targets.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// How many span-trace (and, later, backtrace) lines an alert keeps;
     /// 0 shows none. Default 15.
     pub fn max_traceback_lines(mut self, lines: usize) -> Self {
         self.max_traceback_lines = lines;
+        self
+    }
+
+    /// The longest field value shown, in characters; longer values end with
+    /// `…`. Default 500.
+    pub fn max_field_len(mut self, chars: usize) -> Self {
+        self.max_field_len = chars;
+        self
+    }
+
+    /// The most fields shown per alert; the rest are counted. Default 30.
+    pub fn max_fields(mut self, fields: usize) -> Self {
+        self.max_fields = fields;
+        self
+    }
+
+    /// Also redacts every match of `pattern` (replaced by `***`), in every
+    /// text that is sent.
+    pub fn redact(mut self, pattern: Regex) -> Self {
+        self.sanitizer = self.sanitizer.redact(pattern);
+        self
+    }
+
+    /// Also replaces every match of `pattern` with `replacement` (`$1` and
+    /// `${name}` refer to capture groups).
+    pub fn redact_with(mut self, pattern: Regex, replacement: impl Into<String>) -> Self {
+        self.sanitizer = self.sanitizer.redact_with(pattern, replacement);
+        self
+    }
+
+    /// Redacts e-mail addresses (`j***@example.com`). Off by default.
+    pub fn redact_emails(mut self, on: bool) -> Self {
+        self.sanitizer = self.sanitizer.redact_emails(on);
+        self
+    }
+
+    /// More field names whose values are always redacted, in addition to the
+    /// built-in list (`password`, `token`, `api_key`, `authorization`,
+    /// `cookie`, `session`, `card_number`, `cvv`, …). Case, `_`, `-` and `.`
+    /// are ignored, and a name ending with one of them counts too.
+    pub fn sensitive_fields<I, N>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = N>,
+        N: AsRef<str>,
+    {
+        for name in names {
+            self.sanitizer = self.sanitizer.sensitive_field(name.as_ref());
+        }
+        self
+    }
+
+    /// A last look at every alert before it is rendered, in the worker: it
+    /// may change the level, title, message and details, and returning
+    /// `false` drops the alert (counted in `Stats::dropped` and
+    /// `Stats::filtered`). Built-in and custom redaction run after it.
+    pub fn before_send<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&mut Alert) -> bool + Send + Sync + 'static,
+    {
+        self.before_send = Some(BeforeSend(Arc::new(hook)));
         self
     }
 
@@ -504,6 +607,7 @@ impl Builder {
             return Err(Error::invalid("queue_capacity", "0", "at least 1"));
         }
         let service = self.service.unwrap_or_else(executable_name);
+        let sanitizer = self.sanitizer.with_token(token.expose());
         Ok(Config {
             token,
             routes,
@@ -515,8 +619,15 @@ impl Builder {
             slow_batch: self.slow_batch,
             rate_limit: self.rate_limit,
             batch_window: self.batch_window,
-            ignored_paths: self.ignored_paths,
+            skip: SkipRules {
+                ignored_paths: self.ignored_paths,
+                skip_targets: self.skip_targets,
+            },
             max_traceback_lines: self.max_traceback_lines,
+            max_field_len: self.max_field_len.max(1),
+            max_fields: self.max_fields,
+            sanitizer,
+            before_send: self.before_send,
             redis_url: self.redis_url,
             queue_capacity: self.queue_capacity,
             drop_timeout: self.drop_timeout,

@@ -48,7 +48,7 @@ impl Courier {
             protect_content: config.protect_content,
             clock: config.clock.clone(),
             counters,
-            reporter: Reporter::new(Sanitizer::new(config.token.expose())),
+            reporter: Reporter::new(config.sanitizer.clone()),
         }
     }
 
@@ -222,7 +222,7 @@ impl Reporter {
 
     /// Prints `reason` unless it was the last thing printed; returns it scrubbed.
     fn report(&mut self, reason: &str) -> String {
-        let reason = self.sanitizer.scrub(reason).into_owned();
+        let reason = self.sanitizer.sanitize(reason).into_owned();
         if self.last.as_deref() != Some(reason.as_str()) {
             eprintln!("tracing-telegram: could not deliver an alert: {reason}");
             self.last = Some(reason.clone());
@@ -232,7 +232,7 @@ impl Reporter {
 
     /// Prints a notice that is not a failure.
     fn notice(&mut self, notice: &str) {
-        let notice = self.sanitizer.scrub(notice).into_owned();
+        let notice = self.sanitizer.sanitize(notice).into_owned();
         if self.last.as_deref() != Some(notice.as_str()) {
             eprintln!("tracing-telegram: {notice}");
             self.last = Some(notice);

@@ -19,6 +19,7 @@ use crate::builder::Builder;
 use crate::error::Error;
 use crate::guard::TelegramGuard;
 use crate::record::{FieldCollector, Fields, Origin, Record, SpanRecord};
+use crate::skip::SkipRules;
 use crate::worker::Producer;
 
 /// Targets whose events never become alerts: this crate and the stack its
@@ -83,6 +84,7 @@ struct SpanFields(Arc<Fields>);
 pub struct TelegramLayer {
     producer: Option<Arc<Producer>>,
     min_level: Level,
+    skip: Arc<SkipRules>,
 }
 
 impl TelegramLayer {
@@ -102,13 +104,15 @@ impl TelegramLayer {
         TelegramLayer {
             producer: None,
             min_level: Level::ERROR,
+            skip: Arc::default(),
         }
     }
 
-    pub(crate) fn new(producer: Arc<Producer>, min_level: Level) -> Self {
+    pub(crate) fn new(producer: Arc<Producer>, min_level: Level, skip: SkipRules) -> Self {
         TelegramLayer {
             producer: Some(producer),
             min_level,
+            skip: Arc::new(skip),
         }
     }
 
@@ -139,13 +143,13 @@ where
         let parent_skipped = span
             .parent()
             .is_some_and(|parent| parent.extensions().get::<Skipped>().is_some());
-        if parent_skipped {
+        if parent_skipped || self.skip.skips_target(attrs.metadata().target()) {
             span.extensions_mut().insert(Skipped);
             return;
         }
         let mut collector = FieldCollector::default();
         attrs.record(&mut collector);
-        if collector.skip {
+        if collector.skip || self.skip.skips_path(&collector.fields) {
             span.extensions_mut().insert(Skipped);
             return;
         }
@@ -194,7 +198,7 @@ where
         let Some(producer) = self.active() else {
             return;
         };
-        if is_internal_target(metadata.target()) {
+        if is_internal_target(metadata.target()) || self.skip.skips_target(metadata.target()) {
             return;
         }
         let Some(spans) = enclosing_spans(event, &ctx) else {

@@ -23,10 +23,8 @@ const MAX_TITLE: usize = 400;
 /// Longest message body (the lines after the title) shown; a long body is
 /// what continuation messages are for.
 const MAX_BODY: usize = 12_000;
-/// Longest single field value shown.
-const MAX_FIELD_VALUE: usize = 500;
-/// Most fields shown per alert.
-const MAX_FIELDS: usize = 30;
+/// Longest span-trace line shown.
+const MAX_SPAN_LINE: usize = 500;
 
 /// What the renderer needs besides the record.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +33,10 @@ pub(crate) struct RenderContext<'a> {
     pub(crate) environment: &'a str,
     /// 0 hides the span trace.
     pub(crate) max_traceback_lines: usize,
+    /// Longest field value shown.
+    pub(crate) max_field_len: usize,
+    /// Most fields shown.
+    pub(crate) max_fields: usize,
     /// Records dropped at a full queue since the last message.
     pub(crate) dropped_since_last: u64,
     /// Messages an alert may take: 1 + continuation messages.
@@ -56,7 +58,7 @@ pub(crate) fn render_record(record: &Record, ctx: &RenderContext<'_>) -> Vec<Str
     write_summary(&mut w, record);
     write_dropped_notice(&mut w, ctx.dropped_since_last);
     write_location(&mut w, record);
-    write_fields(&mut w, record);
+    write_fields(&mut w, record, ctx);
     write_span_trace(&mut w, &record.spans, ctx.max_traceback_lines);
     w.finish(record.timestamp)
 }
@@ -124,40 +126,40 @@ fn write_location(w: &mut HtmlWriter, record: &Record) {
     w.text("\n");
 }
 
-fn write_fields(w: &mut HtmlWriter, record: &Record) {
-    if record.fields.is_empty() {
+fn write_fields(w: &mut HtmlWriter, record: &Record, ctx: &RenderContext<'_>) {
+    if record.fields.is_empty() || ctx.max_fields == 0 {
         return;
     }
     w.text("\n");
     w.tagged("b", "Fields", 16);
-    for (name, value) in record.fields.iter().take(MAX_FIELDS) {
+    for (name, value) in record.fields.iter().take(ctx.max_fields) {
         w.text("\n• ");
         w.tagged("b", name, 100);
         w.text(": ");
-        write_value(w, value);
+        write_value(w, value, ctx.max_field_len);
     }
-    if record.fields.len() > MAX_FIELDS {
+    if record.fields.len() > ctx.max_fields {
         w.text(&format!(
             "\n… and {} more fields",
-            record.fields.len() - MAX_FIELDS
+            record.fields.len() - ctx.max_fields
         ));
     }
     w.text("\n");
 }
 
-fn write_value(w: &mut HtmlWriter, value: &FieldValue) {
+fn write_value(w: &mut HtmlWriter, value: &FieldValue, max_len: usize) {
     match value {
         FieldValue::Error { message, sources } => {
-            w.tagged("code", message, MAX_FIELD_VALUE);
+            w.tagged("code", message, max_len);
             for source in sources {
                 w.text("\n   ↳ caused by: ");
-                w.tagged("code", source, MAX_FIELD_VALUE);
+                w.tagged("code", source, max_len);
             }
         }
         FieldValue::Str(text) | FieldValue::Text(text) => {
-            w.tagged("code", text, MAX_FIELD_VALUE);
+            w.tagged("code", text, max_len);
         }
-        raw => w.tagged("code", &raw.to_string(), MAX_FIELD_VALUE),
+        raw => w.tagged("code", &raw.to_string(), max_len),
     }
 }
 
@@ -178,7 +180,7 @@ fn write_span_trace(w: &mut HtmlWriter, spans: &[SpanRecord], max_lines: usize) 
         if depth > 0 {
             w.text("\n");
         }
-        w.text_capped(&span_line(span), MAX_FIELD_VALUE);
+        w.text_capped(&span_line(span), MAX_SPAN_LINE);
     }
     w.close();
     w.text("\n");

@@ -23,9 +23,11 @@ pub struct Stats {
     pub deduplicated: u64,
     /// Records folded into a digest message instead of being alerted alone.
     pub batched: u64,
-    /// Records dropped before the worker saw them: the queue was full, or the
-    /// guard had already shut down.
+    /// Records dropped before they could be sent: the queue was full, the
+    /// guard had already shut down, or a `before_send` hook refused them.
     pub dropped: u64,
+    /// Of `dropped`, the records a `before_send` hook refused.
+    pub filtered: u64,
     /// Records the worker could not deliver (Bot API error, network failure,
     /// or still pending when the shutdown deadline passed).
     pub failed: u64,
@@ -56,6 +58,7 @@ pub(crate) struct Counters {
     deduplicated: AtomicU64,
     batched: AtomicU64,
     dropped: AtomicU64,
+    filtered: AtomicU64,
     failed: AtomicU64,
     retried: AtomicU64,
     rate_limited: AtomicU64,
@@ -115,9 +118,20 @@ impl Counters {
         s.sent + s.deduplicated + s.batched + s.dropped + s.failed
     }
 
-    /// Total dropped so far, for the "N alerts were dropped" notice.
-    pub(crate) fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+    /// Records dropped for want of room so far, for the "N alerts were
+    /// dropped" notice (records refused by `before_send` are not news).
+    pub(crate) fn dropped_for_room(&self) -> u64 {
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        dropped.saturating_sub(self.filtered.load(Ordering::Relaxed))
+    }
+
+    /// Counts a record a `before_send` hook refused.
+    pub(crate) fn filter(&self) {
+        if self.lock().abandoned {
+            return;
+        }
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        self.filtered.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records the final outcome of `n` records.
@@ -199,6 +213,7 @@ impl Counters {
             deduplicated: self.deduplicated.load(Ordering::Relaxed),
             batched: self.batched.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
+            filtered: self.filtered.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             retried: self.retried.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),

@@ -122,7 +122,7 @@ pub(crate) fn start(config: Config) -> Result<(TelegramLayer, TelegramGuard), Er
         thread: Some(thread),
         counters,
     };
-    let layer = TelegramLayer::new(Arc::clone(&producer), config.min_level);
+    let layer = TelegramLayer::new(Arc::clone(&producer), config.min_level, config.skip.clone());
     let guard = TelegramGuard::new(handle, producer, config.drop_timeout);
     Ok((layer, guard))
 }

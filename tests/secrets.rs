@@ -74,7 +74,7 @@ fn the_token_inside_an_event_is_redacted_before_sending() {
     let (layer, guard) = builder(&mock).build().unwrap();
     run_with(layer, guard, || {
         let url = format!("https://api.telegram.org/bot{TOKEN}/sendMessage");
-        let _span = tracing::info_span!("client", secret = SECRET).entered();
+        let _span = tracing::info_span!("client", note = SECRET).entered();
         error!(url = %url, "request to {url} failed");
     });
     let message = &mock.messages()[0];
