@@ -155,7 +155,7 @@ const BUILT_IN: &[BuiltIn] = &[
     },
     BuiltIn {
         name: "key = value secret",
-        pattern: r#"(?i)((?-u:\b)[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)["']?\s*(?:=>|=|:)\s*(?:Some\()?)(?:"[^"]*"|'[^']*'|[^\s"',;&)}\]]+)"#,
+        pattern: r#"(?i)((?-u:\b)[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|credentials?|(?:api|access|secret|private|auth|encryption|signing|master)[_-]?key)["']?\s*(?:=>|=|:)\s*(?:Some\()?)(?:"[^"]*"|'[^']*'|[^\s"',;&)}\]]+)"#,
         replace: |c| {
             let value_start = c[1].len();
             let quote = c[0][value_start..].chars().next();
@@ -354,7 +354,28 @@ impl Sanitizer {
     }
 
     /// `text` with every secret the rules know replaced.
+    ///
+    /// Sanitizing its own output changes nothing. One rule's replacement can
+    /// expose another rule's pattern (a card number inside a URL password:
+    /// `u:****4242@`), so the rules run again on changed text until nothing
+    /// changes (in practice one extra pass, bounded at four).
     pub fn sanitize<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        const MAX_PASSES: usize = 4;
+        let mut text = match self.pass(text) {
+            Cow::Borrowed(unchanged) => return Cow::Borrowed(unchanged),
+            Cow::Owned(changed) => changed,
+        };
+        for _ in 1..MAX_PASSES {
+            match self.pass(&text) {
+                Cow::Borrowed(_) => break,
+                Cow::Owned(changed) => text = changed,
+            }
+        }
+        Cow::Owned(text)
+    }
+
+    /// One application of every rule.
+    fn pass<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut text = Cow::Borrowed(text);
         for secret in &self.known_secrets {
             if text.contains(secret.as_str()) {
@@ -370,17 +391,21 @@ impl Sanitizer {
                     continue;
                 }
                 let (regex, replace) = &compiled.rules[index];
-                if let Cow::Owned(replaced) =
-                    regex.replace_all(&text, |c: &Captures<'_>| replace(c))
-                {
-                    text = Cow::Owned(replaced);
+                let replaced = regex.replace_all(&text, |c: &Captures<'_>| replace(c));
+                // The card rule may "replace" a match with itself (Luhn-invalid).
+                if let Cow::Owned(replaced) = replaced {
+                    if replaced != *text {
+                        text = Cow::Owned(replaced);
+                    }
                 }
             }
         }
         for rule in &self.custom {
             if let Cow::Owned(replaced) = rule.pattern.replace_all(&text, rule.replacement.as_str())
             {
-                text = Cow::Owned(replaced);
+                if replaced != *text {
+                    text = Cow::Owned(replaced);
+                }
             }
         }
         text
