@@ -23,6 +23,7 @@ use crate::retry::RetryPolicy;
 use crate::route::{Destination, Routes, Target};
 use crate::sanitize::Sanitizer;
 use crate::skip::SkipRules;
+use crate::slow::SlowRules;
 
 /// The `before_send` hook: may edit an alert; `false` drops it.
 #[derive(Clone)]
@@ -160,15 +161,14 @@ pub(crate) struct Config {
     pub(crate) environment: String,
     pub(crate) service: String,
     pub(crate) min_level: Level,
-    /// Stored for the slow-spans issue; not acted on yet.
-    #[allow(dead_code)]
-    pub(crate) slow_threshold: Duration,
-    #[allow(dead_code)]
+    pub(crate) slow: SlowRules,
     pub(crate) slow_batch: Duration,
+    pub(crate) digest_level: Option<Level>,
+    pub(crate) digest_top: usize,
+    pub(crate) digest_target: Target,
     /// Stored for the dedup issue; not acted on yet.
     #[allow(dead_code)]
     pub(crate) rate_limit: Duration,
-    #[allow(dead_code)]
     pub(crate) batch_window: Duration,
     pub(crate) skip: SkipRules,
     pub(crate) max_traceback_lines: usize,
@@ -206,7 +206,13 @@ pub struct Builder {
     pub(crate) service: Option<String>,
     pub(crate) min_level: Level,
     pub(crate) slow_threshold: Duration,
+    pub(crate) slow_thresholds: std::collections::HashMap<String, Option<Duration>>,
+    pub(crate) slow_spans: bool,
+    pub(crate) judge_busy: bool,
     pub(crate) slow_batch: Duration,
+    pub(crate) digest_level: Option<Level>,
+    pub(crate) digest_top: usize,
+    pub(crate) digest_destination: Option<Destination>,
     pub(crate) rate_limit: Duration,
     pub(crate) batch_window: Duration,
     pub(crate) ignored_paths: Vec<String>,
@@ -258,7 +264,13 @@ impl Default for Builder {
             service: None,
             min_level: Level::ERROR,
             slow_threshold: Duration::from_secs(3),
+            slow_thresholds: std::collections::HashMap::new(),
+            slow_spans: true,
+            judge_busy: false,
             slow_batch: Duration::from_secs(15 * 60),
+            digest_level: Some(Level::WARN),
+            digest_top: 20,
+            digest_destination: None,
             rate_limit: Duration::from_secs(10 * 60),
             batch_window: Duration::from_secs(15 * 60),
             ignored_paths: vec!["/health".to_owned(), "/metrics".to_owned()],
@@ -353,17 +365,66 @@ impl Builder {
         self
     }
 
-    /// Spans that take longer than this are reported as slow. Default 3 s.
-    /// (Validated and stored; span timing lands in a later release.)
+    /// Spans that take at least this long (from creation to close) are
+    /// slow: the first of a key in a `slow_batch_window` is alerted as a
+    /// Warning, and all are counted in the digest. Default 3 s.
     pub fn slow_threshold(mut self, threshold: Duration) -> Self {
         self.slow_threshold = threshold;
         self
     }
 
-    /// After one immediate slow alert per span name, further slow spans go
-    /// to the digest for this long. Default 15 min. (Validated and stored.)
+    /// A threshold for spans named `name` (the `#[instrument]`ed function's
+    /// name, or the span macro's name), overriding `slow_threshold`.
+    pub fn slow_threshold_for(mut self, name: impl Into<String>, threshold: Duration) -> Self {
+        self.slow_thresholds.insert(name.into(), Some(threshold));
+        self
+    }
+
+    /// Never reports spans named `name` as slow (long-polling loops,
+    /// connection tasks).
+    pub fn never_slow(mut self, name: impl Into<String>) -> Self {
+        self.slow_thresholds.insert(name.into(), None);
+        self
+    }
+
+    /// Judges the time spans spend entered (doing work) instead of the time
+    /// from creation to close; for spans that mostly wait. Default `false`.
+    pub fn judge_busy_time(mut self, busy: bool) -> Self {
+        self.judge_busy = busy;
+        self
+    }
+
+    /// `false` turns span timing off entirely (no slow-span alerts). Default
+    /// `true`.
+    pub fn slow_spans(mut self, on: bool) -> Self {
+        self.slow_spans = on;
+        self
+    }
+
+    /// After one immediate slow alert per span key, further slow spans of
+    /// that key only go to the digest for this long. Default 15 min.
     pub fn slow_batch_window(mut self, window: Duration) -> Self {
         self.slow_batch = window;
+        self
+    }
+
+    /// Events at this level or above, but below `min_level`, are counted in
+    /// the digest instead of alerted; `None` ignores them. Default `WARN`.
+    pub fn digest_level(mut self, level: Option<Level>) -> Self {
+        self.digest_level = level;
+        self
+    }
+
+    /// How many slow-span keys and warning kinds a digest lists (the rest
+    /// are counted). Default 20.
+    pub fn digest_top(mut self, rows: usize) -> Self {
+        self.digest_top = rows;
+        self
+    }
+
+    /// Where digests go. Default: where `Info` alerts go.
+    pub fn route_digests(mut self, destination: Destination) -> Self {
+        self.digest_destination = Some(destination);
         self
     }
 
@@ -374,8 +435,9 @@ impl Builder {
         self
     }
 
-    /// The digest period. Default 15 min. (Validated and stored; digests
-    /// land in a later release.)
+    /// The digest period: every window, one silent digest of slow spans,
+    /// warnings and drops is sent if there is anything to say, and a final
+    /// one at shutdown. Default 15 min.
     pub fn batch_window(mut self, window: Duration) -> Self {
         self.batch_window = window;
         self
@@ -608,6 +670,29 @@ impl Builder {
         }
         let service = self.service.unwrap_or_else(executable_name);
         let sanitizer = self.sanitizer.with_token(token.expose());
+        for (name, threshold) in &self.slow_thresholds {
+            if *threshold == Some(Duration::ZERO) {
+                return Err(Error::invalid(
+                    "slow_threshold_for",
+                    name,
+                    "a duration greater than zero",
+                ));
+            }
+        }
+        let slow = SlowRules {
+            default: self.slow_spans.then_some(self.slow_threshold),
+            by_name: if self.slow_spans {
+                self.slow_thresholds
+            } else {
+                Default::default()
+            },
+            judge_busy: self.judge_busy,
+        };
+        let digest_target = match &self.digest_destination {
+            Some(destination) => routes.resolve(destination),
+            None => routes.target(AlertLevel::Info),
+        };
+        digest_target.chat_id.validate("route_digests")?;
         Ok(Config {
             token,
             routes,
@@ -615,8 +700,11 @@ impl Builder {
             environment: self.environment,
             service,
             min_level: self.min_level,
-            slow_threshold: self.slow_threshold,
+            slow,
             slow_batch: self.slow_batch,
+            digest_level: self.digest_level,
+            digest_top: self.digest_top.max(1),
+            digest_target,
             rate_limit: self.rate_limit,
             batch_window: self.batch_window,
             skip: SkipRules {

@@ -1,23 +1,32 @@
-//! The time source for pacing and retries.
+//! The time source for span timing, pacing, retries and periodic windows.
 //!
-//! Production code uses the system clock (`tokio::time`). Tests can inject a
-//! [`TestClock`] (feature `testing`) whose sleeps complete at once by moving
-//! virtual time forward, so that a test of "20 messages a minute" takes
-//! milliseconds, while HTTP still runs in real time. Shutdown and flush
-//! deadlines always use real time: they bound how long the caller waits.
+//! Production code uses the system clock (`Instant::now`, `tokio::time`).
+//! Tests can inject a [`TestClock`] (feature `testing`): spans are then timed
+//! in virtual time that the test moves with [`TestClock::advance`], and the
+//! worker's waits come in two kinds:
+//!
+//! - [`Clock::sleep_until`] is for work that is waiting (pacing, backoff,
+//!   `retry_after`): on a test clock it jumps there at once, so "20 messages
+//!   a minute" takes milliseconds;
+//! - [`Clock::wait_until`] is for periodic deadlines (digest windows): on a
+//!   test clock it waits until the test advances time past it, so a digest
+//!   never fires by itself while the test is still producing records.
+//!
+//! Shutdown and flush deadlines always use real time: they bound how long
+//! the caller waits.
 
 use std::time::Instant;
 
 #[cfg(feature = "testing")]
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-/// Where pacing and retry delays read the time.
+/// Where timing, pacing and windows read the time.
 #[derive(Debug, Clone, Default)]
 pub(crate) enum Clock {
     /// Real time.
     #[default]
     System,
-    /// Virtual time shared with a `MockTelegram`.
+    /// Virtual time shared with the test (and a `MockTelegram`).
     #[cfg(feature = "testing")]
     Test(TestClock),
 }
@@ -31,7 +40,7 @@ impl Clock {
         }
     }
 
-    /// How much real time waiting `wait` on this clock takes.
+    /// How much real time waiting `wait` on this clock may take.
     pub(crate) fn real_time(&self, wait: std::time::Duration) -> std::time::Duration {
         match self {
             Clock::System => wait,
@@ -40,7 +49,8 @@ impl Clock {
         }
     }
 
-    /// Waits until `deadline` (virtual clocks jump there at once).
+    /// Waits until `deadline` on behalf of pending work (virtual clocks jump
+    /// there at once).
     pub(crate) async fn sleep_until(&self, deadline: Instant) {
         match self {
             Clock::System => {
@@ -50,19 +60,39 @@ impl Clock {
             Clock::Test(clock) => clock.advance_to(deadline),
         }
     }
+
+    /// Waits until time reaches `deadline` by itself (virtual clocks: until
+    /// the test advances them that far).
+    pub(crate) async fn wait_until(&self, deadline: Instant) {
+        match self {
+            Clock::System => {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await;
+            }
+            #[cfg(feature = "testing")]
+            Clock::Test(clock) => {
+                let mut changes = clock.now.subscribe();
+                // An error means the clock is gone: nothing will ever advance it.
+                if changes.wait_for(|now| *now >= deadline).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
 }
 
 /// A virtual clock for tests (feature `testing`).
 ///
 /// Share one between [`Builder::clock`](crate::Builder::clock) and
-/// [`MockTelegram::set_clock`](crate::testing::MockTelegram::set_clock): the
-/// worker's pacing and retry waits then advance it instantly instead of
-/// sleeping, and the mock stamps and rate-limits requests in the same
-/// virtual time.
+/// [`MockTelegram::set_clock`](crate::testing::MockTelegram::set_clock).
+/// Spans are then timed in virtual time (advance the clock inside a span to
+/// make it "take" that long), pacing and retry waits complete instantly by
+/// moving the clock forward, digest windows close when the test advances the
+/// clock past them, and the mock stamps and rate-limits requests in the same
+/// time.
 #[cfg(feature = "testing")]
 #[derive(Debug, Clone)]
 pub struct TestClock {
-    now: Arc<Mutex<Instant>>,
+    now: Arc<tokio::sync::watch::Sender<Instant>>,
 }
 
 #[cfg(feature = "testing")]
@@ -78,26 +108,29 @@ impl TestClock {
     /// advanced.
     pub fn new() -> Self {
         TestClock {
-            now: Arc::new(Mutex::new(Instant::now())),
+            now: Arc::new(tokio::sync::watch::Sender::new(Instant::now())),
         }
     }
 
     /// The current virtual instant.
     pub fn now(&self) -> Instant {
-        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
+        *self.now.borrow()
     }
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: std::time::Duration) {
-        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-        *now += by;
+        self.now.send_modify(|now| *now += by);
     }
 
     /// Moves the clock forward to `to` (never backwards).
     pub fn advance_to(&self, to: Instant) {
-        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-        if to > *now {
-            *now = to;
-        }
+        self.now.send_if_modified(|now| {
+            if to > *now {
+                *now = to;
+                true
+            } else {
+                false
+            }
+        });
     }
 }

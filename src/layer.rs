@@ -7,19 +7,21 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use tracing_core::span::{Attributes, Id, Record as SpanValues};
 use tracing_core::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use crate::alert::AlertLevel;
 use crate::builder::Builder;
+use crate::clock::Clock;
 use crate::error::Error;
 use crate::guard::TelegramGuard;
-use crate::record::{FieldCollector, Fields, Origin, Record, SpanRecord};
+use crate::record::{FieldCollector, Fields, Kind, Origin, Record, SpanRecord};
 use crate::skip::SkipRules;
+use crate::slow::SlowRules;
 use crate::worker::Producer;
 
 /// Targets whose events never become alerts: this crate and the stack its
@@ -62,14 +64,65 @@ fn is_internal_target(target: &str) -> bool {
     })
 }
 
-/// Span extension: this span (and so everything inside it) is not reported.
+/// Span extension: what the layer keeps for each span it sees.
 #[derive(Debug)]
-struct Skipped;
+struct SpanState {
+    /// This span (and so everything inside it) is not reported.
+    skipped: bool,
+    /// The span's fields, shared with every record captured inside it.
+    fields: Option<Arc<Fields>>,
+    /// Total and busy time, for slow-span detection.
+    timing: Option<Timing>,
+}
 
-/// Span extension: the span's fields, shared with every record captured
-/// inside it.
+impl SpanState {
+    const SKIPPED: SpanState = SpanState {
+        skipped: true,
+        fields: None,
+        timing: None,
+    };
+}
+
+/// Span timing: kept in the span's extensions, never in thread-locals, since
+/// a span may be entered on one thread and closed on another.
 #[derive(Debug)]
-struct SpanFields(Arc<Fields>);
+struct Timing {
+    created: Instant,
+    busy: Duration,
+    /// When the span was last entered while not already entered.
+    entered_at: Option<Instant>,
+    /// How many threads have it entered right now.
+    entries: u32,
+}
+
+impl Timing {
+    fn enter(&mut self, now: Instant) {
+        if self.entries == 0 {
+            self.entered_at = Some(now);
+        }
+        self.entries += 1;
+    }
+
+    fn exit(&mut self, now: Instant) {
+        self.entries = self.entries.saturating_sub(1);
+        if self.entries == 0 {
+            if let Some(entered_at) = self.entered_at.take() {
+                self.busy += now.saturating_duration_since(entered_at);
+            }
+        }
+    }
+
+    /// `(total, busy)` at `now`.
+    fn finish(&self, now: Instant) -> (Duration, Duration) {
+        let ongoing = self
+            .entered_at
+            .map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
+        (
+            now.saturating_duration_since(self.created),
+            self.busy + ongoing,
+        )
+    }
+}
 
 /// A `tracing_subscriber` layer that sends error events to Telegram.
 ///
@@ -83,8 +136,19 @@ struct SpanFields(Arc<Fields>);
 #[derive(Debug, Clone)]
 pub struct TelegramLayer {
     producer: Option<Arc<Producer>>,
+    /// Events at or above this level are alerted.
     min_level: Level,
-    skip: Arc<SkipRules>,
+    /// Events at or above this level (and below `min_level`) go to the digest.
+    capture_level: Level,
+    rules: Arc<LayerRules>,
+}
+
+/// Everything the layer's callbacks consult.
+#[derive(Debug, Default)]
+pub(crate) struct LayerRules {
+    pub(crate) skip: SkipRules,
+    pub(crate) slow: SlowRules,
+    pub(crate) clock: Clock,
 }
 
 impl TelegramLayer {
@@ -104,15 +168,24 @@ impl TelegramLayer {
         TelegramLayer {
             producer: None,
             min_level: Level::ERROR,
-            skip: Arc::default(),
+            capture_level: Level::ERROR,
+            rules: Arc::default(),
         }
     }
 
-    pub(crate) fn new(producer: Arc<Producer>, min_level: Level, skip: SkipRules) -> Self {
+    pub(crate) fn new(
+        producer: Arc<Producer>,
+        min_level: Level,
+        digest_level: Option<Level>,
+        rules: LayerRules,
+    ) -> Self {
+        // The more verbose of the two levels is the capture threshold.
+        let capture_level = digest_level.map_or(min_level, |digest| digest.max(min_level));
         TelegramLayer {
             producer: Some(producer),
             min_level,
-            skip: Arc::new(skip),
+            capture_level,
+            rules: Arc::new(rules),
         }
     }
 
@@ -125,6 +198,32 @@ impl TelegramLayer {
         match &self.producer {
             Some(producer) if !on_worker_thread() => Some(producer),
             _ => None,
+        }
+    }
+
+    /// The state of a new span: skipped, or its fields and a running timer.
+    fn new_span_state(&self, attrs: &Attributes<'_>, parent_skipped: bool) -> SpanState {
+        if parent_skipped || self.rules.skip.skips_target(attrs.metadata().target()) {
+            return SpanState::SKIPPED;
+        }
+        let mut collector = FieldCollector::default();
+        attrs.record(&mut collector);
+        if collector.skip || self.rules.skip.skips_path(&collector.fields) {
+            return SpanState::SKIPPED;
+        }
+        let mut fields = collector.fields;
+        if let Some(message) = collector.message {
+            fields.push(("message".into(), crate::record::FieldValue::Str(message)));
+        }
+        SpanState {
+            skipped: false,
+            fields: (!fields.is_empty()).then(|| Arc::new(fields)),
+            timing: self.rules.slow.enabled().then(|| Timing {
+                created: self.rules.clock.now(),
+                busy: Duration::ZERO,
+                entered_at: None,
+                entries: 0,
+            }),
         }
     }
 }
@@ -140,26 +239,14 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        let parent_skipped = span
-            .parent()
-            .is_some_and(|parent| parent.extensions().get::<Skipped>().is_some());
-        if parent_skipped || self.skip.skips_target(attrs.metadata().target()) {
-            span.extensions_mut().insert(Skipped);
-            return;
-        }
-        let mut collector = FieldCollector::default();
-        attrs.record(&mut collector);
-        if collector.skip || self.skip.skips_path(&collector.fields) {
-            span.extensions_mut().insert(Skipped);
-            return;
-        }
-        let mut fields = collector.fields;
-        if let Some(message) = collector.message {
-            fields.push(("message".into(), crate::record::FieldValue::Str(message)));
-        }
-        if !fields.is_empty() {
-            span.extensions_mut().insert(SpanFields(Arc::new(fields)));
-        }
+        let parent_skipped = span.parent().is_some_and(|parent| {
+            parent
+                .extensions()
+                .get::<SpanState>()
+                .is_some_and(|state| state.skipped)
+        });
+        let state = self.new_span_state(attrs, parent_skipped);
+        span.extensions_mut().insert(state);
     }
 
     fn on_record(&self, id: &Id, values: &SpanValues<'_>, ctx: Context<'_, S>) {
@@ -170,49 +257,113 @@ where
             return;
         };
         let mut extensions = span.extensions_mut();
-        if extensions.get_mut::<Skipped>().is_some() {
+        let Some(state) = extensions.get_mut::<SpanState>() else {
+            return;
+        };
+        if state.skipped {
             return;
         }
         let mut collector = FieldCollector::default();
         values.record(&mut collector);
         if collector.skip {
-            extensions.remove::<SpanFields>();
-            extensions.insert(Skipped);
+            *state = SpanState::SKIPPED;
             return;
         }
-        match extensions.get_mut::<SpanFields>() {
-            Some(SpanFields(fields)) => collector.merge_into(Arc::make_mut(fields)),
+        match &mut state.fields {
+            Some(fields) => collector.merge_into(Arc::make_mut(fields)),
             None if !collector.fields.is_empty() => {
-                extensions.insert(SpanFields(Arc::new(collector.fields)));
+                state.fields = Some(Arc::new(collector.fields));
             }
             None => {}
         }
     }
 
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        self.with_timing(id, &ctx, Timing::enter);
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        self.with_timing(id, &ctx, Timing::exit);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(producer) = self.active() else {
+            return;
+        };
+        let Some(span) = ctx.span(&id) else {
+            return;
+        };
+        let (fields, slow) = {
+            let extensions = span.extensions();
+            let Some(SpanState {
+                skipped: false,
+                fields,
+                timing: Some(timing),
+            }) = extensions.get::<SpanState>()
+            else {
+                return;
+            };
+            let Some(slow) = self
+                .rules
+                .slow
+                .judge(span.name(), timing.finish(self.rules.clock.now()))
+            else {
+                return;
+            };
+            (fields.clone(), slow)
+        };
+        let Some(parents) = span.parent().map_or(Some(Vec::new()), |parent| {
+            span_records(parent.scope().from_root())
+        }) else {
+            return;
+        };
+        producer.submit(Record {
+            level: AlertLevel::Warning,
+            kind: Kind::Slow(slow),
+            origin: Origin::Event(span.metadata()),
+            title: None,
+            message: String::new(),
+            fields: fields.map(|f| (*f).clone()).unwrap_or_default(),
+            spans: parents,
+            timestamp: SystemTime::now(),
+        });
+    }
+
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let metadata = event.metadata();
-        // The cheap test first: most events are more verbose than min_level.
-        if *metadata.level() > self.min_level {
+        // The cheap test first: most events are more verbose than we capture.
+        if *metadata.level() > self.capture_level {
             return;
         }
         let Some(producer) = self.active() else {
             return;
         };
-        if is_internal_target(metadata.target()) || self.skip.skips_target(metadata.target()) {
+        let target = metadata.target();
+        if is_internal_target(target) || self.rules.skip.skips_target(target) {
             return;
         }
-        let Some(spans) = enclosing_spans(event, &ctx) else {
-            return; // inside a skipped span
+        let spans = match ctx.event_scope(event) {
+            Some(scope) => match span_records(scope.from_root()) {
+                Some(spans) => spans,
+                None => return, // inside a skipped span
+            },
+            None => Vec::new(),
         };
         let mut collector = FieldCollector::default();
         event.record(&mut collector);
         if collector.skip {
             return;
         }
+        let kind = if *metadata.level() > self.min_level && collector.level.is_none() {
+            Kind::DigestOnly
+        } else {
+            Kind::Alert
+        };
         producer.submit(Record {
             level: collector
                 .level
                 .unwrap_or_else(|| AlertLevel::from_tracing(metadata.level())),
+            kind,
             origin: Origin::Event(metadata),
             title: collector.title,
             message: collector.message.unwrap_or_default(),
@@ -223,27 +374,47 @@ where
     }
 }
 
-/// The event's enclosing spans, root first; `None` if any of them is skipped.
-fn enclosing_spans<S>(event: &Event<'_>, ctx: &Context<'_, S>) -> Option<Vec<SpanRecord>>
+impl TelegramLayer {
+    /// Runs `update` on the span's timer, if it has one.
+    fn with_timing<S>(&self, id: &Id, ctx: &Context<'_, S>, update: fn(&mut Timing, Instant))
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if self.producer.is_none() || !self.rules.slow.enabled() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        if let Some(timing) = extensions
+            .get_mut::<SpanState>()
+            .and_then(|state| state.timing.as_mut())
+        {
+            update(timing, self.rules.clock.now());
+        }
+    }
+}
+
+/// Span records for a scope (root first); `None` if any span is skipped.
+fn span_records<'a, R>(spans: impl Iterator<Item = SpanRef<'a, R>>) -> Option<Vec<SpanRecord>>
 where
-    S: Subscriber + for<'a> LookupSpan<'a>,
+    R: LookupSpan<'a> + 'a,
 {
-    let Some(scope) = ctx.event_scope(event) else {
-        return Some(Vec::new());
-    };
-    let mut spans = Vec::new();
-    for span in scope.from_root() {
+    let mut records = Vec::new();
+    for span in spans {
         let extensions = span.extensions();
-        if extensions.get::<Skipped>().is_some() {
+        let state = extensions.get::<SpanState>();
+        if state.is_some_and(|state| state.skipped) {
             return None;
         }
-        spans.push(SpanRecord {
+        records.push(SpanRecord {
             name: span.name(),
             target: span.metadata().target(),
-            fields: extensions.get::<SpanFields>().map(|f| Arc::clone(&f.0)),
+            fields: state.and_then(|state| state.fields.clone()),
         });
     }
-    Some(spans)
+    Some(records)
 }
 
 #[cfg(test)]

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use crate::alert::Alert;
 use crate::builder::{BeforeSend, Config};
 use crate::dedup::{Dedup, Verdict};
-use crate::digest::{Digest, Route};
+use crate::digest::{Digest, Route, Totals};
 use crate::outbox::Message;
-use crate::record::{FieldValue, Record};
-use crate::render::{render_record, RenderContext};
-use crate::stats::Counters;
+use crate::record::{FieldValue, Kind, Record};
+use crate::render::{format_duration, render_digest, render_record, RenderContext};
+use crate::route::Target;
+use crate::span_key::span_key;
+use crate::stats::{Counters, Outcome};
 
 /// The worker's processing state before delivery.
 #[derive(Debug)]
@@ -26,12 +28,50 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     pub(crate) fn new(config: Arc<Config>, counters: Arc<Counters>) -> Self {
+        let digest = Digest::new(
+            config.batch_window,
+            config.slow_batch,
+            config.digest_top,
+            config.clock.now(),
+        );
         Pipeline {
             config,
             dedup: Dedup,
-            digest: Digest,
+            digest,
             counters,
             dropped_reported: 0,
+        }
+    }
+
+    /// When the current digest window closes (on the configured clock).
+    pub(crate) fn digest_due(&self) -> std::time::Instant {
+        self.digest.due_at()
+    }
+
+    /// Closes the digest window: the digest's messages, if it has anything
+    /// to say.
+    pub(crate) fn take_digest(&mut self) -> Vec<Message> {
+        let totals = Totals {
+            dropped: self.counters.dropped_for_room(),
+            deduplicated: self.counters.deduplicated(),
+        };
+        let Some(report) = self.digest.take(self.config.clock.now(), totals) else {
+            return Vec::new();
+        };
+        let pages = render_digest(&report, &self.render_context(0));
+        // The records a digest reports were settled as batched already.
+        messages(pages, &self.config.digest_target, true, 0)
+    }
+
+    fn render_context(&self, dropped_since_last: u64) -> RenderContext<'_> {
+        RenderContext {
+            service: &self.config.service,
+            environment: &self.config.environment,
+            max_traceback_lines: self.config.max_traceback_lines,
+            max_field_len: self.config.max_field_len,
+            max_fields: self.config.max_fields,
+            dropped_since_last,
+            max_messages: 1 + self.config.max_continuation_messages,
         }
     }
 
@@ -49,40 +89,56 @@ impl Pipeline {
         match self.dedup.admit(&record) {
             Verdict::Alert => {}
         }
-        match self.digest.route(&record) {
-            Route::Alert => {}
+        let slow_key = match (&record.kind, record.metadata()) {
+            (Kind::Slow(_), Some(metadata)) => Some(span_key(
+                metadata.target(),
+                metadata.name(),
+                Some(&record.fields),
+            )),
+            _ => None,
+        };
+        let now = self.config.clock.now();
+        if self.digest.route(&record, slow_key.as_deref(), now) == Route::Batched {
+            self.counters.settle(Outcome::Batched, 1);
+            return Vec::new();
+        }
+        if let (Kind::Slow(slow), Some(key)) = (&record.kind, slow_key) {
+            record.title = Some(format!("Slow: {key}"));
+            record.message = format!(
+                "took {} (threshold {}; busy {})",
+                format_duration(slow.total),
+                format_duration(slow.threshold),
+                format_duration(slow.busy)
+            );
         }
         let dropped_total = self.counters.dropped_for_room();
-        let context = RenderContext {
-            service: &self.config.service,
-            environment: &self.config.environment,
-            max_traceback_lines: self.config.max_traceback_lines,
-            max_field_len: self.config.max_field_len,
-            max_fields: self.config.max_fields,
-            dropped_since_last: dropped_total.saturating_sub(self.dropped_reported),
-            max_messages: 1 + self.config.max_continuation_messages,
-        };
+        let dropped_since_last = dropped_total.saturating_sub(self.dropped_reported);
         self.dropped_reported = dropped_total;
-        let pages = render_record(&record, &context);
+        let pages = render_record(&record, &self.render_context(dropped_since_last));
         let target = self.config.routes.target(record.level);
-        let last = pages.len().saturating_sub(1);
-        pages
-            .into_iter()
-            .enumerate()
-            .map(|(index, text)| Message {
-                chat_id: target.chat_id.clone(),
-                thread_id: target.thread_id,
-                text,
-                plain: false,
-                // Only the first page of an alert may notify.
-                silent: record.level.is_silent() || index > 0,
-                records: u64::from(index == last),
-                attempts: 0,
-                seq: 0,
-                first_attempt: None,
-            })
-            .collect()
+        messages(pages, &target, record.level.is_silent(), 1)
     }
+}
+
+/// The messages for an alert's pages: only the first may notify, and the
+/// last settles `records`.
+fn messages(pages: Vec<String>, target: &Target, silent: bool, records: u64) -> Vec<Message> {
+    let last = pages.len().saturating_sub(1);
+    pages
+        .into_iter()
+        .enumerate()
+        .map(|(index, text)| Message {
+            chat_id: target.chat_id.clone(),
+            thread_id: target.thread_id,
+            text,
+            plain: false,
+            silent: silent || index > 0,
+            records: if index == last { records } else { 0 },
+            attempts: 0,
+            seq: 0,
+            first_attempt: None,
+        })
+        .collect()
 }
 
 /// Shows the record to the user's hook as an [`Alert`] and applies what it

@@ -85,10 +85,47 @@ pub(crate) enum Origin {
     Manual,
 }
 
+/// What kind of occurrence a record is, which decides its route.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Kind {
+    /// An event at or above `min_level`, or a manual alert: alerted.
+    Alert,
+    /// An event below `min_level` but at or above the digest level (WARN by
+    /// default): counted in the next digest.
+    DigestOnly,
+    /// A span that took longer than its threshold.
+    Slow(SlowSpan),
+}
+
+/// How long a slow span took, and against what threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SlowSpan {
+    /// From creation to close.
+    pub(crate) total: std::time::Duration,
+    /// Time spent entered (doing work rather than waiting).
+    pub(crate) busy: std::time::Duration,
+    /// The threshold it exceeded.
+    pub(crate) threshold: std::time::Duration,
+    /// Whether `busy` (rather than `total`) was judged.
+    pub(crate) judged_busy: bool,
+}
+
+impl SlowSpan {
+    /// The duration that was judged.
+    pub(crate) fn measured(&self) -> std::time::Duration {
+        if self.judged_busy {
+            self.busy
+        } else {
+            self.total
+        }
+    }
+}
+
 /// Everything the worker needs to turn one occurrence into a message.
 #[derive(Debug, Clone)]
 pub(crate) struct Record {
     pub(crate) level: AlertLevel,
+    pub(crate) kind: Kind,
     pub(crate) origin: Origin,
     /// A title set explicitly (manual alerts, `telegram.title`).
     pub(crate) title: Option<String>,
@@ -105,6 +142,7 @@ impl Record {
     pub(crate) fn from_alert(alert: Alert) -> Self {
         Record {
             level: alert.level,
+            kind: Kind::Alert,
             origin: Origin::Manual,
             title: Some(alert.title),
             message: alert.message.unwrap_or_default(),

@@ -11,7 +11,10 @@ use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::alert::AlertLevel;
+use crate::digest::DigestReport;
 use crate::record::{FieldValue, Record, SpanRecord};
+use crate::span_key::http_request;
+use std::time::Duration;
 
 /// Telegram's limit on a message's visible text, in UTF-16 code units.
 pub(crate) const MAX_MESSAGE_UNITS: usize = 4096;
@@ -56,6 +59,7 @@ pub(crate) fn render_record(record: &Record, ctx: &RenderContext<'_>) -> Vec<Str
     let mut w = HtmlWriter::new(ctx.max_messages, continuation);
     write_header(&mut w, record.level, ctx);
     write_summary(&mut w, record);
+    write_http_request(&mut w, record);
     write_dropped_notice(&mut w, ctx.dropped_since_last);
     write_location(&mut w, record);
     write_fields(&mut w, record, ctx);
@@ -98,6 +102,20 @@ fn write_summary(w: &mut HtmlWriter, record: &Record) {
         w.text_capped(body, MAX_BODY);
     }
     w.text("\n");
+}
+
+/// `🌐 GET /orders/77` when the record happened inside an HTTP request span.
+fn write_http_request(w: &mut HtmlWriter, record: &Record) {
+    let request = record
+        .spans
+        .iter()
+        .rev()
+        .find_map(|span| http_request(span.fields.as_deref()));
+    if let Some(request) = request {
+        w.text("🌐 ");
+        w.tagged("code", &request, 300);
+        w.text("\n");
+    }
 }
 
 fn write_dropped_notice(w: &mut HtmlWriter, dropped: u64) {
@@ -184,6 +202,107 @@ fn write_span_trace(w: &mut HtmlWriter, spans: &[SpanRecord], max_lines: usize) 
     }
     w.close();
     w.text("\n");
+}
+
+/// Renders a digest as silent `parse_mode=HTML` messages.
+pub(crate) fn render_digest(report: &DigestReport, ctx: &RenderContext<'_>) -> Vec<String> {
+    let mut w = HtmlWriter::new(ctx.max_messages, format!("📊 DIGEST · {}", ctx.service));
+    w.text("📊 ");
+    w.tagged("b", "DIGEST", 16);
+    w.text(" · ");
+    w.tagged("b", ctx.service, 64);
+    w.text(" · ");
+    w.tagged("i", ctx.environment, 64);
+    w.text("\n");
+    w.tagged("i", &format!("last {}", format_duration(report.period)), 64);
+    w.text("\n");
+    write_slow_rows(&mut w, report);
+    write_warning_rows(&mut w, report);
+    let mut notices = Vec::new();
+    if report.dropped > 0 {
+        notices.push(format!("{} record(s) dropped (queue full)", report.dropped));
+    }
+    if report.deduplicated > 0 {
+        notices.push(format!("{} repeat(s) suppressed", report.deduplicated));
+    }
+    if !notices.is_empty() {
+        w.text(&format!(
+            "\n⚠️ {} since the last digest\n",
+            notices.join(", ")
+        ));
+    }
+    w.finish(report.ended)
+}
+
+fn write_slow_rows(w: &mut HtmlWriter, report: &DigestReport) {
+    if report.slow.is_empty() && report.slow_untracked == 0 {
+        return;
+    }
+    w.text("\n");
+    w.tagged("b", "🐢 Slow spans", 32);
+    w.text("\n");
+    for row in &report.slow {
+        w.text("• ");
+        w.tagged("code", &row.key, 200);
+        w.text(&format!(
+            " ×{} · p50 {} · p95 {} · max {} (threshold {})\n",
+            row.count,
+            format_duration(row.p50),
+            format_duration(row.p95),
+            format_duration(row.max),
+            format_duration(row.threshold)
+        ));
+    }
+    if report.slow_more_keys > 0 {
+        w.text(&format!("…and {} more\n", report.slow_more_keys));
+    }
+    if report.slow_untracked > 0 {
+        w.text(&format!(
+            "…and {} occurrence(s) of other keys (too many to track)\n",
+            report.slow_untracked
+        ));
+    }
+}
+
+fn write_warning_rows(w: &mut HtmlWriter, report: &DigestReport) {
+    if report.warnings.is_empty() && report.warnings_untracked == 0 {
+        return;
+    }
+    w.text("\n");
+    w.tagged("b", "🟠 Warnings", 32);
+    w.text("\n");
+    for row in &report.warnings {
+        w.text(&format!("• ×{} ", row.count));
+        w.tagged("code", &row.target, 100);
+        w.text(": ");
+        w.text_capped(row.message.trim(), 200);
+        w.text("\n");
+    }
+    if report.warnings_more_kinds > 0 {
+        w.text(&format!("…and {} more kinds\n", report.warnings_more_kinds));
+    }
+    if report.warnings_untracked > 0 {
+        w.text(&format!(
+            "…and {} more warning(s) (too many kinds to track)\n",
+            report.warnings_untracked
+        ));
+    }
+}
+
+/// `850 µs`, `12.5 ms`, `120 ms`, `1.25 s`, `2 min 5 s`.
+pub(crate) fn format_duration(d: Duration) -> String {
+    let micros = d.as_micros();
+    if micros < 1_000 {
+        format!("{micros} µs")
+    } else if micros < 10_000 {
+        format!("{:.1} ms", d.as_secs_f64() * 1_000.0)
+    } else if micros < 1_000_000 {
+        format!("{} ms", d.as_millis())
+    } else if d.as_secs() < 60 {
+        format!("{:.2} s", d.as_secs_f64())
+    } else {
+        format!("{} min {} s", d.as_secs() / 60, d.as_secs() % 60)
+    }
 }
 
 /// `name{key=value, …} · target`, plain text (escaped by the writer).
@@ -488,6 +607,15 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn formats_durations() {
+        assert_eq!(format_duration(Duration::from_micros(850)), "850 µs");
+        assert_eq!(format_duration(Duration::from_micros(2_500)), "2.5 ms");
+        assert_eq!(format_duration(Duration::from_millis(120)), "120 ms");
+        assert_eq!(format_duration(Duration::from_millis(1_250)), "1.25 s");
+        assert_eq!(format_duration(Duration::from_secs(125)), "2 min 5 s");
+    }
 
     #[test]
     fn formats_utc_dates() {

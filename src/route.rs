@@ -67,23 +67,30 @@ impl Routes {
         Routes { default, by_level }
     }
 
-    /// Where alerts of `level` go. An override without a chat uses the
-    /// default chat; one without a topic uses the default chat's topic only
-    /// if it also uses the default chat.
+    /// Where alerts of `level` go.
     pub(crate) fn target(&self, level: AlertLevel) -> Target {
         match &self.by_level[index(level)] {
             None => self.default.clone(),
-            Some(Destination {
+            Some(destination) => self.resolve(destination),
+        }
+    }
+
+    /// A destination made concrete: one without a chat uses the default
+    /// chat; one without a topic uses the default chat's topic only if it
+    /// also uses the default chat.
+    pub(crate) fn resolve(&self, destination: &Destination) -> Target {
+        match destination {
+            Destination {
                 chat_id: None,
                 thread_id,
-            }) => Target {
+            } => Target {
                 chat_id: self.default.chat_id.clone(),
                 thread_id: thread_id.or(self.default.thread_id),
             },
-            Some(Destination {
+            Destination {
                 chat_id: Some(chat_id),
                 thread_id,
-            }) => Target {
+            } => Target {
                 chat_id: chat_id.clone(),
                 thread_id: *thread_id,
             },

@@ -84,8 +84,6 @@ pub(crate) enum Outcome {
     /// Settled by the dedup stage once it keeps state.
     #[allow(dead_code)]
     Deduplicated,
-    /// Settled by the digest stage once it batches.
-    #[allow(dead_code)]
     Batched,
     Failed,
 }
@@ -123,6 +121,11 @@ impl Counters {
     pub(crate) fn dropped_for_room(&self) -> u64 {
         let dropped = self.dropped.load(Ordering::Relaxed);
         dropped.saturating_sub(self.filtered.load(Ordering::Relaxed))
+    }
+
+    /// Records suppressed as repeats so far.
+    pub(crate) fn deduplicated(&self) -> u64 {
+        self.deduplicated.load(Ordering::Relaxed)
     }
 
     /// Counts a record a `before_send` hook refused.

@@ -26,7 +26,7 @@ use crate::builder::Config;
 use crate::delivery::{Courier, Sent};
 use crate::error::Error;
 use crate::guard::TelegramGuard;
-use crate::layer::{mark_worker_thread, TelegramLayer};
+use crate::layer::{mark_worker_thread, LayerRules, TelegramLayer};
 use crate::pipeline::Pipeline;
 use crate::record::Record;
 use crate::stats::Counters;
@@ -122,7 +122,17 @@ pub(crate) fn start(config: Config) -> Result<(TelegramLayer, TelegramGuard), Er
         thread: Some(thread),
         counters,
     };
-    let layer = TelegramLayer::new(Arc::clone(&producer), config.min_level, config.skip.clone());
+    let rules = LayerRules {
+        skip: config.skip.clone(),
+        slow: config.slow.clone(),
+        clock: config.clock.clone(),
+    };
+    let layer = TelegramLayer::new(
+        Arc::clone(&producer),
+        config.min_level,
+        config.digest_level,
+        rules,
+    );
     let guard = TelegramGuard::new(handle, producer, config.drop_timeout);
     Ok((layer, guard))
 }
@@ -233,6 +243,7 @@ impl Worker {
             }
             let deadline = self.next_deadline();
             let clock = self.courier.clock().clone();
+            let digest_due = self.pipeline.digest_due();
             tokio::select! {
                 biased;
                 command = self.control.recv(), if self.control_open => self.on_command(command),
@@ -242,6 +253,7 @@ impl Worker {
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {}
                 () = clock.sleep_until(next_send.unwrap_or_else(Instant::now)), if next_send.is_some() => {}
+                () = clock.wait_until(digest_due) => self.send_digest(),
                 record = self.records.recv(), if self.records_open && self.courier.has_room() => {
                     self.on_record(record);
                 }
@@ -306,6 +318,12 @@ impl Worker {
             Some(Control::Shutdown { deadline, done }) => {
                 self.counters.close();
                 self.stopping = Some(Stopping { deadline, done });
+                // Whatever is still queued in the channel belongs in the
+                // final digest too.
+                while let Ok(record) = self.records.try_recv() {
+                    self.on_record(Some(record));
+                }
+                self.send_digest();
             }
             // The guard was forgotten without a shutdown: keep serving the layer.
             None => self.control_open = false,
@@ -318,6 +336,13 @@ impl Worker {
             return;
         };
         for message in self.pipeline.prepare(record) {
+            self.courier.enqueue(message);
+        }
+    }
+
+    /// Closes the digest window and queues the digest, if it has news.
+    fn send_digest(&mut self) {
+        for message in self.pipeline.take_digest() {
             self.courier.enqueue(message);
         }
     }

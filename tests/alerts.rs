@@ -84,9 +84,22 @@ fn info_and_warn_do_not_alert_by_default() {
         error!("disk full");
     });
     let messages = mock.messages();
-    assert_eq!(messages.len(), 1);
-    assert!(messages[0].plain_text().contains("disk full"));
-    assert_eq!(stats.accepted, 1);
+    let alerts: Vec<_> = messages
+        .iter()
+        .filter(|m| !m.disable_notification)
+        .collect();
+    assert_eq!(alerts.len(), 1, "{messages:#?}");
+    assert!(alerts[0].plain_text().contains("disk full"));
+    // The warning is counted in the (silent) final digest instead.
+    assert_eq!(messages.len(), 2);
+    let digest = messages[1].plain_text();
+    assert!(digest.starts_with("📊 DIGEST"), "{digest}");
+    assert!(digest.contains("• ×1 alerts: disk 80% full"), "{digest}");
+    assert_eq!(
+        (stats.accepted, stats.sent, stats.batched),
+        (2, 1, 1),
+        "{stats:?}"
+    );
 }
 
 #[test]

@@ -173,8 +173,11 @@ fn dropped_records_are_reported_in_the_next_message() {
     let stats = guard.shutdown(Duration::from_secs(5));
     // Each message reports the drops since the previous one was rendered;
     // the message after the burst was rendered after the last drop.
-    let reported: u64 = mock
-        .messages()
+    let messages = mock.messages();
+    let (digests, alerts): (Vec<_>, Vec<_>) = messages
+        .iter()
+        .partition(|m| m.plain_text().starts_with("📊 DIGEST"));
+    let reported: u64 = alerts
         .iter()
         .filter_map(|m| {
             let text = m.plain_text();
@@ -191,6 +194,15 @@ fn dropped_records_are_reported_in_the_next_message() {
         .sum();
     assert!(stats.dropped > 0, "{stats:?}");
     assert_eq!(reported, stats.dropped, "{stats:?}");
+    // The final digest reports them too.
+    let digest = digests[0].plain_text();
+    assert!(
+        digest.contains(&format!(
+            "⚠️ {} record(s) dropped (queue full) since the last digest",
+            stats.dropped
+        )),
+        "{digest}"
+    );
     assert_accounted(&stats);
 }
 

@@ -1,0 +1,144 @@
+//! The key slow spans are grouped by: method + route for HTTP spans,
+//! `target::name` for everything else.
+
+use std::fmt::Write as _;
+
+use crate::record::{FieldValue, Fields};
+
+const ROUTE_FIELDS: &[&str] = &["http.route", "route"];
+const PATH_FIELDS: &[&str] = &[
+    "url.path",
+    "uri",
+    "path",
+    "http.target",
+    "url",
+    "http.url",
+    "url.full",
+];
+const METHOD_FIELDS: &[&str] = &["http.request.method", "http.method", "method"];
+
+/// The first of `names` that `fields` has a text value for.
+fn field<'a>(fields: Option<&'a Fields>, names: &[&str]) -> Option<&'a str> {
+    let fields = fields?;
+    names.iter().find_map(|wanted| {
+        fields.iter().find_map(|(name, value)| match value {
+            FieldValue::Str(text) | FieldValue::Text(text) if name == wanted => {
+                Some(text.trim_matches('"'))
+            }
+            _ => None,
+        })
+    })
+}
+
+/// `GET /orders/77` for a span that describes an HTTP request.
+pub(crate) fn http_request(fields: Option<&Fields>) -> Option<String> {
+    let method = field(fields, METHOD_FIELDS)?;
+    let target = field(fields, PATH_FIELDS).or_else(|| field(fields, ROUTE_FIELDS))?;
+    Some(format!("{method} {target}"))
+}
+
+/// The grouping key of a span with these fields.
+pub(crate) fn span_key(target: &str, name: &str, fields: Option<&Fields>) -> String {
+    let get = |names: &[&str]| field(fields, names);
+    let method = get(METHOD_FIELDS);
+    let route = get(ROUTE_FIELDS).map(str::to_owned);
+    let route = route.or_else(|| {
+        if let Some(otel_name) = get(&["otel.name"]) {
+            return Some(otel_name.to_owned()).filter(|_| method.is_none());
+        }
+        get(PATH_FIELDS).map(normalize_path)
+    });
+    match (method, route) {
+        (Some(method), Some(route)) => format!("{method} {route}"),
+        (None, Some(route)) => route,
+        _ => format!("{target}::{name}"),
+    }
+}
+
+/// `/orders/77?x=1` → `/orders/{id}`: the query is dropped, and segments
+/// that are numbers, UUIDs or long hex ids become `{id}`.
+pub(crate) fn normalize_path(path: &str) -> String {
+    let path = match path.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => path,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let mut normalized = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            normalized.push('/');
+        }
+        if is_id(segment) {
+            normalized.push_str("{id}");
+        } else {
+            let _ = write!(normalized, "{segment}"); // writing to a String cannot fail
+        }
+    }
+    normalized
+}
+
+fn is_id(segment: &str) -> bool {
+    if segment.is_empty() {
+        return false;
+    }
+    let digits = segment.bytes().all(|b| b.is_ascii_digit());
+    let hex = segment.len() >= 8
+        && segment.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        && segment.bytes().any(|b| b.is_ascii_digit());
+    digits || hex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn fields(pairs: &[(&'static str, &str)]) -> Fields {
+        pairs
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(*k), FieldValue::Text((*v).to_owned())))
+            .collect()
+    }
+
+    #[test]
+    fn paths_without_a_route_share_a_key() {
+        let a = fields(&[("method", "GET"), ("uri", "/orders/77")]);
+        let b = fields(&[("method", "GET"), ("uri", "/orders/78?expand=1")]);
+        assert_eq!(span_key("t", "request", Some(&a)), "GET /orders/{id}");
+        assert_eq!(
+            span_key("t", "request", Some(&a)),
+            span_key("t", "request", Some(&b))
+        );
+    }
+
+    #[test]
+    fn a_route_template_wins() {
+        let f = fields(&[
+            ("http.request.method", "POST"),
+            ("http.route", "/users/:id"),
+            ("url.path", "/users/5"),
+        ]);
+        assert_eq!(span_key("t", "request", Some(&f)), "POST /users/:id");
+    }
+
+    #[test]
+    fn ids_are_recognised() {
+        assert_eq!(
+            normalize_path(
+                "https://api/x/550e8400-e29b-41d4-a716-446655440000/deadbeef12/v2/items"
+            ),
+            "/x/{id}/{id}/v2/items"
+        );
+        assert_eq!(normalize_path("/health"), "/health");
+    }
+
+    #[test]
+    fn other_spans_use_target_and_name() {
+        assert_eq!(
+            span_key("jobs::worker", "process_job", None),
+            "jobs::worker::process_job"
+        );
+        let f = fields(&[("otel.name", "charge card")]);
+        assert_eq!(span_key("t", "x", Some(&f)), "charge card");
+    }
+}
