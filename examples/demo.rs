@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use tracing::{error, info, instrument, warn};
 use tracing_subscriber::prelude::*;
-use tracing_telegram::testing::MockTelegram;
-use tracing_telegram::{Alert, AlertLevel, Builder};
+use tracing_telegram::{Alert, AlertLevel};
+
+mod support;
 
 #[derive(Debug)]
 struct GatewayTimeout {
@@ -83,30 +84,7 @@ async fn handle_order(order_id: u64, customer: (&str, &str)) {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let real_chat = std::env::var_os("TELEGRAM_BOT_TOKEN").is_some();
-    let mock = if real_chat {
-        None
-    } else {
-        Some(MockTelegram::start()?)
-    };
-    let builder = match &mock {
-        None => {
-            println!("Posting to the chat in TELEGRAM_CHAT_ID.");
-            Builder::from_env()?
-        }
-        Some(mock) => {
-            println!(
-                "No TELEGRAM_BOT_TOKEN set: using the built-in fake Bot API at {}.\n",
-                mock.url()
-            );
-            Builder::new()
-                .bot_token(mock.token())
-                .chat_id(-1001234567890_i64)
-                .api_url(mock.url())
-                .environment("demo")
-                .service("demo-shop")
-        }
-    };
+    let (builder, target) = support::Target::builder("demo-shop")?;
     let (layer, guard) = builder.build()?;
     tracing_subscriber::registry()
         .with(
@@ -131,15 +109,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
 
     let stats = guard.shutdown(Duration::from_secs(5));
-    if let Some(mock) = &mock {
-        for message in mock.messages() {
-            println!("\n──────── message #{} ────────", message.message_id);
-            println!("{}", message.plain_text());
-        }
-    }
-    println!(
-        "\nsent {} of {} alerts ({} failed, {} dropped)",
-        stats.sent, stats.accepted, stats.failed, stats.dropped
-    );
+    target.print(&stats);
     Ok(())
 }

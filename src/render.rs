@@ -87,8 +87,10 @@ fn write_summary(w: &mut HtmlWriter, record: &Record) {
             None => (message, ""),
         },
     };
+    let fallback;
     let title = if title.is_empty() && body.is_empty() {
-        "(event without a message)"
+        fallback = untitled(record);
+        fallback.as_str()
     } else {
         title
     };
@@ -102,6 +104,37 @@ fn write_summary(w: &mut HtmlWriter, record: &Record) {
         w.text_capped(body, MAX_BODY);
     }
     w.text("\n");
+}
+
+/// A dependency's source path without the machine's cargo home
+/// (`/root/.cargo/registry/src/index…/tower-http-0.6.11/src/x.rs` →
+/// `tower-http-0.6.11/src/x.rs`); other paths as they are.
+fn short_path(file: &str) -> &str {
+    const REGISTRY: &str = "/registry/src/";
+    const GIT: &str = "/git/checkouts/";
+    for marker in [REGISTRY, GIT] {
+        if let Some(start) = file.find(marker) {
+            let rest = &file[start + marker.len()..];
+            // Skip the index (or repository) directory.
+            return rest.split_once('/').map_or(rest, |(_, path)| path);
+        }
+    }
+    file
+}
+
+/// A title for an event without a message (`#[instrument(err)]` records
+/// only an `error` field): the error, or where it happened.
+fn untitled(record: &Record) -> String {
+    let error = record
+        .fields
+        .iter()
+        .find(|(name, _)| matches!(name.as_ref(), "error" | "err" | "exception"));
+    match (error, record.spans.last()) {
+        (Some((_, error)), Some(span)) => format!("{} failed: {error}", span.name),
+        (Some((_, error)), None) => error.to_string(),
+        (None, Some(span)) => format!("event in {}", span.name),
+        (None, None) => "(event without a message)".to_owned(),
+    }
 }
 
 /// `🌐 GET /orders/77` when the record happened inside an HTTP request span.
@@ -134,6 +167,7 @@ fn write_location(w: &mut HtmlWriter, record: &Record) {
     w.text("\n📍 ");
     w.tagged("code", metadata.target(), 200);
     if let Some(file) = metadata.file() {
+        let file = short_path(file);
         let location = match metadata.line() {
             Some(line) => format!("{file}:{line}"),
             None => file.to_owned(),
@@ -607,6 +641,15 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn dependency_paths_lose_the_cargo_home() {
+        assert_eq!(
+            short_path("/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tower-http-0.6.11/src/trace/on_failure.rs"),
+            "tower-http-0.6.11/src/trace/on_failure.rs"
+        );
+        assert_eq!(short_path("src/main.rs"), "src/main.rs");
+    }
 
     #[test]
     fn formats_durations() {

@@ -1,0 +1,91 @@
+//! A real axum app with tower-http's `TraceLayer` (default settings), served
+//! on loopback: 5xx responses and slow requests alert with no extra code.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use tower_http::trace::TraceLayer;
+use tracing_subscriber::prelude::*;
+use tracing_telegram::testing::MockTelegram;
+
+async fn fail() -> (StatusCode, &'static str) {
+    (StatusCode::INTERNAL_SERVER_ERROR, "boom")
+}
+
+async fn slow() -> &'static str {
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    "finally"
+}
+
+async fn fast() -> &'static str {
+    "ok"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tower_http_failures_and_slow_requests_alert() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = common::builder(&mock)
+        .slow_threshold(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    // axum spawns a task per connection on any runtime thread: install the
+    // layer globally, as a service would (this binary has only this test).
+    tracing_subscriber::registry().with(layer).init();
+
+    let app = axum::Router::new()
+        .route("/orders/{id}/fail", get(fail))
+        .route("/slow", get(slow))
+        .route("/fast", get(fast))
+        .layer(TraceLayer::new_for_http());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let client = reqwest::Client::new();
+    for (path, status) in [("/orders/77/fail", 500), ("/slow", 200), ("/fast", 200)] {
+        let response = client
+            .get(format!("http://{address}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path}");
+    }
+    server.abort();
+    let stats = tokio::task::spawn_blocking(move || guard.shutdown(Duration::from_secs(5)))
+        .await
+        .unwrap();
+
+    let texts: Vec<String> = mock
+        .messages()
+        .iter()
+        .filter(|m| !m.disable_notification)
+        .map(|m| m.plain_text())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:#?} {stats:?}");
+    let failure = texts
+        .iter()
+        .find(|t| t.contains("response failed"))
+        .expect("5xx alert");
+    for expected in [
+        "🔴 ERROR",
+        "🌐 GET /orders/77/fail",
+        "classification: Status code: 500 Internal Server Error",
+        "latency: ",
+        "request{method=GET, uri=/orders/77/fail, version=HTTP/1.1}",
+    ] {
+        assert!(
+            failure.contains(expected),
+            "missing {expected:?} in:\n{failure}"
+        );
+    }
+    let slow = texts
+        .iter()
+        .find(|t| t.contains("Slow:"))
+        .expect("slow alert");
+    assert!(slow.contains("Slow: GET /slow"), "{slow}");
+    assert!(slow.contains("threshold 50 ms"), "{slow}");
+    assert!(!texts.iter().any(|t| t.contains("/fast")), "{texts:#?}");
+}

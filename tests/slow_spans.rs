@@ -1,0 +1,290 @@
+//! Slow spans and digests, for any service, HTTP-aware. Spans are timed on a
+//! virtual `TestClock` (advanced inside the span), so nothing sleeps.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_accounted, builder, run_with};
+use tracing::{error, info_span, warn};
+use tracing_subscriber::prelude::*;
+use tracing_telegram::testing::{parse_html, MockTelegram, SentMessage, TestClock};
+
+fn clocked(mock: &MockTelegram) -> (tracing_telegram::Builder, TestClock) {
+    let clock = TestClock::new();
+    mock.set_clock(clock.clone());
+    let builder = builder(mock)
+        .clock(clock.clone())
+        .slow_threshold(Duration::from_millis(50));
+    (builder, clock)
+}
+
+fn alerts(messages: &[SentMessage]) -> Vec<String> {
+    messages
+        .iter()
+        .map(SentMessage::plain_text)
+        .filter(|t| !t.starts_with("📊 DIGEST"))
+        .collect()
+}
+
+fn digests(messages: &[SentMessage]) -> Vec<String> {
+    messages
+        .iter()
+        .map(SentMessage::plain_text)
+        .filter(|t| t.starts_with("📊 DIGEST"))
+        .collect()
+}
+
+#[test]
+fn a_slow_span_is_alerted_and_a_fast_one_is_not() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = clocked(&mock);
+    let (layer, guard) = builder
+        .slow_threshold_for("nightly_job", Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let stats = run_with(layer, guard, || {
+        let _job = info_span!("nightly_job", batch = 7).entered();
+        info_span!("export_invoices", rows = 1200)
+            .in_scope(|| clock.advance(Duration::from_millis(120)));
+        info_span!("quick_check").in_scope(|| clock.advance(Duration::from_millis(1)));
+    });
+    let messages = mock.messages();
+    let alerts = alerts(&messages);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let text = &alerts[0];
+    for expected in [
+        "🟠 WARNING",
+        "Slow: slow_spans::export_invoices",
+        "took 120 ms (threshold 50 ms; busy 120 ms)",
+        "rows: 1200",
+        "nightly_job{batch=7}",
+        "📍 slow_spans at tests/slow_spans.rs:",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(!text.contains("quick_check"));
+    assert_accounted(&stats);
+}
+
+#[test]
+fn a_hundred_slow_occurrences_make_one_alert_and_one_digest_row() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = clocked(&mock);
+    let (layer, guard) = builder
+        .batch_window(Duration::from_secs(15 * 60))
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..100u64 {
+            let ms = 51 + i; // 51..=150 ms
+            info_span!("request", method = "GET", uri = %format!("/orders/{i}"))
+                .in_scope(|| clock.advance(Duration::from_millis(ms)));
+        }
+    });
+    assert!(guard.flush(Duration::from_secs(5)));
+    assert_eq!(
+        digests(&mock.messages()).len(),
+        0,
+        "the window is still open"
+    );
+    clock.advance(Duration::from_secs(15 * 60));
+    let messages = mock.wait_for_messages(2, Duration::from_secs(5));
+    let stats = guard.shutdown(Duration::from_secs(5));
+
+    let alerts = alerts(&messages);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert!(
+        alerts[0].contains("Slow: GET /orders/{id}"),
+        "{}",
+        alerts[0]
+    );
+    let digests = digests(&messages);
+    assert_eq!(digests.len(), 1, "{digests:#?}");
+    let digest = &digests[0];
+    let row = digest
+        .lines()
+        .find(|l| l.contains("GET /orders/{id}"))
+        .unwrap_or_else(|| panic!("{digest}"));
+    assert!(row.contains("×100"), "{row}");
+    let value = |label: &str| -> f64 {
+        let after = row.split(label).nth(1).unwrap().trim_start();
+        after.split(" ms").next().unwrap().parse().unwrap()
+    };
+    let within = |actual: f64, expected: f64| (actual - expected).abs() <= expected * 0.05;
+    assert!(within(value("p50 "), 100.0), "{row}");
+    assert!(within(value("p95 "), 145.0), "{row}");
+    assert_eq!(value("max "), 150.0, "{row}");
+    assert!(messages
+        .iter()
+        .all(|m| !m.plain_text().starts_with("📊") || m.disable_notification));
+    assert_eq!((stats.sent, stats.batched), (1, 99), "{stats:?}");
+    assert_accounted(&stats);
+}
+
+#[test]
+fn paths_share_a_key_unless_a_route_template_is_given() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = clocked(&mock);
+    let (layer, guard) = builder.build().unwrap();
+    run_with(layer, guard, || {
+        for path in ["/orders/77", "/orders/78"] {
+            info_span!("request", method = "GET", uri = path)
+                .in_scope(|| clock.advance(Duration::from_millis(60)));
+        }
+        for id in [5, 6] {
+            info_span!("request", http.request.method = "PUT", http.route = "/users/:id", url.path = %format!("/users/{id}"))
+                .in_scope(|| clock.advance(Duration::from_millis(60)));
+        }
+    });
+    let messages = mock.messages();
+    let alerts = alerts(&messages);
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    assert!(
+        alerts[0].contains("Slow: GET /orders/{id}"),
+        "{}",
+        alerts[0]
+    );
+    assert!(alerts[1].contains("Slow: PUT /users/:id"), "{}", alerts[1]);
+    let digest = &digests(&messages)[0];
+    assert!(digest.contains("GET /orders/{id} ×2"), "{digest}");
+    assert!(digest.contains("PUT /users/:id ×2"), "{digest}");
+}
+
+#[test]
+fn a_span_entered_on_one_thread_and_closed_on_another_is_timed() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = clocked(&mock);
+    let (layer, guard) = builder
+        .slow_threshold(Duration::from_millis(120))
+        .build()
+        .unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let span = tracing::dispatcher::with_default(&dispatch, || info_span!("handoff"));
+    let (first, second) = (span.clone(), span);
+    let clock_a = clock.clone();
+    let dispatch_a = dispatch.clone();
+    std::thread::spawn(move || {
+        tracing::dispatcher::with_default(&dispatch_a, || {
+            first.in_scope(|| clock_a.advance(Duration::from_millis(100)));
+        })
+    })
+    .join()
+    .unwrap();
+    clock.advance(Duration::from_millis(30)); // waiting between threads
+    std::thread::spawn(move || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            second.in_scope(|| clock.advance(Duration::from_millis(50)));
+            drop(second);
+        })
+    })
+    .join()
+    .unwrap();
+    let stats = guard.shutdown(Duration::from_secs(5));
+    let alerts = alerts(&mock.messages());
+    assert_eq!(alerts.len(), 1, "{stats:?}");
+    assert!(
+        alerts[0].contains("took 180 ms (threshold 120 ms; busy 150 ms)"),
+        "{}",
+        alerts[0]
+    );
+}
+
+#[test]
+fn busy_time_can_be_judged_for_spans_that_mostly_wait() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = clocked(&mock);
+    let (layer, guard) = builder.judge_busy_time(true).build().unwrap();
+    run_with(layer, guard, || {
+        let waiting = info_span!("long_poll");
+        waiting.in_scope(|| clock.advance(Duration::from_millis(10)));
+        clock.advance(Duration::from_secs(30)); // not entered: waiting
+        drop(waiting);
+        info_span!("crunch").in_scope(|| clock.advance(Duration::from_millis(80)));
+    });
+    let alerts = alerts(&mock.messages());
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert!(alerts[0].contains("crunch"), "{}", alerts[0]);
+}
+
+#[test]
+fn per_name_thresholds_and_never_slow() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = clocked(&mock);
+    let (layer, guard) = builder
+        .slow_threshold_for("export", Duration::from_secs(10))
+        .never_slow("poll")
+        .build()
+        .unwrap();
+    run_with(layer, guard, || {
+        info_span!("export").in_scope(|| clock.advance(Duration::from_secs(5)));
+        info_span!("poll").in_scope(|| clock.advance(Duration::from_secs(60)));
+        info_span!("export").in_scope(|| clock.advance(Duration::from_secs(11)));
+    });
+    let alerts = alerts(&mock.messages());
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert!(
+        alerts[0].contains("took 11.00 s (threshold 10.00 s"),
+        "{}",
+        alerts[0]
+    );
+}
+
+#[test]
+fn skipped_spans_are_not_timed_and_hide_their_errors() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = clocked(&mock);
+    let (layer, guard) = builder.build().unwrap();
+    let stats = run_with(layer, guard, || {
+        info_span!("vault", telegram.skip = true, key_id = "k-1").in_scope(|| {
+            error!("unseal failed");
+            info_span!("decrypt").in_scope(|| clock.advance(Duration::from_secs(5)));
+            clock.advance(Duration::from_secs(5));
+        });
+        info_span!("after").in_scope(|| error!("later failure"));
+    });
+    let messages = mock.messages();
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    let text = messages[0].plain_text();
+    assert!(
+        text.contains("later failure") && !text.contains("vault") && !text.contains("k-1"),
+        "{text}"
+    );
+    assert_eq!(stats.accepted, 1);
+}
+
+#[test]
+fn a_digest_with_500_keys_keeps_within_the_limit() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = clocked(&mock);
+    let (layer, guard) = builder.build().unwrap();
+    let stats = run_with(layer, guard, || {
+        for i in 0..500 {
+            info_span!("request", method = "GET", http.route = %format!("/route/{i}/detail"))
+                .in_scope(|| clock.advance(Duration::from_millis(60 + i % 7)));
+            warn!("cache miss for tenant {i}");
+        }
+    });
+    let messages = mock.messages();
+    let digests: Vec<&SentMessage> = messages
+        .iter()
+        .filter(|m| m.plain_text().starts_with("📊 DIGEST"))
+        .collect();
+    assert_eq!(digests.len(), 1, "top 20 of each section fit one message");
+    let digest = digests[0];
+    parse_html(&digest.text).expect("valid HTML");
+    assert!(digest.visible_units() <= 4096);
+    let text = digest.plain_text();
+    assert!(text.contains("…and 480 more\n"), "{text}");
+    assert!(
+        text.contains("• ×500 slow_spans: cache miss for tenant 0"),
+        "{text}"
+    );
+    assert!(digest.disable_notification);
+    assert_eq!(
+        stats.batched, 500,
+        "the warnings; each slow key alerted once: {stats:?}"
+    );
+    assert_eq!(stats.sent, 500);
+}
