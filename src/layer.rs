@@ -202,8 +202,8 @@ impl TelegramLayer {
     }
 
     /// The state of a new span: skipped, or its fields and a running timer.
-    fn new_span_state(&self, attrs: &Attributes<'_>, parent_skipped: bool) -> SpanState {
-        if parent_skipped || self.rules.skip.skips_target(attrs.metadata().target()) {
+    fn new_span_state(&self, attrs: &Attributes<'_>) -> SpanState {
+        if self.rules.skip.skips_target(attrs.metadata().target()) {
             return SpanState::SKIPPED;
         }
         let mut collector = FieldCollector::default();
@@ -239,13 +239,10 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        let parent_skipped = span.parent().is_some_and(|parent| {
-            parent
-                .extensions()
-                .get::<SpanState>()
-                .is_some_and(|state| state.skipped)
-        });
-        let state = self.new_span_state(attrs, parent_skipped);
+        // A skipped ancestor is found when something inside it is reported
+        // (events and slow spans walk their ancestors anyway), so creating a
+        // span never looks up its parent.
+        let state = self.new_span_state(attrs);
         span.extensions_mut().insert(state);
     }
 
@@ -312,6 +309,7 @@ where
             };
             (fields.clone(), slow)
         };
+        // `None` if an ancestor is skipped.
         let Some(parents) = span.parent().map_or(Some(Vec::new()), |parent| {
             span_records(parent.scope().from_root())
         }) else {
@@ -380,7 +378,9 @@ impl TelegramLayer {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        if self.producer.is_none() || !self.rules.slow.enabled() {
+        // Busy time costs two clock reads and two locks per enter/exit: it
+        // is only tracked when it is what gets judged.
+        if self.producer.is_none() || !self.rules.slow.judge_busy {
             return;
         }
         let Some(span) = ctx.span(id) else {

@@ -104,12 +104,20 @@ impl Pipeline {
         }
         if let (Kind::Slow(slow), Some(key)) = (&record.kind, slow_key) {
             record.title = Some(format!("Slow: {key}"));
-            record.message = format!(
-                "took {} (threshold {}; busy {})",
-                format_duration(slow.total),
-                format_duration(slow.threshold),
-                format_duration(slow.busy)
-            );
+            record.message = if slow.judged_busy {
+                format!(
+                    "took {} (threshold {}; busy {})",
+                    format_duration(slow.total),
+                    format_duration(slow.threshold),
+                    format_duration(slow.busy)
+                )
+            } else {
+                format!(
+                    "took {} (threshold {})",
+                    format_duration(slow.total),
+                    format_duration(slow.threshold)
+                )
+            };
         }
         let dropped_total = self.counters.dropped_for_room();
         let dropped_since_last = dropped_total.saturating_sub(self.dropped_reported);
