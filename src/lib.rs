@@ -1,5 +1,6 @@
 //! A [`tracing-subscriber`](tracing_subscriber) layer that sends a service's
-//! errors to a Telegram chat as clean, well-formed alerts.
+//! errors and slow spans to a Telegram chat as clean, well-formed alerts and
+//! periodic digests.
 //!
 //! Register [`TelegramLayer`] in `tracing_subscriber::registry()` and keep the
 //! returned [`TelegramGuard`] alive. ERROR events (or any level from
@@ -73,12 +74,12 @@
 //! | `MONITORING_ENABLED` | `false` builds a layer that does nothing | `true` |
 //! | `MONITORING_ENV` | environment tag shown in every alert | `development` |
 //! | `MONITORING_SERVICE` | service name shown in every alert | executable name |
-//! | `MONITORING_IGNORED_PATHS` | comma-separated path prefixes to skip (stored; applied in a later release) | `/health,/metrics` |
+//! | `MONITORING_IGNORED_PATHS` | comma-separated path prefixes whose HTTP spans are skipped | `/health,/metrics` |
 //! | `ALERT_MAX_TRACEBACK_LINES` | span-trace lines kept; 0 = none | `15` |
 //! | `ALERT_RATE_LIMIT_MINUTES` | dedup window (stored; applied in a later release) | `10` |
-//! | `BATCH_WINDOW_MINUTES` | digest period (stored; applied in a later release) | `15` |
-//! | `SLOW_REQUEST_THRESHOLD_SECONDS` | slow-span threshold (stored; applied in a later release) | `3` |
-//! | `SLOW_REQUESTS_BATCH_MINUTES` | slow-alert batching (stored; applied in a later release) | `15` |
+//! | `BATCH_WINDOW_MINUTES` | digest period | `15` |
+//! | `SLOW_REQUEST_THRESHOLD_SECONDS` | slow-span threshold | `3` |
+//! | `SLOW_REQUESTS_BATCH_MINUTES` | after one slow alert per key, the rest go to the digest for this long | `15` |
 //! | `REDIS_URL` | shared state for a fleet (validated; in-memory until the Redis store lands) | none |
 //!
 //! # Skipping sensitive code
