@@ -55,7 +55,7 @@ impl Error for ChargeFailed {
 #[instrument(fields(provider = "acme-pay"))]
 async fn charge(order_id: u64, amount_cents: u64) -> Result<(), ChargeFailed> {
     tokio::time::sleep(Duration::from_millis(20)).await;
-    if order_id % 3 == 0 {
+    if order_id.is_multiple_of(3) {
         return Err(ChargeFailed(GatewayTimeout { after_ms: 3000 }));
     }
     Ok(())

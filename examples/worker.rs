@@ -54,7 +54,7 @@ impl std::error::Error for JobFailed {
 #[instrument(err, skip(job), fields(job.id = job.id, job.kind = job.kind))]
 async fn run_job(job: Job) -> Result<(), JobFailed> {
     match job.kind {
-        "invoice" if job.id % 4 == 0 => Err(JobFailed(RenderError { page: 2 })),
+        "invoice" if job.id.is_multiple_of(4) => Err(JobFailed(RenderError { page: 2 })),
         "export" => {
             tokio::time::sleep(Duration::from_millis(250)).await; // slow
             Ok(())
@@ -83,8 +83,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = run_job(job).await; // failures are reported by #[instrument(err)]
         }
     });
-    for id in 1..=8 {
-        let kind = if id % 3 == 0 { "export" } else { "invoice" };
+    for id in 1..=8u64 {
+        let kind = if id.is_multiple_of(3) {
+            "export"
+        } else {
+            "invoice"
+        };
         jobs.send(Job { id, kind }).await?;
     }
     drop(jobs);

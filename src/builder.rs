@@ -14,6 +14,7 @@ use serde::Serialize;
 use tracing_core::Level;
 
 use crate::alert::{Alert, AlertLevel};
+use crate::audit::{OnSent, SentAlert};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::guard::TelegramGuard;
@@ -172,10 +173,17 @@ pub(crate) struct Config {
     pub(crate) batch_window: Duration,
     pub(crate) skip: SkipRules,
     pub(crate) max_traceback_lines: usize,
+    pub(crate) capture_backtrace: bool,
+    pub(crate) capture_panics: bool,
+    pub(crate) panic_flush_timeout: Duration,
     pub(crate) max_field_len: usize,
     pub(crate) max_fields: usize,
     pub(crate) sanitizer: Sanitizer,
     pub(crate) before_send: Option<BeforeSend>,
+    pub(crate) on_sent: Option<OnSent>,
+    pub(crate) startup_notice: bool,
+    pub(crate) shutdown_notice: bool,
+    pub(crate) service_version: Option<String>,
     #[allow(dead_code)]
     pub(crate) redis_url: Option<String>,
     pub(crate) queue_capacity: usize,
@@ -218,10 +226,17 @@ pub struct Builder {
     pub(crate) ignored_paths: Vec<String>,
     pub(crate) skip_targets: Vec<String>,
     pub(crate) max_traceback_lines: usize,
+    pub(crate) capture_backtrace: bool,
+    pub(crate) capture_panics: bool,
+    pub(crate) panic_flush_timeout: Duration,
     pub(crate) max_field_len: usize,
     pub(crate) max_fields: usize,
     pub(crate) sanitizer: Sanitizer,
     pub(crate) before_send: Option<BeforeSend>,
+    pub(crate) on_sent: Option<OnSent>,
+    pub(crate) startup_notice: bool,
+    pub(crate) shutdown_notice: bool,
+    pub(crate) service_version: Option<String>,
     pub(crate) redis_url: Option<String>,
     pub(crate) queue_capacity: usize,
     pub(crate) drop_timeout: Duration,
@@ -276,10 +291,17 @@ impl Default for Builder {
             ignored_paths: vec!["/health".to_owned(), "/metrics".to_owned()],
             skip_targets: Vec::new(),
             max_traceback_lines: 15,
+            capture_backtrace: false,
+            capture_panics: true,
+            panic_flush_timeout: Duration::from_secs(2),
             max_field_len: 500,
             max_fields: 30,
             sanitizer: Sanitizer::new(),
             before_send: None,
+            on_sent: None,
+            startup_notice: false,
+            shutdown_notice: false,
+            service_version: None,
             redis_url: None,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             drop_timeout: DEFAULT_DROP_TIMEOUT,
@@ -475,6 +497,62 @@ impl Builder {
     /// 0 shows none. Default 15.
     pub fn max_traceback_lines(mut self, lines: usize) -> Self {
         self.max_traceback_lines = lines;
+        self
+    }
+
+    /// Captures a backtrace for every event that will be alerted (not for
+    /// digest-only events), resolved and filtered in the worker and limited
+    /// by `max_traceback_lines`. Capturing walks the stack on the
+    /// application's thread (microseconds), so it is off by default.
+    pub fn capture_backtrace(mut self, on: bool) -> Self {
+        self.capture_backtrace = on;
+        self
+    }
+
+    /// Installs a panic hook that sends every panic as a Critical alert (with
+    /// message, location, thread name and backtrace) and waits up to
+    /// `panic_flush_timeout` for it to be delivered, so that a panic that
+    /// aborts the process still gets its alert out. The previous hook still
+    /// runs. Default `true`.
+    pub fn capture_panics(mut self, on: bool) -> Self {
+        self.capture_panics = on;
+        self
+    }
+
+    /// Called in the worker for every message Telegram accepted (level,
+    /// title, chat, message id) — an audit trail of what was posted. The
+    /// worker's thread is ignored by the layer, so logging from the hook with
+    /// `tracing` cannot loop; a panic in the hook is caught.
+    pub fn on_sent<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&SentAlert) + Send + Sync + 'static,
+    {
+        self.on_sent = Some(OnSent(Arc::new(hook)));
+        self
+    }
+
+    /// Sends a silent "service v1.2 started on host H (env)" notice when the
+    /// layer starts. Default `false`.
+    pub fn startup_notice(mut self, on: bool) -> Self {
+        self.startup_notice = on;
+        self
+    }
+
+    /// Sends a silent notice with the final counters at shutdown. Default `false`.
+    pub fn shutdown_notice(mut self, on: bool) -> Self {
+        self.shutdown_notice = on;
+        self
+    }
+
+    /// The version shown in notices (e.g. `env!("CARGO_PKG_VERSION")`).
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.service_version = Some(version.into());
+        self
+    }
+
+    /// How long the panic hook waits for the alert to be delivered. Default 2 s.
+    pub fn panic_flush_timeout(mut self, timeout: Duration) -> Self {
+        self.panic_flush_timeout = timeout;
         self
     }
 
@@ -714,10 +792,17 @@ impl Builder {
                 skip_targets: self.skip_targets,
             },
             max_traceback_lines: self.max_traceback_lines,
+            capture_backtrace: self.capture_backtrace,
+            capture_panics: self.capture_panics,
+            panic_flush_timeout: self.panic_flush_timeout,
             max_field_len: self.max_field_len.max(1),
             max_fields: self.max_fields,
             sanitizer,
             before_send: self.before_send,
+            on_sent: self.on_sent,
+            startup_notice: self.startup_notice,
+            shutdown_notice: self.shutdown_notice,
+            service_version: self.service_version,
             redis_url: self.redis_url,
             queue_capacity: self.queue_capacity,
             drop_timeout: self.drop_timeout,

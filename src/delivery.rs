@@ -10,11 +10,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::audit::{OnSent, SentAlert};
 use crate::builder::{ChatId, Config};
+use crate::check::{CheckProblem, CheckReport};
 use crate::clock::Clock;
 use crate::outbox::{Message, Outbox};
 use crate::render::html_to_plain;
 use crate::retry::RetryPolicy;
+use crate::route::Target;
 use crate::sanitize::Sanitizer;
 use crate::stats::{Counters, Outcome};
 use crate::telegram::{ApiError, BotClient, Failure, LinkPreviewOptions, SendMessage};
@@ -36,6 +39,7 @@ pub(crate) struct Courier {
     clock: Clock,
     counters: Arc<Counters>,
     reporter: Reporter,
+    on_sent: Option<OnSent>,
 }
 
 impl Courier {
@@ -49,6 +53,7 @@ impl Courier {
             clock: config.clock.clone(),
             counters,
             reporter: Reporter::new(config.sanitizer.clone()),
+            on_sent: config.on_sent.clone(),
         }
     }
 
@@ -100,8 +105,9 @@ impl Courier {
     /// Handles the answer to a request.
     pub(crate) fn settle(&mut self, (message, result): Sent) {
         let error = match result {
-            Ok(_message_id) => {
+            Ok(message_id) => {
                 self.counters.settle(Outcome::Sent, message.records);
+                self.audit(&message, message_id);
                 return;
             }
             Err(error) => error,
@@ -127,6 +133,94 @@ impl Courier {
             }
             Failure::Markup | Failure::Permanent => self.fail(message.records, &error.to_string()),
         }
+    }
+
+    /// Tells the `on_sent` hook; a panic in it is caught (the worker must not die).
+    fn audit(&mut self, message: &Message, message_id: i64) {
+        let Some(hook) = &self.on_sent else {
+            return;
+        };
+        let sent = SentAlert {
+            level: message.level,
+            title: message.title.clone(),
+            chat_id: self.outbox.send_to(&message.chat_id),
+            thread_id: message.thread_id,
+            message_id,
+        };
+        let hook = Arc::clone(&hook.0);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&sent)));
+        if outcome.is_err() {
+            self.reporter
+                .notice("the on_sent hook panicked; the alert was delivered");
+        }
+    }
+
+    /// Checks the token and every destination with a test message.
+    pub(crate) async fn check(&self, targets: &[Target], greeting: &str) -> CheckReport {
+        let mut report = CheckReport::default();
+        match self.client.get_me().await {
+            Ok(bot) => report.bot_username = bot.username.or(Some(bot.id.to_string())),
+            Err(error) => {
+                report.problems.push(match error.classify() {
+                    Failure::Unauthorized => CheckProblem::InvalidToken,
+                    _ => CheckProblem::ApiUnreachable {
+                        reason: self
+                            .reporter
+                            .sanitizer
+                            .sanitize(&error.to_string())
+                            .into_owned(),
+                    },
+                });
+                return report;
+            }
+        }
+        for target in targets {
+            let destination = match target.thread_id {
+                Some(thread) => format!("chat {} topic {thread}", target.chat_id),
+                None => format!("chat {}", target.chat_id),
+            };
+            let request = SendMessage {
+                chat_id: &target.chat_id,
+                text: greeting,
+                parse_mode: None,
+                message_thread_id: target.thread_id,
+                disable_notification: true,
+                protect_content: self.protect_content,
+                link_preview_options: LinkPreviewOptions { is_disabled: true },
+            };
+            let Err(error) = self.client.send_message(&request).await else {
+                report.reachable.push(destination);
+                continue;
+            };
+            let reason = self
+                .reporter
+                .sanitizer
+                .sanitize(&error.to_string())
+                .into_owned();
+            report
+                .problems
+                .push(match (error.classify(), target.thread_id) {
+                    (Failure::Unauthorized, _) => CheckProblem::InvalidToken,
+                    (Failure::Transient | Failure::RateLimited(_), _) => {
+                        CheckProblem::ApiUnreachable { reason }
+                    }
+                    (Failure::ChatUnavailable, _) => CheckProblem::ChatUnreachable {
+                        chat: target.chat_id.to_string(),
+                        reason,
+                    },
+                    (_, Some(thread_id)) if reason.contains("thread not found") => {
+                        CheckProblem::TopicMissing {
+                            chat: target.chat_id.to_string(),
+                            thread_id,
+                        }
+                    }
+                    _ => CheckProblem::Rejected {
+                        destination,
+                        reason,
+                    },
+                });
+        }
+        report
     }
 
     /// Counts everything still queued as failed (shutdown deadline).
@@ -231,7 +325,7 @@ impl Reporter {
     }
 
     /// Prints a notice that is not a failure.
-    fn notice(&mut self, notice: &str) {
+    pub(crate) fn notice(&mut self, notice: &str) {
         let notice = self.sanitizer.sanitize(notice).into_owned();
         if self.last.as_deref() != Some(notice.as_str()) {
             eprintln!("tracing-telegram: {notice}");

@@ -317,6 +317,8 @@ mod tests {
             fields: Vec::new(),
             spans: Vec::new(),
             timestamp: SystemTime::now(),
+            backtrace: None,
+            frames: Vec::new(),
         }
     }
 

@@ -57,6 +57,9 @@ pub(crate) fn read(
     if let Some(value) = get("ALERT_MAX_TRACEBACK_LINES") {
         builder = builder.max_traceback_lines(parse_count("ALERT_MAX_TRACEBACK_LINES", &value)?);
     }
+    if let Some(value) = get("ALERT_CAPTURE_BACKTRACE") {
+        builder = builder.capture_backtrace(parse_bool("ALERT_CAPTURE_BACKTRACE", &value)?);
+    }
     if let Some(value) = get("ALERT_RATE_LIMIT_MINUTES") {
         builder = builder.rate_limit(parse_minutes("ALERT_RATE_LIMIT_MINUTES", &value, 0)?);
     }
@@ -186,6 +189,7 @@ mod tests {
             ("MONITORING_SERVICE", "checkout"),
             ("MONITORING_IGNORED_PATHS", "/health, /auth,/payment"),
             ("ALERT_MAX_TRACEBACK_LINES", "5"),
+            ("ALERT_CAPTURE_BACKTRACE", "on"),
             ("ALERT_RATE_LIMIT_MINUTES", "0"),
             ("BATCH_WINDOW_MINUTES", "30"),
             ("SLOW_REQUEST_THRESHOLD_SECONDS", "0.5"),
@@ -202,6 +206,7 @@ mod tests {
         assert_eq!(b.service.as_deref(), Some("checkout"));
         assert_eq!(b.ignored_paths, ["/health", "/auth", "/payment"]);
         assert_eq!(b.max_traceback_lines, 5);
+        assert!(b.capture_backtrace);
         assert_eq!(b.rate_limit, Duration::ZERO);
         assert_eq!(b.batch_window, Duration::from_secs(30 * 60));
         assert_eq!(b.slow_threshold, Duration::from_millis(500));
@@ -241,6 +246,7 @@ mod tests {
             ("TELEGRAM_THREAD_ID", "-3"),
             ("TELEGRAM_API_URL", "api.telegram.org"),
             ("MONITORING_ENABLED", "maybe"),
+            ("ALERT_CAPTURE_BACKTRACE", "sometimes"),
             ("MONITORING_IGNORED_PATHS", "/health,metrics"),
             ("ALERT_MAX_TRACEBACK_LINES", "-1"),
             ("ALERT_RATE_LIMIT_MINUTES", "ten"),

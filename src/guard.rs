@@ -68,6 +68,17 @@ impl TelegramGuard {
         self.stats()
     }
 
+    /// Checks the configuration against the Bot API: the token (`getMe`),
+    /// and a silent test message to every configured chat and topic. Run it
+    /// before deploying; [`CheckReport`](crate::CheckReport) says what to fix.
+    /// Waits at most `timeout`.
+    pub fn check(&self, timeout: Duration) -> crate::CheckReport {
+        match &self.worker {
+            Some(worker) => worker.check(timeout),
+            None => crate::CheckReport::default(),
+        }
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> Stats {
         self.counters().map(|c| c.snapshot()).unwrap_or_default()

@@ -52,7 +52,7 @@ pub(crate) fn mark_worker_thread() {
     let _ = ON_WORKER_THREAD.try_with(|flag| flag.set(true));
 }
 
-fn on_worker_thread() -> bool {
+pub(crate) fn on_worker_thread() -> bool {
     ON_WORKER_THREAD.try_with(Cell::get).unwrap_or(false)
 }
 
@@ -149,6 +149,7 @@ pub(crate) struct LayerRules {
     pub(crate) skip: SkipRules,
     pub(crate) slow: SlowRules,
     pub(crate) clock: Clock,
+    pub(crate) capture_backtrace: bool,
 }
 
 impl TelegramLayer {
@@ -324,6 +325,8 @@ where
             fields: fields.map(|f| (*f).clone()).unwrap_or_default(),
             spans: parents,
             timestamp: SystemTime::now(),
+            backtrace: None,
+            frames: Vec::new(),
         });
     }
 
@@ -357,6 +360,12 @@ where
         } else {
             Kind::Alert
         };
+        // Only for records that will be alerted, and only when asked for:
+        // capturing walks the stack.
+        let backtrace = (self.rules.capture_backtrace && kind == Kind::Alert).then(|| {
+            producer.counters().backtrace_captured();
+            crate::frames::capture()
+        });
         producer.submit(Record {
             level: collector
                 .level
@@ -368,6 +377,8 @@ where
             fields: collector.fields,
             spans,
             timestamp: SystemTime::now(),
+            backtrace,
+            frames: Vec::new(),
         });
     }
 }

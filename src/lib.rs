@@ -75,7 +75,8 @@
 //! | `MONITORING_ENV` | environment tag shown in every alert | `development` |
 //! | `MONITORING_SERVICE` | service name shown in every alert | executable name |
 //! | `MONITORING_IGNORED_PATHS` | comma-separated path prefixes whose HTTP spans are skipped | `/health,/metrics` |
-//! | `ALERT_MAX_TRACEBACK_LINES` | span-trace lines kept; 0 = none | `15` |
+//! | `ALERT_MAX_TRACEBACK_LINES` | span-trace lines and backtrace frames kept; 0 = none | `15` |
+//! | `ALERT_CAPTURE_BACKTRACE` | capture a backtrace for every alerted event | `false` |
 //! | `ALERT_RATE_LIMIT_MINUTES` | dedup window (stored; applied in a later release) | `10` |
 //! | `BATCH_WINDOW_MINUTES` | digest period | `15` |
 //! | `SLOW_REQUEST_THRESHOLD_SECONDS` | slow-span threshold | `3` |
@@ -101,18 +102,22 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod alert;
+mod audit;
 mod builder;
+mod check;
 mod clock;
 mod dedup;
 mod delivery;
 mod digest;
 mod env;
 mod error;
+mod frames;
 mod guard;
 mod histogram;
 mod layer;
 mod outbox;
 mod pacing;
+mod panic;
 mod pipeline;
 mod record;
 mod render;
@@ -130,7 +135,9 @@ mod worker;
 pub mod testing;
 
 pub use alert::{Alert, AlertLevel};
+pub use audit::SentAlert;
 pub use builder::{Builder, ChatId, DEFAULT_API_URL, DEFAULT_DROP_TIMEOUT, DEFAULT_QUEUE_CAPACITY};
+pub use check::{CheckProblem, CheckReport};
 pub use error::Error;
 pub use guard::{AlertHandle, TelegramGuard};
 pub use layer::TelegramLayer;

@@ -13,6 +13,10 @@ use crate::pacing::{next_allowed, Pacing, Window};
 /// One message to send (a whole alert, or one page of a long one).
 #[derive(Debug, Clone)]
 pub(crate) struct Message {
+    /// The alert's level (for the `on_sent` hook).
+    pub(crate) level: crate::alert::AlertLevel,
+    /// A short title (for the `on_sent` hook).
+    pub(crate) title: String,
     /// The chat as configured; the lane may send it elsewhere after a migration.
     pub(crate) chat_id: ChatId,
     pub(crate) thread_id: Option<i64>,
@@ -231,6 +235,8 @@ mod tests {
 
     fn message(chat: i64) -> Message {
         Message {
+            level: crate::alert::AlertLevel::Error,
+            title: String::new(),
             chat_id: ChatId::Id(chat),
             thread_id: None,
             text: "x".into(),

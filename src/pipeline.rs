@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use crate::alert::Alert;
+use crate::alert::{Alert, AlertLevel};
 use crate::builder::{BeforeSend, Config};
 use crate::dedup::{Dedup, Verdict};
 use crate::digest::{Digest, Route, Totals};
 use crate::outbox::Message;
 use crate::record::{FieldValue, Kind, Record};
-use crate::render::{format_duration, render_digest, render_record, RenderContext};
+use crate::render::{format_duration, render_digest, render_notice, render_record, RenderContext};
 use crate::route::Target;
 use crate::span_key::span_key;
 use crate::stats::{Counters, Outcome};
@@ -60,7 +60,13 @@ impl Pipeline {
         };
         let pages = render_digest(&report, &self.render_context(0));
         // The records a digest reports were settled as batched already.
-        messages(pages, &self.config.digest_target, true, 0)
+        messages(
+            pages,
+            &self.config.digest_target,
+            Heading::new(AlertLevel::Info, "Digest"),
+            true,
+            0,
+        )
     }
 
     fn render_context(&self, dropped_since_last: u64) -> RenderContext<'_> {
@@ -80,10 +86,24 @@ impl Pipeline {
     /// (the last page settles the record).
     pub(crate) fn prepare(&mut self, mut record: Record) -> Vec<Message> {
         if let Some(hook) = &self.config.before_send {
-            if !run_hook(hook, &mut record) {
-                self.counters.filter();
-                return Vec::new();
+            // A panic in the user's hook must not kill the worker: the alert
+            // then goes out as it was (and is still sanitized below).
+            let keep = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_hook(hook, &mut record)
+            }));
+            match keep {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.counters.filter();
+                    return Vec::new();
+                }
+                Err(_) => eprintln!(
+                    "tracing-telegram: the before_send hook panicked; the alert is sent unchanged"
+                ),
             }
+        }
+        if let Some(mut backtrace) = record.backtrace.take() {
+            record.frames = crate::frames::resolve(&mut backtrace, self.config.max_traceback_lines);
         }
         self.config.sanitizer.sanitize_record(&mut record);
         match self.dedup.admit(&record) {
@@ -124,18 +144,83 @@ impl Pipeline {
         self.dropped_reported = dropped_total;
         let pages = render_record(&record, &self.render_context(dropped_since_last));
         let target = self.config.routes.target(record.level);
-        messages(pages, &target, record.level.is_silent(), 1)
+        let title = record
+            .title
+            .clone()
+            .unwrap_or_else(|| record.message.lines().next().unwrap_or_default().to_owned());
+        let heading = Heading::new(record.level, &title);
+        messages(pages, &target, heading, record.level.is_silent(), 1)
+    }
+
+    /// A one-line silent notice (startup, shutdown) to where Info goes.
+    pub(crate) fn notice(&self, emoji: &str, text: &str) -> Vec<Message> {
+        let mut context = self.render_context(0);
+        context.max_messages = 1;
+        let pages = render_notice(emoji, text, &context);
+        let target = self.config.routes.target(AlertLevel::Info);
+        messages(
+            pages,
+            &target,
+            Heading::new(AlertLevel::Info, text),
+            true,
+            0,
+        )
+    }
+
+    /// Every distinct destination, for the configuration check.
+    pub(crate) fn targets(&self) -> Vec<Target> {
+        let mut targets: Vec<Target> = Vec::new();
+        let levels = [
+            AlertLevel::Critical,
+            AlertLevel::Error,
+            AlertLevel::Warning,
+            AlertLevel::Info,
+        ];
+        let all = levels
+            .iter()
+            .map(|level| self.config.routes.target(*level))
+            .chain(std::iter::once(self.config.digest_target.clone()));
+        for target in all {
+            if !targets.contains(&target) {
+                targets.push(target);
+            }
+        }
+        targets
+    }
+}
+
+/// What the `on_sent` hook is told about a message.
+struct Heading {
+    level: AlertLevel,
+    title: String,
+}
+
+impl Heading {
+    fn new(level: AlertLevel, title: &str) -> Self {
+        let title = match title.char_indices().nth(200) {
+            Some((cut, _)) => format!("{}…", &title[..cut]),
+            None => title.to_owned(),
+        };
+        Heading { level, title }
     }
 }
 
 /// The messages for an alert's pages: only the first may notify, and the
 /// last settles `records`.
-fn messages(pages: Vec<String>, target: &Target, silent: bool, records: u64) -> Vec<Message> {
+fn messages(
+    pages: Vec<String>,
+    target: &Target,
+    heading: Heading,
+    silent: bool,
+    records: u64,
+) -> Vec<Message> {
     let last = pages.len().saturating_sub(1);
     pages
         .into_iter()
         .enumerate()
         .map(|(index, text)| Message {
+            level: heading.level,
+            title: heading.title.clone(),
             chat_id: target.chat_id.clone(),
             thread_id: target.thread_id,
             text,

@@ -135,6 +135,10 @@ pub(crate) struct Record {
     /// Enclosing spans, root first.
     pub(crate) spans: Vec<SpanRecord>,
     pub(crate) timestamp: SystemTime,
+    /// Captured unresolved on the application's thread, if asked for.
+    pub(crate) backtrace: Option<Box<backtrace::Backtrace>>,
+    /// The resolved, filtered backtrace (filled in by the worker).
+    pub(crate) frames: Vec<String>,
 }
 
 impl Record {
@@ -153,6 +157,8 @@ impl Record {
                 .collect(),
             spans: Vec::new(),
             timestamp: SystemTime::now(),
+            backtrace: None,
+            frames: Vec::new(),
         }
     }
 

@@ -64,6 +64,7 @@ pub(crate) fn render_record(record: &Record, ctx: &RenderContext<'_>) -> Vec<Str
     write_location(&mut w, record);
     write_fields(&mut w, record, ctx);
     write_span_trace(&mut w, &record.spans, ctx.max_traceback_lines);
+    write_backtrace(&mut w, &record.frames);
     w.finish(record.timestamp)
 }
 
@@ -109,9 +110,14 @@ fn write_summary(w: &mut HtmlWriter, record: &Record) {
 /// A dependency's source path without the machine's cargo home
 /// (`/root/.cargo/registry/src/index…/tower-http-0.6.11/src/x.rs` →
 /// `tower-http-0.6.11/src/x.rs`); other paths as they are.
-fn short_path(file: &str) -> &str {
+pub(crate) fn short_path(file: &str) -> &str {
     const REGISTRY: &str = "/registry/src/";
     const GIT: &str = "/git/checkouts/";
+    if file.starts_with("/rustc/") {
+        if let Some(start) = file.find("/library/") {
+            return &file[start + 1..];
+        }
+    }
     for marker in [REGISTRY, GIT] {
         if let Some(start) = file.find(marker) {
             let rest = &file[start + marker.len()..];
@@ -236,6 +242,38 @@ fn write_span_trace(w: &mut HtmlWriter, spans: &[SpanRecord], max_lines: usize) 
     }
     w.close();
     w.text("\n");
+}
+
+fn write_backtrace(w: &mut HtmlWriter, frames: &[String]) {
+    if frames.is_empty() {
+        return;
+    }
+    w.text("\n");
+    w.tagged("b", "Backtrace", 16);
+    w.text("\n");
+    w.open("blockquote expandable");
+    for (i, frame) in frames.iter().enumerate() {
+        if i > 0 {
+            w.text("\n");
+        }
+        w.text_capped(frame, MAX_SPAN_LINE);
+    }
+    w.close();
+    w.text("\n");
+}
+
+/// A one-line notice: `🟢 service · env` and the text.
+pub(crate) fn render_notice(emoji: &str, text: &str, ctx: &RenderContext<'_>) -> Vec<String> {
+    let mut w = HtmlWriter::new(1, String::new());
+    w.text(emoji);
+    w.text(" ");
+    w.tagged("b", ctx.service, 64);
+    w.text(" · ");
+    w.tagged("i", ctx.environment, 64);
+    w.text("\n");
+    w.text_capped(text, 1000);
+    w.text("\n");
+    w.finish(SystemTime::now())
 }
 
 /// Renders a digest as silent `parse_mode=HTML` messages.

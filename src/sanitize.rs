@@ -222,7 +222,7 @@ fn luhn_valid(digits: &[u32]) -> bool {
         .rev()
         .enumerate()
         .map(|(i, &d)| {
-            if i % 2 == 1 {
+            if !i.is_multiple_of(2) {
                 let doubled = d * 2;
                 if doubled > 9 {
                     doubled - 9
@@ -234,7 +234,7 @@ fn luhn_valid(digits: &[u32]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A user-supplied rule.
@@ -420,6 +420,9 @@ impl Sanitizer {
         self.sanitize_in_place(&mut record.message);
         for (name, value) in &mut record.fields {
             self.sanitize_field(name, value);
+        }
+        for frame in &mut record.frames {
+            self.sanitize_in_place(frame);
         }
         for span in &mut record.spans {
             let Some(fields) = &mut span.fields else {

@@ -41,6 +41,9 @@ pub struct Stats {
     pub plain_text_fallbacks: u64,
     /// Times a group's upgrade to a supergroup moved sending to a new chat id.
     pub chat_migrations: u64,
+    /// Backtraces captured on the application's threads (only with
+    /// `capture_backtrace`, and only for records that will be alerted).
+    pub backtraces_captured: u64,
     /// The last delivery failure, with the token removed; `None` if none yet.
     pub last_error: Option<String>,
 }
@@ -64,6 +67,7 @@ pub(crate) struct Counters {
     rate_limited: AtomicU64,
     plain_text_fallbacks: AtomicU64,
     chat_migrations: AtomicU64,
+    backtraces_captured: AtomicU64,
     /// Set once no record may enter the queue any more (shutdown or abandon).
     closed: AtomicBool,
     /// `true` once the guard has counted all unsettled records as failed; the
@@ -173,6 +177,11 @@ impl Counters {
         self.plain_text_fallbacks.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a backtrace capture.
+    pub(crate) fn backtrace_captured(&self) {
+        self.backtraces_captured.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts a chat migration.
     pub(crate) fn chat_migration(&self) {
         self.chat_migrations.fetch_add(1, Ordering::Relaxed);
@@ -222,6 +231,7 @@ impl Counters {
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             plain_text_fallbacks: self.plain_text_fallbacks.load(Ordering::Relaxed),
             chat_migrations: self.chat_migrations.load(Ordering::Relaxed),
+            backtraces_captured: self.backtraces_captured.load(Ordering::Relaxed),
             last_error: None,
         }
     }

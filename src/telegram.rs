@@ -74,9 +74,7 @@ struct SentMessageResult {
 /// The identity `getMe` returns.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct BotIdentity {
-    #[allow(dead_code)]
     pub(crate) id: i64,
-    #[allow(dead_code)]
     pub(crate) username: Option<String>,
 }
 
@@ -173,7 +171,6 @@ impl BotClient {
     }
 
     /// Validates the token.
-    #[allow(dead_code)] // used by the configuration check (context issue)
     pub(crate) async fn get_me(&self) -> Result<BotIdentity, ApiError> {
         self.call("getMe", &serde_json::json!({})).await
     }

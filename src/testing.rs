@@ -329,8 +329,9 @@ impl MockTelegram {
         inner.messages.clone()
     }
 
-    /// Answers the next request (of any method) with `reply`; several calls
-    /// queue several replies.
+    /// Answers the next `sendMessage` or `editMessageText` request with
+    /// `reply`; several calls queue several replies. (`getMe` answers by the
+    /// token alone.)
     pub fn script(&self, reply: Reply) {
         self.shared.lock().script.push_back(reply);
     }
@@ -402,6 +403,8 @@ async fn handle(
         let mut inner = shared.lock();
         let scripted = if inner.hang_all {
             Some(Reply::Hang)
+        } else if method == "getMe" {
+            None // getMe answers by the token alone
         } else {
             inner.script.pop_front()
         };

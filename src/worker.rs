@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::builder::Config;
+use crate::check::{CheckProblem, CheckReport};
 use crate::delivery::{Courier, Sent};
 use crate::error::Error;
 use crate::guard::TelegramGuard;
@@ -51,6 +52,10 @@ pub(crate) struct Producer {
 }
 
 impl Producer {
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
     /// Queues a record without ever blocking; a full or closed queue drops
     /// it and counts the drop.
     pub(crate) fn submit(&self, record: Record) {
@@ -79,6 +84,8 @@ enum Control {
         deadline: Instant,
         done: SyncSender<()>,
     },
+    /// Check the token and every destination.
+    Check { done: SyncSender<CheckReport> },
 }
 
 /// Starts the worker thread and returns the layer and its guard.
@@ -93,6 +100,7 @@ pub(crate) fn start(config: Config) -> Result<(TelegramLayer, TelegramGuard), Er
         .build()
         .map_err(Error::Worker)?;
     let worker = Worker {
+        config: Arc::clone(&config),
         pipeline: Pipeline::new(Arc::clone(&config), Arc::clone(&counters)),
         courier: Courier::new(&config, client, Arc::clone(&counters)),
         records: record_rx,
@@ -103,6 +111,7 @@ pub(crate) fn start(config: Config) -> Result<(TelegramLayer, TelegramGuard), Er
         stopping: None,
         records_open: true,
         control_open: true,
+        shutdown_notice_due: false,
     };
     let thread = std::thread::Builder::new()
         .name("tracing-telegram".to_owned())
@@ -126,6 +135,7 @@ pub(crate) fn start(config: Config) -> Result<(TelegramLayer, TelegramGuard), Er
         skip: config.skip.clone(),
         slow: config.slow.clone(),
         clock: config.clock.clone(),
+        capture_backtrace: config.capture_backtrace && config.max_traceback_lines > 0,
     };
     let layer = TelegramLayer::new(
         Arc::clone(&producer),
@@ -133,8 +143,50 @@ pub(crate) fn start(config: Config) -> Result<(TelegramLayer, TelegramGuard), Er
         config.digest_level,
         rules,
     );
+    // Installed last: a failure above leaves no hook behind.
+    if config.capture_panics {
+        crate::panic::install(
+            Arc::clone(&producer),
+            handle.flusher(),
+            config.panic_flush_timeout,
+            config.max_traceback_lines,
+        );
+    }
     let guard = TelegramGuard::new(handle, producer, config.drop_timeout);
     Ok((layer, guard))
+}
+
+/// Asks the worker to flush; cheap to clone (the guard and the panic hook
+/// each hold one).
+#[derive(Debug, Clone)]
+pub(crate) struct Flusher {
+    control: mpsc::Sender<Control>,
+    counters: Arc<Counters>,
+}
+
+impl Flusher {
+    /// Waits until everything accepted so far is settled, at most `timeout`.
+    /// Returns `false` at once on the worker's own thread (it cannot wait
+    /// for itself).
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        if crate::layer::on_worker_thread() {
+            return false;
+        }
+        let target = self.counters.accepted();
+        if self.counters.settled() >= target {
+            return true;
+        }
+        let (done, answer) = sync_channel(1);
+        let request = Control::Flush {
+            target,
+            deadline: Instant::now() + timeout,
+            done,
+        };
+        if self.control.try_send(request).is_err() {
+            return false;
+        }
+        answer.recv_timeout(timeout + ANSWER_SLACK).unwrap_or(false)
+    }
 }
 
 /// The guard's end of the control channel.
@@ -150,22 +202,30 @@ impl WorkerHandle {
         &self.counters
     }
 
+    /// A flush handle for this worker.
+    pub(crate) fn flusher(&self) -> Flusher {
+        Flusher {
+            control: self.control.clone(),
+            counters: Arc::clone(&self.counters),
+        }
+    }
+
     /// Waits until everything accepted so far is settled, at most `timeout`.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
-        let target = self.counters.accepted();
-        if self.counters.settled() >= target {
-            return true;
-        }
-        let (done, answer) = sync_channel(1);
-        let request = Control::Flush {
-            target,
-            deadline: Instant::now() + timeout,
-            done,
+        self.flusher().flush(timeout)
+    }
+
+    /// Runs the configuration check in the worker, waiting at most `timeout`.
+    pub(crate) fn check(&self, timeout: Duration) -> CheckReport {
+        let timed_out = || CheckReport {
+            problems: vec![CheckProblem::Timeout],
+            ..CheckReport::default()
         };
-        if self.control.try_send(request).is_err() {
-            return false;
+        let (done, answer) = sync_channel(1);
+        if self.control.try_send(Control::Check { done }).is_err() {
+            return timed_out();
         }
-        answer.recv_timeout(timeout + ANSWER_SLACK).unwrap_or(false)
+        answer.recv_timeout(timeout).unwrap_or_else(|_| timed_out())
     }
 
     /// Stops the worker within `timeout` (plus a small slack). If it does not
@@ -220,6 +280,7 @@ struct Stopping {
 
 /// The state of the worker loop.
 struct Worker {
+    config: Arc<Config>,
     pipeline: Pipeline,
     courier: Courier,
     records: mpsc::Receiver<Record>,
@@ -230,12 +291,21 @@ struct Worker {
     stopping: Option<Stopping>,
     records_open: bool,
     control_open: bool,
+    /// The shutdown notice is sent once everything else has been.
+    shutdown_notice_due: bool,
 }
 
 impl Worker {
     async fn run(mut self) {
+        if self.config.startup_notice {
+            let text = startup_text(&self.config);
+            for message in self.pipeline.notice("🟢", &text) {
+                self.courier.enqueue(message);
+            }
+        }
         loop {
             self.answer_flushes();
+            self.queue_shutdown_notice_when_idle();
             let next_send = self.dispatch();
             if self.should_stop(next_send) {
                 self.stop();
@@ -246,7 +316,14 @@ impl Worker {
             let digest_due = self.pipeline.digest_due();
             tokio::select! {
                 biased;
-                command = self.control.recv(), if self.control_open => self.on_command(command),
+                command = self.control.recv(), if self.control_open => match command {
+                    Some(Control::Check { done }) => {
+                        let greeting = check_greeting(&self.config);
+                        let report = self.courier.check(&self.pipeline.targets(), &greeting).await;
+                        let _ = done.try_send(report);
+                    }
+                    other => self.on_command(other),
+                },
                 sent = in_flight_done(&mut self.in_flight), if self.in_flight.is_some() => {
                     self.in_flight = None;
                     self.courier.settle(sent);
@@ -324,6 +401,11 @@ impl Worker {
                     self.on_record(Some(record));
                 }
                 self.send_digest();
+                self.shutdown_notice_due = self.config.shutdown_notice;
+            }
+            Some(Control::Check { done }) => {
+                // Handled in the loop (it awaits); never reached.
+                let _ = done.try_send(CheckReport::default());
             }
             // The guard was forgotten without a shutdown: keep serving the layer.
             None => self.control_open = false,
@@ -336,6 +418,28 @@ impl Worker {
             return;
         };
         for message in self.pipeline.prepare(record) {
+            self.courier.enqueue(message);
+        }
+    }
+
+    /// At shutdown, once everything else is delivered: the final counters.
+    fn queue_shutdown_notice_when_idle(&mut self) {
+        let idle = self.in_flight.is_none() && self.courier.is_empty() && self.records_drained();
+        if !self.shutdown_notice_due || !idle {
+            return;
+        }
+        self.shutdown_notice_due = false;
+        let stats = self.counters.snapshot();
+        let text = format!(
+            "stopping: {} records, {} sent, {} in digests, {} deduplicated, {} dropped, {} failed",
+            stats.accepted,
+            stats.sent,
+            stats.batched,
+            stats.deduplicated,
+            stats.dropped,
+            stats.failed
+        );
+        for message in self.pipeline.notice("⏹", &text) {
             self.courier.enqueue(message);
         }
     }
@@ -393,6 +497,38 @@ impl Worker {
             let _ = stopping.done.try_send(());
         }
     }
+}
+
+/// "orders-api v1.2 started on host web-3 (production)".
+fn startup_text(config: &Config) -> String {
+    let version = config
+        .service_version
+        .as_deref()
+        .map(|v| format!(" v{}", v.trim_start_matches('v')))
+        .unwrap_or_default();
+    format!("started{version} on host {}", hostname())
+}
+
+/// The test message the configuration check posts.
+fn check_greeting(config: &Config) -> String {
+    format!(
+        "✅ tracing-telegram check: {} ({}) can post here.",
+        config.service, config.environment
+    )
+}
+
+/// The machine's host name, without a dependency: the environment, then the
+/// kernel's record of it.
+fn hostname() -> String {
+    let from_env = ["HOSTNAME", "COMPUTERNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok());
+    from_env
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Resolves when the in-flight request does; pending if there is none.

@@ -1,0 +1,269 @@
+//! Context that explains a failure: `#[instrument(err)]`, backtraces,
+//! manual alerts, notices, the audit hook and the configuration check.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{builder, run_with};
+use tracing::{error, instrument};
+use tracing_telegram::testing::{MockTelegram, Reply};
+use tracing_telegram::{Alert, AlertLevel, CheckProblem, Destination, SentAlert, TelegramLayer};
+
+#[derive(Debug)]
+struct LedgerError(u64);
+
+impl std::fmt::Display for LedgerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "account {} is frozen", self.0)
+    }
+}
+
+impl std::error::Error for LedgerError {}
+
+#[instrument(err)]
+fn post_entry(account: u64, cents: i64) -> Result<(), LedgerError> {
+    Err(LedgerError(account))
+}
+
+#[test]
+fn instrument_err_alerts_with_the_function_span_and_error() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = builder(&mock).build().unwrap();
+    run_with(layer, guard, || {
+        let _ = post_entry(42, -1250);
+    });
+    let text = mock.messages()[0].plain_text();
+    for expected in [
+        "post_entry failed: account 42 is frozen",
+        "error: account 42 is frozen",
+        "post_entry{account=42, cents=-1250} · context",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn backtraces_are_captured_only_when_asked_and_are_limited() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = builder(&mock)
+        .capture_backtrace(true)
+        .max_traceback_lines(2)
+        .build()
+        .unwrap();
+    let on = run_with(layer, guard, || {
+        error!("with a backtrace");
+        tracing::warn!("digest-only: no backtrace");
+    });
+    let (layer, guard) = builder(&mock).build().unwrap();
+    let off = run_with(layer, guard, || error!("without a backtrace"));
+
+    assert_eq!(
+        on.backtraces_captured, 1,
+        "only for records that will be alerted"
+    );
+    assert_eq!(
+        off.backtraces_captured, 0,
+        "the capture path never runs when off"
+    );
+    let messages = mock.messages();
+    let with = messages[0].plain_text();
+    let frames: Vec<&str> = with
+        .split("Backtrace\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{with}"))
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(!frames.is_empty() && frames.len() <= 2, "{frames:#?}");
+    assert!(
+        frames
+            .iter()
+            .all(|f| !f.starts_with("tracing") && !f.starts_with("std::")),
+        "{frames:#?}"
+    );
+    assert!(
+        frames[0].contains("context::"),
+        "the test's own frame comes first: {frames:#?}"
+    );
+    let without = messages.last().unwrap().plain_text();
+    assert!(
+        without.contains("without a backtrace") && !without.contains("Backtrace"),
+        "{without}"
+    );
+}
+
+#[test]
+fn manual_alert_details_are_sanitized() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = builder(&mock).build().unwrap();
+    let handle = guard.handle();
+    run_with(layer, guard, || {
+        handle.send(
+            Alert::new(AlertLevel::Error, "Nightly export failed")
+                .message("upload to s3 with AKIAIOSFODNN7EXAMPLE was denied")
+                .detail("bucket", "exports")
+                .detail("dsn", "postgres://etl:s3cr3t@db:5432/warehouse")
+                .detail("api_token", "tok_live_123"),
+        );
+    });
+    let text = mock.messages()[0].plain_text();
+    assert!(
+        text.contains(
+            "• bucket: exports\n• dsn: postgres://etl:***@db:5432/warehouse\n• api_token: ***"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("AKIA*** was denied"), "{text}");
+}
+
+#[test]
+fn startup_and_shutdown_notices_are_silent_and_opt_in() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = builder(&mock)
+        .startup_notice(true)
+        .shutdown_notice(true)
+        .service_version("1.2.0")
+        .build()
+        .unwrap();
+    run_with(layer, guard, || error!("one failure"));
+    let messages = mock.messages();
+    assert_eq!(messages.len(), 3, "{messages:#?}");
+    let first = messages[0].plain_text();
+    assert!(
+        first.starts_with("🟢 orders-api · staging\nstarted v1.2.0 on host "),
+        "{first}"
+    );
+    let last = messages[2].plain_text();
+    assert!(
+        last.starts_with("⏹ orders-api · staging\nstopping: 1 records, 1 sent"),
+        "{last}"
+    );
+    assert!(messages[0].disable_notification && messages[2].disable_notification);
+
+    let (layer, guard) = builder(&mock).build().unwrap();
+    run_with(layer, guard, || error!("no notices by default"));
+    assert_eq!(mock.messages().len(), 4);
+}
+
+#[test]
+fn on_sent_is_told_about_every_delivered_message() {
+    let mock = MockTelegram::start().unwrap();
+    let seen: Arc<Mutex<Vec<SentAlert>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let (layer, guard) = builder(&mock)
+        .route(AlertLevel::Critical, Destination::thread(9))
+        .on_sent(move |sent| {
+            // Logging from the hook cannot loop back into the layer.
+            tracing::error!(message_id = sent.message_id, "audit: alert sent");
+            log.lock().unwrap().push(sent.clone());
+        })
+        .build()
+        .unwrap();
+    let handle = guard.handle();
+    let stats = run_with(layer, guard, || {
+        error!("payment failed");
+        handle.send(Alert::new(AlertLevel::Critical, "ledger down"));
+    });
+    let seen = seen.lock().unwrap();
+    let summary: Vec<_> = seen
+        .iter()
+        .map(|s| (s.level, s.title.as_str(), s.thread_id, s.message_id))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (AlertLevel::Error, "payment failed", None, 1),
+            (AlertLevel::Critical, "ledger down", Some(9), 2),
+        ]
+    );
+    assert_eq!(stats.accepted, 2, "the hook's own event was not captured");
+}
+
+#[test]
+fn a_panicking_hook_does_not_kill_the_worker() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = builder(&mock)
+        .capture_panics(false)
+        .on_sent(|_| panic!("audit store unavailable"))
+        .before_send(|alert| {
+            if alert.text() == Some("explode") {
+                panic!("hook bug");
+            }
+            true
+        })
+        .build()
+        .unwrap();
+    let stats = run_with(layer, guard, || {
+        error!("explode");
+        error!("still delivered");
+    });
+    assert_eq!(stats.sent, 2, "{stats:?}");
+}
+
+#[test]
+fn the_check_reports_a_working_setup() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = builder(&mock)
+        .route(AlertLevel::Critical, Destination::thread(7))
+        .build()
+        .unwrap();
+    drop(layer);
+    let report = guard.check(Duration::from_secs(5));
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.bot_username.as_deref(), Some("mock_bot"));
+    assert_eq!(
+        report.reachable,
+        ["chat -1001234567890 topic 7", "chat -1001234567890"]
+    );
+    assert_eq!(mock.messages().len(), 2);
+    assert!(mock.messages().iter().all(|m| m.disable_notification));
+    let stats = guard.shutdown(Duration::from_secs(5));
+    assert_eq!(stats.accepted, 0, "check messages are not records");
+}
+
+#[test]
+fn the_check_says_what_is_wrong() {
+    // A revoked token.
+    let mock = MockTelegram::start().unwrap();
+    let (_layer, guard) = TelegramLayer::builder()
+        .bot_token("111111:AAwrongTokenForThisMock_0123456789ab")
+        .chat_id(-100)
+        .api_url(mock.url())
+        .capture_panics(false)
+        .build()
+        .unwrap();
+    let report = guard.check(Duration::from_secs(5));
+    assert_eq!(report.problems, [CheckProblem::InvalidToken]);
+    assert!(
+        report.to_string().contains("TELEGRAM_BOT_TOKEN"),
+        "{report}"
+    );
+
+    // A bot that is not in the chat, and a missing topic.
+    let mock = MockTelegram::start().unwrap();
+    mock.script(Reply::BadRequest("message thread not found".into()));
+    mock.script(Reply::Forbidden(
+        "bot is not a member of the supergroup chat".into(),
+    ));
+    let (_layer, guard) = builder(&mock)
+        .route(AlertLevel::Critical, Destination::thread(77))
+        .capture_panics(false)
+        .build()
+        .unwrap();
+    // The check posts to topic 77 (criticals) first, then the default chat.
+    let report = guard.check(Duration::from_secs(5));
+    assert!(!report.is_ok());
+    assert_eq!(report.bot_username.as_deref(), Some("mock_bot"));
+    assert!(
+        matches!(&report.problems[..], [
+            CheckProblem::TopicMissing { thread_id: 77, .. },
+            CheckProblem::ChatUnreachable { chat, .. }
+        ] if chat == "-1001234567890"),
+        "{report:?}"
+    );
+    let text = report.to_string();
+    assert!(text.contains("add the bot to the chat"), "{text}");
+    assert!(text.contains("no forum topic 77"), "{text}");
+}

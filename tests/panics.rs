@@ -1,0 +1,125 @@
+//! Panics become Critical alerts. Its own test binary, because the panic hook
+//! is process-wide; the tests take a lock so that one test's panic is not
+//! seen by another's layer.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tracing_subscriber::prelude::*;
+use tracing_telegram::testing::MockTelegram;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn a_panic_in_a_named_thread_is_a_critical_alert_and_the_previous_hook_runs() {
+    let _serial = serial();
+    let previous_ran = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&previous_ran);
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        default(info);
+    }));
+
+    let mock = MockTelegram::start().unwrap();
+    let (_layer, guard) = common::builder(&mock).build().unwrap();
+    let result = std::thread::Builder::new()
+        .name("ledger-worker".into())
+        .spawn(|| {
+            let entries: Vec<u64> = Vec::new();
+            let index = entries.len() + 3;
+            entries[index] // index out of bounds
+        })
+        .unwrap()
+        .join();
+    assert!(result.is_err());
+    let stats = guard.shutdown(Duration::from_secs(5));
+
+    assert_eq!(
+        previous_ran.load(Ordering::SeqCst),
+        1,
+        "the previous hook still runs"
+    );
+    let messages = mock.messages();
+    assert_eq!(messages.len(), 1, "{stats:?}");
+    let text = messages[0].plain_text();
+    for expected in [
+        "🚨 CRITICAL",
+        "Panic in thread 'ledger-worker'",
+        "index out of bounds: the len is 0 but the index is 3",
+        "thread: ledger-worker",
+        "location: tests/panics.rs:",
+        "Backtrace\npanics::a_panic_in_a_named_thread", // std's frames filtered out
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(!messages[0].disable_notification);
+}
+
+#[test]
+fn a_panic_inside_a_tokio_task_is_alerted() {
+    let _serial = serial();
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = common::builder(&mock).build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    let outcome = runtime.block_on(async {
+        tokio::spawn(async { panic!("PAYMENT_GATEWAY_URL must be set") }).await
+    });
+    assert!(outcome.unwrap_err().is_panic(), "tokio caught it");
+    let stats = guard.shutdown(Duration::from_secs(5));
+    let messages = mock.messages();
+    assert_eq!(messages.len(), 1, "{stats:?}");
+    assert!(messages[0]
+        .plain_text()
+        .contains("PAYMENT_GATEWAY_URL must be set"));
+}
+
+#[test]
+fn the_hook_returns_within_its_bound_when_delivery_is_stalled() {
+    let _serial = serial();
+    let mock = MockTelegram::start().unwrap();
+    mock.hang(true);
+    let (_layer, guard) = common::builder(&mock)
+        .panic_flush_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let result = std::thread::spawn(|| panic!("while the API hangs")).join();
+    let took = started.elapsed();
+    assert!(result.is_err());
+    assert!(
+        took >= Duration::from_millis(250),
+        "it waited for delivery: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(1500),
+        "but only within its bound: {took:?}"
+    );
+    let stats = guard.shutdown(Duration::from_millis(500));
+    assert_eq!((stats.accepted, stats.failed), (1, 1), "{stats:?}");
+}
+
+#[test]
+fn panics_are_not_captured_when_turned_off() {
+    let _serial = serial();
+    let mock = MockTelegram::start().unwrap();
+    let (_layer, guard) = common::builder(&mock)
+        .capture_panics(false)
+        .build()
+        .unwrap();
+    let _ = std::thread::spawn(|| panic!("not for the chat")).join();
+    let stats = guard.shutdown(Duration::from_secs(5));
+    assert_eq!(stats.accepted, 0);
+    assert!(mock.messages().is_empty());
+}
