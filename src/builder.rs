@@ -167,9 +167,8 @@ pub(crate) struct Config {
     pub(crate) digest_level: Option<Level>,
     pub(crate) digest_top: usize,
     pub(crate) digest_target: Target,
-    /// Stored for the dedup issue; not acted on yet.
-    #[allow(dead_code)]
     pub(crate) rate_limit: Duration,
+    pub(crate) dedup_capacity: usize,
     pub(crate) batch_window: Duration,
     pub(crate) skip: SkipRules,
     pub(crate) max_traceback_lines: usize,
@@ -222,6 +221,7 @@ pub struct Builder {
     pub(crate) digest_top: usize,
     pub(crate) digest_destination: Option<Destination>,
     pub(crate) rate_limit: Duration,
+    pub(crate) dedup_capacity: usize,
     pub(crate) batch_window: Duration,
     pub(crate) ignored_paths: Vec<String>,
     pub(crate) skip_targets: Vec<String>,
@@ -287,6 +287,7 @@ impl Default for Builder {
             digest_top: 20,
             digest_destination: None,
             rate_limit: Duration::from_secs(10 * 60),
+            dedup_capacity: 10_000,
             batch_window: Duration::from_secs(15 * 60),
             ignored_paths: vec!["/health".to_owned(), "/metrics".to_owned()],
             skip_targets: Vec::new(),
@@ -452,10 +453,21 @@ impl Builder {
         self
     }
 
-    /// The dedup window for identical alerts. Default 10 min.
-    /// (Validated and stored; deduplication lands in a later release.)
+    /// The dedup window: the first alert of a fingerprint (level, target,
+    /// callsite and the message with numbers, ids and quoted values
+    /// normalised, or an explicit `telegram.fingerprint` field) is sent; its
+    /// repeats within this window are counted, and the original alert is
+    /// edited to show the tally (at 10, 100, 1 000 … and when the window
+    /// closes). Zero turns deduplication off. Default 10 min.
     pub fn rate_limit(mut self, window: Duration) -> Self {
         self.rate_limit = window;
+        self
+    }
+
+    /// The most fingerprints the dedup store holds; when full, the oldest
+    /// are evicted (counted in `Stats::dedup_evictions`). Default 10 000.
+    pub fn dedup_capacity(mut self, capacity: usize) -> Self {
+        self.dedup_capacity = capacity;
         self
     }
 
@@ -786,6 +798,7 @@ impl Builder {
             digest_top: self.digest_top.max(1),
             digest_target,
             rate_limit: self.rate_limit,
+            dedup_capacity: self.dedup_capacity.max(1),
             batch_window: self.batch_window,
             skip: SkipRules {
                 ignored_paths: self.ignored_paths,

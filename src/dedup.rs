@@ -1,25 +1,325 @@
-//! Deduplication of repeated alerts.
+//! Deduplication of repeated alerts, and the tallies that replace them.
 //!
-//! This is the pipeline stage that will fingerprint records and tally
-//! repeats within the `rate_limit` window. It keeps no state yet: every
-//! record is admitted as a new alert, and nothing is counted as deduplicated.
+//! The first record of a fingerprint is alerted; repeats within the
+//! `rate_limit` window (10 min by default) are only counted. When the count
+//! reaches 10, 100, 1 000 or 10 000, and when the window closes (or the entry
+//! is evicted, or the process shuts down), the original alert is edited in
+//! place to show "🔁 ×N in the last M min, last seen at …"; if it cannot be
+//! edited (too old, deleted, too long), a short follow-up is sent instead.
+//!
+//! The store is bounded: at most `capacity` fingerprints (10 000 by
+//! default); when full, expired entries go first, then the oldest (counted
+//! in `Stats::dedup_evictions`, with their pending tally sent).
 
-use crate::record::Record;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::alert::AlertLevel;
+use crate::route::Target;
+
+/// Counts at which the original alert is updated before its window closes.
+const TALLY_THRESHOLDS: &[u64] = &[10, 100, 1_000, 10_000, 100_000];
 
 /// What to do with a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
-    /// Send it as an alert of its own.
+    /// Send it as an alert of its own (and remember its fingerprint).
     Alert,
+    /// A repeat within the window: count it; `tally_due` if a threshold was reached.
+    Repeat { tally_due: bool },
 }
 
-/// The dedup stage. Stateless for now: see the module docs.
-#[derive(Debug, Default)]
-pub(crate) struct Dedup;
+/// Where the original alert of a fingerprint was delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Delivered {
+    pub(crate) fingerprint: u64,
+    pub(crate) chat_id: crate::builder::ChatId,
+    pub(crate) message_id: i64,
+    /// The first page as sent (HTML), to append the tally to.
+    pub(crate) html: String,
+    /// `true` if it was sent as plain text (then it is not edited).
+    pub(crate) plain: bool,
+}
+
+/// A tally to report: how often an alert happened in its window.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Tally {
+    pub(crate) title: String,
+    pub(crate) level: AlertLevel,
+    pub(crate) target: Target,
+    /// Occurrences in the window, the original included.
+    pub(crate) total: u64,
+    pub(crate) window: Duration,
+    pub(crate) last_seen: SystemTime,
+    pub(crate) delivered: Option<Delivered>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    first_seen: Instant,
+    repeats: u64,
+    /// Repeats already shown in a tally.
+    reported: u64,
+    last_seen: SystemTime,
+    title: String,
+    level: AlertLevel,
+    target: Target,
+    delivered: Option<Delivered>,
+}
+
+/// The in-memory dedup store.
+#[derive(Debug)]
+pub(crate) struct Dedup {
+    window: Duration,
+    capacity: usize,
+    entries: HashMap<u64, Entry>,
+    /// Fingerprints in order of first sighting (with that instant, to tell a
+    /// stale queue slot from a re-created entry).
+    order: VecDeque<(u64, Instant)>,
+    evictions: u64,
+}
 
 impl Dedup {
-    /// Decides whether `record` is a new alert.
-    pub(crate) fn admit(&mut self, _record: &Record) -> Verdict {
+    /// A store for `window` (zero turns deduplication off) holding at most
+    /// `capacity` fingerprints.
+    pub(crate) fn new(window: Duration, capacity: usize) -> Self {
+        Dedup {
+            window,
+            capacity: capacity.max(1),
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            evictions: 0,
+        }
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        !self.window.is_zero()
+    }
+
+    /// Entries evicted for room so far.
+    pub(crate) fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
+    /// How many fingerprints are held.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Decides whether the record with `fingerprint` is new. A new one is
+    /// remembered with its title, level and destination; the tallies of
+    /// entries that had to make room are returned.
+    pub(crate) fn admit(
+        &mut self,
+        fingerprint: u64,
+        now: Instant,
+        heading: (&str, AlertLevel, &Target),
+        tallies: &mut Vec<Tally>,
+    ) -> Verdict {
+        if let Some(entry) = self.entries.get_mut(&fingerprint) {
+            if now.saturating_duration_since(entry.first_seen) < self.window {
+                entry.repeats += 1;
+                entry.last_seen = SystemTime::now();
+                let total = entry.repeats + 1;
+                return Verdict::Repeat {
+                    tally_due: TALLY_THRESHOLDS.contains(&total),
+                };
+            }
+            // The window closed without the timer noticing yet.
+            if let Some(tally) = self.remove(fingerprint) {
+                tallies.push(tally);
+            }
+        }
+        self.make_room(now, tallies);
+        let (title, level, target) = heading;
+        self.entries.insert(
+            fingerprint,
+            Entry {
+                first_seen: now,
+                repeats: 0,
+                reported: 0,
+                last_seen: SystemTime::now(),
+                title: title.to_owned(),
+                level,
+                target: target.clone(),
+                delivered: None,
+            },
+        );
+        self.order.push_back((fingerprint, now));
         Verdict::Alert
+    }
+
+    /// Remembers where the original alert went, so that tallies can edit it.
+    pub(crate) fn delivered(&mut self, delivered: Delivered) {
+        if let Some(entry) = self.entries.get_mut(&delivered.fingerprint) {
+            entry.delivered = Some(delivered);
+        }
+    }
+
+    /// The tally of `fingerprint` now (a threshold was reached), if its
+    /// alert has been delivered and can be edited; otherwise the window's
+    /// final tally will say it.
+    pub(crate) fn tally(&mut self, fingerprint: u64) -> Option<Tally> {
+        let window = self.window;
+        let entry = self.entries.get_mut(&fingerprint)?;
+        entry.delivered.as_ref()?;
+        entry.reported = entry.repeats;
+        Some(tally_of(entry, window))
+    }
+
+    /// When the oldest entry's window closes.
+    pub(crate) fn next_expiry(&self) -> Option<Instant> {
+        self.order
+            .iter()
+            .find(|(fp, at)| self.entries.get(fp).is_some_and(|e| e.first_seen == *at))
+            .map(|(_, at)| *at + self.window)
+    }
+
+    /// Removes the entries whose window has closed; their pending tallies.
+    pub(crate) fn expire(&mut self, now: Instant, tallies: &mut Vec<Tally>) {
+        while let Some(&(fingerprint, first_seen)) = self.order.front() {
+            let live = self
+                .entries
+                .get(&fingerprint)
+                .is_some_and(|e| e.first_seen == first_seen);
+            if live && now.saturating_duration_since(first_seen) < self.window {
+                break;
+            }
+            self.order.pop_front();
+            if live {
+                tallies.extend(self.remove(fingerprint));
+            }
+        }
+    }
+
+    /// Every pending tally (shutdown).
+    pub(crate) fn drain(&mut self, tallies: &mut Vec<Tally>) {
+        let fingerprints: Vec<u64> = self.entries.keys().copied().collect();
+        for fingerprint in fingerprints {
+            tallies.extend(self.remove(fingerprint));
+        }
+        self.order.clear();
+    }
+
+    /// Removes an entry; its tally if it has repeats not yet reported.
+    fn remove(&mut self, fingerprint: u64) -> Option<Tally> {
+        let entry = self.entries.remove(&fingerprint)?;
+        (entry.repeats > entry.reported).then(|| tally_of(&entry, self.window))
+    }
+
+    fn make_room(&mut self, now: Instant, tallies: &mut Vec<Tally>) {
+        if self.entries.len() < self.capacity {
+            return;
+        }
+        self.expire(now, tallies);
+        while self.entries.len() >= self.capacity {
+            let Some((fingerprint, first_seen)) = self.order.pop_front() else {
+                break;
+            };
+            let live = self
+                .entries
+                .get(&fingerprint)
+                .is_some_and(|e| e.first_seen == first_seen);
+            if live {
+                tallies.extend(self.remove(fingerprint));
+                self.evictions += 1;
+            }
+        }
+    }
+}
+
+fn tally_of(entry: &Entry, window: Duration) -> Tally {
+    Tally {
+        title: entry.title.clone(),
+        level: entry.level,
+        target: entry.target.clone(),
+        total: entry.repeats + 1,
+        window,
+        last_seen: entry.last_seen,
+        delivered: entry.delivered.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builder::ChatId;
+
+    fn target() -> Target {
+        Target {
+            chat_id: ChatId::Id(-1),
+            thread_id: None,
+        }
+    }
+
+    fn admit(dedup: &mut Dedup, fp: u64, now: Instant, tallies: &mut Vec<Tally>) -> Verdict {
+        dedup.admit(fp, now, ("title", AlertLevel::Error, &target()), tallies)
+    }
+
+    #[test]
+    fn repeats_are_counted_with_thresholds_and_a_final_tally() {
+        let start = Instant::now();
+        let mut dedup = Dedup::new(Duration::from_secs(600), 100);
+        let mut tallies = Vec::new();
+        assert_eq!(admit(&mut dedup, 7, start, &mut tallies), Verdict::Alert);
+        let due: Vec<bool> = (0..99)
+            .map(|_| match admit(&mut dedup, 7, start, &mut tallies) {
+                Verdict::Repeat { tally_due } => tally_due,
+                Verdict::Alert => panic!("a repeat"),
+            })
+            .collect();
+        assert_eq!(due.iter().filter(|d| **d).count(), 2, "at 10 and 100");
+        assert_eq!(dedup.tally(7), None, "not delivered yet: nothing to edit");
+        dedup.delivered(Delivered {
+            fingerprint: 7,
+            chat_id: ChatId::Id(-1),
+            message_id: 1,
+            html: "x".into(),
+            plain: false,
+        });
+        assert_eq!(dedup.tally(7).map(|t| t.total), Some(100));
+        admit(&mut dedup, 7, start, &mut tallies);
+        assert_eq!(dedup.next_expiry(), Some(start + Duration::from_secs(600)));
+        dedup.expire(start + Duration::from_secs(600), &mut tallies);
+        assert_eq!(tallies.len(), 1);
+        assert_eq!(tallies[0].total, 101);
+        assert_eq!(
+            admit(
+                &mut dedup,
+                7,
+                start + Duration::from_secs(601),
+                &mut tallies
+            ),
+            Verdict::Alert
+        );
+    }
+
+    #[test]
+    fn a_flood_of_unique_fingerprints_stays_under_the_cap() {
+        let start = Instant::now();
+        let mut dedup = Dedup::new(Duration::from_secs(600), 10_000);
+        let mut tallies = Vec::new();
+        for fp in 0..100_000u64 {
+            admit(&mut dedup, fp, start, &mut tallies);
+        }
+        assert_eq!(dedup.len(), 10_000);
+        assert!(dedup.order.len() <= 10_000);
+        assert_eq!(dedup.evictions(), 90_000);
+        assert!(tallies.is_empty(), "no repeats, nothing to tally");
+    }
+
+    #[test]
+    fn evicting_an_entry_with_repeats_reports_its_tally() {
+        let start = Instant::now();
+        let mut dedup = Dedup::new(Duration::from_secs(600), 2);
+        let mut tallies = Vec::new();
+        admit(&mut dedup, 1, start, &mut tallies);
+        admit(&mut dedup, 1, start, &mut tallies);
+        admit(&mut dedup, 2, start, &mut tallies);
+        admit(&mut dedup, 3, start, &mut tallies);
+        assert_eq!(tallies.len(), 1);
+        assert_eq!(tallies[0].total, 2);
+        assert_eq!(dedup.evictions(), 1);
     }
 }

@@ -14,19 +14,25 @@ use crate::audit::{OnSent, SentAlert};
 use crate::builder::{ChatId, Config};
 use crate::check::{CheckProblem, CheckReport};
 use crate::clock::Clock;
+use crate::dedup::Delivered;
 use crate::outbox::{Message, Outbox};
 use crate::render::html_to_plain;
 use crate::retry::RetryPolicy;
 use crate::route::Target;
 use crate::sanitize::Sanitizer;
 use crate::stats::{Counters, Outcome};
-use crate::telegram::{ApiError, BotClient, Failure, LinkPreviewOptions, SendMessage};
+use crate::telegram::{
+    ApiError, BotClient, EditMessageText, Failure, LinkPreviewOptions, SendMessage,
+};
 
 /// How long to wait after a 429 that gives no `retry_after`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// A request in flight: the message comes back with the result.
 pub(crate) type Sent = (Message, Result<i64, ApiError>);
+
+/// The future of one request; it borrows nothing from the courier.
+pub(crate) type Request = std::pin::Pin<Box<dyn Future<Output = Sent> + Send>>;
 
 /// Sends messages and handles the answers.
 #[derive(Debug)]
@@ -40,6 +46,8 @@ pub(crate) struct Courier {
     counters: Arc<Counters>,
     reporter: Reporter,
     on_sent: Option<OnSent>,
+    /// First pages of deduplicated alerts delivered since the last take.
+    deliveries: Vec<Delivered>,
 }
 
 impl Courier {
@@ -54,6 +62,7 @@ impl Courier {
             counters,
             reporter: Reporter::new(config.sanitizer.clone()),
             on_sent: config.on_sent.clone(),
+            deliveries: Vec::new(),
         }
     }
 
@@ -79,39 +88,62 @@ impl Courier {
     /// The request for the next message that may go now, with the number
     /// of records it settles; or else the instant one will be ready (`None`:
     /// nothing is queued).
-    pub(crate) fn next_request(
-        &mut self,
-    ) -> Result<(u64, impl Future<Output = Sent> + Send + 'static), Option<Instant>> {
+    pub(crate) fn next_request(&mut self) -> Result<(u64, Request), Option<Instant>> {
         let message = self.outbox.pop_ready(self.clock.now())?;
         let records = message.records;
         let chat_id = self.outbox.send_to(&message.chat_id);
         let client = Arc::clone(&self.client);
         let protect_content = self.protect_content;
-        Ok((records, async move {
-            let request = SendMessage {
-                chat_id: &chat_id,
-                text: &message.text,
-                parse_mode: (!message.plain).then_some("HTML"),
-                message_thread_id: message.thread_id,
-                disable_notification: message.silent,
-                protect_content,
-                link_preview_options: LinkPreviewOptions { is_disabled: true },
-            };
-            let result = client.send_message(&request).await;
-            (message, result)
-        }))
+        if let Some(message_id) = message.edit {
+            return Ok((
+                records,
+                Box::pin(async move {
+                    let request = EditMessageText {
+                        chat_id: &chat_id,
+                        message_id,
+                        text: &message.text,
+                        parse_mode: "HTML",
+                        link_preview_options: LinkPreviewOptions { is_disabled: true },
+                    };
+                    let result = client
+                        .edit_message_text(&request)
+                        .await
+                        .map(|()| message_id);
+                    (message, result)
+                }) as Request,
+            ));
+        }
+        Ok((
+            records,
+            Box::pin(async move {
+                let request = SendMessage {
+                    chat_id: &chat_id,
+                    text: &message.text,
+                    parse_mode: (!message.plain).then_some("HTML"),
+                    message_thread_id: message.thread_id,
+                    disable_notification: message.silent,
+                    protect_content,
+                    link_preview_options: LinkPreviewOptions { is_disabled: true },
+                };
+                let result = client.send_message(&request).await;
+                (message, result)
+            }),
+        ))
     }
 
     /// Handles the answer to a request.
     pub(crate) fn settle(&mut self, (message, result): Sent) {
         let error = match result {
-            Ok(message_id) => {
-                self.counters.settle(Outcome::Sent, message.records);
-                self.audit(&message, message_id);
-                return;
+            Ok(message_id) => return self.delivered(message, message_id),
+            Err(error) if message.edit.is_some() && error.is_not_modified() => {
+                let message_id = message.edit.unwrap_or_default();
+                return self.delivered(message, message_id);
             }
             Err(error) => error,
         };
+        if message.edit.is_some() && !error.classify().is_retryable() {
+            return self.edit_refused(message, &error);
+        }
         let now = self.clock.now();
         match error.classify() {
             Failure::RateLimited(retry_after) => self.rate_limited(message, retry_after, now),
@@ -132,6 +164,40 @@ impl Courier {
                 self.fail_all(message, queued, &reason);
             }
             Failure::Markup | Failure::Permanent => self.fail(message.records, &error.to_string()),
+        }
+    }
+
+    /// The first pages of deduplicated alerts delivered since the last call.
+    pub(crate) fn take_deliveries(&mut self) -> Vec<Delivered> {
+        std::mem::take(&mut self.deliveries)
+    }
+
+    fn delivered(&mut self, message: Message, message_id: i64) {
+        self.counters.settle(Outcome::Sent, message.records);
+        self.audit(&message, message_id);
+        if let Some(fingerprint) = message.fingerprint {
+            self.deliveries.push(Delivered {
+                fingerprint,
+                chat_id: self.outbox.send_to(&message.chat_id),
+                message_id,
+                html: message.text,
+                plain: message.plain,
+            });
+        }
+    }
+
+    /// A tally could not edit its alert (too old, deleted): send it as a
+    /// follow-up message instead.
+    fn edit_refused(&mut self, mut message: Message, error: &ApiError) {
+        match message.fallback.take() {
+            Some(fallback) => {
+                message.text = fallback;
+                message.edit = None;
+                message.attempts = 0;
+                message.first_attempt = None;
+                self.outbox.requeue(message, None);
+            }
+            None => self.fail(message.records, &error.to_string()),
         }
     }
 

@@ -319,6 +319,7 @@ mod tests {
             timestamp: SystemTime::now(),
             backtrace: None,
             frames: Vec::new(),
+            fingerprint: None,
         }
     }
 

@@ -327,6 +327,7 @@ where
             timestamp: SystemTime::now(),
             backtrace: None,
             frames: Vec::new(),
+            fingerprint: None,
         });
     }
 
@@ -379,6 +380,7 @@ where
             timestamp: SystemTime::now(),
             backtrace,
             frames: Vec::new(),
+            fingerprint: collector.fingerprint,
         });
     }
 }

@@ -111,6 +111,7 @@ mod delivery;
 mod digest;
 mod env;
 mod error;
+mod fingerprint;
 mod frames;
 mod guard;
 mod histogram;

@@ -32,6 +32,13 @@ pub(crate) struct Message {
     /// the oldest message goes first.
     pub(crate) seq: u64,
     pub(crate) first_attempt: Option<Instant>,
+    /// Set on the first page of a new (deduplicated) alert: where it lands
+    /// is remembered, so that its tally can edit it.
+    pub(crate) fingerprint: Option<u64>,
+    /// Edit this message (`editMessageText`) instead of sending a new one.
+    pub(crate) edit: Option<i64>,
+    /// What to send instead if the edit is refused.
+    pub(crate) fallback: Option<String>,
 }
 
 #[derive(Debug)]
@@ -246,6 +253,9 @@ mod tests {
             attempts: 0,
             seq: 0,
             first_attempt: None,
+            fingerprint: None,
+            edit: None,
+            fallback: None,
         }
     }
 

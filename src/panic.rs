@@ -74,6 +74,7 @@ fn report(producer: &Producer, info: &PanicHookInfo<'_>, max_frames: usize) {
         timestamp: SystemTime::now(),
         backtrace: (max_frames > 0).then(crate::frames::capture),
         frames: Vec::new(),
+        fingerprint: None,
     });
 }
 

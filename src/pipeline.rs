@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use crate::alert::{Alert, AlertLevel};
 use crate::builder::{BeforeSend, Config};
-use crate::dedup::{Dedup, Verdict};
+use crate::dedup::{Dedup, Delivered, Tally, Verdict};
 use crate::digest::{Digest, Route, Totals};
+use crate::fingerprint::fingerprint;
 use crate::outbox::Message;
 use crate::record::{FieldValue, Kind, Record};
-use crate::render::{format_duration, render_digest, render_notice, render_record, RenderContext};
+use crate::render::{
+    format_duration, render_digest, render_notice, render_record, render_tally, RenderContext,
+};
 use crate::route::Target;
 use crate::span_key::span_key;
 use crate::stats::{Counters, Outcome};
@@ -35,17 +38,66 @@ impl Pipeline {
             config.clock.now(),
         );
         Pipeline {
+            dedup: Dedup::new(config.rate_limit, config.dedup_capacity),
             config,
-            dedup: Dedup,
             digest,
             counters,
             dropped_reported: 0,
         }
     }
 
-    /// When the current digest window closes (on the configured clock).
-    pub(crate) fn digest_due(&self) -> std::time::Instant {
-        self.digest.due_at()
+    /// When periodic work is next due (on the configured clock): the digest
+    /// window closing, or a dedup window closing.
+    pub(crate) fn next_wake(&self) -> std::time::Instant {
+        let digest = self.digest.due_at();
+        self.dedup
+            .next_expiry()
+            .map_or(digest, |expiry| expiry.min(digest))
+    }
+
+    /// The periodic work that is due: tallies of closed dedup windows, and
+    /// the digest.
+    pub(crate) fn tick(&mut self) -> Vec<Message> {
+        let now = self.config.clock.now();
+        let mut tallies = Vec::new();
+        self.dedup.expire(now, &mut tallies);
+        let mut messages = self.tally_messages(tallies);
+        if now >= self.digest.due_at() {
+            messages.extend(self.take_digest());
+        }
+        messages
+    }
+
+    /// Remembers where a deduplicated alert landed.
+    pub(crate) fn delivered(&mut self, delivered: Delivered) {
+        self.dedup.delivered(delivered);
+    }
+
+    /// Every pending tally (shutdown).
+    pub(crate) fn drain_tallies(&mut self) -> Vec<Message> {
+        let mut tallies = Vec::new();
+        self.dedup.drain(&mut tallies);
+        self.tally_messages(tallies)
+    }
+
+    fn tally_messages(&self, tallies: Vec<Tally>) -> Vec<Message> {
+        let mut messages = Vec::new();
+        for tally in tallies {
+            let (edit, text, fallback) = render_tally(&tally, &self.config.service);
+            let mut message = messages_for(
+                vec![text],
+                &tally.target,
+                Heading::new(AlertLevel::Info, &tally.title),
+                true,
+                0,
+            );
+            for m in &mut message {
+                m.edit = edit;
+                m.fallback = fallback.clone();
+            }
+            messages.extend(message);
+        }
+        messages
     }
 
     /// Closes the digest window: the digest's messages, if it has anything
@@ -60,7 +112,7 @@ impl Pipeline {
         };
         let pages = render_digest(&report, &self.render_context(0));
         // The records a digest reports were settled as batched already.
-        messages(
+        messages_for(
             pages,
             &self.config.digest_target,
             Heading::new(AlertLevel::Info, "Digest"),
@@ -106,9 +158,29 @@ impl Pipeline {
             record.frames = crate::frames::resolve(&mut backtrace, self.config.max_traceback_lines);
         }
         self.config.sanitizer.sanitize_record(&mut record);
-        match self.dedup.admit(&record) {
-            Verdict::Alert => {}
+        let mut tallies = Vec::new();
+        let mut fingerprint_of_new = None;
+        if self.dedup.enabled() && record.kind == Kind::Alert {
+            let fp = fingerprint(&record);
+            let title = title_of(&record);
+            let target = self.config.routes.target(record.level);
+            let verdict = self.dedup.admit(
+                fp,
+                self.config.clock.now(),
+                (&title, record.level, &target),
+                &mut tallies,
+            );
+            self.counters.set_dedup_evictions(self.dedup.evictions());
+            match verdict {
+                Verdict::Alert => fingerprint_of_new = Some(fp),
+                Verdict::Repeat { tally_due } => {
+                    self.counters.settle(Outcome::Deduplicated, 1);
+                    tallies.extend(tally_due.then(|| self.dedup.tally(fp)).flatten());
+                    return self.tally_messages(tallies);
+                }
+            }
         }
+        let mut messages = self.tally_messages(tallies);
         let slow_key = match (&record.kind, record.metadata()) {
             (Kind::Slow(_), Some(metadata)) => Some(span_key(
                 metadata.target(),
@@ -120,7 +192,7 @@ impl Pipeline {
         let now = self.config.clock.now();
         if self.digest.route(&record, slow_key.as_deref(), now) == Route::Batched {
             self.counters.settle(Outcome::Batched, 1);
-            return Vec::new();
+            return messages;
         }
         if let (Kind::Slow(slow), Some(key)) = (&record.kind, slow_key) {
             record.title = Some(format!("Slow: {key}"));
@@ -144,12 +216,13 @@ impl Pipeline {
         self.dropped_reported = dropped_total;
         let pages = render_record(&record, &self.render_context(dropped_since_last));
         let target = self.config.routes.target(record.level);
-        let title = record
-            .title
-            .clone()
-            .unwrap_or_else(|| record.message.lines().next().unwrap_or_default().to_owned());
-        let heading = Heading::new(record.level, &title);
-        messages(pages, &target, heading, record.level.is_silent(), 1)
+        let heading = Heading::new(record.level, &title_of(&record));
+        let mut alert = messages_for(pages, &target, heading, record.level.is_silent(), 1);
+        if let Some(first) = alert.first_mut() {
+            first.fingerprint = fingerprint_of_new;
+        }
+        messages.extend(alert);
+        messages
     }
 
     /// A one-line silent notice (startup, shutdown) to where Info goes.
@@ -158,7 +231,7 @@ impl Pipeline {
         context.max_messages = 1;
         let pages = render_notice(emoji, text, &context);
         let target = self.config.routes.target(AlertLevel::Info);
-        messages(
+        messages_for(
             pages,
             &target,
             Heading::new(AlertLevel::Info, text),
@@ -205,9 +278,17 @@ impl Heading {
     }
 }
 
+/// A record's short title: its explicit title, or its message's first line.
+fn title_of(record: &Record) -> String {
+    record
+        .title
+        .clone()
+        .unwrap_or_else(|| record.message.lines().next().unwrap_or_default().to_owned())
+}
+
 /// The messages for an alert's pages: only the first may notify, and the
 /// last settles `records`.
-fn messages(
+fn messages_for(
     pages: Vec<String>,
     target: &Target,
     heading: Heading,
@@ -230,6 +311,9 @@ fn messages(
             attempts: 0,
             seq: 0,
             first_attempt: None,
+            fingerprint: None,
+            edit: None,
+            fallback: None,
         })
         .collect()
 }

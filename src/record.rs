@@ -139,6 +139,8 @@ pub(crate) struct Record {
     pub(crate) backtrace: Option<Box<backtrace::Backtrace>>,
     /// The resolved, filtered backtrace (filled in by the worker).
     pub(crate) frames: Vec<String>,
+    /// An explicit dedup key (`telegram.fingerprint = "..."`).
+    pub(crate) fingerprint: Option<String>,
 }
 
 impl Record {
@@ -159,6 +161,7 @@ impl Record {
             timestamp: SystemTime::now(),
             backtrace: None,
             frames: Vec::new(),
+            fingerprint: None,
         }
     }
 
@@ -183,6 +186,8 @@ pub(crate) struct FieldCollector {
     pub(crate) level: Option<AlertLevel>,
     /// `telegram.title = "..."`.
     pub(crate) title: Option<String>,
+    /// `telegram.fingerprint = "..."`.
+    pub(crate) fingerprint: Option<String>,
 }
 
 impl FieldCollector {
@@ -203,6 +208,7 @@ impl FieldCollector {
             ("skip", other) => self.skip |= other.to_string() == "true",
             ("level", level) => self.level = AlertLevel::parse(&level.to_string()),
             ("title", title) => self.title = Some(title.to_string()),
+            ("fingerprint", key) => self.fingerprint = Some(key.to_string()),
             _ => {}
         }
     }

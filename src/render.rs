@@ -262,6 +262,40 @@ fn write_backtrace(w: &mut HtmlWriter, frames: &[String]) {
     w.text("\n");
 }
 
+/// A tally: the edit of the original alert `(Some(message_id), html, None)`
+/// when it can be edited, with a follow-up as fallback; else only the
+/// follow-up `(None, html, None)`.
+pub(crate) fn render_tally(
+    tally: &crate::dedup::Tally,
+    service: &str,
+) -> (Option<i64>, String, Option<String>) {
+    let line = format!(
+        "🔁 ×{} in the last {}, last seen at {}",
+        tally.total,
+        format_duration(tally.window),
+        format_utc(tally.last_seen)
+    );
+    let mut follow_up = HtmlWriter::new(1, String::new());
+    follow_up.text(&format!("🔁 {} · ", service));
+    follow_up.tagged("b", &format!("×{}", tally.total), 32);
+    follow_up.text(" · ");
+    follow_up.text_capped(&tally.title, 300);
+    follow_up.text("\n");
+    follow_up.text(&line);
+    let follow_up = follow_up.into_html();
+    let Some(delivered) = tally.delivered.as_ref().filter(|d| !d.plain) else {
+        return (None, follow_up, None);
+    };
+    let mut edited = delivered.html.clone();
+    edited.push_str("\n\n");
+    let line_units = escape_into(&mut edited, &line);
+    let original_units = html_to_plain(&delivered.html).encode_utf16().count();
+    if original_units + 2 + line_units > MAX_MESSAGE_UNITS {
+        return (None, follow_up, None);
+    }
+    (Some(delivered.message_id), edited, Some(follow_up))
+}
+
 /// A one-line notice: `🟢 service · env` and the text.
 pub(crate) fn render_notice(emoji: &str, text: &str, ctx: &RenderContext<'_>) -> Vec<String> {
     let mut w = HtmlWriter::new(1, String::new());
@@ -502,6 +536,14 @@ impl HtmlWriter {
             self.out.push_str(tag);
             self.out.push('>');
         }
+    }
+
+    /// The HTML written so far, without a footer (one short page).
+    pub(crate) fn into_html(mut self) -> String {
+        while !self.open_tags.is_empty() {
+            self.close();
+        }
+        self.out
     }
 
     /// Writes the footer into the reserved budget and returns the pages.

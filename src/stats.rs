@@ -41,6 +41,8 @@ pub struct Stats {
     pub plain_text_fallbacks: u64,
     /// Times a group's upgrade to a supergroup moved sending to a new chat id.
     pub chat_migrations: u64,
+    /// Fingerprints evicted from the full dedup store to make room.
+    pub dedup_evictions: u64,
     /// Backtraces captured on the application's threads (only with
     /// `capture_backtrace`, and only for records that will be alerted).
     pub backtraces_captured: u64,
@@ -68,6 +70,7 @@ pub(crate) struct Counters {
     plain_text_fallbacks: AtomicU64,
     chat_migrations: AtomicU64,
     backtraces_captured: AtomicU64,
+    dedup_evictions: AtomicU64,
     /// Set once no record may enter the queue any more (shutdown or abandon).
     closed: AtomicBool,
     /// `true` once the guard has counted all unsettled records as failed; the
@@ -85,8 +88,6 @@ struct SettleState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
     Sent,
-    /// Settled by the dedup stage once it keeps state.
-    #[allow(dead_code)]
     Deduplicated,
     Batched,
     Failed,
@@ -177,6 +178,11 @@ impl Counters {
         self.plain_text_fallbacks.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The dedup store's eviction count.
+    pub(crate) fn set_dedup_evictions(&self, evictions: u64) {
+        self.dedup_evictions.store(evictions, Ordering::Relaxed);
+    }
+
     /// Counts a backtrace capture.
     pub(crate) fn backtrace_captured(&self) {
         self.backtraces_captured.fetch_add(1, Ordering::Relaxed);
@@ -232,6 +238,7 @@ impl Counters {
             plain_text_fallbacks: self.plain_text_fallbacks.load(Ordering::Relaxed),
             chat_migrations: self.chat_migrations.load(Ordering::Relaxed),
             backtraces_captured: self.backtraces_captured.load(Ordering::Relaxed),
+            dedup_evictions: self.dedup_evictions.load(Ordering::Relaxed),
             last_error: None,
         }
     }

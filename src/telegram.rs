@@ -44,6 +44,16 @@ pub(crate) struct SendMessage<'a> {
     pub(crate) link_preview_options: LinkPreviewOptions,
 }
 
+/// The `editMessageText` request body.
+#[derive(Debug, Serialize)]
+pub(crate) struct EditMessageText<'a> {
+    pub(crate) chat_id: &'a ChatId,
+    pub(crate) message_id: i64,
+    pub(crate) text: &'a str,
+    pub(crate) parse_mode: &'static str,
+    pub(crate) link_preview_options: LinkPreviewOptions,
+}
+
 /// Link previews are always off: alert text is not an invitation to fetch URLs.
 #[derive(Debug, Serialize)]
 pub(crate) struct LinkPreviewOptions {
@@ -111,7 +121,20 @@ pub(crate) enum Failure {
     Permanent,
 }
 
+impl Failure {
+    /// Whether the same request may succeed later.
+    pub(crate) fn is_retryable(self) -> bool {
+        matches!(self, Failure::Transient | Failure::RateLimited(_))
+    }
+}
+
 impl ApiError {
+    /// Editing to the same text: Telegram calls it an error, it is a success.
+    pub(crate) fn is_not_modified(&self) -> bool {
+        matches!(self, ApiError::Rejected { code: 400, description, .. }
+            if description.contains("message is not modified"))
+    }
+
     /// Classifies the error (see [`Failure`]).
     pub(crate) fn classify(&self) -> Failure {
         let ApiError::Rejected {
@@ -168,6 +191,15 @@ impl BotClient {
     pub(crate) async fn send_message(&self, message: &SendMessage<'_>) -> Result<i64, ApiError> {
         let sent: SentMessageResult = self.call("sendMessage", message).await?;
         Ok(sent.message_id)
+    }
+
+    /// Replaces a message's text.
+    pub(crate) async fn edit_message_text(
+        &self,
+        edit: &EditMessageText<'_>,
+    ) -> Result<(), ApiError> {
+        let _edited: serde_json::Value = self.call("editMessageText", edit).await?;
+        Ok(())
     }
 
     /// Validates the token.

@@ -13,7 +13,6 @@
 //! API never delays them past their deadline.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 use std::task::Poll;
@@ -24,7 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::builder::Config;
 use crate::check::{CheckProblem, CheckReport};
-use crate::delivery::{Courier, Sent};
+use crate::delivery::{Courier, Request, Sent};
 use crate::error::Error;
 use crate::guard::TelegramGuard;
 use crate::layer::{mark_worker_thread, LayerRules, TelegramLayer};
@@ -265,7 +264,7 @@ fn join_briefly(thread: JoinHandle<()>) {
 }
 
 /// A request to Telegram in flight, with the number of records it settles.
-type InFlight = (u64, Pin<Box<dyn Future<Output = Sent> + Send>>);
+type InFlight = (u64, Request);
 
 struct PendingFlush {
     target: u64,
@@ -313,7 +312,7 @@ impl Worker {
             }
             let deadline = self.next_deadline();
             let clock = self.courier.clock().clone();
-            let digest_due = self.pipeline.digest_due();
+            let wake_at = self.pipeline.next_wake();
             tokio::select! {
                 biased;
                 command = self.control.recv(), if self.control_open => match command {
@@ -327,10 +326,13 @@ impl Worker {
                 sent = in_flight_done(&mut self.in_flight), if self.in_flight.is_some() => {
                     self.in_flight = None;
                     self.courier.settle(sent);
+                    for delivered in self.courier.take_deliveries() {
+                        self.pipeline.delivered(delivered);
+                    }
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {}
                 () = clock.sleep_until(next_send.unwrap_or_else(Instant::now)), if next_send.is_some() => {}
-                () = clock.wait_until(digest_due) => self.send_digest(),
+                () = clock.wait_until(wake_at) => self.tick(),
                 record = self.records.recv(), if self.records_open && self.courier.has_room() => {
                     self.on_record(record);
                 }
@@ -346,7 +348,7 @@ impl Worker {
         }
         match self.courier.next_request() {
             Ok((records, request)) => {
-                self.in_flight = Some((records, Box::pin(request)));
+                self.in_flight = Some((records, request));
                 None
             }
             Err(ready_at) => ready_at,
@@ -400,6 +402,9 @@ impl Worker {
                 while let Ok(record) = self.records.try_recv() {
                     self.on_record(Some(record));
                 }
+                for message in self.pipeline.drain_tallies() {
+                    self.courier.enqueue(message);
+                }
                 self.send_digest();
                 self.shutdown_notice_due = self.config.shutdown_notice;
             }
@@ -447,6 +452,13 @@ impl Worker {
     /// Closes the digest window and queues the digest, if it has news.
     fn send_digest(&mut self) {
         for message in self.pipeline.take_digest() {
+            self.courier.enqueue(message);
+        }
+    }
+
+    /// Periodic work: tallies of closed dedup windows, and the digest when due.
+    fn tick(&mut self) {
+        for message in self.pipeline.tick() {
             self.courier.enqueue(message);
         }
     }

@@ -199,6 +199,7 @@ fn an_invalid_token_stops_all_sending() {
         .bot_token("111111:AAwrongTokenForThisMock_0123456789ab")
         .chat_id(CHAT)
         .api_url(mock.url())
+        .rate_limit(Duration::ZERO)
         .build()
         .unwrap();
     use tracing_subscriber::prelude::*;

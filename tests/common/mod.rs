@@ -12,7 +12,8 @@ pub const CHAT: i64 = -1_001_234_567_890;
 
 /// A builder pointed at `mock`, with recognisable service and environment.
 /// Pacing is off: tests that are not about pacing should not wait for it
-/// (the pacing tests set it, with a virtual clock).
+/// (the pacing tests set it, with a virtual clock). Deduplication is off, so
+/// that "failure 1" and "failure 2" are two alerts (the dedup tests set it).
 pub fn builder(mock: &MockTelegram) -> Builder {
     TelegramLayer::builder()
         .bot_token(mock.token())
@@ -21,6 +22,7 @@ pub fn builder(mock: &MockTelegram) -> Builder {
         .service("orders-api")
         .environment("staging")
         .pacing(Pacing::disabled())
+        .rate_limit(std::time::Duration::ZERO)
 }
 
 /// Runs `body` with only `layer` installed (thread-local, so tests do not

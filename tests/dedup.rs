@@ -1,0 +1,141 @@
+//! Deduplication and tallies in one process (the fleet tests are in
+//! `redis.rs`). Windows are closed by advancing a `TestClock`.
+
+mod common;
+
+use std::time::Duration;
+
+use tracing::error;
+use tracing_subscriber::prelude::*;
+use tracing_telegram::testing::{MockTelegram, Reply, TestClock};
+
+fn deduplicating(mock: &MockTelegram) -> (tracing_telegram::Builder, TestClock) {
+    let clock = TestClock::new();
+    mock.set_clock(clock.clone());
+    let builder = common::builder(mock)
+        .clock(clock.clone())
+        .rate_limit(Duration::from_secs(600));
+    (builder, clock)
+}
+
+#[test]
+fn a_thousand_repeats_make_one_alert_edited_to_show_the_tally() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = deduplicating(&mock);
+    let (layer, guard) = builder.build().unwrap();
+    // One callsite, as in a service where the same line fails again and again.
+    let timeout = |attempt: u64, ms: u64| error!(attempt, "db timeout after {ms} ms");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        timeout(0, 130);
+        assert!(
+            guard.flush(Duration::from_secs(5)),
+            "the original is delivered first"
+        );
+        for i in 1..1000u64 {
+            timeout(i, 100 + i * 7);
+        }
+    });
+    assert!(guard.flush(Duration::from_secs(5)));
+    clock.advance(Duration::from_secs(601)); // the window closes
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = guard.shutdown(Duration::from_secs(5));
+
+    let messages = mock.messages();
+    let alerts: Vec<_> = messages
+        .iter()
+        .filter(|m| !m.disable_notification)
+        .collect();
+    assert_eq!(alerts.len(), 1, "{messages:#?}");
+    let text = alerts[0].plain_text();
+    assert!(text.contains("db timeout after 130 ms"), "{text}");
+    assert!(
+        text.contains("🔁 ×1000 in the last 10 min 0 s, last seen at "),
+        "{text}"
+    );
+    let edits = mock
+        .requests()
+        .iter()
+        .filter(|r| r.method == "editMessageText")
+        .count();
+    assert_eq!(
+        edits, 3,
+        "at 10, 100 and 1000; closing the window had nothing new to add"
+    );
+    let digest = messages.last().unwrap().plain_text();
+    assert!(digest.contains("999 repeat(s) suppressed"), "{digest}");
+    assert_eq!((stats.sent, stats.deduplicated), (1, 999), "{stats:?}");
+    common::assert_accounted(&stats);
+}
+
+#[test]
+fn a_tally_that_cannot_edit_is_sent_as_a_follow_up() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = deduplicating(&mock);
+    let (layer, guard) = builder.build().unwrap();
+    let unavailable = || error!("cache unavailable");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        unavailable();
+        assert!(guard.flush(Duration::from_secs(5)));
+        unavailable();
+        unavailable();
+    });
+    assert!(guard.flush(Duration::from_secs(5)));
+    mock.script(Reply::BadRequest("message to edit not found".into()));
+    clock.advance(Duration::from_secs(601));
+    mock.wait_for_messages(2, Duration::from_secs(5));
+    let stats = guard.shutdown(Duration::from_secs(5));
+    let messages: Vec<_> = mock
+        .messages()
+        .into_iter()
+        .filter(|m| !m.plain_text().starts_with("📊 DIGEST"))
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:#?} {stats:?}");
+    let follow_up = messages[1].plain_text();
+    assert!(
+        follow_up.starts_with("🔁 orders-api · ×3 · cache unavailable\n🔁 ×3 in the last"),
+        "{follow_up}"
+    );
+    assert!(messages[1].disable_notification, "tallies are silent");
+    assert!(
+        !messages[0].plain_text().contains("🔁"),
+        "the original was not edited"
+    );
+}
+
+#[test]
+fn an_explicit_fingerprint_groups_different_messages() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, _clock) = deduplicating(&mock);
+    let (layer, guard) = builder.build().unwrap();
+    let stats = common::run_with(layer, guard, || {
+        // Different callsites and messages, one explicit fingerprint.
+        error!(
+            telegram.fingerprint = "payments-down",
+            "stripe returned 503"
+        );
+        error!(
+            telegram.fingerprint = "payments-down",
+            "adyen refused the connection"
+        );
+        error!("a different problem");
+    });
+    assert_eq!((stats.sent, stats.deduplicated), (2, 1), "{stats:?}");
+}
+
+#[test]
+fn the_store_is_bounded_and_evictions_are_counted() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, _clock) = deduplicating(&mock);
+    let (layer, guard) = builder.dedup_capacity(50).build().unwrap();
+    let stats = common::run_with(layer, guard, || {
+        for i in 0..200 {
+            // Distinct callsite-independent text: the letters differ.
+            let name: String = (0..4)
+                .map(|k| char::from(b'a' + ((i >> (k * 2)) & 3) as u8 + (k as u8) * 4))
+                .collect();
+            error!("unique failure {name}");
+        }
+    });
+    assert_eq!(stats.sent, 200, "{stats:?}");
+    assert_eq!(stats.dedup_evictions, 150, "{stats:?}");
+}
