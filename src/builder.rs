@@ -183,8 +183,12 @@ pub(crate) struct Config {
     pub(crate) startup_notice: bool,
     pub(crate) shutdown_notice: bool,
     pub(crate) service_version: Option<String>,
-    #[allow(dead_code)]
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) redis_url: Option<String>,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) redis_key_prefix: String,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) redis_timeout: Duration,
     pub(crate) queue_capacity: usize,
     pub(crate) drop_timeout: Duration,
     pub(crate) connect_timeout: Duration,
@@ -238,6 +242,8 @@ pub struct Builder {
     pub(crate) shutdown_notice: bool,
     pub(crate) service_version: Option<String>,
     pub(crate) redis_url: Option<String>,
+    pub(crate) redis_key_prefix: String,
+    pub(crate) redis_timeout: Duration,
     pub(crate) queue_capacity: usize,
     pub(crate) drop_timeout: Duration,
     pub(crate) connect_timeout: Duration,
@@ -304,6 +310,8 @@ impl Default for Builder {
             shutdown_notice: false,
             service_version: None,
             redis_url: None,
+            redis_key_prefix: "tracing-telegram".to_owned(),
+            redis_timeout: Duration::from_millis(500),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             drop_timeout: DEFAULT_DROP_TIMEOUT,
             connect_timeout: Duration::from_secs(5),
@@ -628,11 +636,28 @@ impl Builder {
         self
     }
 
-    /// A Redis URL (`redis://` or `rediss://`) for state shared by a fleet.
-    /// (Validated and stored; the Redis store lands in a later release, until
-    /// then state is kept in memory.)
+    /// A Redis URL (`redis://`, or `rediss://` for TLS) shared by a fleet
+    /// (feature `redis`): the first process to see an alert sends it, the
+    /// others count it, and the tally shows the fleet's total; the startup
+    /// notice is sent once per deploy. If Redis is unreachable or slow, each
+    /// decision falls back to this process's memory (counted in
+    /// `Stats::redis_fallbacks`) until it answers again.
     pub fn redis_url(mut self, url: impl Into<String>) -> Self {
         self.redis_url = Some(url.into());
+        self
+    }
+
+    /// The prefix of every Redis key (so several services can share one
+    /// Redis). Default `tracing-telegram`.
+    pub fn redis_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.redis_key_prefix = prefix.into();
+        self
+    }
+
+    /// The bound on each Redis call; past it the record is decided in
+    /// memory. Default 500 ms.
+    pub fn redis_timeout(mut self, timeout: Duration) -> Self {
+        self.redis_timeout = timeout;
         self
     }
 
@@ -751,7 +776,22 @@ impl Builder {
         let api_url = validate_api_url("api_url", &self.api_url)?;
         if let Some(url) = &self.redis_url {
             validate_redis_url("redis_url", url)?;
+            if !cfg!(feature = "redis") {
+                return Err(Error::invalid(
+                    "redis_url",
+                    "<set>",
+                    "no redis_url: this build has the `redis` feature off",
+                ));
+            }
         }
+        if self.redis_key_prefix.is_empty() || self.redis_key_prefix.contains(char::is_whitespace) {
+            return Err(Error::invalid(
+                "redis_key_prefix",
+                &self.redis_key_prefix,
+                "a non-empty prefix without spaces",
+            ));
+        }
+        require_positive("redis_timeout", self.redis_timeout)?;
         require_positive("slow_threshold", self.slow_threshold)?;
         require_positive("slow_batch_window", self.slow_batch)?;
         require_positive("batch_window", self.batch_window)?;
@@ -817,6 +857,8 @@ impl Builder {
             shutdown_notice: self.shutdown_notice,
             service_version: self.service_version,
             redis_url: self.redis_url,
+            redis_key_prefix: self.redis_key_prefix,
+            redis_timeout: self.redis_timeout,
             queue_capacity: self.queue_capacity,
             drop_timeout: self.drop_timeout,
             connect_timeout: self.connect_timeout,

@@ -20,6 +20,18 @@ use crate::route::Target;
 /// Counts at which the original alert is updated before its window closes.
 const TALLY_THRESHOLDS: &[u64] = &[10, 100, 1_000, 10_000, 100_000];
 
+/// What the fleet (Redis) says about a record's fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// No fleet store, or it did not answer: decide in this process.
+    Local,
+    /// This process saw it first in the fleet: alert.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    First,
+    /// Another process (or this one) alerted already: only count it.
+    Repeat,
+}
+
 /// What to do with a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
@@ -44,6 +56,7 @@ pub(crate) struct Delivered {
 /// A tally to report: how often an alert happened in its window.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Tally {
+    pub(crate) fingerprint: u64,
     pub(crate) title: String,
     pub(crate) level: AlertLevel,
     pub(crate) target: Target,
@@ -52,6 +65,8 @@ pub(crate) struct Tally {
     pub(crate) window: Duration,
     pub(crate) last_seen: SystemTime,
     pub(crate) delivered: Option<Delivered>,
+    /// The total the last tally already showed (1: none yet).
+    pub(crate) shown: u64,
 }
 
 #[derive(Debug)]
@@ -72,6 +87,10 @@ struct Entry {
 pub(crate) struct Dedup {
     window: Duration,
     capacity: usize,
+    /// With a fleet, repeats may have happened in other processes: every
+    /// closing entry yields a tally, and the worker drops those the fleet
+    /// total shows nothing new for.
+    always_tally: bool,
     entries: HashMap<u64, Entry>,
     /// Fingerprints in order of first sighting (with that instant, to tell a
     /// stale queue slot from a re-created entry).
@@ -86,10 +105,16 @@ impl Dedup {
         Dedup {
             window,
             capacity: capacity.max(1),
+            always_tally: false,
             entries: HashMap::new(),
             order: VecDeque::new(),
             evictions: 0,
         }
+    }
+
+    /// Tallies every closing entry (see `always_tally`).
+    pub(crate) fn tally_every_entry(&mut self) {
+        self.always_tally = true;
     }
 
     pub(crate) fn enabled(&self) -> bool {
@@ -164,8 +189,20 @@ impl Dedup {
         let window = self.window;
         let entry = self.entries.get_mut(&fingerprint)?;
         entry.delivered.as_ref()?;
+        let tally = tally_of(fingerprint, entry, window);
         entry.reported = entry.repeats;
-        Some(tally_of(entry, window))
+        Some(tally)
+    }
+
+    /// A repeat the fleet saw: counted here only if this process holds the
+    /// original (it reports the tally); `true` if a threshold was reached.
+    pub(crate) fn note_repeat(&mut self, fingerprint: u64) -> bool {
+        let Some(entry) = self.entries.get_mut(&fingerprint) else {
+            return false;
+        };
+        entry.repeats += 1;
+        entry.last_seen = SystemTime::now();
+        TALLY_THRESHOLDS.contains(&(entry.repeats + 1))
     }
 
     /// When the oldest entry's window closes.
@@ -205,7 +242,8 @@ impl Dedup {
     /// Removes an entry; its tally if it has repeats not yet reported.
     fn remove(&mut self, fingerprint: u64) -> Option<Tally> {
         let entry = self.entries.remove(&fingerprint)?;
-        (entry.repeats > entry.reported).then(|| tally_of(&entry, self.window))
+        let news = entry.repeats > entry.reported || self.always_tally;
+        news.then(|| tally_of(fingerprint, &entry, self.window))
     }
 
     fn make_room(&mut self, now: Instant, tallies: &mut Vec<Tally>) {
@@ -229,8 +267,9 @@ impl Dedup {
     }
 }
 
-fn tally_of(entry: &Entry, window: Duration) -> Tally {
+fn tally_of(fingerprint: u64, entry: &Entry, window: Duration) -> Tally {
     Tally {
+        fingerprint,
         title: entry.title.clone(),
         level: entry.level,
         target: entry.target.clone(),
@@ -238,6 +277,7 @@ fn tally_of(entry: &Entry, window: Duration) -> Tally {
         window,
         last_seen: entry.last_seen,
         delivered: entry.delivered.clone(),
+        shown: entry.reported + 1,
     }
 }
 

@@ -73,6 +73,9 @@ pub(crate) fn read(
         builder =
             builder.slow_batch_window(parse_minutes("SLOW_REQUESTS_BATCH_MINUTES", &value, 1)?);
     }
+    if let Some(value) = get("REDIS_KEY_PREFIX") {
+        builder = builder.redis_key_prefix(value.trim());
+    }
     if let Some(value) = get("REDIS_URL") {
         validate_redis_url("REDIS_URL", value.trim())?;
         builder = builder.redis_url(value.trim());
@@ -195,6 +198,7 @@ mod tests {
             ("SLOW_REQUEST_THRESHOLD_SECONDS", "0.5"),
             ("SLOW_REQUESTS_BATCH_MINUTES", "5"),
             ("REDIS_URL", "rediss://user:pw@redis.internal:6380/0"),
+            ("REDIS_KEY_PREFIX", "shop-prod"),
         ]);
         let b = from(&vars).unwrap();
         assert!(b.enabled);

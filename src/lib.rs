@@ -121,6 +121,8 @@ mod pacing;
 mod panic;
 mod pipeline;
 mod record;
+#[cfg(feature = "redis")]
+mod redis;
 mod render;
 mod retry;
 mod route;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::alert::{Alert, AlertLevel};
 use crate::builder::{BeforeSend, Config};
-use crate::dedup::{Dedup, Delivered, Tally, Verdict};
+use crate::dedup::{Claim, Dedup, Delivered, Tally, Verdict};
 use crate::digest::{Digest, Route, Totals};
 use crate::fingerprint::fingerprint;
 use crate::outbox::Message;
@@ -27,6 +27,8 @@ pub(crate) struct Pipeline {
     counters: Arc<Counters>,
     /// `Counters::dropped_for_room` when the last message was rendered.
     dropped_reported: u64,
+    /// Tallies waiting for the worker (which may ask the fleet for totals).
+    pending_tallies: Vec<Tally>,
 }
 
 impl Pipeline {
@@ -37,13 +39,28 @@ impl Pipeline {
             config.digest_top,
             config.clock.now(),
         );
+        let mut dedup = Dedup::new(config.rate_limit, config.dedup_capacity);
+        if config.redis_url.is_some() {
+            dedup.tally_every_entry();
+        }
         Pipeline {
-            dedup: Dedup::new(config.rate_limit, config.dedup_capacity),
+            dedup,
             config,
             digest,
             counters,
             dropped_reported: 0,
+            pending_tallies: Vec::new(),
         }
+    }
+
+    /// The dedup key of a record that dedup applies to.
+    pub(crate) fn dedup_key(&self, record: &Record) -> Option<u64> {
+        (self.dedup.enabled() && record.kind == Kind::Alert).then(|| fingerprint(record))
+    }
+
+    /// The tallies produced since the last call.
+    pub(crate) fn take_tallies(&mut self) -> Vec<Tally> {
+        std::mem::take(&mut self.pending_tallies)
     }
 
     /// When periodic work is next due (on the configured clock): the digest
@@ -61,7 +78,7 @@ impl Pipeline {
         let now = self.config.clock.now();
         let mut tallies = Vec::new();
         self.dedup.expire(now, &mut tallies);
-        let mut messages = self.tally_messages(tallies);
+        let mut messages = self.stash_tallies(tallies);
         if now >= self.digest.due_at() {
             messages.extend(self.take_digest());
         }
@@ -73,14 +90,21 @@ impl Pipeline {
         self.dedup.delivered(delivered);
     }
 
-    /// Every pending tally (shutdown).
+    /// Every pending tally (shutdown); they are taken with `take_tallies`.
     pub(crate) fn drain_tallies(&mut self) -> Vec<Message> {
         let mut tallies = Vec::new();
         self.dedup.drain(&mut tallies);
-        self.tally_messages(tallies)
+        self.stash_tallies(tallies)
     }
 
-    fn tally_messages(&self, tallies: Vec<Tally>) -> Vec<Message> {
+    /// Keeps tallies for the worker; returns no messages (yet).
+    fn stash_tallies(&mut self, tallies: Vec<Tally>) -> Vec<Message> {
+        self.pending_tallies.extend(tallies);
+        Vec::new()
+    }
+
+    /// The messages that report `tallies`.
+    pub(crate) fn render_tallies(&self, tallies: Vec<Tally>) -> Vec<Message> {
         let mut messages = Vec::new();
         for tally in tallies {
             let (edit, text, fallback) = render_tally(&tally, &self.config.service);
@@ -136,7 +160,10 @@ impl Pipeline {
     /// Runs the stages on one record and returns the messages to send: none
     /// (refused by `before_send`), one, or several pages of a long alert
     /// (the last page settles the record).
-    pub(crate) fn prepare(&mut self, mut record: Record) -> Vec<Message> {
+    pub(crate) fn prepare(&mut self, mut record: Record, claim: Claim) -> Vec<Message> {
+        // Before the hook and sanitizing change anything: the same key the
+        // worker asked the fleet about.
+        let dedup_key = self.dedup_key(&record);
         if let Some(hook) = &self.config.before_send {
             // A panic in the user's hook must not kill the worker: the alert
             // then goes out as it was (and is still sanitized below).
@@ -160,8 +187,15 @@ impl Pipeline {
         self.config.sanitizer.sanitize_record(&mut record);
         let mut tallies = Vec::new();
         let mut fingerprint_of_new = None;
-        if self.dedup.enabled() && record.kind == Kind::Alert {
-            let fp = fingerprint(&record);
+        if let Some(fp) = dedup_key {
+            if claim == Claim::Repeat {
+                // Another alert of the fleet (maybe ours) covers it.
+                self.counters.settle(Outcome::Deduplicated, 1);
+                if self.dedup.note_repeat(fp) {
+                    tallies.extend(self.dedup.tally(fp));
+                }
+                return self.stash_tallies(tallies);
+            }
             let title = title_of(&record);
             let target = self.config.routes.target(record.level);
             let verdict = self.dedup.admit(
@@ -176,11 +210,11 @@ impl Pipeline {
                 Verdict::Repeat { tally_due } => {
                     self.counters.settle(Outcome::Deduplicated, 1);
                     tallies.extend(tally_due.then(|| self.dedup.tally(fp)).flatten());
-                    return self.tally_messages(tallies);
+                    return self.stash_tallies(tallies);
                 }
             }
         }
-        let mut messages = self.tally_messages(tallies);
+        let mut messages = self.stash_tallies(tallies);
         let slow_key = match (&record.kind, record.metadata()) {
             (Kind::Slow(_), Some(metadata)) => Some(span_key(
                 metadata.target(),

@@ -43,6 +43,9 @@ pub struct Stats {
     pub chat_migrations: u64,
     /// Fingerprints evicted from the full dedup store to make room.
     pub dedup_evictions: u64,
+    /// Redis calls that failed or timed out, each answered from memory
+    /// instead (fail open).
+    pub redis_fallbacks: u64,
     /// Backtraces captured on the application's threads (only with
     /// `capture_backtrace`, and only for records that will be alerted).
     pub backtraces_captured: u64,
@@ -71,6 +74,7 @@ pub(crate) struct Counters {
     chat_migrations: AtomicU64,
     backtraces_captured: AtomicU64,
     dedup_evictions: AtomicU64,
+    redis_fallbacks: AtomicU64,
     /// Set once no record may enter the queue any more (shutdown or abandon).
     closed: AtomicBool,
     /// `true` once the guard has counted all unsettled records as failed; the
@@ -183,6 +187,12 @@ impl Counters {
         self.dedup_evictions.store(evictions, Ordering::Relaxed);
     }
 
+    /// Counts a Redis call answered from memory.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn redis_fallback(&self) {
+        self.redis_fallbacks.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts a backtrace capture.
     pub(crate) fn backtrace_captured(&self) {
         self.backtraces_captured.fetch_add(1, Ordering::Relaxed);
@@ -239,6 +249,7 @@ impl Counters {
             chat_migrations: self.chat_migrations.load(Ordering::Relaxed),
             backtraces_captured: self.backtraces_captured.load(Ordering::Relaxed),
             dedup_evictions: self.dedup_evictions.load(Ordering::Relaxed),
+            redis_fallbacks: self.redis_fallbacks.load(Ordering::Relaxed),
             last_error: None,
         }
     }

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::builder::Config;
 use crate::check::{CheckProblem, CheckReport};
+use crate::dedup::Claim;
 use crate::delivery::{Courier, Request, Sent};
 use crate::error::Error;
 use crate::guard::TelegramGuard;
@@ -98,7 +99,24 @@ pub(crate) fn start(config: Config) -> Result<(TelegramLayer, TelegramGuard), Er
         .enable_all()
         .build()
         .map_err(Error::Worker)?;
+    #[cfg(feature = "redis")]
+    let fleet = match &config.redis_url {
+        Some(url) => Some(
+            crate::redis::FleetStore::new(
+                url,
+                &config.redis_key_prefix,
+                config.redis_timeout,
+                Arc::clone(&counters),
+            )
+            .map_err(|_| {
+                Error::invalid("redis_url", "<redacted>", "a Redis URL the client accepts")
+            })?,
+        ),
+        None => None,
+    };
     let worker = Worker {
+        #[cfg(feature = "redis")]
+        fleet,
         config: Arc::clone(&config),
         pipeline: Pipeline::new(Arc::clone(&config), Arc::clone(&counters)),
         courier: Courier::new(&config, client, Arc::clone(&counters)),
@@ -281,6 +299,9 @@ struct Stopping {
 struct Worker {
     config: Arc<Config>,
     pipeline: Pipeline,
+    /// The fleet's shared store, when `redis_url` is set.
+    #[cfg(feature = "redis")]
+    fleet: Option<crate::redis::FleetStore>,
     courier: Courier,
     records: mpsc::Receiver<Record>,
     control: mpsc::Receiver<Control>,
@@ -296,7 +317,11 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self) {
-        if self.config.startup_notice {
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &mut self.fleet {
+            fleet.connect().await;
+        }
+        if self.config.startup_notice && self.first_start_of_deploy().await {
             let text = startup_text(&self.config);
             for message in self.pipeline.notice("🟢", &text) {
                 self.courier.enqueue(message);
@@ -315,14 +340,7 @@ impl Worker {
             let wake_at = self.pipeline.next_wake();
             tokio::select! {
                 biased;
-                command = self.control.recv(), if self.control_open => match command {
-                    Some(Control::Check { done }) => {
-                        let greeting = check_greeting(&self.config);
-                        let report = self.courier.check(&self.pipeline.targets(), &greeting).await;
-                        let _ = done.try_send(report);
-                    }
-                    other => self.on_command(other),
-                },
+                command = self.control.recv(), if self.control_open => self.on_command(command).await,
                 sent = in_flight_done(&mut self.in_flight), if self.in_flight.is_some() => {
                     self.in_flight = None;
                     self.courier.settle(sent);
@@ -332,9 +350,9 @@ impl Worker {
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {}
                 () = clock.sleep_until(next_send.unwrap_or_else(Instant::now)), if next_send.is_some() => {}
-                () = clock.wait_until(wake_at) => self.tick(),
+                () = clock.wait_until(wake_at) => self.tick().await,
                 record = self.records.recv(), if self.records_open && self.courier.has_room() => {
-                    self.on_record(record);
+                    self.on_record(record).await;
                 }
             }
         }
@@ -383,7 +401,7 @@ impl Worker {
         self.records.is_empty() || !self.records_open
     }
 
-    fn on_command(&mut self, command: Option<Control>) {
+    async fn on_command(&mut self, command: Option<Control>) {
         match command {
             Some(Control::Flush {
                 target,
@@ -400,31 +418,85 @@ impl Worker {
                 // Whatever is still queued in the channel belongs in the
                 // final digest too.
                 while let Ok(record) = self.records.try_recv() {
-                    self.on_record(Some(record));
+                    self.on_record(Some(record)).await;
                 }
-                for message in self.pipeline.drain_tallies() {
-                    self.courier.enqueue(message);
-                }
+                let _ = self.pipeline.drain_tallies();
+                self.send_tallies().await;
                 self.send_digest();
                 self.shutdown_notice_due = self.config.shutdown_notice;
             }
             Some(Control::Check { done }) => {
-                // Handled in the loop (it awaits); never reached.
-                let _ = done.try_send(CheckReport::default());
+                let greeting = check_greeting(&self.config);
+                let report = self
+                    .courier
+                    .check(&self.pipeline.targets(), &greeting)
+                    .await;
+                let _ = done.try_send(report);
             }
             // The guard was forgotten without a shutdown: keep serving the layer.
             None => self.control_open = false,
         }
     }
 
-    fn on_record(&mut self, record: Option<Record>) {
+    async fn on_record(&mut self, record: Option<Record>) {
         let Some(record) = record else {
             self.records_open = false;
             return;
         };
-        for message in self.pipeline.prepare(record) {
+        let claim = self.claim(&record).await;
+        for message in self.pipeline.prepare(record, claim) {
             self.courier.enqueue(message);
         }
+        self.send_tallies().await;
+    }
+
+    /// Asks the fleet whether this record is the first of its kind.
+    async fn claim(&mut self, record: &Record) -> Claim {
+        #[cfg(feature = "redis")]
+        if let (Some(fleet), Some(key)) = (&mut self.fleet, self.pipeline.dedup_key(record)) {
+            return fleet.claim(key, self.config.rate_limit).await;
+        }
+        let _ = record;
+        Claim::Local
+    }
+
+    /// Sends pending tallies, with the fleet's totals when there is a fleet.
+    async fn send_tallies(&mut self) {
+        let mut tallies = self.pipeline.take_tallies();
+        if tallies.is_empty() {
+            return;
+        }
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &mut self.fleet {
+            for tally in &mut tallies {
+                if let Some(total) = fleet.total(tally.fingerprint).await {
+                    tally.total = tally.total.max(total);
+                }
+            }
+        }
+        // Nothing new since the last tally (possible with a fleet).
+        tallies.retain(|tally| tally.total > tally.shown);
+        for message in self.pipeline.render_tallies(tallies) {
+            self.courier.enqueue(message);
+        }
+    }
+
+    /// Whether this process should send the startup notice: with a fleet,
+    /// only the first process of a deploy does.
+    async fn first_start_of_deploy(&mut self) -> bool {
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &mut self.fleet {
+            let version = self
+                .config
+                .service_version
+                .as_deref()
+                .unwrap_or("unversioned");
+            return fleet
+                .first_start(&self.config.service, version)
+                .await
+                .unwrap_or(true);
+        }
+        true
     }
 
     /// At shutdown, once everything else is delivered: the final counters.
@@ -457,10 +529,11 @@ impl Worker {
     }
 
     /// Periodic work: tallies of closed dedup windows, and the digest when due.
-    fn tick(&mut self) {
+    async fn tick(&mut self) {
         for message in self.pipeline.tick() {
             self.courier.enqueue(message);
         }
+        self.send_tallies().await;
     }
 
     fn next_deadline(&self) -> Option<Instant> {

@@ -1,5 +1,5 @@
 //! Deduplication and tallies in one process (the fleet tests are in
-//! `redis.rs`). Windows are closed by advancing a `TestClock`.
+//! `fleet.rs`). Windows are closed by advancing a `TestClock`.
 
 mod common;
 

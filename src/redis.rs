@@ -1,0 +1,228 @@
+//! The Redis store (feature `redis`): shared dedup and tallies for a fleet.
+//!
+//! - First writer wins: `SET {prefix}:dedup:{fp} NX PX window` decides which
+//!   process alerts; the others count the record as a repeat.
+//! - Fleet tallies: every repeat runs `INCR` (with the window as expiry, in
+//!   one Lua script) on `{prefix}:tally:{fp}`; the process that alerted reads
+//!   the total when it reports the tally.
+//! - Startup notices once per deploy: `SET {prefix}:started:{service}:{version} NX`.
+//! - Every key has a TTL and lives under the configurable prefix.
+//!
+//! Redis trouble never stops alerts: every call is bounded by a timeout
+//! (500 ms by default); an error or timeout falls back to the in-memory
+//! store for that record (fail open: a duplicate is better than silence),
+//! counts a fallback in `Stats`, and says so once on stderr. The connection
+//! manager reconnects by itself; the first success after trouble is
+//! announced too. Everything here runs in the worker thread.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{Client, Script};
+
+use crate::dedup::Claim;
+use crate::stats::Counters;
+
+/// A connection to the fleet's Redis, or the memory of having none.
+pub(crate) struct FleetStore {
+    client: Client,
+    connection: Option<ConnectionManager>,
+    prefix: String,
+    timeout: Duration,
+    instance: String,
+    counters: Arc<Counters>,
+    /// Whether the last call failed (to announce recovery once).
+    degraded: bool,
+    incr_with_expiry: Script,
+}
+
+impl fmt::Debug for FleetStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FleetStore")
+            .field("prefix", &self.prefix)
+            .field("connected", &self.connection.is_some())
+            .field("degraded", &self.degraded)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FleetStore {
+    /// A store for `url`; nothing is contacted until the first call.
+    pub(crate) fn new(
+        url: &str,
+        prefix: &str,
+        timeout: Duration,
+        counters: Arc<Counters>,
+    ) -> Result<Self, String> {
+        let client = Client::open(url).map_err(|e| e.to_string())?;
+        Ok(FleetStore {
+            client,
+            connection: None,
+            prefix: prefix.to_owned(),
+            timeout,
+            instance: instance_id(),
+            counters,
+            degraded: false,
+            incr_with_expiry: Script::new(
+                "local n = redis.call('INCR', KEYS[1]) \
+                 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
+                 return n",
+            ),
+        })
+    }
+
+    /// Connects now (at startup) so that an unreachable Redis is reported
+    /// at once; the layer works in memory meanwhile.
+    pub(crate) async fn connect(&mut self) {
+        let _ = self.connection().await;
+    }
+
+    /// First-writer-wins for `fingerprint` within `window`.
+    pub(crate) async fn claim(&mut self, fingerprint: u64, window: Duration) -> Claim {
+        let key = format!("{}:dedup:{fingerprint:016x}", self.prefix);
+        let ttl = millis(window);
+        let instance = self.instance.clone();
+        let set = self
+            .call(|mut conn| async move {
+                ::redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&instance)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl)
+                    .query_async::<Option<String>>(&mut conn)
+                    .await
+            })
+            .await;
+        match set {
+            Some(Some(_)) => Claim::First,
+            Some(None) => match self.count_repeat(fingerprint, window).await {
+                Some(_) => Claim::Repeat,
+                None => Claim::Local,
+            },
+            None => Claim::Local,
+        }
+    }
+
+    /// The fleet's occurrences of `fingerprint` (the original included), if
+    /// Redis answers.
+    pub(crate) async fn total(&mut self, fingerprint: u64) -> Option<u64> {
+        let key = format!("{}:tally:{fingerprint:016x}", self.prefix);
+        let repeats = self
+            .call(|mut conn| async move {
+                ::redis::cmd("GET")
+                    .arg(&key)
+                    .query_async::<Option<u64>>(&mut conn)
+                    .await
+            })
+            .await?;
+        Some(repeats.unwrap_or(0) + 1)
+    }
+
+    /// Whether this process is the first of its deploy to start (`None`:
+    /// Redis did not answer).
+    pub(crate) async fn first_start(&mut self, service: &str, version: &str) -> Option<bool> {
+        let key = format!("{}:started:{service}:{version}", self.prefix);
+        let instance = self.instance.clone();
+        let set = self
+            .call(|mut conn| async move {
+                ::redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&instance)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(millis(Duration::from_secs(3600)))
+                    .query_async::<Option<String>>(&mut conn)
+                    .await
+            })
+            .await?;
+        Some(set.is_some())
+    }
+
+    async fn count_repeat(&mut self, fingerprint: u64, window: Duration) -> Option<u64> {
+        let key = format!("{}:tally:{fingerprint:016x}", self.prefix);
+        let script = self.incr_with_expiry.clone();
+        self.call(|mut conn| async move {
+            script
+                .key(&key)
+                .arg(millis(window))
+                .invoke_async::<u64>(&mut conn)
+                .await
+        })
+        .await
+    }
+
+    /// Runs one command with the timeout; `None` (counted, reported) on
+    /// any failure.
+    async fn call<T, F, Fut>(&mut self, command: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = ::redis::RedisResult<T>>,
+    {
+        let connection = self.connection().await?;
+        match tokio::time::timeout(self.timeout, command(connection)).await {
+            Ok(Ok(value)) => {
+                self.recovered();
+                Some(value)
+            }
+            Ok(Err(error)) => self.failed(&error.to_string()),
+            Err(_) => self.failed(&format!("no answer within {:?}", self.timeout)),
+        }
+    }
+
+    /// The connection, established on first use (bounded by the timeout).
+    async fn connection(&mut self) -> Option<ConnectionManager> {
+        if let Some(connection) = &self.connection {
+            return Some(connection.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1);
+        let connect = ConnectionManager::new_with_config(self.client.clone(), config);
+        match tokio::time::timeout(self.timeout * 2, connect).await {
+            Ok(Ok(connection)) => {
+                self.connection = Some(connection.clone());
+                self.recovered();
+                Some(connection)
+            }
+            Ok(Err(error)) => self.failed(&error.to_string()),
+            Err(_) => self.failed("connecting timed out"),
+        }
+    }
+
+    fn failed<T>(&mut self, reason: &str) -> Option<T> {
+        self.counters.redis_fallback();
+        if !self.degraded {
+            eprintln!(
+                "tracing-telegram: Redis unavailable ({reason}); deduplicating in memory until it returns"
+            );
+            self.degraded = true;
+        }
+        None
+    }
+
+    fn recovered(&mut self) {
+        if self.degraded {
+            eprintln!("tracing-telegram: Redis is back; fleet-wide deduplication resumed");
+            self.degraded = false;
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// A value that tells this process's keys from others': host, pid, start time.
+fn instance_id() -> String {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}-{}", std::process::id(), started)
+}

@@ -1,0 +1,305 @@
+//! A fleet speaking with one voice through a real Redis.
+//!
+//! The shared server is 127.0.0.1:6379 (CI starts it). Tests that kill and
+//! restart Redis run their own `redis-server` on a free port. Where no Redis
+//! can be found or started, the tests say loudly that they skipped — unless
+//! `CI` is set, where that is a failure.
+#![cfg(feature = "redis")]
+
+mod common;
+
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use tracing::error;
+use tracing_subscriber::prelude::*;
+use tracing_telegram::testing::MockTelegram;
+use tracing_telegram::{Builder, Stats, TelegramGuard};
+
+/// A key prefix no other test (or run) uses.
+fn prefix(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("tt-test:{test}:{}:{nanos}", std::process::id())
+}
+
+fn answers(port: u16) -> bool {
+    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
+}
+
+/// The shared Redis, or a skip (a failure under CI).
+fn shared_redis(test: &str) -> Option<String> {
+    if answers(6379) {
+        return Some("redis://127.0.0.1:6379/".to_owned());
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: no Redis at 127.0.0.1:6379, and CI is set: .ci/run must start one");
+    }
+    eprintln!(
+        "\n*** SKIPPED {test}: no Redis at 127.0.0.1:6379 (start redis-server to run it) ***\n"
+    );
+    None
+}
+
+/// A `redis-server` of this test's own, killed on drop.
+struct OwnRedis {
+    child: Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start(test: &str, port: Option<u16>) -> Option<OwnRedis> {
+        let port = port.unwrap_or_else(|| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
+        let spawned = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(error) if std::env::var_os("CI").is_some() => {
+                panic!("{test}: cannot start redis-server ({error}), and CI is set")
+            }
+            Err(error) => {
+                eprintln!("\n*** SKIPPED {test}: cannot start redis-server ({error}) ***\n");
+                return None;
+            }
+        };
+        let server = OwnRedis { child, port };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !answers(port) {
+            assert!(
+                Instant::now() < deadline,
+                "{test}: redis-server did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(server)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn kill(mut self) -> u16 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.port
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fleet_member(mock: &MockTelegram, url: &str, prefix: &str) -> Builder {
+    common::builder(mock)
+        .rate_limit(Duration::from_secs(600))
+        .redis_url(url)
+        .redis_key_prefix(prefix)
+        .capture_panics(false)
+}
+
+/// The same line failing in every process.
+fn ledger_down(attempt: u64) {
+    error!(attempt, "ledger unavailable after {} ms", 100 + attempt);
+}
+
+/// Emits `errors` on a thread of its own with `guard`'s layer installed.
+fn emit_on_thread(
+    layer: tracing_telegram::TelegramLayer,
+    barrier: Arc<Barrier>,
+    attempt: u64,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            barrier.wait();
+            ledger_down(attempt);
+        });
+    })
+}
+
+fn shutdown_all(guards: Vec<TelegramGuard>) -> Vec<Stats> {
+    for guard in &guards {
+        assert!(guard.flush(Duration::from_secs(5)));
+    }
+    guards
+        .into_iter()
+        .map(|g| g.shutdown(Duration::from_secs(5)))
+        .collect()
+}
+
+#[test]
+fn four_processes_send_one_alert_with_a_fleet_tally_of_four() {
+    let Some(url) = shared_redis("four_processes") else {
+        return;
+    };
+    let mock = MockTelegram::start().unwrap();
+    let prefix = prefix("four");
+    let barrier = Arc::new(Barrier::new(4));
+    let mut guards = Vec::new();
+    let mut threads = Vec::new();
+    for attempt in 0..4 {
+        let (layer, guard) = fleet_member(&mock, &url, &prefix).build().unwrap();
+        guards.push(guard);
+        threads.push(emit_on_thread(layer, Arc::clone(&barrier), attempt));
+    }
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let stats = shutdown_all(guards);
+
+    let alerts: Vec<_> = mock
+        .messages()
+        .into_iter()
+        .filter(|m| !m.disable_notification)
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let text = alerts[0].plain_text();
+    assert!(text.contains("ledger unavailable"), "{text}");
+    assert!(
+        text.contains("🔁 ×4 in the last 10 min"),
+        "the fleet tally: {text}"
+    );
+    let sent: u64 = stats.iter().map(|s| s.sent).sum();
+    let deduplicated: u64 = stats.iter().map(|s| s.deduplicated).sum();
+    assert_eq!((sent, deduplicated), (1, 3), "{stats:?}");
+    assert!(stats.iter().all(|s| s.redis_fallbacks == 0), "{stats:?}");
+}
+
+#[test]
+fn redis_dying_mid_run_falls_back_and_sharing_resumes_when_it_returns() {
+    let Some(redis) = OwnRedis::start("redis_dying", None) else {
+        return;
+    };
+    let url = redis.url();
+    let mock = MockTelegram::start().unwrap();
+    let prefix = prefix("dying");
+    let (layer_a, guard_a) = fleet_member(&mock, &url, &prefix)
+        .redis_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let (layer_b, guard_b) = fleet_member(&mock, &url, &prefix)
+        .redis_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let a = tracing::Dispatch::new(tracing_subscriber::registry().with(layer_a));
+    let b = tracing::Dispatch::new(tracing_subscriber::registry().with(layer_b));
+    let fail = |what: &str| error!(what, "fleet check {what} failed");
+
+    // Shared: two processes, one alert.
+    tracing::dispatcher::with_default(&a, || fail("before"));
+    assert!(guard_a.flush(Duration::from_secs(5)));
+    tracing::dispatcher::with_default(&b, || fail("before"));
+    assert!(guard_b.flush(Duration::from_secs(5)));
+    assert_eq!(mock.messages().len(), 1);
+
+    // Redis dies: alerts keep flowing, decided in memory, within the timeout.
+    let port = redis.kill();
+    let started = Instant::now();
+    tracing::dispatcher::with_default(&a, || fail("during"));
+    assert!(guard_a.flush(Duration::from_secs(5)));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "stalled {:?}",
+        started.elapsed()
+    );
+    assert_eq!(mock.messages().len(), 2, "the alert went out without Redis");
+    assert!(guard_a.stats().redis_fallbacks > 0);
+
+    // Redis returns: after a reconnecting call, sharing resumes.
+    let _redis = OwnRedis::start("redis_dying (restart)", Some(port)).unwrap();
+    for (dispatch, guard) in [(&a, &guard_a), (&b, &guard_b)] {
+        tracing::dispatcher::with_default(dispatch, || fail("reconnect"));
+        assert!(guard.flush(Duration::from_secs(5)));
+    }
+    let before = mock.messages().len();
+    tracing::dispatcher::with_default(&a, || fail("after"));
+    assert!(guard_a.flush(Duration::from_secs(5)));
+    tracing::dispatcher::with_default(&b, || fail("after"));
+    assert!(guard_b.flush(Duration::from_secs(5)));
+    let new_alerts = mock.messages().len() - before;
+    assert_eq!(
+        new_alerts, 1,
+        "shared dedup resumed: one alert for two processes"
+    );
+    drop((a, b));
+    let stats = shutdown_all(vec![guard_a, guard_b]);
+    for s in &stats {
+        common::assert_accounted(s);
+    }
+}
+
+#[test]
+fn an_unreachable_redis_at_start_still_builds_and_alerts() {
+    let mock = MockTelegram::start().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{closed}/");
+    let (layer, guard) = fleet_member(&mock, &url, "unreachable")
+        .redis_timeout(Duration::from_millis(200))
+        .build()
+        .expect("building never waits for Redis");
+    let stats = common::run_with(layer, guard, || {
+        ledger_down(1);
+        ledger_down(2);
+    });
+    assert_eq!(
+        (stats.sent, stats.deduplicated),
+        (1, 1),
+        "in-memory dedup: {stats:?}"
+    );
+    assert!(stats.redis_fallbacks > 0, "{stats:?}");
+}
+
+#[test]
+fn the_startup_notice_is_sent_once_per_deploy() {
+    let Some(url) = shared_redis("startup_once") else {
+        return;
+    };
+    let mock = MockTelegram::start().unwrap();
+    let prefix = prefix("startup");
+    let guards: Vec<TelegramGuard> = (0..3)
+        .map(|_| {
+            fleet_member(&mock, &url, &prefix)
+                .startup_notice(true)
+                .service_version("2.4.1")
+                .build()
+                .unwrap()
+                .1
+        })
+        .collect();
+    shutdown_all(guards);
+    let notices = mock
+        .messages()
+        .iter()
+        .filter(|m| m.plain_text().contains("started v2.4.1"))
+        .count();
+    assert_eq!(notices, 1);
+}
