@@ -40,6 +40,16 @@ impl Clock {
         }
     }
 
+    /// The wall-clock time now (virtual clocks: their start plus the
+    /// virtual time elapsed), for aligning digest windows across a fleet.
+    pub(crate) fn wall(&self) -> std::time::SystemTime {
+        match self {
+            Clock::System => std::time::SystemTime::now(),
+            #[cfg(feature = "testing")]
+            Clock::Test(clock) => clock.wall(),
+        }
+    }
+
     /// How much real time waiting `wait` on this clock may take.
     pub(crate) fn real_time(&self, wait: std::time::Duration) -> std::time::Duration {
         match self {
@@ -93,6 +103,8 @@ impl Clock {
 #[derive(Debug, Clone)]
 pub struct TestClock {
     now: Arc<tokio::sync::watch::Sender<Instant>>,
+    /// The real instant and wall time the clock started at.
+    origin: (Instant, std::time::SystemTime),
 }
 
 #[cfg(feature = "testing")]
@@ -107,9 +119,16 @@ impl TestClock {
     /// A clock that starts at the current real instant and only moves when
     /// advanced.
     pub fn new() -> Self {
+        let origin = (Instant::now(), std::time::SystemTime::now());
         TestClock {
-            now: Arc::new(tokio::sync::watch::Sender::new(Instant::now())),
+            now: Arc::new(tokio::sync::watch::Sender::new(origin.0)),
+            origin,
         }
+    }
+
+    /// The virtual wall-clock time.
+    pub fn wall(&self) -> std::time::SystemTime {
+        self.origin.1 + self.now().saturating_duration_since(self.origin.0)
     }
 
     /// The current virtual instant.

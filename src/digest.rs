@@ -13,7 +13,9 @@
 //! slow keys and warning kinds per window (the rest are counted as "other").
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
 
 use crate::histogram::Histogram;
 use crate::record::{Kind, Record, SlowSpan};
@@ -39,13 +41,13 @@ pub(crate) struct Totals {
     pub(crate) deduplicated: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct SlowEntry {
     histogram: Histogram,
     threshold: Duration,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct WarningEntry {
     count: u64,
     target: String,
@@ -91,36 +93,126 @@ pub(crate) struct DigestReport {
     pub(crate) deduplicated: u64,
 }
 
+/// One window's raw, mergeable contents: what a process of a fleet pushes
+/// to Redis, and what the fleet's leader merges.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct DigestData {
+    slow: HashMap<String, SlowEntry>,
+    slow_untracked: u64,
+    warnings: HashMap<String, WarningEntry>,
+    warnings_untracked: u64,
+    dropped: u64,
+    deduplicated: u64,
+}
+
+impl DigestData {
+    fn is_quiet(&self) -> bool {
+        self.slow.is_empty()
+            && self.warnings.is_empty()
+            && self.slow_untracked + self.warnings_untracked + self.dropped + self.deduplicated == 0
+    }
+
+    /// Adds another process's window (bounded like one process's).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn merge(&mut self, other: DigestData) {
+        for (key, entry) in other.slow {
+            let room = self.slow.len() < MAX_KEYS;
+            match self.slow.get_mut(&key) {
+                Some(mine) => mine.histogram.merge(&entry.histogram),
+                None if room => {
+                    self.slow.insert(key, entry);
+                }
+                None => self.slow_untracked += entry.histogram.count(),
+            }
+        }
+        for (kind, entry) in other.warnings {
+            let room = self.warnings.len() < MAX_KEYS;
+            match self.warnings.get_mut(&kind) {
+                Some(mine) => mine.count += entry.count,
+                None if room => {
+                    self.warnings.insert(kind, entry);
+                }
+                None => self.warnings_untracked += entry.count,
+            }
+        }
+        self.slow_untracked += other.slow_untracked;
+        self.warnings_untracked += other.warnings_untracked;
+        self.dropped += other.dropped;
+        self.deduplicated += other.deduplicated;
+    }
+
+    /// The report: top `top` rows of each section.
+    pub(crate) fn into_report(self, top: usize, period: Duration) -> Option<DigestReport> {
+        if self.is_quiet() {
+            return None;
+        }
+        let (slow, slow_more_keys) = top_slow(self.slow, top);
+        let (warnings, warnings_more_kinds) = top_warnings(self.warnings, top);
+        Some(DigestReport {
+            period,
+            ended: SystemTime::now(),
+            slow,
+            slow_more_keys,
+            slow_untracked: self.slow_untracked,
+            warnings,
+            warnings_more_kinds,
+            warnings_untracked: self.warnings_untracked,
+            dropped: self.dropped,
+            deduplicated: self.deduplicated,
+        })
+    }
+}
+
 /// The digest stage's state for the current window.
+///
+/// Windows are aligned to the wall clock (a 15 min window closes at :00,
+/// :15, :30 and :45), so that the processes of a fleet close the same
+/// window at the same time and can merge it.
 #[derive(Debug)]
 pub(crate) struct Digest {
     window: Duration,
     slow_batch: Duration,
     top: usize,
     window_start: Instant,
-    slow: HashMap<String, SlowEntry>,
-    slow_untracked: u64,
-    warnings: HashMap<String, WarningEntry>,
-    warnings_untracked: u64,
+    due_at: Instant,
+    /// Wall-clock number of the current window (`unix time / window`).
+    window_id: u64,
+    data: DigestData,
     /// When each key was last alerted immediately.
     alerted_at: HashMap<String, Instant>,
     reported: Totals,
 }
 
 impl Digest {
-    pub(crate) fn new(window: Duration, slow_batch: Duration, top: usize, now: Instant) -> Self {
+    pub(crate) fn new(
+        window: Duration,
+        slow_batch: Duration,
+        top: usize,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Self {
+        let window = window.max(Duration::from_secs(1));
+        let since_epoch = wall.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let window_nanos = window.as_nanos().max(1);
+        let into_window = since_epoch.as_nanos() % window_nanos;
+        let to_boundary =
+            Duration::from_nanos(u64::try_from(window_nanos - into_window).unwrap_or(u64::MAX));
         Digest {
             window,
             slow_batch,
             top,
             window_start: now,
-            slow: HashMap::new(),
-            slow_untracked: 0,
-            warnings: HashMap::new(),
-            warnings_untracked: 0,
+            due_at: now + to_boundary,
+            window_id: u64::try_from(since_epoch.as_nanos() / window_nanos).unwrap_or(u64::MAX),
+            data: DigestData::default(),
             alerted_at: HashMap::new(),
             reported: Totals::default(),
         }
+    }
+
+    /// The wall-clock number of the window that is open.
+    pub(crate) fn window_id(&self) -> u64 {
+        self.window_id
     }
 
     /// Decides whether `record` is alerted now or only counted here. `key`
@@ -145,51 +237,40 @@ impl Digest {
 
     /// When the current window closes.
     pub(crate) fn due_at(&self) -> Instant {
-        self.window_start + self.window
+        self.due_at
     }
 
     /// Closes the window: the report, if there is anything to say.
     pub(crate) fn take(&mut self, now: Instant, totals: Totals) -> Option<DigestReport> {
+        let (period, data) = self.take_data(now, totals);
+        data.into_report(self.top, period)
+    }
+
+    /// Closes the window: how long it lasted, and its raw contents.
+    pub(crate) fn take_data(&mut self, now: Instant, totals: Totals) -> (Duration, DigestData) {
         let period = now.saturating_duration_since(self.window_start);
         self.window_start = now;
-        let dropped = totals.dropped.saturating_sub(self.reported.dropped);
-        let deduplicated = totals
+        while self.due_at <= now {
+            self.due_at += self.window;
+            self.window_id += 1;
+        }
+        let mut data = std::mem::take(&mut self.data);
+        data.dropped = totals.dropped.saturating_sub(self.reported.dropped);
+        data.deduplicated = totals
             .deduplicated
             .saturating_sub(self.reported.deduplicated);
         self.reported = totals;
-        let slow = std::mem::take(&mut self.slow);
-        let warnings = std::mem::take(&mut self.warnings);
-        let slow_untracked = std::mem::take(&mut self.slow_untracked);
-        let warnings_untracked = std::mem::take(&mut self.warnings_untracked);
-        let quiet = slow.is_empty()
-            && warnings.is_empty()
-            && slow_untracked + warnings_untracked + dropped + deduplicated == 0;
-        if quiet {
-            return None;
-        }
-        let (slow, slow_more_keys) = self.top_slow(slow);
-        let (warnings, warnings_more_kinds) = self.top_warnings(warnings);
-        Some(DigestReport {
-            period,
-            ended: SystemTime::now(),
-            slow,
-            slow_more_keys,
-            slow_untracked,
-            warnings,
-            warnings_more_kinds,
-            warnings_untracked,
-            dropped,
-            deduplicated,
-        })
+        (period, data)
     }
 
     fn add_slow(&mut self, key: &str, slow: &SlowSpan) {
-        let tracked = self.slow.len() < MAX_KEYS || self.slow.contains_key(key);
+        let data = &mut self.data;
+        let tracked = data.slow.len() < MAX_KEYS || data.slow.contains_key(key);
         if !tracked {
-            self.slow_untracked += 1;
+            data.slow_untracked += 1;
             return;
         }
-        let entry = self
+        let entry = data
             .slow
             .entry(key.to_owned())
             .or_insert_with(|| SlowEntry {
@@ -202,10 +283,11 @@ impl Digest {
     fn add_warning(&mut self, record: &Record) {
         let target = record.metadata().map_or("", |m| m.target());
         let kind = format!("{target}\u{0}{}", normalize_message(&record.message));
-        if let Some(entry) = self.warnings.get_mut(&kind) {
+        let data = &mut self.data;
+        if let Some(entry) = data.warnings.get_mut(&kind) {
             entry.count += 1;
-        } else if self.warnings.len() < MAX_KEYS {
-            self.warnings.insert(
+        } else if data.warnings.len() < MAX_KEYS {
+            data.warnings.insert(
                 kind,
                 WarningEntry {
                     count: 1,
@@ -214,7 +296,7 @@ impl Digest {
                 },
             );
         } else {
-            self.warnings_untracked += 1;
+            data.warnings_untracked += 1;
         }
     }
 
@@ -238,8 +320,10 @@ impl Digest {
         self.alerted_at.insert(key.to_owned(), now);
         true
     }
+}
 
-    fn top_slow(&self, slow: HashMap<String, SlowEntry>) -> (Vec<SlowRow>, usize) {
+fn top_slow(slow: HashMap<String, SlowEntry>, top: usize) -> (Vec<SlowRow>, usize) {
+    {
         let mut rows: Vec<SlowRow> = slow
             .into_iter()
             .map(|(key, entry)| SlowRow {
@@ -257,12 +341,14 @@ impl Digest {
                 .then(b.max.cmp(&a.max))
                 .then(a.key.cmp(&b.key))
         });
-        let more = rows.len().saturating_sub(self.top);
-        rows.truncate(self.top);
+        let more = rows.len().saturating_sub(top);
+        rows.truncate(top);
         (rows, more)
     }
+}
 
-    fn top_warnings(&self, warnings: HashMap<String, WarningEntry>) -> (Vec<WarningRow>, usize) {
+fn top_warnings(warnings: HashMap<String, WarningEntry>, top: usize) -> (Vec<WarningRow>, usize) {
+    {
         let mut rows: Vec<WarningRow> = warnings
             .into_values()
             .map(|entry| WarningRow {
@@ -272,8 +358,8 @@ impl Digest {
             })
             .collect();
         rows.sort_by(|a, b| b.count.cmp(&a.count).then(a.message.cmp(&b.message)));
-        let more = rows.len().saturating_sub(self.top);
-        rows.truncate(self.top);
+        let more = rows.len().saturating_sub(top);
+        rows.truncate(top);
         (rows, more)
     }
 }
@@ -331,6 +417,7 @@ mod tests {
             Duration::from_secs(900),
             20,
             start,
+            SystemTime::now(),
         );
         let routes: Vec<Route> = (1..=100)
             .map(|ms| digest.route(&slow_record(ms), Some("GET /x"), start))
@@ -352,7 +439,13 @@ mod tests {
     #[test]
     fn keys_are_capped() {
         let start = Instant::now();
-        let mut digest = Digest::new(Duration::from_secs(900), Duration::from_secs(900), 5, start);
+        let mut digest = Digest::new(
+            Duration::from_secs(900),
+            Duration::from_secs(900),
+            5,
+            start,
+            SystemTime::now(),
+        );
         for i in 0..(MAX_KEYS + 10) {
             digest.route(&slow_record(60), Some(&format!("key {i}")), start);
         }
@@ -360,6 +453,61 @@ mod tests {
         assert_eq!(report.slow.len(), 5);
         assert_eq!(report.slow_more_keys, MAX_KEYS - 5);
         assert_eq!(report.slow_untracked, 10);
+    }
+
+    #[test]
+    fn windows_are_aligned_to_the_wall_clock() {
+        let start = Instant::now();
+        let wall = UNIX_EPOCH + Duration::from_secs(900 * 1000 + 600); // 10 min into a window
+        let mut digest = Digest::new(
+            Duration::from_secs(900),
+            Duration::from_secs(900),
+            5,
+            start,
+            wall,
+        );
+        assert_eq!(digest.due_at(), start + Duration::from_secs(300));
+        assert_eq!(digest.window_id(), 1000);
+        digest.take_data(start + Duration::from_secs(300), Totals::default());
+        assert_eq!(digest.due_at(), start + Duration::from_secs(1200));
+        assert_eq!(digest.window_id(), 1001);
+    }
+
+    #[test]
+    fn merged_data_adds_up() {
+        let start = Instant::now();
+        let mut a = Digest::new(
+            Duration::from_secs(900),
+            Duration::from_secs(900),
+            5,
+            start,
+            SystemTime::now(),
+        );
+        let mut b = Digest::new(
+            Duration::from_secs(900),
+            Duration::from_secs(900),
+            5,
+            start,
+            SystemTime::now(),
+        );
+        for ms in [60, 70] {
+            a.route(&slow_record(ms), Some("GET /x"), start);
+        }
+        b.route(&slow_record(300), Some("GET /x"), start);
+        let (_, mut merged) = a.take_data(
+            start,
+            Totals {
+                dropped: 2,
+                deduplicated: 0,
+            },
+        );
+        merged.merge(b.take_data(start, Totals::default()).1);
+        let report = merged.into_report(5, Duration::from_secs(900)).unwrap();
+        assert_eq!(
+            (report.slow[0].count, report.slow[0].max),
+            (3, Duration::from_millis(300))
+        );
+        assert_eq!(report.dropped, 2);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::alert::{Alert, AlertLevel};
 use crate::builder::{BeforeSend, Config};
 use crate::dedup::{Claim, Dedup, Delivered, Tally, Verdict};
-use crate::digest::{Digest, Route, Totals};
+use crate::digest::{Digest, DigestData, Route, Totals};
 use crate::fingerprint::fingerprint;
 use crate::outbox::Message;
 use crate::record::{FieldValue, Kind, Record};
@@ -29,6 +29,9 @@ pub(crate) struct Pipeline {
     dropped_reported: u64,
     /// Tallies waiting for the worker (which may ask the fleet for totals).
     pending_tallies: Vec<Tally>,
+    /// With a fleet: closed digest windows for the worker to push, as
+    /// `(window id, data)`.
+    pending_windows: Vec<(u64, DigestData)>,
 }
 
 impl Pipeline {
@@ -38,6 +41,7 @@ impl Pipeline {
             config.slow_batch,
             config.digest_top,
             config.clock.now(),
+            config.clock.wall(),
         );
         let mut dedup = Dedup::new(config.rate_limit, config.dedup_capacity);
         if config.redis_url.is_some() {
@@ -50,7 +54,22 @@ impl Pipeline {
             counters,
             dropped_reported: 0,
             pending_tallies: Vec::new(),
+            pending_windows: Vec::new(),
         }
+    }
+
+    /// Closed digest windows waiting to be pushed to the fleet.
+    pub(crate) fn take_windows(&mut self) -> Vec<(u64, DigestData)> {
+        std::mem::take(&mut self.pending_windows)
+    }
+
+    /// Renders a digest from (merged) window data.
+    pub(crate) fn render_window(&self, data: DigestData) -> Vec<Message> {
+        let Some(report) = data.into_report(self.config.digest_top, self.config.batch_window)
+        else {
+            return Vec::new();
+        };
+        self.digest_messages(&report)
     }
 
     /// The dedup key of a record that dedup applies to.
@@ -131,10 +150,22 @@ impl Pipeline {
             dropped: self.counters.dropped_for_room(),
             deduplicated: self.counters.deduplicated(),
         };
-        let Some(report) = self.digest.take(self.config.clock.now(), totals) else {
+        let now = self.config.clock.now();
+        if self.config.redis_url.is_some() {
+            // A fleet merges windows first: the worker pushes this one.
+            let window_id = self.digest.window_id();
+            let (_, data) = self.digest.take_data(now, totals);
+            self.pending_windows.push((window_id, data));
+            return Vec::new();
+        }
+        let Some(report) = self.digest.take(now, totals) else {
             return Vec::new();
         };
-        let pages = render_digest(&report, &self.render_context(0));
+        self.digest_messages(&report)
+    }
+
+    fn digest_messages(&self, report: &crate::digest::DigestReport) -> Vec<Message> {
+        let pages = render_digest(report, &self.render_context(0));
         // The records a digest reports were settled as batched already.
         messages_for(
             pages,

@@ -23,6 +23,7 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, Script};
 
 use crate::dedup::Claim;
+use crate::digest::DigestData;
 use crate::stats::Counters;
 
 /// A connection to the fleet's Redis, or the memory of having none.
@@ -139,6 +140,83 @@ impl FleetStore {
             })
             .await?;
         Some(set.is_some())
+    }
+
+    /// Adds this process's window to the fleet's; `false` if Redis did not
+    /// take it.
+    pub(crate) async fn push_digest(
+        &mut self,
+        window_id: u64,
+        data: &DigestData,
+        ttl: Duration,
+    ) -> bool {
+        let Ok(json) = serde_json::to_string(data) else {
+            return false;
+        };
+        let key = format!("{}:digest:{window_id}", self.prefix);
+        let pushed = self
+            .call(|mut conn| async move {
+                ::redis::pipe()
+                    .atomic()
+                    .cmd("RPUSH")
+                    .arg(&key)
+                    .arg(&json)
+                    .ignore()
+                    .cmd("PEXPIRE")
+                    .arg(&key)
+                    .arg(millis(ttl))
+                    .ignore()
+                    .query_async::<()>(&mut conn)
+                    .await
+            })
+            .await;
+        pushed.is_some()
+    }
+
+    /// Becomes the leader of `window_id`'s digest if nobody is: then the
+    /// windows every process pushed. `Err` if Redis did not answer,
+    /// `Ok(None)` if another process leads.
+    pub(crate) async fn collect_digest(
+        &mut self,
+        window_id: u64,
+        ttl: Duration,
+    ) -> Result<Option<Vec<DigestData>>, ()> {
+        let leader_key = format!("{}:digest-leader:{window_id}", self.prefix);
+        let instance = self.instance.clone();
+        let leads = self
+            .call(|mut conn| async move {
+                ::redis::cmd("SET")
+                    .arg(&leader_key)
+                    .arg(&instance)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(millis(ttl))
+                    .query_async::<Option<String>>(&mut conn)
+                    .await
+            })
+            .await
+            .ok_or(())?;
+        if leads.is_none() {
+            return Ok(None);
+        }
+        let key = format!("{}:digest:{window_id}", self.prefix);
+        let pushed = self
+            .call(|mut conn| async move {
+                ::redis::cmd("LRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .query_async::<Vec<String>>(&mut conn)
+                    .await
+            })
+            .await
+            .ok_or(())?;
+        Ok(Some(
+            pushed
+                .iter()
+                .filter_map(|json| serde_json::from_str(json).ok())
+                .collect(),
+        ))
     }
 
     async fn count_repeat(&mut self, fingerprint: u64, window: Duration) -> Option<u64> {

@@ -137,7 +137,8 @@ pub struct RequestLog {
 struct Inner {
     messages: Vec<SentMessage>,
     requests: Vec<RequestLog>,
-    script: VecDeque<Reply>,
+    /// Scripted replies, each for one method or (`None`) any message method.
+    script: VecDeque<(Option<String>, Reply)>,
     hang_all: bool,
     next_message_id: i64,
     clock: Option<TestClock>,
@@ -333,7 +334,16 @@ impl MockTelegram {
     /// `reply`; several calls queue several replies. (`getMe` answers by the
     /// token alone.)
     pub fn script(&self, reply: Reply) {
-        self.shared.lock().script.push_back(reply);
+        self.shared.lock().script.push_back((None, reply));
+    }
+
+    /// Answers the next request of `method` (e.g. `editMessageText`) with
+    /// `reply`, leaving other methods' requests alone.
+    pub fn script_for(&self, method: &str, reply: Reply) {
+        self.shared
+            .lock()
+            .script
+            .push_back((Some(method.to_owned()), reply));
     }
 
     /// Stamps requests and enforces limits in `clock`'s virtual time (share
@@ -406,7 +416,13 @@ async fn handle(
         } else if method == "getMe" {
             None // getMe answers by the token alone
         } else {
-            inner.script.pop_front()
+            let position = inner
+                .script
+                .iter()
+                .position(|(only, _)| only.as_deref().is_none_or(|m| m == method));
+            position
+                .and_then(|i| inner.script.remove(i))
+                .map(|(_, reply)| reply)
         };
         let generation = *shared.release.borrow();
         (scripted, shared.release.subscribe(), generation)

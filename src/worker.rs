@@ -41,6 +41,11 @@ const CONTROL_CAPACITY: usize = 64;
 /// (the worker answers *at* the deadline; this covers scheduling).
 const ANSWER_SLACK: Duration = Duration::from_millis(250);
 
+/// How long after a digest window closes its fleet leader is chosen, so that
+/// every process has pushed its part.
+#[cfg(feature = "redis")]
+const FLEET_DIGEST_GRACE: Duration = Duration::from_secs(10);
+
 /// How long a stopped worker may take to close its runtime and exit.
 const EXIT_GRACE: Duration = Duration::from_millis(200);
 
@@ -117,6 +122,8 @@ pub(crate) fn start(config: Config) -> Result<(TelegramLayer, TelegramGuard), Er
     let worker = Worker {
         #[cfg(feature = "redis")]
         fleet,
+        #[cfg(feature = "redis")]
+        collects: Vec::new(),
         config: Arc::clone(&config),
         pipeline: Pipeline::new(Arc::clone(&config), Arc::clone(&counters)),
         courier: Courier::new(&config, client, Arc::clone(&counters)),
@@ -302,6 +309,9 @@ struct Worker {
     /// The fleet's shared store, when `redis_url` is set.
     #[cfg(feature = "redis")]
     fleet: Option<crate::redis::FleetStore>,
+    /// Fleet digest windows pushed, and when to try to lead their digest.
+    #[cfg(feature = "redis")]
+    collects: Vec<(u64, Instant)>,
     courier: Courier,
     records: mpsc::Receiver<Record>,
     control: mpsc::Receiver<Control>,
@@ -337,7 +347,7 @@ impl Worker {
             }
             let deadline = self.next_deadline();
             let clock = self.courier.clock().clone();
-            let wake_at = self.pipeline.next_wake();
+            let wake_at = self.next_wake();
             tokio::select! {
                 biased;
                 command = self.control.recv(), if self.control_open => self.on_command(command).await,
@@ -423,6 +433,9 @@ impl Worker {
                 let _ = self.pipeline.drain_tallies();
                 self.send_tallies().await;
                 self.send_digest();
+                self.push_windows().await;
+                #[cfg(feature = "redis")]
+                self.collect_fleet_digests(true).await;
                 self.shutdown_notice_due = self.config.shutdown_notice;
             }
             Some(Control::Check { done }) => {
@@ -528,12 +541,79 @@ impl Worker {
         }
     }
 
-    /// Periodic work: tallies of closed dedup windows, and the digest when due.
+    /// Periodic work: tallies of closed dedup windows, the digest when due,
+    /// and (with a fleet) the fleet digests this process may lead.
     async fn tick(&mut self) {
         for message in self.pipeline.tick() {
             self.courier.enqueue(message);
         }
         self.send_tallies().await;
+        self.push_windows().await;
+        #[cfg(feature = "redis")]
+        self.collect_fleet_digests(false).await;
+    }
+
+    /// When periodic work is next due, fleet digests included.
+    fn next_wake(&self) -> Instant {
+        let local = self.pipeline.next_wake();
+        #[cfg(feature = "redis")]
+        if let Some(collect) = self.collects.iter().map(|(_, at)| *at).min() {
+            return local.min(collect);
+        }
+        local
+    }
+
+    /// Pushes closed digest windows to the fleet; a window Redis does not
+    /// take is sent as this process's own digest.
+    async fn push_windows(&mut self) {
+        for (_window_id, data) in self.pipeline.take_windows() {
+            #[cfg(feature = "redis")]
+            if let Some(fleet) = &mut self.fleet {
+                let ttl = self.config.batch_window * 3;
+                if fleet.push_digest(_window_id, &data, ttl).await {
+                    let collect_at = self.courier.clock().now() + FLEET_DIGEST_GRACE;
+                    if !self.collects.iter().any(|(id, _)| *id == _window_id) {
+                        self.collects.push((_window_id, collect_at));
+                    }
+                    continue;
+                }
+            }
+            for message in self.pipeline.render_window(data) {
+                self.courier.enqueue(message);
+            }
+        }
+    }
+
+    /// Tries to lead the fleet digests that are due (or all, at shutdown):
+    /// the leader merges every process's window and sends one digest.
+    #[cfg(feature = "redis")]
+    async fn collect_fleet_digests(&mut self, all: bool) {
+        let Some(fleet) = &mut self.fleet else {
+            return;
+        };
+        let now = self.courier.clock().now();
+        let (due, later): (Vec<_>, Vec<_>) = self
+            .collects
+            .drain(..)
+            .partition(|(_, at)| all || *at <= now);
+        self.collects = later;
+        let ttl = self.config.batch_window * 3;
+        for (window_id, _) in due {
+            // Another process leads, or Redis is gone: nothing to send here.
+            let Ok(Some(windows)) = fleet.collect_digest(window_id, ttl).await else {
+                continue;
+            };
+            let merged = windows.into_iter().fold(
+                crate::digest::DigestData::default(),
+                |mut all, window| {
+                    all.merge(window);
+                    all
+                },
+            );
+            for message in self.pipeline.render_window(merged) {
+                self.courier.enqueue(message);
+            }
+        }
     }
 
     fn next_deadline(&self) -> Option<Instant> {

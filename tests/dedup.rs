@@ -80,7 +80,10 @@ fn a_tally_that_cannot_edit_is_sent_as_a_follow_up() {
         unavailable();
     });
     assert!(guard.flush(Duration::from_secs(5)));
-    mock.script(Reply::BadRequest("message to edit not found".into()));
+    mock.script_for(
+        "editMessageText",
+        Reply::BadRequest("message to edit not found".into()),
+    );
     clock.advance(Duration::from_secs(601));
     mock.wait_for_messages(2, Duration::from_secs(5));
     let stats = guard.shutdown(Duration::from_secs(5));

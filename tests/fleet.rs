@@ -303,3 +303,62 @@ fn the_startup_notice_is_sent_once_per_deploy() {
         .count();
     assert_eq!(notices, 1);
 }
+
+#[test]
+fn three_processes_send_one_digest_with_merged_counts() {
+    let Some(url) = shared_redis("fleet_digest") else {
+        return;
+    };
+    let mock = MockTelegram::start().unwrap();
+    let clock = tracing_telegram::testing::TestClock::new();
+    mock.set_clock(clock.clone());
+    let prefix = prefix("digest");
+    let mut members = Vec::new();
+    for _ in 0..3 {
+        let (layer, guard) = fleet_member(&mock, &url, &prefix)
+            .clock(clock.clone())
+            .slow_threshold(Duration::from_millis(50))
+            .batch_window(Duration::from_secs(900))
+            .build()
+            .unwrap();
+        members.push((
+            tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+            guard,
+        ));
+    }
+    for (i, (dispatch, guard)) in members.iter().enumerate() {
+        tracing::dispatcher::with_default(dispatch, || {
+            for ms in [60, 80 + 100 * i as u64] {
+                tracing::info_span!("request", method = "GET", http.route = "/reports/{id}")
+                    .in_scope(|| clock.advance(Duration::from_millis(ms)));
+            }
+        });
+        assert!(guard.flush(Duration::from_secs(5)));
+    }
+    // The window closes for all three; each pushes its part...
+    clock.advance(Duration::from_secs(900));
+    std::thread::sleep(Duration::from_millis(300));
+    // ...and after the grace period one of them leads and sends the digest.
+    clock.advance(Duration::from_secs(11));
+    let digests = || {
+        mock.messages()
+            .into_iter()
+            .map(|m| m.plain_text())
+            .filter(|t| t.starts_with("📊 DIGEST"))
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while digests().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let guards = members.into_iter().map(|(_, guard)| guard).collect();
+    let stats = shutdown_all(guards);
+    let digests = digests();
+    assert_eq!(digests.len(), 1, "{digests:#?} {stats:?}");
+    assert!(
+        digests[0].contains("GET /reports/{id} ×6"),
+        "{}",
+        digests[0]
+    );
+    assert!(digests[0].contains("max 280 ms"), "{}", digests[0]);
+}
