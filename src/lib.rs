@@ -77,11 +77,12 @@
 //! | `MONITORING_IGNORED_PATHS` | comma-separated path prefixes whose HTTP spans are skipped | `/health,/metrics` |
 //! | `ALERT_MAX_TRACEBACK_LINES` | span-trace lines and backtrace frames kept; 0 = none | `15` |
 //! | `ALERT_CAPTURE_BACKTRACE` | capture a backtrace for every alerted event | `false` |
-//! | `ALERT_RATE_LIMIT_MINUTES` | dedup window (stored; applied in a later release) | `10` |
+//! | `ALERT_RATE_LIMIT_MINUTES` | dedup window for identical alerts; 0 = off | `10` |
 //! | `BATCH_WINDOW_MINUTES` | digest period | `15` |
 //! | `SLOW_REQUEST_THRESHOLD_SECONDS` | slow-span threshold | `3` |
 //! | `SLOW_REQUESTS_BATCH_MINUTES` | after one slow alert per key, the rest go to the digest for this long | `15` |
-//! | `REDIS_URL` | shared state for a fleet (validated; in-memory until the Redis store lands) | none |
+//! | `REDIS_URL` | shared dedup, tallies and digests for a fleet (`redis://`, `rediss://`) | none: in memory |
+//! | `REDIS_KEY_PREFIX` | prefix of every Redis key | `tracing-telegram` |
 //!
 //! # Skipping sensitive code
 //!
@@ -96,7 +97,7 @@
 //!
 //! # Cargo features
 //!
-//! - `redis` (default): the shared store for fleets (placeholder today).
+//! - `redis` (default): the shared store for fleets ([`Builder::redis_url`]).
 //! - `testing`: [`testing::MockTelegram`], a fake Bot API server for tests.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
