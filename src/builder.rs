@@ -47,7 +47,7 @@ pub const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A Telegram chat: a numeric id (groups and channels are negative, and can
 /// exceed 32 bits) or a public channel's `@username`.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ChatId {
     /// A numeric chat id, e.g. `-1001234567890`.

@@ -18,7 +18,7 @@ use crate::alert::AlertLevel;
 use crate::route::Target;
 
 /// Counts at which the original alert is updated before its window closes.
-const TALLY_THRESHOLDS: &[u64] = &[10, 100, 1_000, 10_000, 100_000];
+pub(crate) const TALLY_THRESHOLDS: &[u64] = &[10, 100, 1_000, 10_000, 100_000];
 
 /// What the fleet (Redis) says about a record's fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +28,9 @@ pub(crate) enum Claim {
     /// This process saw it first in the fleet: alert.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     First,
-    /// Another process (or this one) alerted already: only count it.
-    Repeat,
+    /// Another process (or this one) alerted already: only count it. This
+    /// is occurrence number `total` in the fleet.
+    Repeat { total: u64 },
 }
 
 /// What to do with a record.
@@ -41,8 +42,9 @@ pub(crate) enum Verdict {
     Repeat { tally_due: bool },
 }
 
-/// Where the original alert of a fingerprint was delivered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the original alert of a fingerprint was delivered (stored in Redis
+/// too, so that any process of a fleet can edit it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Delivered {
     pub(crate) fingerprint: u64,
     pub(crate) chat_id: crate::builder::ChatId,
@@ -67,6 +69,9 @@ pub(crate) struct Tally {
     pub(crate) delivered: Option<Delivered>,
     /// The total the last tally already showed (1: none yet).
     pub(crate) shown: u64,
+    /// A threshold update (dropped if the original cannot be found), not
+    /// the window's final word.
+    pub(crate) threshold: bool,
 }
 
 #[derive(Debug)]
@@ -189,20 +194,47 @@ impl Dedup {
         let window = self.window;
         let entry = self.entries.get_mut(&fingerprint)?;
         entry.delivered.as_ref()?;
-        let tally = tally_of(fingerprint, entry, window);
+        let tally = Tally {
+            threshold: true,
+            ..tally_of(fingerprint, entry, window)
+        };
         entry.reported = entry.repeats;
         Some(tally)
     }
 
-    /// A repeat the fleet saw: counted here only if this process holds the
-    /// original (it reports the tally); `true` if a threshold was reached.
-    pub(crate) fn note_repeat(&mut self, fingerprint: u64) -> bool {
-        let Some(entry) = self.entries.get_mut(&fingerprint) else {
-            return false;
-        };
-        entry.repeats += 1;
-        entry.last_seen = SystemTime::now();
-        TALLY_THRESHOLDS.contains(&(entry.repeats + 1))
+    /// A repeat the fleet saw: counted here if this process holds the
+    /// original (it reports the final tally).
+    pub(crate) fn note_repeat(&mut self, fingerprint: u64) {
+        if let Some(entry) = self.entries.get_mut(&fingerprint) {
+            entry.repeats += 1;
+            entry.last_seen = SystemTime::now();
+        }
+    }
+
+    /// A threshold tally for a fleet repeat: `total` occurrences so far. The
+    /// worker fills in where the original is (from Redis).
+    pub(crate) fn fleet_tally(
+        &mut self,
+        fingerprint: u64,
+        total: u64,
+        heading: (&str, AlertLevel, &Target),
+    ) -> Tally {
+        let (title, level, target) = heading;
+        if let Some(entry) = self.entries.get_mut(&fingerprint) {
+            entry.reported = entry.reported.max(total.saturating_sub(1));
+        }
+        Tally {
+            fingerprint,
+            title: title.to_owned(),
+            level,
+            target: target.clone(),
+            total,
+            window: self.window,
+            last_seen: SystemTime::now(),
+            delivered: None,
+            shown: 1,
+            threshold: true,
+        }
     }
 
     /// When the oldest entry's window closes.
@@ -278,6 +310,7 @@ fn tally_of(fingerprint: u64, entry: &Entry, window: Duration) -> Tally {
         last_seen: entry.last_seen,
         delivered: entry.delivered.clone(),
         shown: entry.reported + 1,
+        threshold: false,
     }
 }
 

@@ -50,8 +50,9 @@ impl TelegramGuard {
     }
 
     /// Waits until every record accepted before this call has been sent (or
-    /// has failed, been deduplicated or batched), at most `timeout`.
-    /// Returns `true` if everything was settled in time.
+    /// has failed, been deduplicated or batched) and nothing else (tallies,
+    /// digests) is waiting to be sent, at most `timeout`. Returns `true` if
+    /// that happened in time.
     pub fn flush(&self, timeout: Duration) -> bool {
         match &self.worker {
             Some(worker) => worker.flush(timeout),

@@ -219,11 +219,18 @@ impl Pipeline {
         let mut tallies = Vec::new();
         let mut fingerprint_of_new = None;
         if let Some(fp) = dedup_key {
-            if claim == Claim::Repeat {
+            if let Claim::Repeat { total } = claim {
                 // Another alert of the fleet (maybe ours) covers it.
                 self.counters.settle(Outcome::Deduplicated, 1);
-                if self.dedup.note_repeat(fp) {
-                    tallies.extend(self.dedup.tally(fp));
+                self.dedup.note_repeat(fp);
+                if crate::dedup::TALLY_THRESHOLDS.contains(&total) {
+                    let title = title_of(&record);
+                    let target = self.config.routes.target(record.level);
+                    tallies.push(self.dedup.fleet_tally(
+                        fp,
+                        total,
+                        (&title, record.level, &target),
+                    ));
                 }
                 return self.stash_tallies(tallies);
             }

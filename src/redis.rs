@@ -22,7 +22,7 @@ use std::time::Duration;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, Script};
 
-use crate::dedup::Claim;
+use crate::dedup::{Claim, Delivered};
 use crate::digest::DigestData;
 use crate::stats::Counters;
 
@@ -100,7 +100,7 @@ impl FleetStore {
         match set {
             Some(Some(_)) => Claim::First,
             Some(None) => match self.count_repeat(fingerprint, window).await {
-                Some(_) => Claim::Repeat,
+                Some(repeats) => Claim::Repeat { total: repeats + 1 },
                 None => Claim::Local,
             },
             None => Claim::Local,
@@ -140,6 +140,40 @@ impl FleetStore {
             })
             .await?;
         Some(set.is_some())
+    }
+
+    /// Remembers where the original alert of `fingerprint` went, for the
+    /// window, so that any process can edit it with a tally.
+    pub(crate) async fn store_original(&mut self, delivered: &Delivered, window: Duration) {
+        let Ok(json) = serde_json::to_string(delivered) else {
+            return;
+        };
+        let key = format!("{}:msg:{:016x}", self.prefix, delivered.fingerprint);
+        let _ = self
+            .call(|mut conn| async move {
+                ::redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&json)
+                    .arg("PX")
+                    .arg(millis(window))
+                    .query_async::<()>(&mut conn)
+                    .await
+            })
+            .await;
+    }
+
+    /// Where the original alert of `fingerprint` went, if any process said.
+    pub(crate) async fn original(&mut self, fingerprint: u64) -> Option<Delivered> {
+        let key = format!("{}:msg:{fingerprint:016x}", self.prefix);
+        let json = self
+            .call(|mut conn| async move {
+                ::redis::cmd("GET")
+                    .arg(&key)
+                    .query_async::<Option<String>>(&mut conn)
+                    .await
+            })
+            .await??;
+        serde_json::from_str(&json).ok()
     }
 
     /// Adds this process's window to the fleet's; `false` if Redis did not

@@ -77,7 +77,8 @@ impl Producer {
 #[derive(Debug)]
 enum Control {
     /// Answer `true` once every record accepted before the request (`target`
-    /// of them) is settled, `false` at the deadline.
+    /// of them) is settled and nothing is waiting to be sent, `false` at the
+    /// deadline.
     Flush {
         target: u64,
         deadline: Instant,
@@ -197,9 +198,6 @@ impl Flusher {
             return false;
         }
         let target = self.counters.accepted();
-        if self.counters.settled() >= target {
-            return true;
-        }
         let (done, answer) = sync_channel(1);
         let request = Control::Flush {
             target,
@@ -354,9 +352,7 @@ impl Worker {
                 sent = in_flight_done(&mut self.in_flight), if self.in_flight.is_some() => {
                     self.in_flight = None;
                     self.courier.settle(sent);
-                    for delivered in self.courier.take_deliveries() {
-                        self.pipeline.delivered(delivered);
-                    }
+                    self.remember_deliveries().await;
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {}
                 () = clock.sleep_until(next_send.unwrap_or_else(Instant::now)), if next_send.is_some() => {}
@@ -473,6 +469,19 @@ impl Worker {
         Claim::Local
     }
 
+    /// Records where deduplicated alerts landed (in Redis too, for the fleet).
+    async fn remember_deliveries(&mut self) {
+        for delivered in self.courier.take_deliveries() {
+            #[cfg(feature = "redis")]
+            if let Some(fleet) = &mut self.fleet {
+                fleet
+                    .store_original(&delivered, self.config.rate_limit)
+                    .await;
+            }
+            self.pipeline.delivered(delivered);
+        }
+    }
+
     /// Sends pending tallies, with the fleet's totals when there is a fleet.
     async fn send_tallies(&mut self) {
         let mut tallies = self.pipeline.take_tallies();
@@ -485,10 +494,17 @@ impl Worker {
                 if let Some(total) = fleet.total(tally.fingerprint).await {
                     tally.total = tally.total.max(total);
                 }
+                if tally.delivered.is_none() {
+                    // Delivered by another process: edit its message.
+                    tally.delivered = fleet.original(tally.fingerprint).await;
+                }
             }
         }
-        // Nothing new since the last tally (possible with a fleet).
-        tallies.retain(|tally| tally.total > tally.shown);
+        // Nothing new since the last tally (possible with a fleet), or a
+        // threshold update for an original nobody can find yet.
+        tallies.retain(|tally| {
+            tally.total > tally.shown && !(tally.threshold && tally.delivered.is_none())
+        });
         for message in self.pipeline.render_tallies(tallies) {
             self.courier.enqueue(message);
         }
@@ -628,9 +644,11 @@ impl Worker {
             return;
         }
         let settled = self.counters.settled();
+        // Tallies, digests and notices settle no record: wait for them too.
+        let idle = self.in_flight.is_none() && self.courier.is_empty();
         let now = Instant::now();
         self.flushes.retain(|flush| {
-            let complete = settled >= flush.target;
+            let complete = settled >= flush.target && idle;
             if complete || now >= flush.deadline {
                 // The guard may have given up waiting; that is fine.
                 let _ = flush.done.try_send(complete);

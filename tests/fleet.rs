@@ -362,3 +362,34 @@ fn three_processes_send_one_digest_with_merged_counts() {
     );
     assert!(digests[0].contains("max 280 ms"), "{}", digests[0]);
 }
+
+#[test]
+fn any_process_can_edit_the_original_at_a_threshold() {
+    let Some(url) = shared_redis("fleet_threshold") else {
+        return;
+    };
+    let mock = MockTelegram::start().unwrap();
+    let prefix = prefix("threshold");
+    let (layer_a, guard_a) = fleet_member(&mock, &url, &prefix).build().unwrap();
+    let (layer_b, guard_b) = fleet_member(&mock, &url, &prefix).build().unwrap();
+    let a = tracing::Dispatch::new(tracing_subscriber::registry().with(layer_a));
+    let b = tracing::Dispatch::new(tracing_subscriber::registry().with(layer_b));
+    tracing::dispatcher::with_default(&a, || ledger_down(0));
+    assert!(guard_a.flush(Duration::from_secs(5)), "A alerts first");
+    tracing::dispatcher::with_default(&b, || {
+        for attempt in 1..10 {
+            ledger_down(attempt); // B's 9 repeats make 10 in the fleet
+        }
+    });
+    assert!(guard_b.flush(Duration::from_secs(5)));
+    let edits = mock
+        .requests()
+        .iter()
+        .filter(|r| r.method == "editMessageText")
+        .count();
+    assert_eq!(edits, 1, "B edited A's message at the threshold");
+    let text = mock.messages()[0].plain_text();
+    assert!(text.contains("🔁 ×10 in the last 10 min"), "{text}");
+    drop((a, b));
+    shutdown_all(vec![guard_a, guard_b]);
+}
