@@ -351,7 +351,7 @@ where
             },
             None => Vec::new(),
         };
-        let mut collector = FieldCollector::default();
+        let mut collector = FieldCollector::with_capacity(metadata.fields().len());
         event.record(&mut collector);
         if collector.skip {
             return;
@@ -414,7 +414,7 @@ fn span_records<'a, R>(spans: impl Iterator<Item = SpanRef<'a, R>>) -> Option<Ve
 where
     R: LookupSpan<'a> + 'a,
 {
-    let mut records = Vec::new();
+    let mut records = Vec::with_capacity(4);
     for span in spans {
         let extensions = span.extensions();
         let state = extensions.get::<SpanState>();

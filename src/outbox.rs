@@ -277,7 +277,8 @@ mod tests {
         assert_eq!(sent.iter().filter(|c| **c == ChatId::Id(42)).count(), 1);
         assert_eq!(
             outbox.pop_ready(now).unwrap_err(),
-            Some(now + Duration::from_secs(3))
+            Some(now + Duration::from_millis(3250)),
+            "3 s and the pacing safety margin"
         );
     }
 

@@ -191,6 +191,14 @@ pub(crate) struct FieldCollector {
 }
 
 impl FieldCollector {
+    /// A collector with room for `fields` fields (one allocation, no regrowth).
+    pub(crate) fn with_capacity(fields: usize) -> Self {
+        FieldCollector {
+            fields: Vec::with_capacity(fields),
+            ..FieldCollector::default()
+        }
+    }
+
     fn push(&mut self, field: &Field, value: FieldValue) {
         let name = field.name();
         if name == "message" {
@@ -269,7 +277,7 @@ impl Visit for FieldCollector {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let mut text = String::new();
+        let mut text = String::with_capacity(64);
         // Writing into a String only fails if the value's Debug impl itself
         // returns an error; keep whatever it wrote.
         let _ = write!(text, "{value:?}");

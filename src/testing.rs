@@ -176,7 +176,7 @@ impl Limits {
                 .per_chat
                 .into_iter()
                 .chain(group)
-                .map(Window::new)
+                .map(Window::exact)
                 .collect()
         });
         let ready = windows
@@ -358,7 +358,7 @@ impl MockTelegram {
         self.shared.lock().limits = Some(Limits {
             pacing,
             chats: HashMap::new(),
-            global: pacing.global.map(Window::new),
+            global: pacing.global.map(Window::exact),
         });
     }
 

@@ -46,6 +46,13 @@ const ANSWER_SLACK: Duration = Duration::from_millis(250);
 #[cfg(feature = "redis")]
 const FLEET_DIGEST_GRACE: Duration = Duration::from_secs(10);
 
+/// How often a busy worker picks up queued records.
+const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// How long the worker takes records from the channel in one go before it
+/// looks at control requests and in-flight requests again.
+const DRAIN_BUDGET: Duration = Duration::from_millis(5);
+
 /// How long a stopped worker may take to close its runtime and exit.
 const EXIT_GRACE: Duration = Duration::from_millis(200);
 
@@ -336,6 +343,7 @@ impl Worker {
             }
         }
         loop {
+            self.drain_records().await;
             self.answer_flushes();
             self.queue_shutdown_notice_when_idle();
             let next_send = self.dispatch();
@@ -346,6 +354,12 @@ impl Worker {
             let deadline = self.next_deadline();
             let clock = self.courier.clock().clone();
             let wake_at = self.next_wake();
+            // Idle, the worker is woken by the first record. Busy, it picks
+            // records up every DRAIN_INTERVAL instead: a producer then never
+            // pays for waking it (a syscall) on every record.
+            let idle = self.in_flight.is_none() && self.courier.is_empty();
+            let listen = self.records_open && self.courier.has_room() && idle;
+            let poll_later = self.records_open && !idle;
             tokio::select! {
                 biased;
                 command = self.control.recv(), if self.control_open => self.on_command(command).await,
@@ -357,9 +371,26 @@ impl Worker {
                 () = sleep_until(deadline), if deadline.is_some() => {}
                 () = clock.sleep_until(next_send.unwrap_or_else(Instant::now)), if next_send.is_some() => {}
                 () = clock.wait_until(wake_at) => self.tick().await,
-                record = self.records.recv(), if self.records_open && self.courier.has_room() => {
+                record = self.records.recv(), if listen => {
                     self.on_record(record).await;
                 }
+                () = tokio::time::sleep(DRAIN_INTERVAL), if poll_later => {}
+            }
+        }
+    }
+
+    /// Takes the records waiting in the channel (a bounded number, so that
+    /// control requests are never starved), without registering for a wake-up.
+    async fn drain_records(&mut self) {
+        let started = Instant::now();
+        while started.elapsed() < DRAIN_BUDGET {
+            if !self.records_open || !self.courier.has_room() {
+                return;
+            }
+            match self.records.try_recv() {
+                Ok(record) => self.on_record(Some(record)).await,
+                Err(mpsc::error::TryRecvError::Empty) => return,
+                Err(mpsc::error::TryRecvError::Disconnected) => self.records_open = false,
             }
         }
     }

@@ -1,0 +1,82 @@
+//! Shared set-ups for the benchmarks and the flood program: the subscriber
+//! stacks being compared, each behind the same `tracing` calls.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::Subscriber;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::Layer;
+use tracing_subscriber::prelude::*;
+use tracing_telegram::testing::MockTelegram;
+use tracing_telegram::{Pacing, TelegramGuard, TelegramLayer};
+
+/// The baseline: a layer that accepts everything and does nothing.
+pub struct Noop;
+
+impl<S: Subscriber> Layer<S> for Noop {}
+
+/// `registry()` with the no-op layer.
+pub fn baseline() -> tracing::Dispatch {
+    tracing::Dispatch::new(tracing_subscriber::registry().with(Noop))
+}
+
+/// `registry()` with tracing-telegram pointed at `mock`, pacing off, a
+/// queue of `capacity`.
+pub fn telegram(mock: &MockTelegram, capacity: usize) -> (tracing::Dispatch, TelegramGuard) {
+    let (layer, guard) = TelegramLayer::builder()
+        .bot_token(mock.token())
+        .chat_id(-1001234567890_i64)
+        .api_url(mock.url())
+        .pacing(Pacing::disabled())
+        .queue_capacity(capacity)
+        .capture_panics(false)
+        .build()
+        .expect("valid configuration");
+    (
+        tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+        guard,
+    )
+}
+
+/// A Sentry transport that discards every envelope.
+struct Discard;
+
+impl sentry::Transport for Discard {
+    fn send_envelope(&self, envelope: sentry::Envelope) {
+        std::hint::black_box(envelope);
+    }
+}
+
+/// `registry()` with sentry-tracing, its client sending to a transport that
+/// discards (the work on the calling thread is what is measured).
+pub fn sentry() -> (tracing::Dispatch, sentry::ClientInitGuard) {
+    let mut options = sentry::ClientOptions::default();
+    options.dsn = "https://public@sentry.invalid/1".parse().ok();
+    options.transport = Some(Arc::new(|_: &sentry::ClientOptions| {
+        Arc::new(Discard) as Arc<dyn sentry::Transport>
+    }));
+    let guard = sentry::init(options);
+    // The layers its documentation recommends for spans and error events.
+    let subscriber = tracing_subscriber::registry()
+        .with(sentry_tracing::SpanLayer::new().with_filter(LevelFilter::INFO))
+        .with(sentry_tracing::ErrorLayer::new().with_filter(LevelFilter::ERROR));
+    (tracing::Dispatch::new(subscriber), guard)
+}
+
+/// `registry()` with fmt's JSON layer writing through tracing-appender's
+/// `non_blocking` to a sink: "just log it".
+pub fn non_blocking_json() -> (
+    tracing::Dispatch,
+    tracing_appender::non_blocking::WorkerGuard,
+) {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::sink());
+    let layer = tracing_subscriber::fmt::layer().json().with_writer(writer);
+    (
+        tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+        guard,
+    )
+}
+
+/// How long to let a worker catch up between measured batches.
+pub const CATCH_UP: Duration = Duration::from_secs(30);
