@@ -83,23 +83,10 @@ impl FleetStore {
     /// First-writer-wins for `fingerprint` within `window`.
     pub(crate) async fn claim(&mut self, fingerprint: u64, window: Duration) -> Claim {
         let key = format!("{}:dedup:{fingerprint:016x}", self.prefix);
-        let ttl = millis(window);
-        let instance = self.instance.clone();
-        let set = self
-            .call(|mut conn| async move {
-                ::redis::cmd("SET")
-                    .arg(&key)
-                    .arg(&instance)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(ttl)
-                    .query_async::<Option<String>>(&mut conn)
-                    .await
-            })
-            .await;
+        let set = self.set_nx(key, window).await;
         match set {
-            Some(Some(_)) => Claim::First,
-            Some(None) => match self.count_repeat(fingerprint, window).await {
+            Some(true) => Claim::First,
+            Some(false) => match self.count_repeat(fingerprint, window).await {
                 Some(repeats) => Claim::Repeat { total: repeats + 1 },
                 None => Claim::Local,
             },
@@ -126,20 +113,7 @@ impl FleetStore {
     /// Redis did not answer).
     pub(crate) async fn first_start(&mut self, service: &str, version: &str) -> Option<bool> {
         let key = format!("{}:started:{service}:{version}", self.prefix);
-        let instance = self.instance.clone();
-        let set = self
-            .call(|mut conn| async move {
-                ::redis::cmd("SET")
-                    .arg(&key)
-                    .arg(&instance)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(millis(Duration::from_secs(3600)))
-                    .query_async::<Option<String>>(&mut conn)
-                    .await
-            })
-            .await?;
-        Some(set.is_some())
+        self.set_nx(key, Duration::from_secs(3600)).await
     }
 
     /// Remembers where the original alert of `fingerprint` went, for the
@@ -216,21 +190,8 @@ impl FleetStore {
         ttl: Duration,
     ) -> Result<Option<Vec<DigestData>>, ()> {
         let leader_key = format!("{}:digest-leader:{window_id}", self.prefix);
-        let instance = self.instance.clone();
-        let leads = self
-            .call(|mut conn| async move {
-                ::redis::cmd("SET")
-                    .arg(&leader_key)
-                    .arg(&instance)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(millis(ttl))
-                    .query_async::<Option<String>>(&mut conn)
-                    .await
-            })
-            .await
-            .ok_or(())?;
-        if leads.is_none() {
+        let leads = self.set_nx(leader_key, ttl).await.ok_or(())?;
+        if !leads {
             return Ok(None);
         }
         let key = format!("{}:digest:{window_id}", self.prefix);
@@ -251,6 +212,25 @@ impl FleetStore {
                 .filter_map(|json| serde_json::from_str(json).ok())
                 .collect(),
         ))
+    }
+
+    /// `SET key <instance> NX PX ttl`: `Some(true)` if this process set it
+    /// first, `Some(false)` if another had, `None` if Redis did not answer.
+    async fn set_nx(&mut self, key: String, ttl: Duration) -> Option<bool> {
+        let instance = self.instance.clone();
+        let set = self
+            .call(|mut conn| async move {
+                ::redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&instance)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(millis(ttl))
+                    .query_async::<Option<String>>(&mut conn)
+                    .await
+            })
+            .await?;
+        Some(set.is_some())
     }
 
     async fn count_repeat(&mut self, fingerprint: u64, window: Duration) -> Option<u64> {
