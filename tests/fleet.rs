@@ -393,3 +393,44 @@ fn any_process_can_edit_the_original_at_a_threshold() {
     drop((a, b));
     shutdown_all(vec![guard_a, guard_b]);
 }
+
+/// Runs in a child process (see below) so that its stderr can be read.
+#[test]
+#[ignore = "run by an_unreachable_redis_is_reported_once in a child process"]
+fn child_with_unreachable_redis() {
+    let mock = MockTelegram::start().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (layer, guard) = fleet_member(&mock, &format!("redis://127.0.0.1:{closed}/"), "child")
+        .redis_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let stats = common::run_with(layer, guard, || {
+        for attempt in 0..5 {
+            ledger_down(attempt);
+        }
+    });
+    assert!(stats.redis_fallbacks >= 5, "{stats:?}");
+}
+
+#[test]
+fn an_unreachable_redis_is_reported_once() {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_with_unreachable_redis",
+            "--ignored",
+            "--nocapture",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "child failed:\n{stderr}");
+    let reports = stderr
+        .matches("tracing-telegram: Redis unavailable")
+        .count();
+    assert_eq!(reports, 1, "said once, not per record:\n{stderr}");
+}

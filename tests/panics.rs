@@ -123,3 +123,37 @@ fn panics_are_not_captured_when_turned_off() {
     assert_eq!(stats.accepted, 0);
     assert!(mock.messages().is_empty());
 }
+
+#[test]
+fn a_panic_on_the_worker_thread_is_reported_without_deadlock() {
+    let _serial = serial();
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = common::builder(&mock)
+        .on_sent(|sent| {
+            if sent.title == "trigger" {
+                panic!("audit sink exploded");
+            }
+        })
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || tracing::error!("trigger"));
+    // The hook panics on the worker: the panic hook must not wait for the
+    // worker (itself), and the worker must survive to send the panic alert.
+    mock.wait_for_messages(2, Duration::from_secs(5));
+    let stats = guard.shutdown(Duration::from_secs(5));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let texts: Vec<String> = mock.messages().iter().map(|m| m.plain_text()).collect();
+    assert_eq!(texts.len(), 2, "{texts:#?} {stats:?}");
+    assert!(texts[1].contains("audit sink exploded"), "{}", texts[1]);
+    assert!(
+        texts[1].contains("thread: tracing-telegram"),
+        "{}",
+        texts[1]
+    );
+}
