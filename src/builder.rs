@@ -642,6 +642,13 @@ impl Builder {
     /// notice is sent once per deploy. If Redis is unreachable or slow, each
     /// decision falls back to this process's memory (counted in
     /// `Stats::redis_fallbacks`) until it answers again.
+    ///
+    /// Fleet digests: each process pushes its window's data when the
+    /// (wall-clock aligned) window closes; 10 s later one process wins the
+    /// window's leadership and sends the merged digest. At shutdown a process
+    /// pushes its partial window and tries to lead at once, so when a whole
+    /// fleet stops together, the last window's digest holds what the first
+    /// process to stop could see.
     pub fn redis_url(mut self, url: impl Into<String>) -> Self {
         self.redis_url = Some(url.into());
         self
