@@ -144,6 +144,7 @@ pub(crate) fn start(config: Config) -> Result<(TelegramLayer, TelegramGuard), Er
         records_open: true,
         control_open: true,
         shutdown_notice_due: false,
+        final_tallies_due: false,
     };
     let thread = std::thread::Builder::new()
         .name("tracing-telegram".to_owned())
@@ -328,6 +329,9 @@ struct Worker {
     control_open: bool,
     /// The shutdown notice is sent once everything else has been.
     shutdown_notice_due: bool,
+    /// At shutdown, the pending tallies go out once the alerts they edit
+    /// have been delivered.
+    final_tallies_due: bool,
 }
 
 impl Worker {
@@ -345,7 +349,7 @@ impl Worker {
         loop {
             self.drain_records().await;
             self.answer_flushes();
-            self.queue_shutdown_notice_when_idle();
+            self.finish_when_idle().await;
             let next_send = self.dispatch();
             if self.should_stop(next_send) {
                 self.stop();
@@ -424,8 +428,10 @@ impl Worker {
         if self.in_flight.is_some() || !self.records_drained() {
             return false;
         }
+
         match next_send {
-            None => self.courier.is_empty(),
+            // Idle: done, unless finish_when_idle still has something to queue.
+            None => self.courier.is_empty() && !self.final_tallies_due && !self.shutdown_notice_due,
             Some(ready_at) => {
                 let clock = self.courier.clock();
                 let wait = clock.real_time(ready_at.saturating_duration_since(clock.now()));
@@ -457,8 +463,8 @@ impl Worker {
                 while let Ok(record) = self.records.try_recv() {
                     self.on_record(Some(record)).await;
                 }
-                let _ = self.pipeline.drain_tallies();
-                self.send_tallies().await;
+                // Tallies wait until the alerts they edit have been delivered.
+                self.final_tallies_due = true;
                 self.send_digest();
                 self.push_windows().await;
                 #[cfg(feature = "redis")]
@@ -559,10 +565,22 @@ impl Worker {
         true
     }
 
-    /// At shutdown, once everything else is delivered: the final counters.
-    fn queue_shutdown_notice_when_idle(&mut self) {
+    /// At shutdown, once everything else is delivered: the final tallies
+    /// (they edit delivered alerts), then the notice with the final counters.
+    async fn finish_when_idle(&mut self) {
         let idle = self.in_flight.is_none() && self.courier.is_empty() && self.records_drained();
-        if !self.shutdown_notice_due || !idle {
+        if !idle {
+            return;
+        }
+        if self.final_tallies_due {
+            self.final_tallies_due = false;
+            let _ = self.pipeline.drain_tallies();
+            self.send_tallies().await;
+            if !self.courier.is_empty() {
+                return; // the notice comes after the tallies
+            }
+        }
+        if !self.shutdown_notice_due {
             return;
         }
         self.shutdown_notice_due = false;
