@@ -95,6 +95,35 @@
 //! });
 //! ```
 //!
+//! # What reaches the chat
+//!
+//! - ERROR events (or any level from [`Builder::min_level`]) become alerts;
+//!   repeats within [`Builder::rate_limit`] are counted, and the original
+//!   alert is edited to show the tally.
+//! - Spans slower than [`Builder::slow_threshold`] alert once per key and
+//!   window; every slow span and every WARN event is counted in a silent
+//!   digest each [`Builder::batch_window`].
+//! - Panics become Critical alerts ([`Builder::capture_panics`]).
+//! - Everything is sanitized first ([`Sanitizer`]), paced under Telegram's
+//!   limits ([`Pacing`]), retried on transient failures ([`RetryPolicy`]),
+//!   and accounted for in [`Stats`].
+//!
+//! # Fleets
+//!
+//! With [`Builder::redis_url`] (feature `redis`), the processes of a service
+//! share dedup, tallies and digests through Redis: one alert per problem for
+//! the whole fleet, a tally of the fleet's total, one digest per window.
+//! Redis trouble never stops alerts: each decision then falls back to the
+//! process's memory.
+//!
+//! # Testing your setup
+//!
+//! [`testing::MockTelegram`] (feature `testing`) is a real local Bot API
+//! server: point [`Builder::api_url`] at it and assert on
+//! [`MockTelegram::messages`](testing::MockTelegram::messages) — for
+//! example that no secret of yours reaches the chat. [`TelegramGuard::check`]
+//! verifies a real deployment's token, chats and topics.
+//!
 //! # Cargo features
 //!
 //! - `redis` (default): the shared store for fleets ([`Builder::redis_url`]).
