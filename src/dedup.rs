@@ -30,6 +30,7 @@ pub(crate) enum Claim {
     First,
     /// Another process (or this one) alerted already: only count it. This
     /// is occurrence number `total` in the fleet.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     Repeat { total: u64 },
 }
 

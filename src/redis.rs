@@ -15,9 +15,10 @@
 //! manager reconnects by itself; the first success after trouble is
 //! announced too. Everything here runs in the worker thread.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, Script};
@@ -37,7 +38,31 @@ pub(crate) struct FleetStore {
     /// Whether the last call failed (to announce recovery once).
     degraded: bool,
     incr_with_expiry: Script,
+    /// Fingerprints known to be fleet repeats: their further repeats are
+    /// counted here and sent as one `INCRBY` at most every
+    /// [`REPEAT_BATCH`], instead of two round trips each.
+    known: HashMap<u64, KnownRepeat>,
 }
+
+/// A fingerprint this process knows another alert covers.
+#[derive(Debug, Clone, Copy)]
+struct KnownRepeat {
+    /// Until when the knowledge is trusted (then Redis is asked again).
+    until: Instant,
+    /// The dedup window, for the tally key's expiry.
+    window: Duration,
+    /// The fleet's repeat count after the last `INCRBY`.
+    fleet_repeats: u64,
+    /// Repeats counted here since then.
+    pending: u64,
+}
+
+/// How long a "known repeat" is trusted before Redis is asked again, and so
+/// how stale a fleet tally can be.
+const REPEAT_BATCH: Duration = Duration::from_secs(1);
+
+/// Most fingerprints remembered as known repeats.
+const MAX_KNOWN: usize = 10_000;
 
 impl fmt::Debug for FleetStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -66,11 +91,13 @@ impl FleetStore {
             instance: instance_id(),
             counters,
             degraded: false,
+            // INCRBY, and an expiry when this call created the key.
             incr_with_expiry: Script::new(
-                "local n = redis.call('INCR', KEYS[1]) \
-                 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
+                "local n = redis.call('INCRBY', KEYS[1], ARGV[2]) \
+                 if n == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
                  return n",
             ),
+            known: HashMap::new(),
         })
     }
 
@@ -82,21 +109,101 @@ impl FleetStore {
 
     /// First-writer-wins for `fingerprint` within `window`.
     pub(crate) async fn claim(&mut self, fingerprint: u64, window: Duration) -> Claim {
+        let now = Instant::now();
+        if let Some(known) = self.known.get_mut(&fingerprint) {
+            if now < known.until {
+                known.pending += 1;
+                return Claim::Repeat {
+                    total: known.fleet_repeats + known.pending + 1,
+                };
+            }
+            self.flush_repeats(fingerprint).await;
+        }
         let key = format!("{}:dedup:{fingerprint:016x}", self.prefix);
-        let set = self.set_nx(key, window).await;
-        match set {
+        match self.set_nx(key, window).await {
             Some(true) => Claim::First,
-            Some(false) => match self.count_repeat(fingerprint, window).await {
-                Some(repeats) => Claim::Repeat { total: repeats + 1 },
+            Some(false) => match self.count_repeats(fingerprint, 1, window).await {
+                Some(repeats) => {
+                    self.remember_repeat(fingerprint, repeats, window, now)
+                        .await;
+                    Claim::Repeat { total: repeats + 1 }
+                }
                 None => Claim::Local,
             },
             None => Claim::Local,
         }
     }
 
+    /// Sends every batched repeat count (periodically, and at shutdown).
+    pub(crate) async fn flush_all_repeats(&mut self) {
+        let pending: Vec<u64> = self
+            .known
+            .iter()
+            .filter(|(_, known)| known.pending > 0)
+            .map(|(fingerprint, _)| *fingerprint)
+            .collect();
+        for fingerprint in pending {
+            self.flush_repeats(fingerprint).await;
+        }
+        let now = Instant::now();
+        self.known
+            .retain(|_, known| known.pending > 0 || now < known.until);
+    }
+
+    /// Whether repeats are waiting to be counted in Redis.
+    pub(crate) fn has_pending_repeats(&self) -> bool {
+        self.known.values().any(|known| known.pending > 0)
+    }
+
+    async fn remember_repeat(
+        &mut self,
+        fingerprint: u64,
+        repeats: u64,
+        window: Duration,
+        now: Instant,
+    ) {
+        if self.known.len() >= MAX_KNOWN {
+            self.flush_all_repeats().await;
+            if self.known.len() >= MAX_KNOWN {
+                return; // still full of live entries: ask Redis every time
+            }
+        }
+        self.known.insert(
+            fingerprint,
+            KnownRepeat {
+                until: now + REPEAT_BATCH.min(window),
+                window,
+                fleet_repeats: repeats,
+                pending: 0,
+            },
+        );
+    }
+
+    /// Counts `fingerprint`'s batched repeats in Redis.
+    async fn flush_repeats(&mut self, fingerprint: u64) {
+        let Some(known) = self.known.get(&fingerprint).copied() else {
+            return;
+        };
+        if known.pending == 0 {
+            self.known.remove(&fingerprint);
+            return;
+        }
+        // If Redis is away, the count stays here and the next flush retries.
+        if let Some(repeats) = self
+            .count_repeats(fingerprint, known.pending, known.window)
+            .await
+        {
+            if let Some(entry) = self.known.get_mut(&fingerprint) {
+                entry.fleet_repeats = repeats;
+                entry.pending = 0;
+            }
+        }
+    }
+
     /// The fleet's occurrences of `fingerprint` (the original included), if
     /// Redis answers.
     pub(crate) async fn total(&mut self, fingerprint: u64) -> Option<u64> {
+        self.flush_repeats(fingerprint).await;
         let key = format!("{}:tally:{fingerprint:016x}", self.prefix);
         let repeats = self
             .call(|mut conn| async move {
@@ -233,13 +340,20 @@ impl FleetStore {
         Some(set.is_some())
     }
 
-    async fn count_repeat(&mut self, fingerprint: u64, window: Duration) -> Option<u64> {
+    /// Adds `count` repeats to the fleet's tally; the new total of repeats.
+    async fn count_repeats(
+        &mut self,
+        fingerprint: u64,
+        count: u64,
+        window: Duration,
+    ) -> Option<u64> {
         let key = format!("{}:tally:{fingerprint:016x}", self.prefix);
         let script = self.incr_with_expiry.clone();
         self.call(|mut conn| async move {
             script
                 .key(&key)
                 .arg(millis(window))
+                .arg(count)
                 .invoke_async::<u64>(&mut conn)
                 .await
         })

@@ -46,6 +46,9 @@ const ANSWER_SLACK: Duration = Duration::from_millis(250);
 #[cfg(feature = "redis")]
 const FLEET_DIGEST_GRACE: Duration = Duration::from_secs(10);
 
+/// How often batched fleet repeat counts are sent to Redis.
+const FLEET_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How often a busy worker picks up queued records.
 const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
 
@@ -364,6 +367,10 @@ impl Worker {
             let idle = self.in_flight.is_none() && self.courier.is_empty();
             let listen = self.records_open && self.courier.has_room() && idle;
             let poll_later = self.records_open && !idle;
+            #[cfg(feature = "redis")]
+            let repeats_pending = self.fleet.as_ref().is_some_and(|f| f.has_pending_repeats());
+            #[cfg(not(feature = "redis"))]
+            let repeats_pending = false;
             tokio::select! {
                 biased;
                 command = self.control.recv(), if self.control_open => self.on_command(command).await,
@@ -379,6 +386,9 @@ impl Worker {
                     self.on_record(record).await;
                 }
                 () = tokio::time::sleep(DRAIN_INTERVAL), if poll_later => {}
+                () = tokio::time::sleep(FLEET_FLUSH_INTERVAL), if repeats_pending => {
+                    self.flush_fleet_repeats().await;
+                }
             }
         }
     }
@@ -465,6 +475,7 @@ impl Worker {
                 }
                 // Tallies wait until the alerts they edit have been delivered.
                 self.final_tallies_due = true;
+                self.flush_fleet_repeats().await;
                 self.send_digest();
                 self.push_windows().await;
                 #[cfg(feature = "redis")]
@@ -544,6 +555,14 @@ impl Worker {
         });
         for message in self.pipeline.render_tallies(tallies) {
             self.courier.enqueue(message);
+        }
+    }
+
+    /// Sends the repeat counts batched for the fleet.
+    async fn flush_fleet_repeats(&mut self) {
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &mut self.fleet {
+            fleet.flush_all_repeats().await;
         }
     }
 
