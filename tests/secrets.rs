@@ -14,6 +14,23 @@ use tracing_telegram::{RetryPolicy, TelegramLayer};
 const SECRET: &str = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 const TOKEN: &str = "987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 
+/// A layer with the secret token whose Bot API cannot be reached (nothing
+/// listens on the port once the probe listener is dropped), without retries.
+fn unreachable_api() -> (TelegramLayer, tracing_telegram::TelegramGuard) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    TelegramLayer::builder()
+        .bot_token(TOKEN)
+        .chat_id(-100)
+        .api_url(format!("http://127.0.0.1:{port}"))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn debug_output_never_shows_the_token() {
     let mock = MockTelegram::with_token(TOKEN).unwrap();
@@ -35,19 +52,7 @@ fn debug_output_never_shows_the_token() {
 
 #[test]
 fn delivery_errors_never_show_the_token() {
-    // Nothing listens on this port once the listener is dropped.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let (layer, guard) = TelegramLayer::builder()
-        .bot_token(TOKEN)
-        .chat_id(-100)
-        .api_url(format!("http://127.0.0.1:{port}"))
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let (layer, guard) = unreachable_api();
     let stats = run_with(layer, guard, || error!("unreachable API"));
     assert_eq!(stats.failed, 1);
     let reason = stats.last_error.unwrap();
@@ -89,18 +94,7 @@ fn the_token_inside_an_event_is_redacted_before_sending() {
 #[test]
 #[ignore = "run by printed_output_never_shows_the_token in a child process"]
 fn child_prints_delivery_failures() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let (layer, guard) = TelegramLayer::builder()
-        .bot_token(TOKEN)
-        .chat_id(-100)
-        .api_url(format!("http://127.0.0.1:{port}"))
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let (layer, guard) = unreachable_api();
     let stats = run_with(layer, guard, || error!("token {TOKEN} in the message"));
     println!("stats: {stats:?}");
     eprintln!("stats: {stats:?}");
