@@ -212,10 +212,8 @@ impl Pipeline {
                 ),
             }
         }
-        if let Some(mut backtrace) = record.backtrace.take() {
-            record.frames = crate::frames::resolve(&mut backtrace, self.config.max_traceback_lines);
-        }
-        self.config.sanitizer.sanitize_record(&mut record);
+        // Repeats are only counted: they are not sanitized or resolved, and
+        // what dedup keeps of them (the title) is sanitized on its own.
         let mut tallies = Vec::new();
         let mut fingerprint_of_new = None;
         if let Some(fp) = dedup_key {
@@ -224,7 +222,7 @@ impl Pipeline {
                 self.counters.settle(Outcome::Deduplicated, 1);
                 self.dedup.note_repeat(fp);
                 if crate::dedup::TALLY_THRESHOLDS.contains(&total) {
-                    let title = title_of(&record);
+                    let title = self.safe_title(&record);
                     let target = self.config.routes.target(record.level);
                     tallies.push(self.dedup.fleet_tally(
                         fp,
@@ -234,7 +232,7 @@ impl Pipeline {
                 }
                 return self.stash_tallies(tallies);
             }
-            let title = title_of(&record);
+            let title = self.safe_title(&record);
             let target = self.config.routes.target(record.level);
             let verdict = self.dedup.admit(
                 fp,
@@ -253,6 +251,10 @@ impl Pipeline {
             }
         }
         let mut messages = self.stash_tallies(tallies);
+        if let Some(mut backtrace) = record.backtrace.take() {
+            record.frames = crate::frames::resolve(&mut backtrace, self.config.max_traceback_lines);
+        }
+        self.config.sanitizer.sanitize_record(&mut record);
         let slow_key = match (&record.kind, record.metadata()) {
             (Kind::Slow(_), Some(metadata)) => Some(span_key(
                 metadata.target(),
@@ -310,6 +312,11 @@ impl Pipeline {
             true,
             0,
         )
+    }
+
+    /// The record's title, sanitized (for what dedup keeps of it).
+    fn safe_title(&self, record: &Record) -> String {
+        self.config.sanitizer.sanitize(&title_of(record)).into_owned()
     }
 
     /// Every distinct destination, for the configuration check.

@@ -345,12 +345,12 @@ impl Sanitizer {
 
     /// Whether a field of this name has its value redacted.
     pub fn is_sensitive_field(&self, name: &str) -> bool {
-        let name = normalize_name(name);
-        SENSITIVE_NAMES.iter().any(|s| name.ends_with(s))
+        // Runs for every field of every record: compare in place, no allocation.
+        SENSITIVE_NAMES.iter().any(|s| ends_with_normalized(name, s))
             || self
                 .extra_sensitive_names
                 .iter()
-                .any(|s| name.ends_with(s.as_str()))
+                .any(|s| ends_with_normalized(name, s))
     }
 
     /// `text` with every secret the rules know replaced.
@@ -464,6 +464,17 @@ impl Sanitizer {
             *text = clean;
         }
     }
+}
+
+/// Whether `name`, normalised (see [`normalize_name`]), ends with `suffix`
+/// (already normalised, ASCII).
+fn ends_with_normalized(name: &str, suffix: &str) -> bool {
+    let mut tail = name
+        .chars()
+        .rev()
+        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
+        .map(|c| c.to_ascii_lowercase());
+    suffix.chars().rev().all(|expected| tail.next() == Some(expected))
 }
 
 /// Lower case without `_`, `-`, `.` and spaces.

@@ -142,3 +142,24 @@ fn the_store_is_bounded_and_evictions_are_counted() {
     assert_eq!(stats.sent, 200, "{stats:?}");
     assert_eq!(stats.dedup_evictions, 150, "{stats:?}");
 }
+
+#[test]
+fn tally_follow_ups_are_sanitized_too() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = deduplicating(&mock);
+    let (layer, guard) = builder.build().unwrap();
+    let leak = || error!("login to postgres://app:s3cr3t-pw@db/prod failed");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        leak();
+        assert!(guard.flush(Duration::from_secs(5)));
+        leak();
+    });
+    assert!(guard.flush(Duration::from_secs(5)));
+    mock.script_for("editMessageText", Reply::BadRequest("message can't be edited".into()));
+    clock.advance(Duration::from_secs(601));
+    mock.wait_for_messages(2, Duration::from_secs(5));
+    guard.shutdown(Duration::from_secs(5));
+    let texts: Vec<String> = mock.messages().iter().map(|m| m.plain_text()).collect();
+    assert!(texts.iter().any(|t| t.starts_with("🔁")), "{texts:#?}");
+    assert!(texts.iter().all(|t| !t.contains("s3cr3t-pw")), "{texts:#?}");
+}
