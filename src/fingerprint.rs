@@ -26,61 +26,74 @@ pub(crate) fn fingerprint(record: &Record) -> u64 {
         }
         Origin::Manual => {
             hash.write(b"manual\0");
-            hash.write(normalize(record.title.as_deref().unwrap_or("")).as_bytes());
+            normalized(record.title.as_deref().unwrap_or(""), |piece| {
+                hash.write(piece.as_bytes())
+            });
         }
     }
     hash.write(b"\0");
-    hash.write(normalize(&record.message).as_bytes());
+    normalized(&record.message, |piece| hash.write(piece.as_bytes()));
     hash.finish()
 }
 
 /// `retry 3 of "user-77" after 130ms (id 550e8400-e29b-…)` →
 /// `retry # of ? after #ms (id #)`.
+#[cfg(test)]
 pub(crate) fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(512));
-    let mut chars = text.chars().take(2048).peekable();
-    while let Some(c) = chars.next() {
+    let mut out = String::new();
+    normalized(text, |piece| out.push_str(piece));
+    out
+}
+
+/// Feeds the normalised form of `text` to `emit`, piece by piece, without
+/// building it (the fingerprint hashes the pieces as they come).
+fn normalized(text: &str, mut emit: impl FnMut(&str)) {
+    let text = match text.char_indices().nth(2048) {
+        Some((cut, _)) => &text[..cut],
+        None => text,
+    };
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
         match c {
             '"' | '\'' | '`' => {
                 // A quoted value: skip to the closing quote (or give up at 200 chars).
-                let mut closed = false;
-                for (i, inner) in chars.by_ref().enumerate() {
-                    if inner == c || i > 200 {
-                        closed = true;
-                        break;
-                    }
-                }
-                out.push('?');
-                if !closed {
-                    break;
+                let body = &rest[1..];
+                let close = body
+                    .char_indices()
+                    .take(201)
+                    .find(|(_, inner)| *inner == c)
+                    .map(|(i, _)| i);
+                emit("?");
+                match close {
+                    Some(i) => rest = &body[i + c.len_utf8()..],
+                    None => return,
                 }
             }
             c if c.is_ascii_hexdigit() => {
-                let mut token = String::from(c);
-                while let Some(&next) = chars.peek() {
-                    if next.is_ascii_hexdigit() || next == '-' || next == '.' || next == '_' {
-                        token.push(next);
-                        chars.next();
-                    } else {
-                        break;
-                    }
-                }
+                let end = rest
+                    .bytes()
+                    .position(|b| !(b.is_ascii_hexdigit() || matches!(b, b'-' | b'.' | b'_')))
+                    .unwrap_or(rest.len());
+                let token = &rest[..end];
                 let has_digit = token.bytes().any(|b| b.is_ascii_digit());
                 let volatile = has_digit
                     && (token
                         .bytes()
                         .all(|b| b.is_ascii_digit() || b == b'.' || b == b'_')
                         || token.len() >= 8);
-                if volatile {
-                    out.push('#');
-                } else {
-                    out.push_str(&token);
-                }
+                emit(if volatile { "#" } else { token });
+                rest = &rest[end..];
             }
-            c => out.push(c),
+            c => {
+                let end = rest
+                    .char_indices()
+                    .find(|(_, next)| matches!(next, '"' | '\'' | '`') || next.is_ascii_hexdigit())
+                    .map_or(rest.len(), |(i, _)| i.max(c.len_utf8()));
+                emit(&rest[..end]);
+                rest = &rest[end..];
+            }
         }
     }
-    out
 }
 
 /// FNV-1a, 64 bit: tiny, and the same in every process and release.

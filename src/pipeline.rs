@@ -316,7 +316,10 @@ impl Pipeline {
 
     /// The record's title, sanitized (for what dedup keeps of it).
     fn safe_title(&self, record: &Record) -> String {
-        self.config.sanitizer.sanitize(&title_of(record)).into_owned()
+        self.config
+            .sanitizer
+            .sanitize(&title_of(record))
+            .into_owned()
     }
 
     /// Every distinct destination, for the configuration check.

@@ -346,7 +346,9 @@ impl Sanitizer {
     /// Whether a field of this name has its value redacted.
     pub fn is_sensitive_field(&self, name: &str) -> bool {
         // Runs for every field of every record: compare in place, no allocation.
-        SENSITIVE_NAMES.iter().any(|s| ends_with_normalized(name, s))
+        SENSITIVE_NAMES
+            .iter()
+            .any(|s| ends_with_normalized(name, s))
             || self
                 .extra_sensitive_names
                 .iter()
@@ -474,7 +476,10 @@ fn ends_with_normalized(name: &str, suffix: &str) -> bool {
         .rev()
         .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
         .map(|c| c.to_ascii_lowercase());
-    suffix.chars().rev().all(|expected| tail.next() == Some(expected))
+    suffix
+        .chars()
+        .rev()
+        .all(|expected| tail.next() == Some(expected))
 }
 
 /// Lower case without `_`, `-`, `.` and spaces.

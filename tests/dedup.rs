@@ -155,7 +155,10 @@ fn tally_follow_ups_are_sanitized_too() {
         leak();
     });
     assert!(guard.flush(Duration::from_secs(5)));
-    mock.script_for("editMessageText", Reply::BadRequest("message can't be edited".into()));
+    mock.script_for(
+        "editMessageText",
+        Reply::BadRequest("message can't be edited".into()),
+    );
     clock.advance(Duration::from_secs(601));
     mock.wait_for_messages(2, Duration::from_secs(5));
     guard.shutdown(Duration::from_secs(5));
