@@ -401,7 +401,7 @@ mod tests {
             title: None,
             message: String::new(),
             fields: Vec::new(),
-            spans: Vec::new(),
+            spans: crate::record::SpanList::default(),
             timestamp: SystemTime::now(),
             backtrace: None,
             frames: Vec::new(),

@@ -19,7 +19,7 @@ use crate::builder::Builder;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::guard::TelegramGuard;
-use crate::record::{FieldCollector, Fields, Kind, Origin, Record, SpanRecord};
+use crate::record::{FieldCollector, Fields, Kind, Origin, Record, SpanList, SpanRecord};
 use crate::skip::SkipRules;
 use crate::slow::SlowRules;
 use crate::worker::Producer;
@@ -57,6 +57,14 @@ pub(crate) fn on_worker_thread() -> bool {
 }
 
 fn is_internal_target(target: &str) -> bool {
+    // Every event at a captured level asks: most targets are rejected by
+    // their first letter.
+    if !matches!(
+        target.as_bytes().first(),
+        Some(b'h' | b'm' | b'r' | b't' | b'w')
+    ) {
+        return false;
+    }
     INTERNAL_TARGETS.iter().any(|internal| {
         target
             .strip_prefix(internal)
@@ -311,7 +319,7 @@ where
             (fields.clone(), slow)
         };
         // `None` if an ancestor is skipped.
-        let Some(parents) = span.parent().map_or(Some(Vec::new()), |parent| {
+        let Some(parents) = span.parent().map_or(Some(SpanList::default()), |parent| {
             span_records(parent.scope().from_root())
         }) else {
             return;
@@ -349,7 +357,7 @@ where
                 Some(spans) => spans,
                 None => return, // inside a skipped span
             },
-            None => Vec::new(),
+            None => SpanList::default(),
         };
         let mut collector = FieldCollector::with_capacity(metadata.fields().len());
         event.record(&mut collector);
@@ -410,11 +418,11 @@ impl TelegramLayer {
 }
 
 /// Span records for a scope (root first); `None` if any span is skipped.
-fn span_records<'a, R>(spans: impl Iterator<Item = SpanRef<'a, R>>) -> Option<Vec<SpanRecord>>
+fn span_records<'a, R>(spans: impl Iterator<Item = SpanRef<'a, R>>) -> Option<SpanList>
 where
     R: LookupSpan<'a> + 'a,
 {
-    let mut records = Vec::with_capacity(4);
+    let mut records = SpanList::default();
     for span in spans {
         let extensions = span.extensions();
         let state = extensions.get::<SpanState>();
@@ -442,6 +450,9 @@ mod tests {
         assert!(!is_internal_target("hyperion"));
         assert!(!is_internal_target("tower_http::trace::on_failure"));
         assert!(!is_internal_target("my_app::redis_cache"));
+        for internal in INTERNAL_TARGETS {
+            assert!(is_internal_target(internal), "{internal}");
+        }
     }
 }
 

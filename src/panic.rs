@@ -70,7 +70,7 @@ fn report(producer: &Producer, info: &PanicHookInfo<'_>, max_frames: usize) {
         title: Some(format!("Panic in thread '{thread_name}'")),
         message,
         fields,
-        spans: Vec::new(),
+        spans: crate::record::SpanList::default(),
         timestamp: SystemTime::now(),
         backtrace: (max_frames > 0).then(crate::frames::capture),
         frames: Vec::new(),

@@ -67,13 +67,66 @@ impl fmt::Display for FieldValue {
 pub(crate) type Fields = Vec<(FieldName, FieldValue)>;
 
 /// One enclosing span, as shown in an alert's span trace.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct SpanRecord {
     pub(crate) name: &'static str,
     pub(crate) target: &'static str,
     /// Shared with the span's extension: capturing an event clones a pointer,
     /// not the fields.
     pub(crate) fields: Option<Arc<Fields>>,
+}
+
+/// How many enclosing spans a record holds without allocating.
+const INLINE_SPANS: usize = 4;
+
+/// The enclosing spans of a record, root first. Up to four are kept inline,
+/// so capturing an event inside a typical request allocates nothing for
+/// them; it dereferences to a slice.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SpanList {
+    len: usize,
+    inline: [SpanRecord; INLINE_SPANS],
+    /// All of them, once there are more than fit inline.
+    spilled: Vec<SpanRecord>,
+}
+
+impl SpanList {
+    pub(crate) fn push(&mut self, span: SpanRecord) {
+        if !self.spilled.is_empty() {
+            self.spilled.push(span);
+        } else if self.len < INLINE_SPANS {
+            self.inline[self.len] = span;
+            self.len += 1;
+        } else {
+            self.spilled.reserve(INLINE_SPANS * 2);
+            self.spilled
+                .extend(self.inline.iter_mut().map(std::mem::take));
+            self.spilled.push(span);
+            self.len = 0;
+        }
+    }
+}
+
+impl std::ops::Deref for SpanList {
+    type Target = [SpanRecord];
+
+    fn deref(&self) -> &[SpanRecord] {
+        if self.spilled.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
+    }
+}
+
+impl std::ops::DerefMut for SpanList {
+    fn deref_mut(&mut self) -> &mut [SpanRecord] {
+        if self.spilled.is_empty() {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.spilled
+        }
+    }
 }
 
 /// Where a record came from.
@@ -133,7 +186,7 @@ pub(crate) struct Record {
     pub(crate) message: String,
     pub(crate) fields: Fields,
     /// Enclosing spans, root first.
-    pub(crate) spans: Vec<SpanRecord>,
+    pub(crate) spans: SpanList,
     pub(crate) timestamp: SystemTime,
     /// Captured unresolved on the application's thread, if asked for.
     pub(crate) backtrace: Option<Box<backtrace::Backtrace>>,
@@ -157,7 +210,7 @@ impl Record {
                 .into_iter()
                 .map(|(key, value)| (key, FieldValue::Str(value)))
                 .collect(),
-            spans: Vec::new(),
+            spans: SpanList::default(),
             timestamp: SystemTime::now(),
             backtrace: None,
             frames: Vec::new(),
@@ -288,6 +341,20 @@ impl Visit for FieldCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn span_lists_spill_beyond_the_inline_ones_in_order() {
+        let mut spans = SpanList::default();
+        let names = ["a", "b", "c", "d", "e", "f"];
+        for (i, name) in names.iter().enumerate() {
+            spans.push(SpanRecord {
+                name,
+                ..SpanRecord::default()
+            });
+            let seen: Vec<&str> = spans.iter().map(|s| s.name).collect();
+            assert_eq!(seen, names[..=i]);
+        }
+    }
 
     #[test]
     fn later_values_replace_earlier_ones() {

@@ -426,7 +426,7 @@ impl Sanitizer {
         for frame in &mut record.frames {
             self.sanitize_in_place(frame);
         }
-        for span in &mut record.spans {
+        for span in record.spans.iter_mut() {
             let Some(fields) = &mut span.fields else {
                 continue;
             };
