@@ -15,7 +15,6 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use tower_http::trace::TraceLayer;
-use tracing_subscriber::prelude::*;
 
 mod support;
 
@@ -41,13 +40,7 @@ async fn health() -> &'static str {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (builder, target) = support::Target::builder("shop-api")?;
     let (layer, guard) = builder.slow_threshold(Duration::from_millis(200)).build()?;
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
-        )
-        .with(layer)
-        .init();
+    support::install(layer);
 
     let app = Router::new()
         .route("/orders/{id}/checkout", get(checkout))

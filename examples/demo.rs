@@ -15,7 +15,6 @@ use std::fmt;
 use std::time::Duration;
 
 use tracing::{error, info, instrument, warn};
-use tracing_subscriber::prelude::*;
 use tracing_telegram::{Alert, AlertLevel};
 
 mod support;
@@ -86,14 +85,7 @@ async fn handle_order(order_id: u64, customer: (&str, &str)) {
 async fn main() -> Result<(), Box<dyn Error>> {
     let (builder, target) = support::Target::builder("demo-shop")?;
     let (layer, guard) = builder.build()?;
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_target(false)
-                .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
-        )
-        .with(layer)
-        .init();
+    support::install(layer);
 
     let customers = [("alice", "gold"), ("bob", "basic")];
     let orders: Vec<_> = (1..=6)

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tracing::instrument;
-use tracing_subscriber::prelude::*;
 
 mod support;
 
@@ -69,13 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (layer, guard) = builder
         .slow_threshold_for("run_job", Duration::from_millis(200))
         .build()?;
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
-        )
-        .with(layer)
-        .init();
+    support::install(layer);
 
     let (jobs, mut queue) = mpsc::channel::<Job>(16);
     let consumer = tokio::spawn(async move {

@@ -41,6 +41,34 @@ pub(crate) struct Message {
     pub(crate) fallback: Option<String>,
 }
 
+impl Message {
+    /// A message of `text` to `target`, not yet tried, settling no record,
+    /// notifying; callers override what differs.
+    pub(crate) fn page(
+        level: crate::alert::AlertLevel,
+        title: String,
+        target: &crate::route::Target,
+        text: String,
+    ) -> Self {
+        Message {
+            level,
+            title,
+            chat_id: target.chat_id.clone(),
+            thread_id: target.thread_id,
+            text,
+            plain: false,
+            silent: false,
+            records: 0,
+            attempts: 0,
+            seq: 0,
+            first_attempt: None,
+            fingerprint: None,
+            edit: None,
+            fallback: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Lane {
     queue: VecDeque<Message>,
@@ -241,21 +269,18 @@ mod tests {
     use std::time::Duration;
 
     fn message(chat: i64) -> Message {
-        Message {
-            level: crate::alert::AlertLevel::Error,
-            title: String::new(),
+        let target = crate::route::Target {
             chat_id: ChatId::Id(chat),
             thread_id: None,
-            text: "x".into(),
-            plain: false,
-            silent: false,
+        };
+        Message {
             records: 1,
-            attempts: 0,
-            seq: 0,
-            first_attempt: None,
-            fingerprint: None,
-            edit: None,
-            fallback: None,
+            ..Message::page(
+                crate::alert::AlertLevel::Error,
+                String::new(),
+                &target,
+                "x".into(),
+            )
         }
     }
 

@@ -382,20 +382,9 @@ fn messages_for(
         .into_iter()
         .enumerate()
         .map(|(index, text)| Message {
-            level: heading.level,
-            title: heading.title.clone(),
-            chat_id: target.chat_id.clone(),
-            thread_id: target.thread_id,
-            text,
-            plain: false,
             silent: silent || index > 0,
             records: if index == last { records } else { 0 },
-            attempts: 0,
-            seq: 0,
-            first_attempt: None,
-            fingerprint: None,
-            edit: None,
-            fallback: None,
+            ..Message::page(heading.level, heading.title.clone(), target, text)
         })
         .collect()
 }

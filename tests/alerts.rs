@@ -84,10 +84,7 @@ fn info_and_warn_do_not_alert_by_default() {
         error!("disk full");
     });
     let messages = mock.messages();
-    let alerts: Vec<_> = messages
-        .iter()
-        .filter(|m| !m.disable_notification)
-        .collect();
+    let alerts = common::notifying(&messages);
     assert_eq!(alerts.len(), 1, "{messages:#?}");
     assert!(alerts[0].plain_text().contains("disk full"));
     // The warning is counted in the (silent) final digest instead.

@@ -41,10 +41,7 @@ fn a_thousand_repeats_make_one_alert_edited_to_show_the_tally() {
     let stats = guard.shutdown(Duration::from_secs(5));
 
     let messages = mock.messages();
-    let alerts: Vec<_> = messages
-        .iter()
-        .filter(|m| !m.disable_notification)
-        .collect();
+    let alerts = common::notifying(&messages);
     assert_eq!(alerts.len(), 1, "{messages:#?}");
     let text = alerts[0].plain_text();
     assert!(text.contains("db timeout after 130 ms"), "{text}");

@@ -1,8 +1,21 @@
 //! Shared by the examples: post to a real chat when `TELEGRAM_BOT_TOKEN` is
 //! set, otherwise to the built-in fake Bot API, and print what it received.
 
+use tracing_subscriber::prelude::*;
 use tracing_telegram::testing::MockTelegram;
-use tracing_telegram::{Builder, Stats};
+use tracing_telegram::{Builder, Stats, TelegramLayer};
+
+/// Installs `layer` globally, next to a console logger at INFO.
+pub fn install(layer: TelegramLayer) {
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_target(false)
+                .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+        )
+        .with(layer)
+        .init();
+}
 
 /// Where an example's alerts go.
 pub struct Target {

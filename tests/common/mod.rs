@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use tracing_subscriber::prelude::*;
-use tracing_telegram::testing::MockTelegram;
+use tracing_telegram::testing::{MockTelegram, SentMessage};
 use tracing_telegram::{Builder, Pacing, Stats, TelegramGuard, TelegramLayer};
 
 /// The group chat every test posts to.
@@ -40,4 +40,13 @@ pub fn assert_accounted(stats: &Stats) {
         stats.sent + stats.deduplicated + stats.batched + stats.dropped + stats.failed,
         "every accepted record must be accounted for: {stats:?}"
     );
+}
+
+/// The messages that notify (alerts), leaving out silent ones (digests,
+/// tallies, Info).
+pub fn notifying(messages: &[SentMessage]) -> Vec<&SentMessage> {
+    messages
+        .iter()
+        .filter(|m| !m.disable_notification)
+        .collect()
 }
