@@ -118,8 +118,21 @@ impl Default for TestClock {
 impl TestClock {
     /// A clock that starts at the current real instant and only moves when
     /// advanced.
+    ///
+    /// Its wall time starts at the beginning of the current UTC hour, not at
+    /// the real wall time: digest windows are aligned to the wall clock, so
+    /// a test that started a few seconds before a window boundary would see
+    /// that window close early. Every window length that divides an hour
+    /// therefore starts fresh when the clock does. Use
+    /// [`TestClock::starting_at`] to pick the wall time yourself.
     pub fn new() -> Self {
-        let origin = (Instant::now(), std::time::SystemTime::now());
+        TestClock::starting_at(start_of_hour(std::time::SystemTime::now()))
+    }
+
+    /// A clock whose virtual wall time starts at `wall` (and whose instant
+    /// starts at the current real instant).
+    pub fn starting_at(wall: std::time::SystemTime) -> Self {
+        let origin = (Instant::now(), wall);
         TestClock {
             now: Arc::new(tokio::sync::watch::Sender::new(origin.0)),
             origin,
@@ -151,5 +164,37 @@ impl TestClock {
                 false
             }
         });
+    }
+}
+
+/// `wall` rounded down to a whole UTC hour (times before 1970 are kept).
+#[cfg(feature = "testing")]
+fn start_of_hour(wall: std::time::SystemTime) -> std::time::SystemTime {
+    const HOUR: u64 = 3600;
+    match wall.duration_since(std::time::UNIX_EPOCH) {
+        Ok(since) => {
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(since.as_secs() / HOUR * HOUR)
+        }
+        Err(_) => wall,
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::TestClock;
+
+    #[test]
+    fn a_new_test_clock_starts_on_a_whole_hour_so_windows_start_fresh() {
+        let clock = TestClock::new();
+        let since = clock.wall().duration_since(UNIX_EPOCH).unwrap();
+        assert_eq!(since.as_secs() % 3600, 0);
+        assert_eq!(since.subsec_nanos(), 0);
+        clock.advance(Duration::from_millis(1500));
+        assert_eq!(
+            clock.wall().duration_since(UNIX_EPOCH).unwrap(),
+            since + Duration::from_millis(1500)
+        );
     }
 }
