@@ -212,6 +212,25 @@ impl Dedup {
         }
     }
 
+    /// Repeats counted at the gate for `fingerprint`'s entry: the new
+    /// total, or `None` if the entry is gone.
+    pub(crate) fn add_repeats(&mut self, fingerprint: u64, repeats: u64) -> Option<u64> {
+        let entry = self.entries.get_mut(&fingerprint)?;
+        entry.repeats += repeats;
+        entry.last_seen = SystemTime::now();
+        Some(entry.repeats + 1)
+    }
+
+    /// Fleet repeats counted at the gate (see `note_repeat`).
+    pub(crate) fn note_repeats(&mut self, fingerprint: u64, repeats: u64) {
+        let _ = self.add_repeats(fingerprint, repeats);
+    }
+
+    /// Whether `fingerprint` has an entry.
+    pub(crate) fn holds(&self, fingerprint: u64) -> bool {
+        self.entries.contains_key(&fingerprint)
+    }
+
     /// A threshold tally for a fleet repeat: `total` occurrences so far. The
     /// worker fills in where the original is (from Redis).
     pub(crate) fn fleet_tally(

@@ -406,6 +406,7 @@ mod tests {
             backtrace: None,
             frames: Vec::new(),
             fingerprint: None,
+            gate_key: None,
         }
     }
 

@@ -47,7 +47,7 @@ pub(crate) fn normalize(text: &str) -> String {
 
 /// Feeds the normalised form of `text` to `emit`, piece by piece, without
 /// building it (the fingerprint hashes the pieces as they come).
-fn normalized(text: &str, mut emit: impl FnMut(&str)) {
+pub(crate) fn normalized(text: &str, mut emit: impl FnMut(&str)) {
     let text = match text.char_indices().nth(2048) {
         Some((cut, _)) => &text[..cut],
         None => text,

@@ -20,6 +20,7 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::guard::TelegramGuard;
 use crate::record::{FieldCollector, Fields, Kind, Origin, Record, SpanList, SpanRecord};
+use crate::repeat_gate::{GateKey, GateProbe, RepeatGate};
 use crate::skip::SkipRules;
 use crate::slow::SlowRules;
 use crate::worker::Producer;
@@ -158,6 +159,10 @@ pub(crate) struct LayerRules {
     pub(crate) slow: SlowRules,
     pub(crate) clock: Clock,
     pub(crate) capture_backtrace: bool,
+    /// Where repeats of alerts inside their dedup window are counted
+    /// (`None` when nothing is deduplicated, or a `before_send` hook must
+    /// see every record).
+    pub(crate) gate: Option<Arc<RepeatGate>>,
 }
 
 impl TelegramLayer {
@@ -336,15 +341,40 @@ where
             backtrace: None,
             frames: Vec::new(),
             fingerprint: None,
+            gate_key: None,
         });
     }
 
+    #[inline]
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let metadata = event.metadata();
-        // The cheap test first: most events are more verbose than we capture.
-        if *metadata.level() > self.capture_level {
+        // The cheap test first, kept small enough to inline into the
+        // dispatcher: most events are more verbose than we capture.
+        if *event.metadata().level() > self.capture_level {
             return;
         }
+        self.capture_event(event, &ctx);
+    }
+}
+
+/// What the repeat gate made of an event.
+enum Gate {
+    /// Counted as a repeat of an alert inside its dedup window: done.
+    Counted,
+    /// Not reported at all (`telegram.skip = true` on the event).
+    Hidden,
+    /// Take the ordinary path (with the key, for the worker to open).
+    Missed(Option<GateKey>),
+}
+
+impl TelegramLayer {
+    /// Captures an event at a captured level: counted at the repeat gate,
+    /// or made into a record for the worker.
+    #[inline(never)]
+    fn capture_event<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let metadata = event.metadata();
         let Some(producer) = self.active() else {
             return;
         };
@@ -352,6 +382,10 @@ where
         if is_internal_target(target) || self.rules.skip.skips_target(target) {
             return;
         }
+        let gate_key = match self.try_gate(event, ctx) {
+            Gate::Counted | Gate::Hidden => return,
+            Gate::Missed(key) => key,
+        };
         let spans = match ctx.event_scope(event) {
             Some(scope) => match span_records(scope.from_root()) {
                 Some(spans) => spans,
@@ -369,6 +403,7 @@ where
         } else {
             Kind::Alert
         };
+        let gate_key = gate_key.filter(|_| kind == Kind::Alert);
         // Only for records that will be alerted, and only when asked for:
         // capturing walks the stack.
         let backtrace = (self.rules.capture_backtrace && kind == Kind::Alert).then(|| {
@@ -389,11 +424,39 @@ where
             backtrace,
             frames: Vec::new(),
             fingerprint: collector.fingerprint,
+            gate_key,
         });
     }
-}
 
-impl TelegramLayer {
+    /// Counts the event at the repeat gate if the worker has opened it for
+    /// this kind of alert (and nothing hides the event).
+    fn try_gate<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Gate
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let Some(gate) = &self.rules.gate else {
+            return Gate::Missed(None);
+        };
+        let metadata = event.metadata();
+        let mut probe = GateProbe::default();
+        event.record(&mut probe);
+        if probe.skip {
+            return Gate::Hidden;
+        }
+        let level = probe.level_override();
+        if *metadata.level() > self.min_level && level.is_none() {
+            return Gate::Missed(None); // digest-only: not deduplicated
+        }
+        let level = level.unwrap_or_else(|| AlertLevel::from_tracing(metadata.level()));
+        let Some(key) = probe.key(metadata, level) else {
+            return Gate::Missed(None);
+        };
+        if gate.is_open(key) && !inside_skipped_span(event, ctx) && gate.count(key) {
+            return Gate::Counted;
+        }
+        Gate::Missed(Some(key))
+    }
+
     /// Runs `update` on the span's timer, if it has one.
     fn with_timing<S>(&self, id: &Id, ctx: &Context<'_, S>, update: fn(&mut Timing, Instant))
     where
@@ -415,6 +478,20 @@ impl TelegramLayer {
             update(timing, self.rules.clock.now());
         }
     }
+}
+
+/// Whether the event is inside a skipped span.
+fn inside_skipped_span<S>(event: &Event<'_>, ctx: &Context<'_, S>) -> bool
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    ctx.event_scope(event).is_some_and(|mut scope| {
+        scope.any(|span| {
+            span.extensions()
+                .get::<SpanState>()
+                .is_some_and(|state| state.skipped)
+        })
+    })
 }
 
 /// Span records for a scope (root first); `None` if any span is skipped.

@@ -154,6 +154,7 @@ mod record;
 #[cfg(feature = "redis")]
 mod redis;
 mod render;
+mod repeat_gate;
 mod retry;
 mod route;
 mod sanitize;

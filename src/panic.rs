@@ -75,6 +75,7 @@ fn report(producer: &Producer, info: &PanicHookInfo<'_>, max_frames: usize) {
         backtrace: (max_frames > 0).then(crate::frames::capture),
         frames: Vec::new(),
         fingerprint: None,
+        gate_key: None,
     });
 }
 

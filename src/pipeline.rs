@@ -14,6 +14,7 @@ use crate::record::{FieldValue, Kind, Record};
 use crate::render::{
     format_duration, render_digest, render_notice, render_record, render_tally, RenderContext,
 };
+use crate::repeat_gate::OpenKind;
 use crate::route::Target;
 use crate::span_key::span_key;
 use crate::stats::{Counters, Outcome};
@@ -32,6 +33,9 @@ pub(crate) struct Pipeline {
     /// With a fleet: closed digest windows for the worker to push, as
     /// `(window id, data)`.
     pending_windows: Vec<(u64, DigestData)>,
+    /// Kinds of alert now inside their dedup window whose records carried a
+    /// repeat-gate key: the worker opens the gate for them.
+    openings: Vec<OpenKind>,
 }
 
 impl Pipeline {
@@ -55,6 +59,7 @@ impl Pipeline {
             dropped_reported: 0,
             pending_tallies: Vec::new(),
             pending_windows: Vec::new(),
+            openings: Vec::new(),
         }
     }
 
@@ -114,6 +119,73 @@ impl Pipeline {
         let mut tallies = Vec::new();
         self.dedup.drain(&mut tallies);
         self.stash_tallies(tallies)
+    }
+
+    /// Asks the worker to open the repeat gate for the record's kind.
+    fn open_gate(
+        &mut self,
+        record: &Record,
+        fingerprint: u64,
+        fleet: bool,
+        title: String,
+        target: Target,
+    ) {
+        if let Some(key) = record.gate_key {
+            self.openings.push(OpenKind {
+                key,
+                fingerprint,
+                fleet,
+                title,
+                level: record.level,
+                target,
+            });
+        }
+    }
+
+    /// The kinds to open the gate for (see `openings`).
+    pub(crate) fn take_openings(&mut self) -> Vec<OpenKind> {
+        std::mem::take(&mut self.openings)
+    }
+
+    /// Whether this process's dedup window for `fingerprint` is open.
+    pub(crate) fn holds(&self, fingerprint: u64) -> bool {
+        self.dedup.holds(fingerprint)
+    }
+
+    /// Settles `repeats` counted at the gate for `kind`, as the same number
+    /// of repeat records would have been: counted, added to the tally, and
+    /// a threshold tally when one is crossed. `fleet_total` is the fleet's
+    /// count after them, for a fleet kind.
+    pub(crate) fn gate_repeats(&mut self, kind: &OpenKind, repeats: u64, fleet_total: Option<u64>) {
+        self.counters.accept_repeats(repeats);
+        self.counters.settle(Outcome::Deduplicated, repeats);
+        let fp = kind.fingerprint;
+        let crossed = |total: u64| {
+            let before = total.saturating_sub(repeats);
+            crate::dedup::TALLY_THRESHOLDS
+                .iter()
+                .any(|threshold| before < *threshold && *threshold <= total)
+        };
+        let mut tallies = Vec::new();
+        match fleet_total {
+            Some(total) => {
+                self.dedup.note_repeats(fp, repeats);
+                if crossed(total) {
+                    let heading = (kind.title.as_str(), kind.level, &kind.target);
+                    tallies.push(self.dedup.fleet_tally(fp, total, heading));
+                }
+            }
+            None => {
+                // `None`: the entry is gone (evicted for room); the repeats
+                // are counted above but no longer tallied.
+                if let Some(total) = self.dedup.add_repeats(fp, repeats) {
+                    if crossed(total) {
+                        tallies.extend(self.dedup.tally(fp));
+                    }
+                }
+            }
+        }
+        self.stash_tallies(tallies);
     }
 
     /// Keeps tallies for the worker; returns no messages (yet).
@@ -221,19 +293,21 @@ impl Pipeline {
                 // Another alert of the fleet (maybe ours) covers it.
                 self.counters.settle(Outcome::Deduplicated, 1);
                 self.dedup.note_repeat(fp);
+                let title = self.safe_title(&record);
+                let target = self.config.routes.target(record.level);
                 if crate::dedup::TALLY_THRESHOLDS.contains(&total) {
-                    let title = self.safe_title(&record);
-                    let target = self.config.routes.target(record.level);
                     tallies.push(self.dedup.fleet_tally(
                         fp,
                         total,
                         (&title, record.level, &target),
                     ));
                 }
+                self.open_gate(&record, fp, true, title, target);
                 return self.stash_tallies(tallies);
             }
             let title = self.safe_title(&record);
             let target = self.config.routes.target(record.level);
+            let gate_info = (claim == Claim::Local).then(|| (title.clone(), target.clone()));
             let verdict = self.dedup.admit(
                 fp,
                 self.config.clock.now(),
@@ -241,6 +315,12 @@ impl Pipeline {
                 &mut tallies,
             );
             self.counters.set_dedup_evictions(self.dedup.evictions());
+            // Held in this process's window: later repeats may be counted at
+            // the gate. (A fleet's first alert waits for its first repeat,
+            // which makes the fleet's tally known here.)
+            if let Some((title, target)) = gate_info {
+                self.open_gate(&record, fp, false, title, target);
+            }
             match verdict {
                 Verdict::Alert => fingerprint_of_new = Some(fp),
                 Verdict::Repeat { tally_due } => {

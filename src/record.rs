@@ -194,6 +194,8 @@ pub(crate) struct Record {
     pub(crate) frames: Vec<String>,
     /// An explicit dedup key (`telegram.fingerprint = "..."`).
     pub(crate) fingerprint: Option<String>,
+    /// The event's repeat-gate key, for the worker to open the gate with.
+    pub(crate) gate_key: Option<crate::repeat_gate::GateKey>,
 }
 
 impl Record {
@@ -215,6 +217,7 @@ impl Record {
             backtrace: None,
             frames: Vec::new(),
             fingerprint: None,
+            gate_key: None,
         }
     }
 

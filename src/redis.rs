@@ -134,6 +134,27 @@ impl FleetStore {
         }
     }
 
+    /// Repeats the layer counted at the gate for a fingerprint known to be
+    /// a fleet repeat: batched like the others; the fleet total they make.
+    pub(crate) fn add_repeats(&mut self, fingerprint: u64, repeats: u64, window: Duration) -> u64 {
+        let known = self.known.entry(fingerprint).or_insert(KnownRepeat {
+            // Known no longer: the next ordinary record asks Redis again.
+            until: Instant::now(),
+            window,
+            fleet_repeats: 0,
+            pending: 0,
+        });
+        known.pending += repeats;
+        known.fleet_repeats + known.pending + 1
+    }
+
+    /// Whether `fingerprint` is still trusted to be a fleet repeat.
+    pub(crate) fn knows_repeat(&self, fingerprint: u64) -> bool {
+        self.known
+            .get(&fingerprint)
+            .is_some_and(|known| Instant::now() < known.until)
+    }
+
     /// Sends every batched repeat count (periodically, and at shutdown).
     pub(crate) async fn flush_all_repeats(&mut self) {
         let pending: Vec<u64> = self

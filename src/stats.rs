@@ -109,6 +109,12 @@ impl Counters {
         true
     }
 
+    /// Counts repeats the layer counted at the repeat gate instead of
+    /// submitting them (the worker settles them at once).
+    pub(crate) fn accept_repeats(&self, n: u64) {
+        self.accepted.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Counts a record that could not be queued.
     pub(crate) fn drop_one(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);

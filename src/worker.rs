@@ -30,6 +30,7 @@ use crate::guard::TelegramGuard;
 use crate::layer::{mark_worker_thread, LayerRules, TelegramLayer};
 use crate::pipeline::Pipeline;
 use crate::record::Record;
+use crate::repeat_gate::{GateKey, OpenKind, OpenKinds, RepeatGate};
 use crate::stats::Counters;
 use crate::telegram::BotClient;
 
@@ -55,6 +56,10 @@ const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
 /// How long the worker takes records from the channel in one go before it
 /// looks at control requests and in-flight requests again.
 const DRAIN_BUDGET: Duration = Duration::from_millis(5);
+
+/// How often the worker settles the repeats the layer counted at the gate
+/// (and so how late a threshold tally may come).
+const GATE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How long a stopped worker may take to close its runtime and exit.
 const EXIT_GRACE: Duration = Duration::from_millis(200);
@@ -130,7 +135,12 @@ pub(crate) fn start(config: Config) -> Result<(TelegramLayer, TelegramGuard), Er
         ),
         None => None,
     };
+    // Only when repeats are deduplicated, and when no `before_send` hook
+    // has to see every record.
+    let gate = Arc::new(RepeatGate::default());
+    let gate_enabled = !config.rate_limit.is_zero() && config.before_send.is_none();
     let worker = Worker {
+        open_kinds: OpenKinds::new(Arc::clone(&gate)),
         #[cfg(feature = "redis")]
         fleet,
         #[cfg(feature = "redis")]
@@ -172,6 +182,7 @@ pub(crate) fn start(config: Config) -> Result<(TelegramLayer, TelegramGuard), Er
         slow: config.slow.clone(),
         clock: config.clock.clone(),
         capture_backtrace: config.capture_backtrace && config.max_traceback_lines > 0,
+        gate: gate_enabled.then_some(gate),
     };
     let layer = TelegramLayer::new(
         Arc::clone(&producer),
@@ -326,6 +337,8 @@ struct Worker {
     control: mpsc::Receiver<Control>,
     counters: Arc<Counters>,
     in_flight: Option<InFlight>,
+    /// The kinds of alert whose repeats the layer counts at the gate.
+    open_kinds: OpenKinds,
     flushes: Vec<PendingFlush>,
     stopping: Option<Stopping>,
     records_open: bool,
@@ -351,6 +364,7 @@ impl Worker {
         }
         loop {
             self.drain_records().await;
+            self.take_gate_counts().await;
             self.answer_flushes();
             self.finish_when_idle().await;
             let next_send = self.dispatch();
@@ -386,6 +400,7 @@ impl Worker {
                     self.on_record(record).await;
                 }
                 () = tokio::time::sleep(DRAIN_INTERVAL), if poll_later => {}
+                () = tokio::time::sleep(GATE_INTERVAL), if !self.open_kinds.is_empty() => {}
                 () = tokio::time::sleep(FLEET_FLUSH_INTERVAL), if repeats_pending => {
                     self.flush_fleet_repeats().await;
                 }
@@ -473,6 +488,9 @@ impl Worker {
                 while let Ok(record) = self.records.try_recv() {
                     self.on_record(Some(record)).await;
                 }
+                // From here on the layer's repeats take the ordinary path
+                // (and are refused there: the counters are closed).
+                self.close_gate(true).await;
                 // Tallies wait until the alerts they edit have been delivered.
                 self.final_tallies_due = true;
                 self.flush_fleet_repeats().await;
@@ -504,7 +522,70 @@ impl Worker {
         for message in self.pipeline.prepare(record, claim) {
             self.courier.enqueue(message);
         }
+        for kind in self.pipeline.take_openings() {
+            self.open_kinds.open(kind);
+        }
         self.send_tallies().await;
+    }
+
+    /// Settles the repeats the layer counted at the gate since the last
+    /// call, and closes the kinds whose window this process no longer holds.
+    async fn take_gate_counts(&mut self) {
+        if self.open_kinds.is_empty() {
+            return;
+        }
+        for (kind, repeats) in self.open_kinds.take_counts() {
+            self.settle_gate_repeats(&kind, repeats).await;
+        }
+        for key in self.stale_kinds() {
+            if let Some((kind, repeats)) = self.open_kinds.close(key) {
+                self.settle_gate_repeats(&kind, repeats).await;
+            }
+        }
+        self.send_tallies().await;
+    }
+
+    /// Open kinds whose dedup window is gone here: evicted for room, or
+    /// (fleet) no longer known to be covered by another alert.
+    fn stale_kinds(&self) -> Vec<GateKey> {
+        self.open_kinds
+            .kinds()
+            .filter(|kind| {
+                #[cfg(feature = "redis")]
+                if kind.fleet {
+                    return !self
+                        .fleet
+                        .as_ref()
+                        .is_some_and(|fleet| fleet.knows_repeat(kind.fingerprint));
+                }
+                !self.pipeline.holds(kind.fingerprint)
+            })
+            .map(|kind| kind.key)
+            .collect()
+    }
+
+    /// Closes every kind (each tick, so that no count outlives its window;
+    /// with `shut`, for good), settling what was counted.
+    async fn close_gate(&mut self, shut: bool) {
+        for (kind, repeats) in self.open_kinds.close_all(shut) {
+            self.settle_gate_repeats(&kind, repeats).await;
+        }
+    }
+
+    async fn settle_gate_repeats(&mut self, kind: &OpenKind, repeats: u64) {
+        if repeats == 0 {
+            return;
+        }
+        #[cfg(feature = "redis")]
+        let fleet_total = match &mut self.fleet {
+            Some(fleet) if kind.fleet => {
+                Some(fleet.add_repeats(kind.fingerprint, repeats, self.config.rate_limit))
+            }
+            _ => None,
+        };
+        #[cfg(not(feature = "redis"))]
+        let fleet_total = None;
+        self.pipeline.gate_repeats(kind, repeats, fleet_total);
     }
 
     /// Asks the fleet whether this record is the first of its kind.
@@ -628,6 +709,9 @@ impl Worker {
     /// Periodic work: tallies of closed dedup windows, the digest when due,
     /// and (with a fleet) the fleet digests this process may lead.
     async fn tick(&mut self) {
+        // Windows may close now: their counts go in first, and the kinds
+        // still open are opened again by their next ordinary record.
+        self.close_gate(false).await;
         for message in self.pipeline.tick() {
             self.courier.enqueue(message);
         }

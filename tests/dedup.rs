@@ -33,6 +33,11 @@ fn a_thousand_repeats_make_one_alert_edited_to_show_the_tally() {
         );
         for i in 1..1000u64 {
             timeout(i, 100 + i * 7);
+            if matches!(i + 1, 10 | 100) {
+                // Let the worker see each threshold on its own (repeats
+                // counted between two of its looks make one edit).
+                assert!(guard.flush(Duration::from_secs(5)));
+            }
         }
     });
     assert!(guard.flush(Duration::from_secs(5)));
@@ -162,4 +167,40 @@ fn tally_follow_ups_are_sanitized_too() {
     let texts: Vec<String> = mock.messages().iter().map(|m| m.plain_text()).collect();
     assert!(texts.iter().any(|t| t.starts_with("🔁")), "{texts:#?}");
     assert!(texts.iter().all(|t| !t.contains("s3cr3t-pw")), "{texts:#?}");
+}
+
+#[test]
+fn repeats_inside_the_window_skip_the_queue() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = deduplicating(&mock);
+    // A queue of one: repeats that went through it would mostly be dropped.
+    let (layer, guard) = builder.queue_capacity(1).build().unwrap();
+    let failing = |user: u64| error!(user, "charge for user {user} failed");
+    let other = || error!("a different failure");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        failing(1);
+        assert!(guard.flush(Duration::from_secs(5)));
+        // The worker has seen the kind: its repeats are counted where they
+        // happen, whatever their fields and numbers.
+        for user in 2..=5000 {
+            failing(user);
+        }
+        other();
+    });
+    assert!(guard.flush(Duration::from_secs(5)));
+    let stats = guard.stats();
+    assert_eq!(stats.dropped, 0, "{stats:?}");
+    assert_eq!(stats.deduplicated, 4999, "{stats:?}");
+    assert_eq!(stats.sent, 2, "the original and the other kind: {stats:?}");
+    clock.advance(Duration::from_secs(601));
+    let stats = guard.shutdown(Duration::from_secs(5));
+    let messages = mock.messages();
+    let alerts = common::notifying(&messages);
+    assert_eq!(alerts.len(), 2, "{messages:#?}");
+    assert!(
+        alerts[0].plain_text().contains("×5000"),
+        "{}",
+        alerts[0].plain_text()
+    );
+    common::assert_accounted(&stats);
 }

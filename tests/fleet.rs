@@ -122,6 +122,11 @@ fn fleet_member(mock: &MockTelegram, url: &str, prefix: &str) -> Builder {
         .capture_panics(false)
 }
 
+/// A process's subscriber, to switch between processes on one thread.
+fn dispatch(layer: tracing_telegram::TelegramLayer) -> tracing::Dispatch {
+    tracing::Dispatch::new(tracing_subscriber::registry().with(layer))
+}
+
 /// The same line failing in every process.
 fn ledger_down(attempt: u64) {
     error!(attempt, "ledger unavailable after {} ms", 100 + attempt);
@@ -206,8 +211,8 @@ fn redis_dying_mid_run_falls_back_and_sharing_resumes_when_it_returns() {
         .redis_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    let a = tracing::Dispatch::new(tracing_subscriber::registry().with(layer_a));
-    let b = tracing::Dispatch::new(tracing_subscriber::registry().with(layer_b));
+    let a = dispatch(layer_a);
+    let b = dispatch(layer_b);
     let fail = |what: &str| error!(what, "fleet check {what} failed");
 
     // Shared: two processes, one alert.
@@ -321,10 +326,7 @@ fn three_processes_send_one_digest_with_merged_counts() {
             .batch_window(Duration::from_secs(900))
             .build()
             .unwrap();
-        members.push((
-            tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
-            guard,
-        ));
+        members.push((dispatch(layer), guard));
     }
     for (i, (dispatch, guard)) in members.iter().enumerate() {
         tracing::dispatcher::with_default(dispatch, || {
@@ -372,8 +374,8 @@ fn any_process_can_edit_the_original_at_a_threshold() {
     let prefix = prefix("threshold");
     let (layer_a, guard_a) = fleet_member(&mock, &url, &prefix).build().unwrap();
     let (layer_b, guard_b) = fleet_member(&mock, &url, &prefix).build().unwrap();
-    let a = tracing::Dispatch::new(tracing_subscriber::registry().with(layer_a));
-    let b = tracing::Dispatch::new(tracing_subscriber::registry().with(layer_b));
+    let a = dispatch(layer_a);
+    let b = dispatch(layer_b);
     tracing::dispatcher::with_default(&a, || ledger_down(0));
     assert!(guard_a.flush(Duration::from_secs(5)), "A alerts first");
     tracing::dispatcher::with_default(&b, || {
@@ -392,6 +394,54 @@ fn any_process_can_edit_the_original_at_a_threshold() {
     assert!(text.contains("🔁 ×10 in the last 10 min"), "{text}");
     drop((a, b));
     shutdown_all(vec![guard_a, guard_b]);
+}
+
+#[test]
+fn a_flood_of_fleet_repeats_is_counted_without_queueing_and_tallied_fleet_wide() {
+    let Some(url) = shared_redis("fleet_flood") else {
+        return;
+    };
+    let mock = MockTelegram::start().unwrap();
+    let prefix = prefix("flood");
+    let (layer_a, guard_a) = fleet_member(&mock, &url, &prefix).build().unwrap();
+    // A queue of one: repeats that went through it would mostly be dropped.
+    let (layer_b, guard_b) = fleet_member(&mock, &url, &prefix)
+        .queue_capacity(1)
+        .build()
+        .unwrap();
+    let a = dispatch(layer_a);
+    let b = dispatch(layer_b);
+    tracing::dispatcher::with_default(&a, || ledger_down(0));
+    assert!(guard_a.flush(Duration::from_secs(5)), "A alerts first");
+    tracing::dispatcher::with_default(&b, || ledger_down(1));
+    assert!(
+        guard_b.flush(Duration::from_secs(5)),
+        "B learns it is a repeat"
+    );
+    tracing::dispatcher::with_default(&b, || {
+        for attempt in 2..=2000 {
+            ledger_down(attempt);
+        }
+    });
+    drop((a, b));
+    let stats_b = guard_b.shutdown(Duration::from_secs(5));
+    assert_eq!(stats_b.dropped, 0, "{stats_b:?}");
+    assert_eq!(
+        (stats_b.sent, stats_b.deduplicated),
+        (0, 2000),
+        "{stats_b:?}"
+    );
+    common::assert_accounted(&stats_b);
+    let stats_a = guard_a.shutdown(Duration::from_secs(5));
+    common::assert_accounted(&stats_a);
+    let messages = mock.messages();
+    let alerts = common::notifying(&messages);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let text = alerts[0].plain_text();
+    assert!(
+        text.contains("🔁 ×2001 in the last 10 min"),
+        "A's final tally has B's repeats from Redis: {text}"
+    );
 }
 
 /// Runs in a child process (see below) so that its stderr can be read.
