@@ -6,6 +6,7 @@
 //! with `try_send` (never blocking), and nothing here can panic.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -77,7 +78,7 @@ fn is_internal_target(target: &str) -> bool {
 #[derive(Debug)]
 struct SpanState {
     /// This span (and so everything inside it) is not reported.
-    skipped: bool,
+    skipped: Option<SkipMark>,
     /// The span's fields, shared with every record captured inside it.
     fields: Option<Arc<Fields>>,
     /// Total and busy time, for slow-span detection.
@@ -85,11 +86,39 @@ struct SpanState {
 }
 
 impl SpanState {
-    const SKIPPED: SpanState = SpanState {
-        skipped: true,
-        fields: None,
-        timing: None,
-    };
+    fn skipped(alive: &Arc<AtomicUsize>) -> SpanState {
+        SpanState {
+            skipped: Some(SkipMark::new(alive)),
+            fields: None,
+            timing: None,
+        }
+    }
+
+    fn is_skipped(&self) -> bool {
+        self.skipped.is_some()
+    }
+}
+
+/// Held by the state of a skipped span: while any exists, events look for a
+/// skipped span around them; while none does (the usual case), they need
+/// not look up their spans at all.
+#[derive(Debug)]
+struct SkipMark(Arc<AtomicUsize>);
+
+impl SkipMark {
+    fn new(alive: &Arc<AtomicUsize>) -> Self {
+        // Counted before the span can be entered or recorded into, so an
+        // event inside it (which happens after) sees the count.
+        alive.fetch_add(1, Ordering::Relaxed);
+        SkipMark(Arc::clone(alive))
+    }
+}
+
+impl Drop for SkipMark {
+    fn drop(&mut self) {
+        // The registry drops a span's extensions when the span closes.
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Span timing: kept in the span's extensions, never in thread-locals, since
@@ -163,6 +192,8 @@ pub(crate) struct LayerRules {
     /// (`None` when nothing is deduplicated, or a `before_send` hook must
     /// see every record).
     pub(crate) gate: Option<Arc<RepeatGate>>,
+    /// Skipped spans alive now (see `SkipMark`).
+    pub(crate) skipped_alive: Arc<AtomicUsize>,
 }
 
 impl TelegramLayer {
@@ -218,19 +249,19 @@ impl TelegramLayer {
     /// The state of a new span: skipped, or its fields and a running timer.
     fn new_span_state(&self, attrs: &Attributes<'_>) -> SpanState {
         if self.rules.skip.skips_target(attrs.metadata().target()) {
-            return SpanState::SKIPPED;
+            return SpanState::skipped(&self.rules.skipped_alive);
         }
         let mut collector = FieldCollector::default();
         attrs.record(&mut collector);
         if collector.skip || self.rules.skip.skips_path(&collector.fields) {
-            return SpanState::SKIPPED;
+            return SpanState::skipped(&self.rules.skipped_alive);
         }
         let mut fields = collector.fields;
         if let Some(message) = collector.message {
             fields.push(("message".into(), crate::record::FieldValue::Str(message)));
         }
         SpanState {
-            skipped: false,
+            skipped: None,
             fields: (!fields.is_empty()).then(|| Arc::new(fields)),
             timing: self.rules.slow.enabled().then(|| Timing {
                 created: self.rules.clock.now(),
@@ -271,13 +302,13 @@ where
         let Some(state) = extensions.get_mut::<SpanState>() else {
             return;
         };
-        if state.skipped {
+        if state.is_skipped() {
             return;
         }
         let mut collector = FieldCollector::default();
         values.record(&mut collector);
         if collector.skip {
-            *state = SpanState::SKIPPED;
+            *state = SpanState::skipped(&self.rules.skipped_alive);
             return;
         }
         match &mut state.fields {
@@ -307,7 +338,7 @@ where
         let (fields, slow) = {
             let extensions = span.extensions();
             let Some(SpanState {
-                skipped: false,
+                skipped: None,
                 fields,
                 timing: Some(timing),
             }) = extensions.get::<SpanState>()
@@ -428,6 +459,15 @@ impl TelegramLayer {
         });
     }
 
+    /// Whether the event is inside a skipped span; without a lookup while
+    /// no skipped span exists.
+    fn inside_skipped_span<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> bool
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        self.rules.skipped_alive.load(Ordering::Relaxed) > 0 && inside_skipped_span(event, ctx)
+    }
+
     /// Counts the event at the repeat gate if the worker has opened it for
     /// this kind of alert (and nothing hides the event).
     fn try_gate<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Gate
@@ -451,7 +491,7 @@ impl TelegramLayer {
         let Some(key) = probe.key(metadata, level) else {
             return Gate::Missed(None);
         };
-        if gate.is_open(key) && !inside_skipped_span(event, ctx) && gate.count(key) {
+        if gate.is_open(key) && !self.inside_skipped_span(event, ctx) && gate.count(key) {
             return Gate::Counted;
         }
         Gate::Missed(Some(key))
@@ -489,7 +529,7 @@ where
         scope.any(|span| {
             span.extensions()
                 .get::<SpanState>()
-                .is_some_and(|state| state.skipped)
+                .is_some_and(SpanState::is_skipped)
         })
     })
 }
@@ -503,7 +543,7 @@ where
     for span in spans {
         let extensions = span.extensions();
         let state = extensions.get::<SpanState>();
-        if state.is_some_and(|state| state.skipped) {
+        if state.is_some_and(SpanState::is_skipped) {
             return None;
         }
         records.push(SpanRecord {
@@ -534,7 +574,7 @@ mod tests {
 }
 
 #[cfg(all(test, feature = "testing"))]
-mod worker_thread_tests {
+mod running_tests {
     use std::time::Duration;
 
     use tracing_subscriber::prelude::*;
@@ -563,6 +603,31 @@ mod worker_thread_tests {
         .join()
         .unwrap();
         guard.shutdown(Duration::from_secs(5)).accepted
+    }
+
+    #[test]
+    fn skipped_spans_are_counted_while_alive() {
+        let mock = MockTelegram::start().unwrap();
+        let (layer, guard) = TelegramLayer::builder()
+            .bot_token(mock.token())
+            .chat_id(-100)
+            .api_url(mock.url())
+            .build()
+            .unwrap();
+        let alive = std::sync::Arc::clone(&layer.rules.skipped_alive);
+        let alive_now = || alive.load(std::sync::atomic::Ordering::Relaxed);
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let skipped = tracing::info_span!("secret", telegram.skip = true);
+            let later = tracing::info_span!("later", telegram.skip = tracing::field::Empty);
+            let plain = tracing::info_span!("plain");
+            assert_eq!(alive_now(), 1);
+            later.record("telegram.skip", true);
+            assert_eq!(alive_now(), 2);
+            drop((skipped, later, plain));
+            assert_eq!(alive_now(), 0);
+        });
+        guard.shutdown(Duration::from_secs(5));
     }
 
     #[test]

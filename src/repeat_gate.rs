@@ -251,8 +251,8 @@ impl GateProbe {
         hash.write_u64(level as u64);
         match self.fingerprint {
             Some(explicit) => hash.write_u64(explicit),
-            None => crate::fingerprint::normalized(self.message.as_str(), |piece| {
-                hash.write(piece.as_bytes());
+            None => crate::fingerprint::normalized_bytes(self.message.as_bytes(), |piece| {
+                hash.write(piece);
             }),
         }
         Some(GateKey(hash.finish()))
@@ -360,9 +360,9 @@ impl StackText {
         self.len = 0;
     }
 
-    fn as_str(&self) -> &str {
-        // Only whole `str`s are ever written, so the bytes are valid UTF-8.
-        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    /// The text written so far: whole `str`s only, so valid UTF-8.
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 

@@ -183,6 +183,7 @@ pub(crate) fn start(config: Config) -> Result<(TelegramLayer, TelegramGuard), Er
         clock: config.clock.clone(),
         capture_backtrace: config.capture_backtrace && config.max_traceback_lines > 0,
         gate: gate_enabled.then_some(gate),
+        skipped_alive: Arc::default(),
     };
     let layer = TelegramLayer::new(
         Arc::clone(&producer),

@@ -204,3 +204,31 @@ fn repeats_inside_the_window_skip_the_queue() {
     );
     common::assert_accounted(&stats);
 }
+
+#[test]
+fn repeats_inside_a_skipped_span_stay_hidden_while_the_gate_is_open() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, _clock) = deduplicating(&mock);
+    let (layer, guard) = builder.build().unwrap();
+    let failing = || error!("vault lookup failed");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        failing();
+        assert!(guard.flush(Duration::from_secs(5)));
+        failing(); // a repeat, counted at the gate
+        tracing::info_span!("rotate_keys", telegram.skip = true).in_scope(|| {
+            for _ in 0..10 {
+                failing();
+            }
+        });
+        failing();
+    });
+    let stats = guard.shutdown(Duration::from_secs(5));
+    assert_eq!(
+        stats.accepted, 3,
+        "the ten inside the skipped span are not seen: {stats:?}"
+    );
+    assert_eq!(stats.deduplicated, 2, "{stats:?}");
+    let text = common::notifying(&mock.messages())[0].plain_text();
+    assert!(text.contains("×3"), "{text}");
+    common::assert_accounted(&stats);
+}

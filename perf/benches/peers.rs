@@ -68,10 +68,26 @@ fn on(
 /// tracing-telegram, in batches the queue can hold, flushed between batches
 /// (the flush is not measured): the calling thread's cost without drops.
 fn on_telegram(group: &mut BenchmarkGroup<'_, WallTime>, mock: &MockTelegram, body: fn()) {
-    let (dispatch, guard) = perf::telegram(mock, BATCH as usize * 2);
+    on_telegram_with(
+        group,
+        mock,
+        body,
+        "tracing-telegram",
+        Duration::from_secs(600),
+    );
+}
+
+fn on_telegram_with(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    mock: &MockTelegram,
+    body: fn(),
+    name: &str,
+    rate_limit: Duration,
+) {
+    let (dispatch, guard) = perf::telegram_with(mock, BATCH as usize * 2, rate_limit);
     tracing::dispatcher::with_default(&dispatch, || {
         in_two_spans(|| {
-            group.bench_function("tracing-telegram", |b| {
+            group.bench_function(name, |b| {
                 b.iter_custom(|iters| {
                     let mut measured = Duration::ZERO;
                     let mut left = iters;
@@ -133,7 +149,16 @@ fn peers(c: &mut Criterion) {
         &baseline,
         captured_error,
     );
+    // Repeats inside the dedup window (a flood) are counted at the gate...
     on_telegram(&mut group, &mock, captured_error);
+    // ...every other event (a first occurrence) is captured into a record.
+    on_telegram_with(
+        &mut group,
+        &mock,
+        captured_error,
+        "tracing-telegram, captured (dedup off)",
+        Duration::ZERO,
+    );
     on(&mut group, "sentry-tracing", &sentry, captured_error);
     on(&mut group, "fmt json + non_blocking", &json, captured_error);
     group.finish();

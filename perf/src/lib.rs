@@ -22,9 +22,20 @@ pub fn baseline() -> tracing::Dispatch {
 }
 
 /// `registry()` with tracing-telegram pointed at `mock`, pacing off, a
-/// queue of `capacity`.
+/// queue of `capacity`, default deduplication.
 pub fn telegram(mock: &MockTelegram, capacity: usize) -> (tracing::Dispatch, TelegramGuard) {
+    telegram_with(mock, capacity, Duration::from_secs(600))
+}
+
+/// As [`telegram`], deduplicating over `rate_limit` (zero: every event is
+/// captured and queued, as a first occurrence is).
+pub fn telegram_with(
+    mock: &MockTelegram,
+    capacity: usize,
+    rate_limit: Duration,
+) -> (tracing::Dispatch, TelegramGuard) {
     let (layer, guard) = TelegramLayer::builder()
+        .rate_limit(rate_limit)
         .bot_token(mock.token())
         .chat_id(-1001234567890_i64)
         .api_url(mock.url())
