@@ -71,7 +71,10 @@ pub(crate) fn normalized_bytes(bytes: &[u8], mut emit: impl FnMut(&[u8])) {
     let mut literal = 0;
     let mut i = 0;
     while let Some(&byte) = bytes.get(i) {
-        if matches!(byte, b'"' | b'\'' | b'`') {
+        let class = BYTE_CLASS[usize::from(byte)];
+        if class == PLAIN {
+            i += 1;
+        } else if class == QUOTE {
             // A quoted value: skip to the closing quote (or give up).
             emit_run(bytes, literal, i, &mut emit);
             emit(b"?");
@@ -82,7 +85,7 @@ pub(crate) fn normalized_bytes(bytes: &[u8], mut emit: impl FnMut(&[u8])) {
                 }
                 None => return,
             }
-        } else if byte.is_ascii_hexdigit() {
+        } else {
             let (end, volatile) = scan_token(bytes, i);
             if volatile {
                 emit_run(bytes, literal, i, &mut emit);
@@ -90,12 +93,34 @@ pub(crate) fn normalized_bytes(bytes: &[u8], mut emit: impl FnMut(&[u8])) {
                 literal = end;
             }
             i = end;
-        } else {
-            i += 1;
         }
     }
     emit_run(bytes, literal, bytes.len(), &mut emit);
 }
+
+/// Byte classes: most bytes of a message are plain text, told apart from
+/// the two that start something by one table lookup.
+const PLAIN: u8 = 0;
+const QUOTE: u8 = 1;
+const HEX_DIGIT: u8 = 2;
+
+const BYTE_CLASS: [u8; 256] = {
+    let mut classes = [PLAIN; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        // `byte < 256`, so the cast keeps its value.
+        let b = byte as u8;
+        classes[byte] = if b == b'"' || b == b'\'' || b == b'`' {
+            QUOTE
+        } else if b.is_ascii_hexdigit() {
+            HEX_DIGIT
+        } else {
+            PLAIN
+        };
+        byte += 1;
+    }
+    classes
+};
 
 /// The end of the token of hex digits and separators (`-`, `.`, `_`) that
 /// starts at `start`, and whether it is volatile: a number, or an id of 8 or

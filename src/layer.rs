@@ -356,7 +356,7 @@ where
         };
         // `None` if an ancestor is skipped.
         let Some(parents) = span.parent().map_or(Some(SpanList::default()), |parent| {
-            span_records(parent.scope().from_root())
+            span_records(parent.scope())
         }) else {
             return;
         };
@@ -418,7 +418,7 @@ impl TelegramLayer {
             Gate::Missed(key) => key,
         };
         let spans = match ctx.event_scope(event) {
-            Some(scope) => match span_records(scope.from_root()) {
+            Some(scope) => match span_records(scope) {
                 Some(spans) => spans,
                 None => return, // inside a skipped span
             },
@@ -534,7 +534,9 @@ where
     })
 }
 
-/// Span records for a scope (root first); `None` if any span is skipped.
+/// Span records, root first, for the spans of a scope given leaf first (as
+/// the registry walks them: `from_root` would collect them into a buffer to
+/// turn them around); `None` if any span is skipped.
 fn span_records<'a, R>(spans: impl Iterator<Item = SpanRef<'a, R>>) -> Option<SpanList>
 where
     R: LookupSpan<'a> + 'a,
@@ -552,6 +554,7 @@ where
             fields: state.and_then(|state| state.fields.clone()),
         });
     }
+    records.reverse();
     Some(records)
 }
 

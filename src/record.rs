@@ -315,6 +315,10 @@ impl Visit for FieldCollector {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_owned());
+            return;
+        }
         self.push(field, FieldValue::Str(value.to_owned()));
     }
 
@@ -337,6 +341,11 @@ impl Visit for FieldCollector {
         // Writing into a String only fails if the value's Debug impl itself
         // returns an error; keep whatever it wrote.
         let _ = write!(text, "{value:?}");
+        if field.name() == "message" {
+            // The message is kept as written (no second copy through `push`).
+            self.message = Some(text);
+            return;
+        }
         self.push(field, FieldValue::Text(text));
     }
 }

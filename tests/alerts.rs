@@ -202,6 +202,29 @@ fn max_traceback_lines_limits_and_disables_the_span_trace() {
 }
 
 #[test]
+fn the_span_trace_runs_from_the_root_down_however_deep() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = builder(&mock).build().unwrap();
+    run_with(layer, guard, || {
+        let names = ["span_1", "span_2", "span_3", "span_4", "span_5", "span_6"];
+        let spans: Vec<_> = names
+            .iter()
+            .map(|name| tracing::info_span!("nested", depth = *name).entered())
+            .collect();
+        error!("six spans deep");
+        drop(spans);
+    });
+    let text = mock.messages()[0].plain_text();
+    let positions: Vec<usize> = (1..=6)
+        .map(|i| {
+            text.find(&format!("depth=span_{i}"))
+                .unwrap_or_else(|| panic!("span_{i} missing:\n{text}"))
+        })
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+}
+
+#[test]
 fn error_values_show_their_source_chain() {
     #[derive(Debug)]
     struct Inner;
