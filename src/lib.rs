@@ -158,6 +158,7 @@ mod repeat_gate;
 mod retry;
 mod route;
 mod sanitize;
+mod short_text;
 mod skip;
 mod slow;
 mod span_key;

@@ -16,6 +16,7 @@ use tracing_core::field::{Field, Visit};
 use tracing_core::Metadata;
 
 use crate::alert::{Alert, AlertLevel};
+use crate::short_text::{ShortText, TextWriter};
 
 /// How deep an error's `source()` chain is followed.
 pub(crate) const MAX_ERROR_SOURCES: usize = 8;
@@ -32,6 +33,8 @@ pub(crate) type FieldName = Cow<'static, str>;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum FieldValue {
     Str(String),
+    /// A short string or `Debug`/`Display` text, kept inline (no allocation).
+    Short(ShortText),
     I64(i64),
     U64(u64),
     I128(i128),
@@ -52,6 +55,7 @@ impl fmt::Display for FieldValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FieldValue::Str(s) | FieldValue::Text(s) => f.write_str(s),
+            FieldValue::Short(s) => f.write_str(s.as_str()),
             FieldValue::I64(v) => write!(f, "{v}"),
             FieldValue::U64(v) => write!(f, "{v}"),
             FieldValue::I128(v) => write!(f, "{v}"),
@@ -59,6 +63,17 @@ impl fmt::Display for FieldValue {
             FieldValue::F64(v) => write!(f, "{v}"),
             FieldValue::Bool(v) => write!(f, "{v}"),
             FieldValue::Error { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl FieldValue {
+    /// The value's text, if it is a string or formatted text.
+    pub(crate) fn as_text(&self) -> Option<&str> {
+        match self {
+            FieldValue::Str(text) | FieldValue::Text(text) => Some(text),
+            FieldValue::Short(short) => Some(short.as_str()),
+            _ => None,
         }
     }
 }
@@ -319,7 +334,9 @@ impl Visit for FieldCollector {
             self.message = Some(value.to_owned());
             return;
         }
-        self.push(field, FieldValue::Str(value.to_owned()));
+        let value = ShortText::new(value)
+            .map_or_else(|| FieldValue::Str(value.to_owned()), FieldValue::Short);
+        self.push(field, value);
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn StdError + 'static)) {
@@ -337,16 +354,22 @@ impl Visit for FieldCollector {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let mut text = String::with_capacity(64);
-        // Writing into a String only fails if the value's Debug impl itself
-        // returns an error; keep whatever it wrote.
-        let _ = write!(text, "{value:?}");
         if field.name() == "message" {
-            // The message is kept as written (no second copy through `push`).
+            let mut text = String::with_capacity(64);
+            // Writing into a String only fails if the value's Debug impl
+            // itself returns an error; keep whatever it wrote.
+            let _ = write!(text, "{value:?}");
             self.message = Some(text);
             return;
         }
-        self.push(field, FieldValue::Text(text));
+        // Short text stays inline; the writer never fails by itself.
+        let mut text = TextWriter::default();
+        let _ = write!(text, "{value:?}");
+        let value = match text {
+            TextWriter::Short(short) => FieldValue::Short(short),
+            TextWriter::Long(long) => FieldValue::Text(long),
+        };
+        self.push(field, value);
     }
 }
 

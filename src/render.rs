@@ -217,6 +217,7 @@ fn write_value(w: &mut HtmlWriter, value: &FieldValue, max_len: usize) {
         FieldValue::Str(text) | FieldValue::Text(text) => {
             w.tagged("code", text, max_len);
         }
+        FieldValue::Short(short) => w.tagged("code", short.as_str(), max_len),
         raw => w.tagged("code", &raw.to_string(), max_len),
     }
 }

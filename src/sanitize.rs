@@ -451,6 +451,11 @@ impl Sanitizer {
         }
         match value {
             FieldValue::Str(text) | FieldValue::Text(text) => self.sanitize_in_place(text),
+            FieldValue::Short(short) => {
+                if let Cow::Owned(clean) = self.sanitize(short.as_str()) {
+                    *value = FieldValue::Str(clean);
+                }
+            }
             FieldValue::Error { message, sources } => {
                 self.sanitize_in_place(message);
                 for source in sources {
@@ -499,6 +504,22 @@ mod tests {
         assert_eq!(COMPILED.rules.len(), BUILT_IN.len() + 1);
         assert_eq!(Sanitizer::built_in_rules().count(), BUILT_IN.len());
         assert_eq!(EMAIL.name, "e-mail address");
+    }
+
+    #[test]
+    fn short_inline_values_are_sanitized_like_strings() {
+        use crate::short_text::ShortText;
+        let sanitizer = Sanitizer::new();
+        let short = |text: &str| FieldValue::Short(ShortText::new(text).unwrap());
+        let mut card = short("card 4242424242424242");
+        sanitizer.sanitize_field("note", &mut card);
+        assert_eq!(card.to_string(), "card ****4242");
+        let mut clean = short("GET /orders/77");
+        sanitizer.sanitize_field("note", &mut clean);
+        assert_eq!(clean, short("GET /orders/77"), "clean text stays inline");
+        let mut named = short("hunter2");
+        sanitizer.sanitize_field("password", &mut named);
+        assert_eq!(named.to_string(), REDACTED);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What the layer skips on the application's thread: spans of ignored HTTP
 //! paths and of skipped targets, with everything inside them.
 
-use crate::record::{FieldValue, Fields};
+use crate::record::Fields;
 
 /// Span fields that may hold a request's path or URL.
 const PATH_FIELDS: &[&str] = &[
@@ -43,7 +43,7 @@ impl SkipRules {
             if !PATH_FIELDS.contains(&name.as_ref()) {
                 return false;
             }
-            let (FieldValue::Str(text) | FieldValue::Text(text)) = value else {
+            let Some(text) = value.as_text() else {
                 return false;
             };
             let path = path_of(text);
@@ -57,6 +57,9 @@ impl SkipRules {
 /// The path of a URL (`https://host/a/b?c` → `/a/b?c`), or the text itself.
 fn path_of(text: &str) -> &str {
     let text = text.trim_matches('"');
+    if text.starts_with('/') {
+        return text; // already a path: the common case, checked for every span
+    }
     match text.split_once("://") {
         Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
         None => text,
@@ -76,6 +79,7 @@ fn matches_segments(path: &str, prefix: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::FieldValue;
     use std::borrow::Cow;
 
     fn rules() -> SkipRules {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::record::{FieldValue, Fields};
+use crate::record::Fields;
 
 const ROUTE_FIELDS: &[&str] = &["http.route", "route"];
 const PATH_FIELDS: &[&str] = &[
@@ -21,12 +21,11 @@ const METHOD_FIELDS: &[&str] = &["http.request.method", "http.method", "method"]
 fn field<'a>(fields: Option<&'a Fields>, names: &[&str]) -> Option<&'a str> {
     let fields = fields?;
     names.iter().find_map(|wanted| {
-        fields.iter().find_map(|(name, value)| match value {
-            FieldValue::Str(text) | FieldValue::Text(text) if name == wanted => {
-                Some(text.trim_matches('"'))
-            }
-            _ => None,
-        })
+        fields
+            .iter()
+            .find(|(name, _)| name == wanted)
+            .and_then(|(_, value)| value.as_text())
+            .map(|text| text.trim_matches('"'))
     })
 }
 
@@ -91,6 +90,7 @@ fn is_id(segment: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::FieldValue;
     use std::borrow::Cow;
 
     fn fields(pairs: &[(&'static str, &str)]) -> Fields {
