@@ -15,7 +15,9 @@ use std::sync::{Mutex, PoisonError};
 #[non_exhaustive]
 pub struct Stats {
     /// Records captured by the layer or sent through an [`AlertHandle`](crate::AlertHandle),
-    /// including those then dropped at a full queue.
+    /// including those then dropped at a full queue, and repeats counted on
+    /// the calling thread (added when the worker settles them: at least
+    /// every 500 ms, and at every flush).
     pub accepted: u64,
     /// Records delivered to Telegram as (part of) a message.
     pub sent: u64,
