@@ -858,10 +858,7 @@ impl Builder {
             rate_limit: self.rate_limit,
             dedup_capacity: self.dedup_capacity.max(1),
             batch_window: self.batch_window,
-            skip: SkipRules {
-                ignored_paths: self.ignored_paths,
-                skip_targets: self.skip_targets,
-            },
+            skip: SkipRules::new(&self.ignored_paths, self.skip_targets),
             max_traceback_lines: self.max_traceback_lines,
             capture_backtrace: self.capture_backtrace,
             capture_panics: self.capture_panics,

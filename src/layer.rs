@@ -251,7 +251,7 @@ impl TelegramLayer {
         if self.rules.skip.skips_target(attrs.metadata().target()) {
             return SpanState::skipped(&self.rules.skipped_alive);
         }
-        let mut collector = FieldCollector::default();
+        let mut collector = FieldCollector::with_capacity(attrs.metadata().fields().len());
         attrs.record(&mut collector);
         if collector.skip || self.rules.skip.skips_path(&collector.fields) {
             return SpanState::skipped(&self.rules.skipped_alive);

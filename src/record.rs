@@ -68,6 +68,16 @@ impl fmt::Display for FieldValue {
 }
 
 impl FieldValue {
+    /// [`FieldValue::as_text`] as bytes, without re-checking inline text
+    /// for UTF-8 (for byte-wise matching on the application's thread).
+    pub(crate) fn text_bytes(&self) -> Option<&[u8]> {
+        match self {
+            FieldValue::Str(text) | FieldValue::Text(text) => Some(text.as_bytes()),
+            FieldValue::Short(short) => Some(short.as_bytes()),
+            _ => None,
+        }
+    }
+
     /// The value's text, if it is a string or formatted text.
     pub(crate) fn as_text(&self) -> Option<&str> {
         match self {

@@ -462,7 +462,9 @@ mod tests {
         let gate = RepeatGate::default();
         let key = GateKey(42);
         assert!(gate.open(key));
-        gate.slots[key.slot()].0.store(key.tag() | (COUNT_MASK - 1), Ordering::Relaxed);
+        gate.slots[key.slot()]
+            .0
+            .store(key.tag() | (COUNT_MASK - 1), Ordering::Relaxed);
         assert!(gate.count(key));
         assert!(!gate.count(key), "the count is full");
         assert_eq!(gate.take(key), COUNT_MASK);

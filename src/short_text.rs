@@ -43,6 +43,11 @@ impl ShortText {
         true
     }
 
+    /// The text's bytes (UTF-8).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         // Only whole `str`s are ever appended, so the bytes are UTF-8; the
         // fallback is unreachable.

@@ -3,28 +3,46 @@
 
 use crate::record::Fields;
 
-/// Span fields that may hold a request's path or URL.
-const PATH_FIELDS: &[&str] = &[
-    "uri",
-    "url",
-    "url.path",
-    "url.full",
-    "path",
-    "http.target",
-    "http.route",
-    "http.url",
-];
+/// Whether a span field of this name may hold a request's path or URL.
+/// (Checked for every field of every span: a `match` compiles to a length
+/// switch.)
+fn is_path_field(name: &str) -> bool {
+    matches!(
+        name,
+        "uri"
+            | "url"
+            | "url.path"
+            | "url.full"
+            | "path"
+            | "http.target"
+            | "http.route"
+            | "http.url"
+    )
+}
 
 /// The skip configuration, checked in layer callbacks.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SkipRules {
-    /// Path prefixes whose HTTP spans are skipped with their contents.
-    pub(crate) ignored_paths: Vec<String>,
+    /// Path prefixes whose HTTP spans are skipped with their contents,
+    /// without a trailing `/` (see [`SkipRules::new`]).
+    ignored_paths: Vec<String>,
     /// Target prefixes whose events and spans are skipped.
     pub(crate) skip_targets: Vec<String>,
 }
 
 impl SkipRules {
+    /// Rules for these path prefixes (`/health` also covers `/health/x`,
+    /// not `/healthcare`) and target prefixes.
+    pub(crate) fn new(ignored_paths: &[String], skip_targets: Vec<String>) -> Self {
+        SkipRules {
+            ignored_paths: ignored_paths
+                .iter()
+                .map(|prefix| prefix.trim_end_matches('/').to_owned())
+                .collect(),
+            skip_targets,
+        }
+    }
+
     /// Whether `target` is, or is inside, a skipped target.
     pub(crate) fn skips_target(&self, target: &str) -> bool {
         self.skip_targets.iter().any(|skipped| {
@@ -40,10 +58,10 @@ impl SkipRules {
             return false;
         }
         fields.iter().any(|(name, value)| {
-            if !PATH_FIELDS.contains(&name.as_ref()) {
+            if !is_path_field(name) {
                 return false;
             }
-            let Some(text) = value.as_text() else {
+            let Some(text) = value.text_bytes() else {
                 return false;
             };
             let path = path_of(text);
@@ -55,25 +73,43 @@ impl SkipRules {
 }
 
 /// The path of a URL (`https://host/a/b?c` → `/a/b?c`), or the text itself.
-fn path_of(text: &str) -> &str {
-    let text = text.trim_matches('"');
-    if text.starts_with('/') {
-        return text; // already a path: the common case, checked for every span
+/// On bytes: this runs for every span with a path field, and the text need
+/// not be checked for UTF-8 again (everything looked for is ASCII).
+fn path_of(text: &[u8]) -> &[u8] {
+    let text = trim_quotes(text);
+    if text.first() == Some(&b'/') {
+        return text; // already a path: the common case
     }
-    match text.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+    match text.windows(3).position(|w| w == b"://") {
+        Some(at) => {
+            let rest = &text[at + 3..];
+            rest.iter()
+                .position(|b| *b == b'/')
+                .map_or(b"/".as_slice(), |i| &rest[i..])
+        }
         None => text,
     }
 }
 
-/// `/health` matches `/health`, `/health/x`, `/health?x`, not `/healthcare`.
-fn matches_segments(path: &str, prefix: &str) -> bool {
-    let prefix = prefix.trim_end_matches('/');
+/// `text` without the `"` around it (a `Debug`-formatted string).
+fn trim_quotes(mut text: &[u8]) -> &[u8] {
+    while let [b'"', rest @ ..] = text {
+        text = rest;
+    }
+    while let [rest @ .., b'"'] = text {
+        text = rest;
+    }
+    text
+}
+
+/// `/health` matches `/health`, `/health/x`, `/health?x`, not `/healthcare`
+/// (`prefix` comes without its trailing `/`).
+fn matches_segments(path: &[u8], prefix: &str) -> bool {
     if prefix.is_empty() {
         return true; // "/" ignores everything
     }
-    path.strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
+    path.strip_prefix(prefix.as_bytes())
+        .is_some_and(|rest| matches!(rest.first(), None | Some(b'/' | b'?' | b'#')))
 }
 
 #[cfg(test)]
@@ -83,10 +119,10 @@ mod tests {
     use std::borrow::Cow;
 
     fn rules() -> SkipRules {
-        SkipRules {
-            ignored_paths: vec!["/health".into(), "/api/keys/".into()],
-            skip_targets: vec!["my_app::auth".into()],
-        }
+        SkipRules::new(
+            &["/health".into(), "/api/keys/".into()],
+            vec!["my_app::auth".into()],
+        )
     }
 
     fn span(name: &'static str, value: &str) -> Fields {
@@ -101,11 +137,24 @@ mod tests {
             "/health/live",
             "/health?full=1",
             "https://svc:8080/health",
+            "\"/health\"",
             "/api/keys/7",
         ] {
             assert!(rules.skips_path(&span("uri", skipped)), "{skipped}");
+            let short = FieldValue::Short(crate::short_text::ShortText::new(skipped).unwrap());
+            assert!(
+                rules.skips_path(&vec![(Cow::Borrowed("path"), short)]),
+                "{skipped}"
+            );
         }
-        for kept in ["/healthcare", "/", "/orders/health", "/api/keyset"] {
+        for kept in [
+            "/healthcare",
+            "/",
+            "/orders/health",
+            "/api/keyset",
+            "https://svc",
+            "health",
+        ] {
             assert!(!rules.skips_path(&span("uri", kept)), "{kept}");
         }
         assert!(
