@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Instructions per call on the application's thread, counted by callgrind
+# (repeatable, unlike the wall clock on a shared machine), for every
+# operation and subscriber stack of `ops`, with the ratio to the baseline.
+# Run from the repository root: bash perf/instructions.sh [calls]
+set -euo pipefail
+calls=${1:-20000}
+cargo build -q -p tracing-telegram-perf --release --bin ops
+bin=target/release/ops
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+count() { # stack operation -> instructions per call
+  valgrind --tool=callgrind --callgrind-out-file="$out/cg" --toggle-collect='ops::op_*' \
+    "$bin" "$1" "$2" "$calls" 2>&1 | awk '/Collected :/ {print $4}' | tr -d ',' \
+    | awk -v n="$calls" '{printf "%.0f", $1 / (n + 1)}'
+}
+printf '%-8s %-18s %12s %8s\n' operation stack instr/call ratio
+for operation in info span error; do
+  base=$(count baseline "$operation")
+  printf '%-8s %-18s %12s %8s\n' "$operation" baseline "$base" 1.00
+  stacks="telegram json"
+  [ "$operation" != info ] && stacks="telegram sentry json"
+  [ "$operation" = error ] && stacks="telegram telegram-captured sentry json"
+  for stack in $stacks; do
+    n=$(count "$stack" "$operation")
+    printf '%-8s %-18s %12s %8s\n' "$operation" "$stack" "$n" "$(awk -v a="$n" -v b="$base" 'BEGIN {printf "%.2f", a / b}')"
+  done
+done

@@ -1,0 +1,109 @@
+//! One operation, repeated, on one subscriber stack: for counting the
+//! instructions it costs with callgrind, which (unlike the wall clock on a
+//! shared machine) gives the same figure run after run. `instructions.sh`
+//! runs every pair and prints the table in BENCHMARKS.md.
+//!
+//! Run: `ops <stack> <operation> [calls]` with stack one of `baseline`,
+//! `telegram` (default configuration: repeats counted at the gate),
+//! `telegram-captured` (deduplication off: every event captured and queued),
+//! `sentry`, `json`; operation one of `info`, `span`, `error`. Each call runs
+//! in `op_<operation>`, the function callgrind is told to count
+//! (`--toggle-collect='ops::op_*'`), inside two entered spans with fields.
+
+use std::time::Duration;
+
+use tracing::{error, info, info_span};
+use tracing_telegram::testing::MockTelegram;
+use tracing_telegram_perf as perf;
+
+#[inline(never)]
+fn op_info() {
+    info!(order_id = 77, "order received");
+}
+
+#[inline(never)]
+fn op_span() {
+    let span = info_span!("request", method = "GET", path = "/orders/77");
+    let entered = span.enter();
+    std::hint::black_box(&entered);
+    drop(entered);
+    drop(span);
+}
+
+#[inline(never)]
+fn op_error() {
+    error!(
+        attempt = 3_u64,
+        provider = "acme",
+        amount_cents = 1250_u64,
+        "payment failed"
+    );
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (Some(stack), Some(operation)) = (args.next(), args.next()) else {
+        eprintln!("usage: ops <baseline|telegram|telegram-captured|sentry|json> <info|span|error> [calls]");
+        std::process::exit(2);
+    };
+    let calls: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
+    let op: fn() = match operation.as_str() {
+        "info" => op_info,
+        "span" => op_span,
+        "error" => op_error,
+        other => {
+            eprintln!("unknown operation {other}");
+            std::process::exit(2);
+        }
+    };
+    let mock = MockTelegram::start().expect("mock");
+    let mut keep_alive: Vec<Box<dyn std::any::Any>> = Vec::new();
+    let mut telegram_guard = None;
+    let dispatch = match stack.as_str() {
+        "baseline" => perf::baseline(),
+        "sentry" => {
+            let (dispatch, guard) = perf::sentry();
+            keep_alive.push(Box::new(guard));
+            dispatch
+        }
+        "json" => {
+            let (dispatch, guard) = perf::non_blocking_json();
+            keep_alive.push(Box::new(guard));
+            dispatch
+        }
+        "telegram" | "telegram-captured" => {
+            let rate_limit = if stack == "telegram" {
+                Duration::from_secs(600)
+            } else {
+                Duration::ZERO
+            };
+            let (dispatch, guard) = perf::telegram_with(&mock, calls as usize + 16, rate_limit);
+            telegram_guard = Some(guard);
+            dispatch
+        }
+        other => {
+            eprintln!("unknown stack {other}");
+            std::process::exit(2);
+        }
+    };
+    tracing::dispatcher::with_default(&dispatch, || {
+        let outer = info_span!("http_request", method = "POST");
+        let _outer = outer.enter();
+        let inner = info_span!("charge", order_id = 77_u64);
+        let _inner = inner.enter();
+        // Not counted: the first call (the worker then knows the alert, as
+        // in a running service), and the flush after it.
+        std::hint::black_box(op)();
+        if let Some(guard) = &telegram_guard {
+            guard.flush(perf::CATCH_UP);
+        }
+        for _ in 0..calls {
+            op();
+        }
+    });
+    if let Some(guard) = telegram_guard {
+        let stats = guard.shutdown(Duration::from_secs(10));
+        assert_eq!(stats.dropped, 0, "{stats:?}");
+    }
+    drop(keep_alive);
+}
