@@ -54,6 +54,9 @@ fn worker_throughput(c: &mut Criterion) {
         .service("bench")
         .environment("bench")
         .pacing(Pacing::disabled())
+        // Every error is its own alert: rendered, sanitized and sent (with
+        // deduplication on, repeats would be counted and never sent).
+        .rate_limit(Duration::ZERO)
         .queue_capacity(BATCH as usize * 2)
         .build()
         .expect("layer");
@@ -79,6 +82,7 @@ fn worker_throughput(c: &mut Criterion) {
     group.finish();
     let stats = guard.shutdown(Duration::from_secs(10));
     assert_eq!(stats.dropped + stats.failed, 0, "{stats:?}");
+    assert_eq!(stats.deduplicated, 0, "every alert is sent: {stats:?}");
 }
 
 criterion_group!(benches, worker_throughput);
