@@ -122,8 +122,9 @@ fn a_retry_after_beyond_the_cap_does_not_hold_up_shutdown() {
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     let stats = guard.shutdown(Duration::from_secs(10));
+    // Well short of the 10 s deadline (with room for a loaded machine).
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(5),
         "took {:?}",
         started.elapsed()
     );
@@ -175,7 +176,9 @@ fn retries_are_bounded_by_attempts() {
 #[test]
 fn retries_are_bounded_by_the_time_budget() {
     let (mock, clock) = virtual_time();
-    for _ in 0..10 {
+    // More failures than attempts: with full jitter, ten retries can fit in
+    // the budget (rarely), and an eleventh would then succeed.
+    for _ in 0..100 {
         mock.script(Reply::ServerError(503));
     }
     let policy = RetryPolicy::default()
