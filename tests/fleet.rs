@@ -122,6 +122,36 @@ fn fleet_member(mock: &MockTelegram, url: &str, prefix: &str) -> Builder {
         .capture_panics(false)
 }
 
+/// Waits (up to 5 s) until `parts` digest windows are in Redis under
+/// `prefix`: what the processes pushed, read the way the leader will.
+fn wait_for_pushed_windows(url: &str, prefix: &str, parts: usize) {
+    let mut conn = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}:digest:*"))
+            .query(&mut conn)
+            .unwrap();
+        let pushed: usize = keys
+            .iter()
+            .map(|key| {
+                redis::cmd("LLEN")
+                    .arg(key)
+                    .query::<usize>(&mut conn)
+                    .unwrap()
+            })
+            .sum();
+        if pushed >= parts {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pushed} of {parts} windows pushed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A process's subscriber, to switch between processes on one thread.
 fn dispatch(layer: tracing_telegram::TelegramLayer) -> tracing::Dispatch {
     tracing::Dispatch::new(tracing_subscriber::registry().with(layer))
@@ -339,7 +369,7 @@ fn three_processes_send_one_digest_with_merged_counts() {
     }
     // The window closes for all three; each pushes its part...
     clock.advance(Duration::from_secs(900));
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_pushed_windows(&url, &prefix, 3);
     // ...and after the grace period one of them leads and sends the digest.
     clock.advance(Duration::from_secs(11));
     let digests = || {
