@@ -292,7 +292,7 @@ impl Digest {
                 WarningEntry {
                     count: 1,
                     target: target.to_owned(),
-                    message: record.message.clone(),
+                    message: record.message.to_string(),
                 },
             );
         } else {
@@ -399,7 +399,7 @@ mod tests {
             }),
             origin: Origin::Manual,
             title: None,
-            message: String::new(),
+            message: String::new().into(),
             fields: Vec::new(),
             spans: crate::record::SpanList::default(),
             timestamp: SystemTime::now(),

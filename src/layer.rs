@@ -22,6 +22,7 @@ use crate::error::Error;
 use crate::guard::TelegramGuard;
 use crate::record::{FieldCollector, Fields, Kind, Origin, Record, SpanList, SpanRecord};
 use crate::repeat_gate::{GateKey, GateProbe, RepeatGate};
+use crate::short_text::Text;
 use crate::skip::SkipRules;
 use crate::slow::SlowRules;
 use crate::worker::Producer;
@@ -258,7 +259,7 @@ impl TelegramLayer {
         }
         let mut fields = collector.fields;
         if let Some(message) = collector.message {
-            fields.push(("message".into(), crate::record::FieldValue::Str(message)));
+            fields.push(("message".into(), message.into()));
         }
         SpanState {
             skipped: None,
@@ -365,7 +366,7 @@ where
             kind: Kind::Slow(slow),
             origin: Origin::Event(span.metadata()),
             title: None,
-            message: String::new(),
+            message: Text::default(),
             fields: fields.map(|f| (*f).clone()).unwrap_or_default(),
             spans: parents,
             timestamp: SystemTime::now(),

@@ -68,7 +68,7 @@ fn report(producer: &Producer, info: &PanicHookInfo<'_>, max_frames: usize) {
         kind: Kind::Alert,
         origin: Origin::Manual,
         title: Some(format!("Panic in thread '{thread_name}'")),
-        message,
+        message: message.into(),
         fields,
         spans: crate::record::SpanList::default(),
         timestamp: SystemTime::now(),

@@ -357,12 +357,14 @@ impl Pipeline {
                     format_duration(slow.threshold),
                     format_duration(slow.busy)
                 )
+                .into()
             } else {
                 format!(
                     "took {} (threshold {})",
                     format_duration(slow.total),
                     format_duration(slow.threshold)
                 )
+                .into()
             };
         }
         let dropped_total = self.counters.dropped_for_room();
@@ -476,7 +478,7 @@ fn run_hook(hook: &BeforeSend, record: &mut Record) -> bool {
     let mut alert = Alert {
         level: record.level,
         title: record.title.clone().unwrap_or_default(),
-        message: Some(record.message.clone()).filter(|m| !m.is_empty()),
+        message: Some(record.message.to_string()).filter(|m| !m.is_empty()),
         details: record
             .fields
             .iter()
@@ -488,7 +490,7 @@ fn run_hook(hook: &BeforeSend, record: &mut Record) -> bool {
     }
     record.level = alert.level;
     record.title = Some(alert.title).filter(|t| !t.is_empty());
-    record.message = alert.message.unwrap_or_default();
+    record.message = alert.message.unwrap_or_default().into();
     let mut original = std::mem::take(&mut record.fields);
     record.fields = alert
         .details

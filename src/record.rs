@@ -16,7 +16,7 @@ use tracing_core::field::{Field, Visit};
 use tracing_core::Metadata;
 
 use crate::alert::{Alert, AlertLevel};
-use crate::short_text::{ShortText, TextWriter};
+use crate::short_text::{ShortText, Text};
 
 /// How deep an error's `source()` chain is followed.
 pub(crate) const MAX_ERROR_SOURCES: usize = 8;
@@ -63,6 +63,15 @@ impl fmt::Display for FieldValue {
             FieldValue::F64(v) => write!(f, "{v}"),
             FieldValue::Bool(v) => write!(f, "{v}"),
             FieldValue::Error { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl From<Text> for FieldValue {
+    fn from(text: Text) -> Self {
+        match text {
+            Text::Short(short) => FieldValue::Short(short),
+            Text::Long(long) => FieldValue::Text(long),
         }
     }
 }
@@ -207,8 +216,8 @@ pub(crate) struct Record {
     pub(crate) origin: Origin,
     /// A title set explicitly (manual alerts, `telegram.title`).
     pub(crate) title: Option<String>,
-    /// The event's message (or the manual alert's text).
-    pub(crate) message: String,
+    /// The event's message (or the manual alert's text); inline when short.
+    pub(crate) message: Text,
     pub(crate) fields: Fields,
     /// Enclosing spans, root first.
     pub(crate) spans: SpanList,
@@ -231,7 +240,7 @@ impl Record {
             kind: Kind::Alert,
             origin: Origin::Manual,
             title: Some(alert.title),
-            message: alert.message.unwrap_or_default(),
+            message: alert.message.unwrap_or_default().into(),
             fields: alert
                 .details
                 .into_iter()
@@ -259,7 +268,7 @@ impl Record {
 /// among them.
 #[derive(Debug, Default)]
 pub(crate) struct FieldCollector {
-    pub(crate) message: Option<String>,
+    pub(crate) message: Option<Text>,
     pub(crate) fields: Fields,
     /// `telegram.skip = true` was seen.
     pub(crate) skip: bool,
@@ -283,7 +292,7 @@ impl FieldCollector {
     fn push(&mut self, field: &Field, value: FieldValue) {
         let name = field.name();
         if name == "message" {
-            self.message = Some(value.to_string());
+            self.message = Some(Text::from(value.to_string()));
         } else if let Some(instruction) = name.strip_prefix(CONTROL_PREFIX) {
             self.apply_instruction(instruction, &value);
         } else {
@@ -341,7 +350,7 @@ impl Visit for FieldCollector {
 
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
-            self.message = Some(value.to_owned());
+            self.message = Some(Text::new(value));
             return;
         }
         let value = ShortText::new(value)
@@ -364,22 +373,15 @@ impl Visit for FieldCollector {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // Short text stays inline. Writing only fails if the value's Debug
+        // impl itself returns an error; keep whatever it wrote.
+        let mut text = Text::default();
+        let _ = write!(text, "{value:?}");
         if field.name() == "message" {
-            let mut text = String::with_capacity(64);
-            // Writing into a String only fails if the value's Debug impl
-            // itself returns an error; keep whatever it wrote.
-            let _ = write!(text, "{value:?}");
             self.message = Some(text);
             return;
         }
-        // Short text stays inline; the writer never fails by itself.
-        let mut text = TextWriter::default();
-        let _ = write!(text, "{value:?}");
-        let value = match text {
-            TextWriter::Short(short) => FieldValue::Short(short),
-            TextWriter::Long(long) => FieldValue::Text(long),
-        };
-        self.push(field, value);
+        self.push(field, FieldValue::from(text));
     }
 }
 

@@ -419,7 +419,10 @@ impl Sanitizer {
         if let Some(title) = &mut record.title {
             self.sanitize_in_place(title);
         }
-        self.sanitize_in_place(&mut record.message);
+        // Inline (short) text is only replaced, by a `String`, if it changes.
+        if let Cow::Owned(clean) = self.sanitize(&record.message) {
+            record.message = clean.into();
+        }
         for (name, value) in &mut record.fields {
             self.sanitize_field(name, value);
         }

@@ -5,7 +5,7 @@
 //! allocation when the span or event is captured and a free when it is
 //! dropped, on the application's thread, for every span. Up to
 //! [`ShortText::CAPACITY`] bytes live inside the value instead; only longer
-//! text goes to the heap (see [`TextWriter`]).
+//! text goes to the heap (see [`Text`], which also holds event messages).
 
 use std::fmt;
 
@@ -61,34 +61,76 @@ impl fmt::Debug for ShortText {
     }
 }
 
-/// Formats a value inline while it fits, moving to a `String` when it does
-/// not: one pass over the value's `Debug`/`Display`, one allocation at most.
-pub(crate) enum TextWriter {
+/// Text kept inline while it fits in a [`ShortText`], in a `String` beyond.
+/// Written with `write!`, it formats a value in one pass with one allocation
+/// at most (none for short text). Reads as a `str`.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Text {
     Short(ShortText),
     Long(String),
 }
 
-impl Default for TextWriter {
+impl Default for Text {
     fn default() -> Self {
-        TextWriter::Short(ShortText {
+        Text::Short(ShortText {
             len: 0,
             bytes: [0; ShortText::CAPACITY],
         })
     }
 }
 
-impl fmt::Write for TextWriter {
+impl Text {
+    /// `text`, copied inline if it fits.
+    pub(crate) fn new(text: &str) -> Self {
+        ShortText::new(text).map_or_else(|| Text::Long(text.to_owned()), Text::Short)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Text::Short(short) => short.as_str(),
+            Text::Long(long) => long,
+        }
+    }
+}
+
+impl From<String> for Text {
+    fn from(text: String) -> Self {
+        Text::Long(text)
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Write for Text {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         match self {
-            TextWriter::Short(short) => {
+            Text::Short(short) => {
                 if !short.push(text) {
                     let mut long = String::with_capacity(ShortText::CAPACITY * 2 + text.len());
                     long.push_str(short.as_str());
                     long.push_str(text);
-                    *self = TextWriter::Long(long);
+                    *self = Text::Long(long);
                 }
             }
-            TextWriter::Long(long) => long.push_str(text),
+            Text::Long(long) => long.push_str(text),
         }
         Ok(())
     }
@@ -107,12 +149,14 @@ mod tests {
         assert_eq!(ShortText::new(&full).unwrap().as_str(), full);
         assert!(ShortText::new(&format!("{full}y")).is_none());
 
-        let mut writer = TextWriter::default();
+        let mut writer = Text::default();
         write!(writer, "{:?}", "/orders/77").unwrap();
-        assert!(matches!(&writer, TextWriter::Short(s) if s.as_str() == "\"/orders/77\""));
-        let mut writer = TextWriter::default();
+        assert!(matches!(&writer, Text::Short(s) if s.as_str() == "\"/orders/77\""));
+        let mut writer = Text::default();
         let long = "é".repeat(40); // 80 bytes, written in pieces by Debug
         write!(writer, "{long:?}").unwrap();
-        assert!(matches!(&writer, TextWriter::Long(s) if *s == format!("{long:?}")));
+        assert!(matches!(&writer, Text::Long(s) if *s == format!("{long:?}")));
+        assert!(matches!(Text::new("payment failed"), Text::Short(_)));
+        assert_eq!(&*Text::new(&"x".repeat(50)), "x".repeat(50));
     }
 }
