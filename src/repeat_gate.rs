@@ -27,6 +27,7 @@ use tracing_core::Metadata;
 
 use crate::alert::AlertLevel;
 use crate::record::CONTROL_PREFIX;
+use crate::short_text::InlineText;
 
 /// Slots in the table (a power of two). Kinds whose slot is taken by
 /// another kind simply use the ordinary path.
@@ -228,7 +229,8 @@ impl OpenKinds {
 /// allocating: the message goes into a stack buffer.
 #[derive(Default)]
 pub(crate) struct GateProbe {
-    message: StackText,
+    /// The message, formatted on the stack (longer ones overflow).
+    message: InlineText<255>,
     fingerprint: Option<u64>,
     level: Option<AlertLevel>,
     /// `telegram.skip = true` on the event itself.
@@ -344,44 +346,6 @@ impl Visit for GateProbe {
         } else {
             self.unusual(field);
         }
-    }
-}
-
-/// A message of up to 256 bytes, on the stack.
-struct StackText {
-    bytes: [u8; 256],
-    len: usize,
-}
-
-impl Default for StackText {
-    fn default() -> Self {
-        StackText {
-            bytes: [0; 256],
-            len: 0,
-        }
-    }
-}
-
-impl StackText {
-    fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    /// The text written so far: whole `str`s only, so valid UTF-8.
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-}
-
-impl fmt::Write for StackText {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        let Some(room) = self.bytes.get_mut(self.len..end) else {
-            return Err(fmt::Error);
-        };
-        room.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
     }
 }
 

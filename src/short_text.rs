@@ -1,4 +1,4 @@
-//! `ShortText`: a field's text kept inline when it is short.
+//! `ShortText` and `Text`: text kept inline when it is short.
 //!
 //! Most span and event field values are short (`GET`, `/orders/77`, a
 //! provider name, an id). Copying each into its own `String` costs an
@@ -9,25 +9,40 @@
 
 use std::fmt;
 
-/// Text of up to [`ShortText::CAPACITY`] bytes, stored inline.
+/// Text of up to `N` bytes (at most 255), stored inline: one type for the
+/// field values below and the repeat gate's message buffer.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ShortText {
+pub(crate) struct InlineText<const N: usize> {
     len: u8,
-    bytes: [u8; ShortText::CAPACITY],
+    bytes: [u8; N],
 }
 
-impl ShortText {
-    /// Sized so that `FieldValue` does not grow (its largest variants are
-    /// 48 bytes).
-    pub(crate) const CAPACITY: usize = 38;
+/// Text of up to [`ShortText::CAPACITY`] bytes: sized so that `FieldValue`
+/// does not grow (its largest variants are 48 bytes).
+pub(crate) type ShortText = InlineText<38>;
+
+impl<const N: usize> InlineText<N> {
+    pub(crate) const CAPACITY: usize = N;
+    /// The length is kept in a byte.
+    const FITS: () = assert!(N <= u8::MAX as usize, "InlineText holds at most 255 bytes");
+
+    /// No text.
+    pub(crate) fn empty() -> Self {
+        let () = Self::FITS;
+        InlineText {
+            len: 0,
+            bytes: [0; N],
+        }
+    }
 
     /// `text` inline, or `None` if it is too long.
     pub(crate) fn new(text: &str) -> Option<Self> {
-        let mut short = ShortText {
-            len: 0,
-            bytes: [0; Self::CAPACITY],
-        };
-        short.push(text).then_some(short)
+        let mut inline = Self::empty();
+        inline.push(text).then_some(inline)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
     }
 
     /// Appends `text` if it fits; `false` (and nothing appended) if not.
@@ -38,7 +53,7 @@ impl ShortText {
             return false;
         };
         room.copy_from_slice(text.as_bytes());
-        // `end <= CAPACITY < 256`, so it fits in a byte.
+        // `end <= N <= 255` (see `FITS`), so it fits in a byte.
         self.len = end as u8;
         true
     }
@@ -51,13 +66,31 @@ impl ShortText {
     pub(crate) fn as_str(&self) -> &str {
         // Only whole `str`s are ever appended, so the bytes are UTF-8; the
         // fallback is unreachable.
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 }
 
-impl fmt::Debug for ShortText {
+impl<const N: usize> Default for InlineText<N> {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl<const N: usize> fmt::Debug for InlineText<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// Appends while the text fits; an error (with nothing of that piece
+/// appended) once it does not.
+impl<const N: usize> fmt::Write for InlineText<N> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        if self.push(text) {
+            Ok(())
+        } else {
+            Err(fmt::Error)
+        }
     }
 }
 
@@ -72,10 +105,7 @@ pub(crate) enum Text {
 
 impl Default for Text {
     fn default() -> Self {
-        Text::Short(ShortText {
-            len: 0,
-            bytes: [0; ShortText::CAPACITY],
-        })
+        Text::Short(ShortText::empty())
     }
 }
 
