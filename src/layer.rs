@@ -495,7 +495,9 @@ impl TelegramLayer {
         let Some(key) = probe.key(metadata, level) else {
             return Gate::Missed(None);
         };
-        if gate.is_open(key) && !self.inside_skipped_span(event, ctx) && gate.count(key) {
+        // The skipped-span check first: it costs one load while no skipped
+        // span is alive, and a repeat must not be counted inside one.
+        if !self.inside_skipped_span(event, ctx) && gate.count(key) {
             return Gate::Counted;
         }
         Gate::Missed(Some(key))

@@ -79,7 +79,8 @@ impl Default for RepeatGate {
 
 impl RepeatGate {
     /// Whether `key`'s slot is open (a repeat would be counted).
-    pub(crate) fn is_open(&self, key: GateKey) -> bool {
+    #[cfg(test)]
+    fn is_open(&self, key: GateKey) -> bool {
         self.slots[key.slot()].0.load(Ordering::Relaxed) & !COUNT_MASK == key.tag()
     }
 
