@@ -365,6 +365,12 @@ impl Worker {
         }
         loop {
             self.drain_records().await;
+            // Periodic work that is due runs before a flush is answered, so
+            // that a flush after the clock passed a window's end sees it
+            // closed (and the gate with it).
+            if !self.flushes.is_empty() && self.courier.clock().now() >= self.next_wake() {
+                self.tick().await;
+            }
             self.take_gate_counts().await;
             self.answer_flushes();
             self.finish_when_idle().await;

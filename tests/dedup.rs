@@ -232,3 +232,39 @@ fn repeats_inside_a_skipped_span_stay_hidden_while_the_gate_is_open() {
     assert!(text.contains("×3"), "{text}");
     common::assert_accounted(&stats);
 }
+
+#[test]
+fn after_the_window_closes_the_next_occurrence_is_a_new_alert() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = deduplicating(&mock);
+    let (layer, guard) = builder.build().unwrap();
+    let failing = || error!("ledger unreachable");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        failing();
+        assert!(guard.flush(Duration::from_secs(5)));
+        for _ in 0..3 {
+            failing(); // repeats, counted at the gate
+        }
+        assert!(guard.flush(Duration::from_secs(5)));
+        clock.advance(Duration::from_secs(601));
+        assert!(guard.flush(Duration::from_secs(5)));
+        failing(); // a new window: alerted again, not counted
+        assert!(guard.flush(Duration::from_secs(5)));
+    });
+    let stats = guard.shutdown(Duration::from_secs(5));
+    let messages = mock.messages();
+    let alerts = common::notifying(&messages);
+    assert_eq!(alerts.len(), 2, "{messages:#?}");
+    assert!(
+        alerts[0].plain_text().contains("×4"),
+        "{}",
+        alerts[0].plain_text()
+    );
+    assert!(
+        !alerts[1].plain_text().contains("🔁"),
+        "{}",
+        alerts[1].plain_text()
+    );
+    assert_eq!((stats.sent, stats.deduplicated), (2, 3), "{stats:?}");
+    common::assert_accounted(&stats);
+}
