@@ -53,6 +53,10 @@ impl TelegramGuard {
     /// has failed, been deduplicated or batched) and nothing else (tallies,
     /// digests) is waiting to be sent, at most `timeout`. Returns `true` if
     /// that happened in time.
+    ///
+    /// Repeats counted on the calling threads are settled first, and so is
+    /// periodic work that is due: a dedup window or digest window the clock
+    /// has passed is closed before the flush is answered.
     pub fn flush(&self, timeout: Duration) -> bool {
         match &self.worker {
             Some(worker) => worker.flush(timeout),
