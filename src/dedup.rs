@@ -20,6 +20,15 @@ use crate::route::Target;
 /// Counts at which the original alert is updated before its window closes.
 pub(crate) const TALLY_THRESHOLDS: &[u64] = &[10, 100, 1_000, 10_000, 100_000];
 
+/// Whether `added` occurrences that brought the count to `total` crossed a
+/// tally threshold (one record at a time, or a batch from the repeat gate).
+pub(crate) fn crosses_threshold(total: u64, added: u64) -> bool {
+    let before = total.saturating_sub(added);
+    TALLY_THRESHOLDS
+        .iter()
+        .any(|threshold| before < *threshold && *threshold <= total)
+}
+
 /// What the fleet (Redis) says about a record's fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Claim {
@@ -148,14 +157,17 @@ impl Dedup {
         heading: (&str, AlertLevel, &Target),
         tallies: &mut Vec<Tally>,
     ) -> Verdict {
-        if let Some(entry) = self.entries.get_mut(&fingerprint) {
-            if now.saturating_duration_since(entry.first_seen) < self.window {
-                entry.repeats += 1;
-                entry.last_seen = SystemTime::now();
-                let total = entry.repeats + 1;
-                return Verdict::Repeat {
-                    tally_due: TALLY_THRESHOLDS.contains(&total),
-                };
+        let open = self
+            .entries
+            .get(&fingerprint)
+            .map(|entry| now.saturating_duration_since(entry.first_seen) < self.window);
+        if let Some(open) = open {
+            if open {
+                if let Some(total) = self.add_repeats(fingerprint, 1) {
+                    return Verdict::Repeat {
+                        tally_due: crosses_threshold(total, 1),
+                    };
+                }
             }
             // The window closed without the timer noticing yet.
             if let Some(tally) = self.remove(fingerprint) {
@@ -203,27 +215,15 @@ impl Dedup {
         Some(tally)
     }
 
-    /// A repeat the fleet saw: counted here if this process holds the
-    /// original (it reports the final tally).
-    pub(crate) fn note_repeat(&mut self, fingerprint: u64) {
-        if let Some(entry) = self.entries.get_mut(&fingerprint) {
-            entry.repeats += 1;
-            entry.last_seen = SystemTime::now();
-        }
-    }
-
-    /// Repeats counted at the gate for `fingerprint`'s entry: the new
-    /// total, or `None` if the entry is gone.
+    /// Repeats of `fingerprint`'s entry (one record, a batch counted at the
+    /// gate, or repeats the fleet saw while this process holds the original
+    /// and so reports the final tally): the new total, or `None` if there is
+    /// no entry.
     pub(crate) fn add_repeats(&mut self, fingerprint: u64, repeats: u64) -> Option<u64> {
         let entry = self.entries.get_mut(&fingerprint)?;
         entry.repeats += repeats;
         entry.last_seen = SystemTime::now();
         Some(entry.repeats + 1)
-    }
-
-    /// Fleet repeats counted at the gate (see `note_repeat`).
-    pub(crate) fn note_repeats(&mut self, fingerprint: u64, repeats: u64) {
-        let _ = self.add_repeats(fingerprint, repeats);
     }
 
     /// Whether `fingerprint` has an entry.

@@ -482,6 +482,13 @@ impl TelegramLayer {
             return Gate::Missed(None);
         };
         let metadata = event.metadata();
+        // Below `min_level` only a `telegram.level` field can make an alert;
+        // without one the event is for the digest, which the gate does not
+        // count: no need to read its fields here.
+        if *metadata.level() > self.min_level && metadata.fields().field("telegram.level").is_none()
+        {
+            return Gate::Missed(None);
+        }
         let mut probe = GateProbe::default();
         event.record(&mut probe);
         if probe.skip {
@@ -591,15 +598,20 @@ mod running_tests {
     use crate::testing::MockTelegram;
     use crate::TelegramLayer;
 
-    /// Counts what the layer accepts from a thread, marked as the worker's or not.
-    fn accepted_from_thread(mark_as_worker: bool) -> u64 {
-        let mock = MockTelegram::start().unwrap();
-        let (layer, guard) = TelegramLayer::builder()
+    /// A layer sending to `mock`.
+    fn layer_for(mock: &MockTelegram) -> (TelegramLayer, crate::TelegramGuard) {
+        TelegramLayer::builder()
             .bot_token(mock.token())
             .chat_id(-100)
             .api_url(mock.url())
             .build()
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Counts what the layer accepts from a thread, marked as the worker's or not.
+    fn accepted_from_thread(mark_as_worker: bool) -> u64 {
+        let mock = MockTelegram::start().unwrap();
+        let (layer, guard) = layer_for(&mock);
         let subscriber = tracing_subscriber::registry().with(layer);
         std::thread::spawn(move || {
             if mark_as_worker {
@@ -617,12 +629,7 @@ mod running_tests {
     #[test]
     fn skipped_spans_are_counted_while_alive() {
         let mock = MockTelegram::start().unwrap();
-        let (layer, guard) = TelegramLayer::builder()
-            .bot_token(mock.token())
-            .chat_id(-100)
-            .api_url(mock.url())
-            .build()
-            .unwrap();
+        let (layer, guard) = layer_for(&mock);
         let alive = std::sync::Arc::clone(&layer.rules.skipped_alive);
         let alive_now = || alive.load(std::sync::atomic::Ordering::Relaxed);
         let subscriber = tracing_subscriber::registry().with(layer);

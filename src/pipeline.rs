@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::alert::{Alert, AlertLevel};
 use crate::builder::{BeforeSend, Config};
-use crate::dedup::{Claim, Dedup, Delivered, Tally, Verdict};
+use crate::dedup::{crosses_threshold, Claim, Dedup, Delivered, Tally, Verdict};
 use crate::digest::{Digest, DigestData, Route, Totals};
 use crate::fingerprint::fingerprint;
 use crate::outbox::Message;
@@ -160,16 +160,11 @@ impl Pipeline {
         self.counters.accept_repeats(repeats);
         self.counters.settle(Outcome::Deduplicated, repeats);
         let fp = kind.fingerprint;
-        let crossed = |total: u64| {
-            let before = total.saturating_sub(repeats);
-            crate::dedup::TALLY_THRESHOLDS
-                .iter()
-                .any(|threshold| before < *threshold && *threshold <= total)
-        };
+        let crossed = |total: u64| crosses_threshold(total, repeats);
         let mut tallies = Vec::new();
         match fleet_total {
             Some(total) => {
-                self.dedup.note_repeats(fp, repeats);
+                let _ = self.dedup.add_repeats(fp, repeats);
                 if crossed(total) {
                     let heading = (kind.title.as_str(), kind.level, &kind.target);
                     tallies.push(self.dedup.fleet_tally(fp, total, heading));
@@ -292,10 +287,10 @@ impl Pipeline {
             if let Claim::Repeat { total } = claim {
                 // Another alert of the fleet (maybe ours) covers it.
                 self.counters.settle(Outcome::Deduplicated, 1);
-                self.dedup.note_repeat(fp);
+                let _ = self.dedup.add_repeats(fp, 1);
                 let title = self.safe_title(&record);
                 let target = self.config.routes.target(record.level);
-                if crate::dedup::TALLY_THRESHOLDS.contains(&total) {
+                if crosses_threshold(total, 1) {
                     tallies.push(self.dedup.fleet_tally(
                         fp,
                         total,

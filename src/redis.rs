@@ -57,6 +57,14 @@ struct KnownRepeat {
     pending: u64,
 }
 
+impl KnownRepeat {
+    /// Occurrences in the fleet as far as this process knows: the original,
+    /// the fleet's counted repeats and those not yet sent.
+    fn total(&self) -> u64 {
+        self.fleet_repeats + self.pending + 1
+    }
+}
+
 /// How long a "known repeat" is trusted before Redis is asked again, and so
 /// how stale a fleet tally can be.
 const REPEAT_BATCH: Duration = Duration::from_secs(1);
@@ -114,7 +122,7 @@ impl FleetStore {
             if now < known.until {
                 known.pending += 1;
                 return Claim::Repeat {
-                    total: known.fleet_repeats + known.pending + 1,
+                    total: known.total(),
                 };
             }
             self.flush_repeats(fingerprint).await;
@@ -145,7 +153,7 @@ impl FleetStore {
             pending: 0,
         });
         known.pending += repeats;
-        known.fleet_repeats + known.pending + 1
+        known.total()
     }
 
     /// Whether `fingerprint` is still trusted to be a fleet repeat.

@@ -268,3 +268,37 @@ fn after_the_window_closes_the_next_occurrence_is_a_new_alert() {
     assert_eq!((stats.sent, stats.deduplicated), (2, 3), "{stats:?}");
     common::assert_accounted(&stats);
 }
+
+#[test]
+fn warnings_raised_to_alerts_are_gated_and_plain_warnings_go_to_the_digest() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, _clock) = deduplicating(&mock);
+    // A queue of one: repeats that went through it would mostly be dropped.
+    let (layer, guard) = builder.queue_capacity(1).build().unwrap();
+    let raised = || tracing::warn!(telegram.level = "critical", "replica lag over 60 s");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        raised();
+        assert!(guard.flush(Duration::from_secs(5)));
+        for _ in 0..500 {
+            raised();
+        }
+        assert!(guard.flush(Duration::from_secs(5)));
+        tracing::warn!("cache warming slowly");
+    });
+    let stats = guard.shutdown(Duration::from_secs(5));
+    assert_eq!(stats.dropped, 0, "{stats:?}");
+    assert_eq!(
+        (stats.sent, stats.deduplicated, stats.batched),
+        (1, 500, 1),
+        "{stats:?}"
+    );
+    let messages = mock.messages();
+    let alerts = common::notifying(&messages);
+    assert_eq!(alerts.len(), 1, "{messages:#?}");
+    assert!(
+        alerts[0].plain_text().starts_with("🚨 CRITICAL"),
+        "{}",
+        alerts[0].plain_text()
+    );
+    common::assert_accounted(&stats);
+}
