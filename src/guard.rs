@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::alert::Alert;
+use crate::channel::{Producer, WorkerHandle};
 use crate::record::Record;
 use crate::stats::{Counters, Stats};
-use crate::worker::{Producer, WorkerHandle};
 
 /// Keeps the worker alive; flushes and stops it.
 ///

@@ -134,53 +134,45 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// Leaf types: they depend on nothing above them.
 mod alert;
-mod audit;
-mod builder;
+mod chat;
 mod check;
 mod clock;
-mod dedup;
-mod delivery;
-mod digest;
-mod env;
 mod error;
-mod fingerprint;
-mod frames;
-mod guard;
-mod histogram;
-mod layer;
-mod outbox;
-mod pacing;
-mod panic;
-mod pipeline;
-mod record;
-#[cfg(feature = "redis")]
-mod redis;
-mod render;
-mod repeat_gate;
-mod retry;
-mod route;
-mod sanitize;
-mod short_text;
-mod skip;
-mod slow;
-mod span_key;
 mod stats;
-mod telegram;
+mod text;
+
+// The data and its plumbing.
+mod channel;
+mod record;
+mod report;
+mod sanitize;
+
+// The stages, in the order data flows through them.
+mod capture;
+mod delivery;
+mod fleet;
+mod pipeline;
+mod render;
 mod worker;
+
+// The handles the application keeps, and the wiring on top.
+mod builder;
+mod guard;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use alert::{Alert, AlertLevel};
-pub use audit::SentAlert;
-pub use builder::{Builder, ChatId, DEFAULT_API_URL, DEFAULT_DROP_TIMEOUT, DEFAULT_QUEUE_CAPACITY};
+pub use builder::{Builder, DEFAULT_API_URL, DEFAULT_DROP_TIMEOUT, DEFAULT_QUEUE_CAPACITY};
+pub use capture::TelegramLayer;
+pub use chat::{ChatId, Destination};
 pub use check::{CheckProblem, CheckReport};
+pub use delivery::audit::SentAlert;
+pub use delivery::pacing::{Limit, Pacing};
+pub use delivery::retry::RetryPolicy;
 pub use error::Error;
 pub use guard::{AlertHandle, TelegramGuard};
-pub use layer::TelegramLayer;
-pub use pacing::{Limit, Pacing};
-pub use retry::RetryPolicy;
-pub use route::Destination;
 pub use sanitize::{Sanitizer, REDACTED};
 pub use stats::Stats;

@@ -511,7 +511,7 @@ mod tests {
 
     #[test]
     fn short_inline_values_are_sanitized_like_strings() {
-        use crate::short_text::ShortText;
+        use crate::text::ShortText;
         let sanitizer = Sanitizer::new();
         let short = |text: &str| FieldValue::Short(ShortText::new(text).unwrap());
         let mut card = short("card 4242424242424242");

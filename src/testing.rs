@@ -45,7 +45,7 @@ use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch};
 
 pub use crate::clock::TestClock;
-use crate::pacing::{Pacing, Window};
+use crate::delivery::pacing::{Pacing, Window};
 
 /// The token a [`MockTelegram::start`] server accepts.
 pub const MOCK_TOKEN: &str = "123456789:AAMockTokenForTestsOnly_0123456789x";

@@ -1,0 +1,80 @@
+//! The wiring: validated parts become a running worker, the layer that
+//! feeds it, the guard that drains it, and (if asked for) the panic hook.
+//!
+//! Everything that can fail is made before the worker thread starts (the
+//! HTTP client, the Redis client, the runtime), and the panic hook is
+//! installed last, so a failure leaves nothing behind.
+
+use std::sync::Arc;
+
+use crate::capture::panic;
+use crate::capture::TelegramLayer;
+use crate::channel::gate::RepeatGate;
+use crate::channel::{self, WorkerHandle};
+use crate::delivery::client::BotClient;
+use crate::delivery::Courier;
+use crate::error::Error;
+use crate::fleet::{Fleet, FleetStore};
+use crate::guard::TelegramGuard;
+use crate::pipeline::Pipeline;
+use crate::report::Reporter;
+use crate::stats::Counters;
+use crate::worker::{self, Parts as WorkerParts};
+
+use super::validate::Parts;
+
+/// Starts the worker and returns the layer and its guard.
+pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Error> {
+    let counters = Arc::new(Counters::default());
+    let reporter = Arc::new(Reporter::new(parts.sanitizer));
+    let client = BotClient::new(&parts.delivery)?;
+    let store = parts
+        .fleet
+        .map(|config| FleetStore::new(config, Arc::clone(&counters), Arc::clone(&reporter)));
+    let fleet = Fleet::new(
+        store,
+        parts.pipeline.rate_limit,
+        parts.pipeline.batch_window,
+    );
+    let pipeline = Pipeline::new(
+        parts.pipeline,
+        parts.clock.clone(),
+        fleet.is_shared(),
+        Arc::clone(&counters),
+        Arc::clone(&reporter),
+    );
+    let courier = Courier::new(
+        parts.delivery,
+        client,
+        parts.clock.clone(),
+        Arc::clone(&counters),
+        reporter,
+    );
+    let gate = Arc::new(RepeatGate::default());
+    let (producer, control, inbox) = channel::open(parts.queue_capacity, &counters);
+    let thread = worker::spawn(
+        WorkerParts {
+            config: parts.worker,
+            pipeline,
+            fleet,
+            courier,
+            gate: Arc::clone(&gate),
+            counters: Arc::clone(&counters),
+        },
+        inbox,
+    )?;
+    let producer = Arc::new(producer);
+    let handle = WorkerHandle::new(control, thread, counters);
+    let layer = TelegramLayer::new(
+        Arc::clone(&producer),
+        parts.capture,
+        parts.clock,
+        parts.gate.then_some(gate),
+    );
+    // Installed last: a failure above leaves no hook behind.
+    if let Some(panics) = parts.panics {
+        panic::install(Arc::clone(&producer), handle.flusher(), panics);
+    }
+    let guard = TelegramGuard::new(handle, producer, parts.drop_timeout);
+    Ok((layer, guard))
+}

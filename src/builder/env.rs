@@ -1,0 +1,294 @@
+//! Reading the configuration from environment variables.
+//!
+//! Every variable in the crate's table really works, and a malformed value is
+//! an [`Error`] that names the variable — never a silent default.
+
+use std::time::Duration;
+
+use crate::chat::ChatId;
+
+use super::validate::{fleet_config, validate_api_url};
+use super::Builder;
+use crate::error::Error;
+
+/// Applies every variable that is set to `builder`.
+pub(crate) fn read(
+    mut builder: Builder,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Builder, Error> {
+    let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+
+    let enabled = match get("MONITORING_ENABLED") {
+        Some(value) => parse_bool("MONITORING_ENABLED", &value)?,
+        None => true,
+    };
+    builder = builder.enabled(enabled);
+
+    match get("TELEGRAM_BOT_TOKEN") {
+        Some(token) => builder = builder.bot_token(token),
+        None if enabled => {
+            return Err(Error::Missing {
+                option: "TELEGRAM_BOT_TOKEN",
+            })
+        }
+        None => {}
+    }
+    match get("TELEGRAM_CHAT_ID") {
+        Some(chat) => builder = builder.chat_id(parse_chat_id("TELEGRAM_CHAT_ID", &chat)?),
+        None if enabled => {
+            return Err(Error::Missing {
+                option: "TELEGRAM_CHAT_ID",
+            })
+        }
+        None => {}
+    }
+    if let Some(value) = get("TELEGRAM_THREAD_ID") {
+        builder = builder.thread_id(parse_thread_id("TELEGRAM_THREAD_ID", &value)?);
+    }
+    if let Some(value) = get("TELEGRAM_API_URL") {
+        builder = builder.api_url(validate_api_url("TELEGRAM_API_URL", &value)?);
+    }
+    if let Some(value) = get("MONITORING_ENV") {
+        builder = builder.environment(value.trim());
+    }
+    if let Some(value) = get("MONITORING_SERVICE") {
+        builder = builder.service(value.trim());
+    }
+    if let Some(value) = lookup("MONITORING_IGNORED_PATHS") {
+        builder = builder.ignored_paths(parse_paths("MONITORING_IGNORED_PATHS", &value)?);
+    }
+    if let Some(value) = get("ALERT_MAX_TRACEBACK_LINES") {
+        builder = builder.max_traceback_lines(parse_count("ALERT_MAX_TRACEBACK_LINES", &value)?);
+    }
+    if let Some(value) = get("ALERT_CAPTURE_BACKTRACE") {
+        builder = builder.capture_backtrace(parse_bool("ALERT_CAPTURE_BACKTRACE", &value)?);
+    }
+    if let Some(value) = get("ALERT_RATE_LIMIT_MINUTES") {
+        builder = builder.rate_limit(parse_minutes("ALERT_RATE_LIMIT_MINUTES", &value, 0)?);
+    }
+    if let Some(value) = get("BATCH_WINDOW_MINUTES") {
+        builder = builder.batch_window(parse_minutes("BATCH_WINDOW_MINUTES", &value, 1)?);
+    }
+    if let Some(value) = get("SLOW_REQUEST_THRESHOLD_SECONDS") {
+        builder = builder.slow_threshold(parse_seconds("SLOW_REQUEST_THRESHOLD_SECONDS", &value)?);
+    }
+    if let Some(value) = get("SLOW_REQUESTS_BATCH_MINUTES") {
+        builder =
+            builder.slow_batch_window(parse_minutes("SLOW_REQUESTS_BATCH_MINUTES", &value, 1)?);
+    }
+    if let Some(value) = get("REDIS_KEY_PREFIX") {
+        builder = builder.redis_key_prefix(value.trim());
+    }
+    if let Some(value) = get("REDIS_URL") {
+        // The same check `build` makes, so that the error names the variable.
+        fleet_config("REDIS_URL", value.trim(), "check", Duration::from_secs(1))?;
+        builder = builder.redis_url(value.trim());
+    }
+    Ok(builder)
+}
+
+fn parse_bool(var: &'static str, value: &str) -> Result<bool, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(Error::invalid(
+            var,
+            value,
+            "true or false (also 1/0, yes/no, on/off)",
+        )),
+    }
+}
+
+fn parse_chat_id(var: &'static str, value: &str) -> Result<ChatId, Error> {
+    let chat = ChatId::from(value);
+    if let ChatId::Username(name) = &chat {
+        if !name.starts_with('@') {
+            return Err(Error::invalid(
+                var,
+                value,
+                "an integer chat id or @channelname",
+            ));
+        }
+    }
+    Ok(chat)
+}
+
+fn parse_thread_id(var: &'static str, value: &str) -> Result<i64, Error> {
+    match value.trim().parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(Error::invalid(var, value, "a positive integer topic id")),
+    }
+}
+
+fn parse_count(var: &'static str, value: &str) -> Result<usize, Error> {
+    value
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| Error::invalid(var, value, "a non-negative integer"))
+}
+
+fn parse_minutes(var: &'static str, value: &str, min: u64) -> Result<Duration, Error> {
+    const EXPECTED_0: &str = "a whole number of minutes (0 or more)";
+    const EXPECTED_1: &str = "a whole number of minutes (1 or more)";
+    let expected = if min == 0 { EXPECTED_0 } else { EXPECTED_1 };
+    match value.trim().parse::<u64>() {
+        Ok(minutes) if minutes >= min && minutes <= 60 * 24 * 366 => {
+            Ok(Duration::from_secs(minutes * 60))
+        }
+        _ => Err(Error::invalid(var, value, expected)),
+    }
+}
+
+fn parse_seconds(var: &'static str, value: &str) -> Result<Duration, Error> {
+    const EXPECTED: &str = "a number of seconds greater than 0, such as 3 or 0.5";
+    match value.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(Error::invalid(var, value, EXPECTED)),
+    }
+}
+
+fn parse_paths(var: &'static str, value: &str) -> Result<Vec<String>, Error> {
+    let mut paths = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if !part.starts_with('/') {
+            return Err(Error::invalid(
+                var,
+                part,
+                "comma-separated path prefixes starting with /",
+            ));
+        }
+        paths.push(part.to_owned());
+    }
+    Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Builder, Error> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        read(Builder::default(), &|name: &str| vars.get(name).cloned())
+    }
+
+    const REQUIRED: [(&str, &str); 2] = [
+        (
+            "TELEGRAM_BOT_TOKEN",
+            "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+        ),
+        ("TELEGRAM_CHAT_ID", "-1001234567890"),
+    ];
+
+    #[test]
+    fn every_variable_is_applied() {
+        let mut vars = REQUIRED.to_vec();
+        vars.extend([
+            ("TELEGRAM_THREAD_ID", "42"),
+            ("TELEGRAM_API_URL", "http://127.0.0.1:8081/"),
+            ("MONITORING_ENABLED", "yes"),
+            ("MONITORING_ENV", "production"),
+            ("MONITORING_SERVICE", "checkout"),
+            ("MONITORING_IGNORED_PATHS", "/health, /auth,/payment"),
+            ("ALERT_MAX_TRACEBACK_LINES", "5"),
+            ("ALERT_CAPTURE_BACKTRACE", "on"),
+            ("ALERT_RATE_LIMIT_MINUTES", "0"),
+            ("BATCH_WINDOW_MINUTES", "30"),
+            ("SLOW_REQUEST_THRESHOLD_SECONDS", "0.5"),
+            ("SLOW_REQUESTS_BATCH_MINUTES", "5"),
+            ("REDIS_URL", "rediss://user:pw@redis.internal:6380/0"),
+            ("REDIS_KEY_PREFIX", "shop-prod"),
+        ]);
+        let b = from(&vars).unwrap();
+        assert!(b.enabled);
+        assert_eq!(b.token.as_ref().unwrap().expose(), REQUIRED[0].1);
+        assert_eq!(b.chat_id, Some(ChatId::Id(-1001234567890)));
+        assert_eq!(b.thread_id, Some(42));
+        assert_eq!(b.api_url, "http://127.0.0.1:8081");
+        assert_eq!(b.environment, "production");
+        assert_eq!(b.service.as_deref(), Some("checkout"));
+        assert_eq!(b.ignored_paths, ["/health", "/auth", "/payment"]);
+        assert_eq!(b.max_traceback_lines, 5);
+        assert!(b.capture_backtrace);
+        assert_eq!(b.rate_limit, Duration::ZERO);
+        assert_eq!(b.batch_window, Duration::from_secs(30 * 60));
+        assert_eq!(b.slow_threshold, Duration::from_millis(500));
+        assert_eq!(b.slow_batch, Duration::from_secs(5 * 60));
+        assert_eq!(
+            b.redis_url.as_deref(),
+            Some("rediss://user:pw@redis.internal:6380/0")
+        );
+    }
+
+    #[test]
+    fn defaults_match_the_documented_table() {
+        let b = from(&REQUIRED).unwrap();
+        assert_eq!(b.api_url, "https://api.telegram.org");
+        assert_eq!(b.environment, "development");
+        assert_eq!(b.ignored_paths, ["/health", "/metrics"]);
+        assert_eq!(b.max_traceback_lines, 15);
+        assert_eq!(b.rate_limit, Duration::from_secs(600));
+        assert_eq!(b.batch_window, Duration::from_secs(900));
+        assert_eq!(b.slow_threshold, Duration::from_secs(3));
+        assert_eq!(b.slow_batch, Duration::from_secs(900));
+        assert_eq!(b.thread_id, None);
+        assert_eq!(b.redis_url, None);
+    }
+
+    #[test]
+    fn channel_usernames_are_accepted() {
+        let b = from(&[REQUIRED[0], ("TELEGRAM_CHAT_ID", "@ops_alerts")]).unwrap();
+        assert_eq!(b.chat_id, Some(ChatId::Username("@ops_alerts".into())));
+    }
+
+    #[test]
+    fn malformed_values_name_their_variable() {
+        let cases = [
+            ("TELEGRAM_CHAT_ID", "ops-chat"),
+            ("TELEGRAM_THREAD_ID", "topic"),
+            ("TELEGRAM_THREAD_ID", "-3"),
+            ("TELEGRAM_API_URL", "api.telegram.org"),
+            ("MONITORING_ENABLED", "maybe"),
+            ("ALERT_CAPTURE_BACKTRACE", "sometimes"),
+            ("MONITORING_IGNORED_PATHS", "/health,metrics"),
+            ("ALERT_MAX_TRACEBACK_LINES", "-1"),
+            ("ALERT_RATE_LIMIT_MINUTES", "ten"),
+            ("BATCH_WINDOW_MINUTES", "0"),
+            ("BATCH_WINDOW_MINUTES", "1.5"),
+            ("SLOW_REQUEST_THRESHOLD_SECONDS", "0"),
+            ("SLOW_REQUEST_THRESHOLD_SECONDS", "NaN"),
+            ("SLOW_REQUESTS_BATCH_MINUTES", "soon"),
+            ("REDIS_URL", "http://user:hunter2@redis:6379"),
+        ];
+        for (var, value) in cases {
+            let mut vars = REQUIRED.to_vec();
+            vars.push((var, value));
+            let err = from(&vars).expect_err(var).to_string();
+            assert!(err.contains(var), "{var}={value}: {err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn required_variables_are_required_only_when_enabled() {
+        let err = from(&[REQUIRED[1]]).unwrap_err().to_string();
+        assert!(err.contains("TELEGRAM_BOT_TOKEN"), "{err}");
+        let err = from(&[REQUIRED[0]]).unwrap_err().to_string();
+        assert!(err.contains("TELEGRAM_CHAT_ID"), "{err}");
+        let b = from(&[("MONITORING_ENABLED", "false")]).unwrap();
+        assert!(!b.enabled);
+    }
+
+    #[test]
+    fn a_malformed_token_is_rejected_without_echoing_it() {
+        let vars = [("TELEGRAM_BOT_TOKEN", "hunter2-not-a-token"), REQUIRED[1]];
+        let err = from(&vars).unwrap().build().unwrap_err().to_string();
+        assert!(err.contains("bot_token"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}

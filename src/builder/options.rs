@@ -1,0 +1,434 @@
+//! The setters: one per option. They only record what was asked for;
+//! [`Builder::build`] checks it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use regex::Regex;
+use tracing_core::Level;
+
+use crate::alert::{Alert, AlertLevel};
+use crate::chat::{BotToken, ChatId, Destination};
+use crate::delivery::audit::{OnSent, SentAlert};
+use crate::delivery::pacing::Pacing;
+use crate::delivery::retry::RetryPolicy;
+use crate::pipeline::BeforeSend;
+
+use super::Builder;
+
+impl Builder {
+    /// The bot token from @BotFather. Required when enabled.
+    pub fn bot_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(BotToken::new(&token.into()));
+        self
+    }
+
+    /// The chat to post to: an `i64` id or `"@channelname"`. Required when enabled.
+    pub fn chat_id(mut self, chat_id: impl Into<ChatId>) -> Self {
+        self.chat_id = Some(chat_id.into());
+        self
+    }
+
+    /// A forum topic (`message_thread_id`) to post into.
+    pub fn thread_id(mut self, thread_id: i64) -> Self {
+        self.thread_id = Some(thread_id);
+        self
+    }
+
+    /// The Bot API base URL (a self-hosted Bot API server, or a
+    /// [`MockTelegram`](crate) in tests). Default `https://api.telegram.org`.
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = url.into();
+        self
+    }
+
+    /// The environment tag shown in every alert. Default `development`.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = environment.into();
+        self
+    }
+
+    /// The service name shown in every alert. Default: the executable's name.
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = Some(service.into());
+        self
+    }
+
+    /// The least severe event level that becomes an alert. Default `ERROR`.
+    pub fn min_level(mut self, level: Level) -> Self {
+        self.min_level = level;
+        self
+    }
+
+    /// `false` builds a layer that does nothing and a guard that returns at
+    /// once. Default `true`.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Spans that take at least this long (from creation to close) are
+    /// slow: the first of a key in a `slow_batch_window` is alerted as a
+    /// Warning, and all are counted in the digest. Default 3 s.
+    pub fn slow_threshold(mut self, threshold: Duration) -> Self {
+        self.slow_threshold = threshold;
+        self
+    }
+
+    /// A threshold for spans named `name` (the `#[instrument]`ed function's
+    /// name, or the span macro's name), overriding `slow_threshold`.
+    pub fn slow_threshold_for(mut self, name: impl Into<String>, threshold: Duration) -> Self {
+        self.slow_thresholds.insert(name.into(), Some(threshold));
+        self
+    }
+
+    /// Never reports spans named `name` as slow (long-polling loops,
+    /// connection tasks).
+    pub fn never_slow(mut self, name: impl Into<String>) -> Self {
+        self.slow_thresholds.insert(name.into(), None);
+        self
+    }
+
+    /// Judges the time spans spend entered (doing work) instead of the time
+    /// from creation to close; for spans that mostly wait. Busy time is only
+    /// measured (and shown) when this is on, since it costs two clock reads
+    /// per enter/exit. Default `false`.
+    pub fn judge_busy_time(mut self, busy: bool) -> Self {
+        self.judge_busy = busy;
+        self
+    }
+
+    /// `false` turns span timing off entirely (no slow-span alerts). Default
+    /// `true`.
+    pub fn slow_spans(mut self, on: bool) -> Self {
+        self.slow_spans = on;
+        self
+    }
+
+    /// After one immediate slow alert per span key, further slow spans of
+    /// that key only go to the digest for this long. Default 15 min.
+    pub fn slow_batch_window(mut self, window: Duration) -> Self {
+        self.slow_batch = window;
+        self
+    }
+
+    /// Events at this level or above, but below `min_level`, are counted in
+    /// the digest instead of alerted; `None` ignores them. Default `WARN`.
+    pub fn digest_level(mut self, level: Option<Level>) -> Self {
+        self.digest_level = level;
+        self
+    }
+
+    /// How many slow-span keys and warning kinds a digest lists (the rest
+    /// are counted). Default 20.
+    pub fn digest_top(mut self, rows: usize) -> Self {
+        self.digest_top = rows;
+        self
+    }
+
+    /// Where digests go. Default: where `Info` alerts go.
+    pub fn route_digests(mut self, destination: Destination) -> Self {
+        self.digest_destination = Some(destination);
+        self
+    }
+
+    /// The dedup window: the first alert of a fingerprint (level, target,
+    /// callsite and the message with numbers, ids and quoted values
+    /// normalised, or an explicit `telegram.fingerprint` field) is sent; its
+    /// repeats within this window are counted, and the original alert is
+    /// edited to show the tally (at 10, 100, 1 000 … and when the window
+    /// closes). Zero turns deduplication off. Default 10 min.
+    ///
+    /// Once the worker has seen an alert, its repeats inside the window are
+    /// counted on the calling thread with one atomic operation (about 0.1 µs)
+    /// instead of being captured and queued (about 1 µs), so a flood of one
+    /// failure neither costs the application much nor fills the queue. The
+    /// worker settles those counts at least every 500 ms, so `Stats` and the
+    /// tallies may lag by that much (`flush` settles them at once).
+    pub fn rate_limit(mut self, window: Duration) -> Self {
+        self.rate_limit = window;
+        self
+    }
+
+    /// The most fingerprints the dedup store holds; when full, the oldest
+    /// are evicted (counted in `Stats::dedup_evictions`). Default 10 000.
+    pub fn dedup_capacity(mut self, capacity: usize) -> Self {
+        self.dedup_capacity = capacity;
+        self
+    }
+
+    /// The digest period: every window, one silent digest of slow spans,
+    /// warnings and drops is sent if there is anything to say, and a final
+    /// one at shutdown. Default 15 min.
+    pub fn batch_window(mut self, window: Duration) -> Self {
+        self.batch_window = window;
+        self
+    }
+
+    /// Path prefixes whose HTTP spans are skipped with everything inside
+    /// them. A span's path is read from the fields `uri`, `url`, `url.path`,
+    /// `url.full`, `path`, `http.target`, `http.route` or `http.url` (a full
+    /// URL is reduced to its path); a prefix matches whole segments, so
+    /// `/health` skips `/health`, `/health/live` and `/health?x`, not
+    /// `/healthcare`. Default `/health`, `/metrics`.
+    pub fn ignored_paths<I, P>(mut self, prefixes: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.ignored_paths = prefixes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Targets (module paths, matched by whole `::` segments) whose events
+    /// and spans are never reported, with everything inside those spans.
+    pub fn skip_targets<I, T>(mut self, targets: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.skip_targets = targets.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How many span-trace (and, later, backtrace) lines an alert keeps;
+    /// 0 shows none. Default 15.
+    pub fn max_traceback_lines(mut self, lines: usize) -> Self {
+        self.max_traceback_lines = lines;
+        self
+    }
+
+    /// Captures a backtrace for every event that will be alerted (not for
+    /// digest-only events), resolved and filtered in the worker and limited
+    /// by `max_traceback_lines`. Capturing walks the stack on the
+    /// application's thread (microseconds), so it is off by default.
+    pub fn capture_backtrace(mut self, on: bool) -> Self {
+        self.capture_backtrace = on;
+        self
+    }
+
+    /// Installs a panic hook that sends every panic as a Critical alert (with
+    /// message, location, thread name and backtrace) and waits up to
+    /// `panic_flush_timeout` for it to be delivered, so that a panic that
+    /// aborts the process still gets its alert out. The previous hook still
+    /// runs. Default `true`.
+    pub fn capture_panics(mut self, on: bool) -> Self {
+        self.capture_panics = on;
+        self
+    }
+
+    /// Called in the worker for every message Telegram accepted (level,
+    /// title, chat, message id) — an audit trail of what was posted. The
+    /// worker's thread is ignored by the layer, so logging from the hook with
+    /// `tracing` cannot loop; a panic in the hook is caught.
+    pub fn on_sent<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&SentAlert) + Send + Sync + 'static,
+    {
+        self.on_sent = Some(OnSent(Arc::new(hook)));
+        self
+    }
+
+    /// Sends a silent "service v1.2 started on host H (env)" notice when the
+    /// layer starts. Default `false`.
+    pub fn startup_notice(mut self, on: bool) -> Self {
+        self.startup_notice = on;
+        self
+    }
+
+    /// Sends a silent notice with the final counters at shutdown. Default `false`.
+    pub fn shutdown_notice(mut self, on: bool) -> Self {
+        self.shutdown_notice = on;
+        self
+    }
+
+    /// The version shown in notices (e.g. `env!("CARGO_PKG_VERSION")`).
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.service_version = Some(version.into());
+        self
+    }
+
+    /// How long the panic hook waits for the alert to be delivered. Default 2 s.
+    pub fn panic_flush_timeout(mut self, timeout: Duration) -> Self {
+        self.panic_flush_timeout = timeout;
+        self
+    }
+
+    /// The longest field value shown, in characters; longer values end with
+    /// `…`. Default 500.
+    pub fn max_field_len(mut self, chars: usize) -> Self {
+        self.max_field_len = chars;
+        self
+    }
+
+    /// The most fields shown per alert; the rest are counted. Default 30.
+    pub fn max_fields(mut self, fields: usize) -> Self {
+        self.max_fields = fields;
+        self
+    }
+
+    /// Also redacts every match of `pattern` (replaced by `***`), in every
+    /// text that is sent.
+    pub fn redact(mut self, pattern: Regex) -> Self {
+        self.sanitizer = self.sanitizer.redact(pattern);
+        self
+    }
+
+    /// Also replaces every match of `pattern` with `replacement` (`$1` and
+    /// `${name}` refer to capture groups).
+    pub fn redact_with(mut self, pattern: Regex, replacement: impl Into<String>) -> Self {
+        self.sanitizer = self.sanitizer.redact_with(pattern, replacement);
+        self
+    }
+
+    /// Redacts e-mail addresses (`j***@example.com`). Off by default.
+    pub fn redact_emails(mut self, on: bool) -> Self {
+        self.sanitizer = self.sanitizer.redact_emails(on);
+        self
+    }
+
+    /// More field names whose values are always redacted, in addition to the
+    /// built-in list (`password`, `token`, `api_key`, `authorization`,
+    /// `cookie`, `session`, `card_number`, `cvv`, …). Case, `_`, `-` and `.`
+    /// are ignored, and a name ending with one of them counts too.
+    pub fn sensitive_fields<I, N>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = N>,
+        N: AsRef<str>,
+    {
+        for name in names {
+            self.sanitizer = self.sanitizer.sensitive_field(name.as_ref());
+        }
+        self
+    }
+
+    /// A last look at every alert before it is rendered, in the worker: it
+    /// may change the level, title, message and details, and returning
+    /// `false` drops the alert (counted in `Stats::dropped` and
+    /// `Stats::filtered`). Built-in and custom redaction run after it.
+    ///
+    /// The hook sees every record, repeats included, so setting one turns
+    /// off the counting of repeats on the calling thread (see
+    /// [`Builder::rate_limit`]): each repeat is then captured and queued.
+    pub fn before_send<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&mut Alert) -> bool + Send + Sync + 'static,
+    {
+        self.before_send = Some(BeforeSend(Arc::new(hook)));
+        self
+    }
+
+    /// A Redis URL (`redis://`, or `rediss://` for TLS) shared by a fleet
+    /// (feature `redis`): the first process to see an alert sends it, the
+    /// others count it, and the tally shows the fleet's total; the startup
+    /// notice is sent once per deploy. If Redis is unreachable or slow, each
+    /// decision falls back to this process's memory (counted in
+    /// `Stats::redis_fallbacks`) until it answers again.
+    ///
+    /// Fleet digests: each process pushes its window's data when the
+    /// (wall-clock aligned) window closes; 10 s later one process wins the
+    /// window's leadership and sends the merged digest. At shutdown a process
+    /// pushes its partial window and tries to lead at once, so when a whole
+    /// fleet stops together, the last window's digest holds what the first
+    /// process to stop could see.
+    pub fn redis_url(mut self, url: impl Into<String>) -> Self {
+        self.redis_url = Some(url.into());
+        self
+    }
+
+    /// The prefix of every Redis key (so several services can share one
+    /// Redis). Default `tracing-telegram`.
+    pub fn redis_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.redis_key_prefix = prefix.into();
+        self
+    }
+
+    /// The bound on each Redis call; past it the record is decided in
+    /// memory. Default 500 ms.
+    pub fn redis_timeout(mut self, timeout: Duration) -> Self {
+        self.redis_timeout = timeout;
+        self
+    }
+
+    /// Capacity of the queue between the application and the worker.
+    /// When it is full, new records are dropped and counted. Default 1024.
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// How long dropping the [`TelegramGuard`](crate::TelegramGuard) (without calling
+    /// [`shutdown`](crate::TelegramGuard::shutdown)) waits for pending alerts.
+    /// Default 2 s.
+    pub fn drop_timeout(mut self, timeout: Duration) -> Self {
+        self.drop_timeout = timeout;
+        self
+    }
+
+    /// TCP connect timeout towards the Bot API. Default 5 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Whole-request timeout towards the Bot API. Default 15 s.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How fast messages may be sent. Default: [`Pacing::telegram`] (per chat
+    /// 1/s with a burst of 3, 20/min to a group, 30/s overall), under which
+    /// Telegram should never answer 429.
+    pub fn pacing(mut self, pacing: Pacing) -> Self {
+        self.pacing = pacing;
+        self
+    }
+
+    /// How transient failures (network, timeouts, 5xx) are retried.
+    /// Default: [`RetryPolicy::default`].
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The longest `retry_after` (from a 429) a message waits for; a message
+    /// told to wait longer is counted as failed (its chat stays blocked for
+    /// the time Telegram asked). Default 5 min.
+    pub fn max_retry_after(mut self, limit: Duration) -> Self {
+        self.max_retry_after = limit;
+        self
+    }
+
+    /// Sets `protect_content` on every message (no forwarding or saving).
+    /// Default `false`.
+    pub fn protect_content(mut self, protect: bool) -> Self {
+        self.protect_content = protect;
+        self
+    }
+
+    /// Sends alerts of `level` to `destination` instead of the default chat
+    /// and topic (e.g. criticals to an on-call topic).
+    pub fn route(mut self, level: AlertLevel, destination: Destination) -> Self {
+        self.routes.retain(|(existing, _)| *existing != level);
+        self.routes.push((level, destination));
+        self
+    }
+
+    /// How many extra messages an alert too long for one message may take
+    /// (each within Telegram's 4096-unit limit); beyond that it is cut and
+    /// marked as truncated. Default 3; 0 always cuts.
+    pub fn max_continuation_messages(mut self, messages: usize) -> Self {
+        self.max_continuation_messages = messages;
+        self
+    }
+
+    /// Uses a virtual clock for pacing and retry waits (tests; feature
+    /// `testing`). Share it with
+    /// [`MockTelegram::set_clock`](crate::testing::MockTelegram::set_clock).
+    #[cfg(feature = "testing")]
+    pub fn clock(mut self, clock: crate::testing::TestClock) -> Self {
+        self.clock = crate::clock::Clock::Test(clock);
+        self
+    }
+}

@@ -1,0 +1,220 @@
+//! The repeat gate's probe: what the layer reads from an event to find its
+//! kind ([`GateKey`]) without building a record (see `channel::gate` for
+//! the table it counts in).
+
+use std::fmt::{self, Write as _};
+
+use tracing_core::field::{Field, Visit};
+use tracing_core::Metadata;
+
+use crate::alert::AlertLevel;
+use crate::record::GateKey;
+use crate::text::normalize::normalized_bytes;
+use crate::text::InlineText;
+
+use super::fields::{means_skip, Instruction};
+
+/// What the layer reads from an event to compute its [`GateKey`], without
+/// allocating: the message goes into a stack buffer.
+#[derive(Default)]
+pub(crate) struct GateProbe {
+    /// The message, formatted on the stack (longer ones overflow).
+    message: InlineText<255>,
+    fingerprint: Option<u64>,
+    level: Option<AlertLevel>,
+    /// `telegram.skip = true` on the event itself.
+    pub(crate) skip: bool,
+    /// Something did not fit (a long message or fingerprint): no key.
+    overflow: bool,
+}
+
+impl GateProbe {
+    /// The level the record would get (an explicit `telegram.level` wins).
+    pub(crate) fn level_override(&self) -> Option<AlertLevel> {
+        self.level
+    }
+
+    /// The event's key, or `None` if the probe could not read it whole.
+    pub(crate) fn key(
+        &self,
+        metadata: &'static Metadata<'static>,
+        level: AlertLevel,
+    ) -> Option<GateKey> {
+        if self.overflow {
+            return None;
+        }
+        let mut hash = QuickHash::default();
+        // The callsite's identity: its metadata is a static, one per callsite.
+        hash.write_u64(std::ptr::from_ref(metadata) as usize as u64);
+        hash.write_u64(level as u64);
+        match self.fingerprint {
+            Some(explicit) => hash.write_u64(explicit),
+            None => normalized_bytes(self.message.as_bytes(), |piece| {
+                hash.write(piece);
+            }),
+        }
+        Some(GateKey(hash.finish()))
+    }
+}
+
+impl GateProbe {
+    fn set_message(&mut self, text: &str) {
+        self.message.clear();
+        if self.message.write_str(text).is_err() {
+            self.overflow = true;
+        }
+    }
+
+    /// A message or instruction recorded in a way the ordinary path turns
+    /// into text differently: let it decide.
+    fn unusual(&mut self, field: &Field) {
+        let name = field.name();
+        let instruction = Instruction::of(name);
+        if name == "message" || instruction.is_some_and(|i| i != Instruction::Title) {
+            self.overflow = true;
+        }
+    }
+}
+
+impl Visit for GateProbe {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let name = field.name();
+        if name == "message" {
+            return self.set_message(value);
+        }
+        // As the ordinary path reads them (`FieldCollector`): an unknown
+        // level is ignored, and the title takes no part in the key.
+        match Instruction::of(name) {
+            Some(Instruction::Fingerprint) => {
+                let mut hash = QuickHash::default();
+                hash.write(value.as_bytes());
+                self.fingerprint = Some(hash.finish());
+            }
+            Some(Instruction::Level) => self.level = AlertLevel::parse(value),
+            Some(Instruction::Skip) => self.skip |= means_skip(value),
+            Some(Instruction::Title) | None => {}
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        match Instruction::of(field.name()) {
+            Some(Instruction::Skip) => self.skip |= value,
+            _ => self.unusual(field),
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, _: f64) {
+        self.unusual(field);
+    }
+
+    fn record_i64(&mut self, field: &Field, _: i64) {
+        self.unusual(field);
+    }
+
+    fn record_u64(&mut self, field: &Field, _: u64) {
+        self.unusual(field);
+    }
+
+    fn record_i128(&mut self, field: &Field, _: i128) {
+        self.unusual(field);
+    }
+
+    fn record_u128(&mut self, field: &Field, _: u128) {
+        self.unusual(field);
+    }
+
+    fn record_error(&mut self, field: &Field, _: &(dyn std::error::Error + 'static)) {
+        self.unusual(field);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            // As the ordinary path formats it (`fmt::Arguments` for `error!("...")`).
+            self.message.clear();
+            if write!(self.message, "{value:?}").is_err() {
+                self.overflow = true;
+            }
+        } else {
+            self.unusual(field);
+        }
+    }
+}
+
+/// A fast multiply-rotate hash with a final avalanche (the slot index is
+/// taken from the low bits). Process-local: keys never leave the process.
+#[derive(Default)]
+struct QuickHash(u64);
+
+impl QuickHash {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::K);
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        // splitmix64's finaliser: every input bit reaches the low bits.
+        let mut x = self.0;
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_follows_the_normalised_message_level_and_fingerprint() {
+        fn key(message: &str, level: AlertLevel, fingerprint: Option<u64>) -> Option<GateKey> {
+            let mut probe = GateProbe::default();
+            probe.set_message(message);
+            probe.fingerprint = fingerprint;
+            static CALLSITE: tracing_core::callsite::DefaultCallsite =
+                tracing_core::callsite::DefaultCallsite::new(&META);
+            static META: Metadata<'static> = tracing_core::metadata!(
+                name: "event",
+                target: "app",
+                level: tracing_core::Level::ERROR,
+                fields: &[],
+                callsite: &CALLSITE,
+                kind: tracing_core::metadata::Kind::EVENT,
+            );
+            probe.key(&META, level)
+        }
+        let e = AlertLevel::Error;
+        assert_eq!(
+            key("timeout after 130 ms", e, None),
+            key("timeout after 4127 ms", e, None)
+        );
+        assert_ne!(
+            key("payment failed", e, None),
+            key("payment refused", e, None)
+        );
+        assert_ne!(
+            key("payment failed", e, None),
+            key("payment failed", AlertLevel::Critical, None)
+        );
+        assert_eq!(key("a", e, Some(7)), key("b", e, Some(7)));
+        let long = "x".repeat(300);
+        let mut probe = GateProbe::default();
+        probe.set_message(&long);
+        assert!(probe.overflow);
+    }
+}

@@ -1,0 +1,499 @@
+//! `TelegramLayer`: the `tracing_subscriber::Layer` that captures records.
+//!
+//! Everything here runs on the application's threads, so it does as little as
+//! it can: a level comparison rejects ignored events before anything else,
+//! captured events become an owned [`Record`] that is handed to the worker
+//! with `try_send` (never blocking), and nothing here can panic.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tracing_core::span::{Attributes, Id, Record as SpanValues};
+use tracing_core::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+use crate::alert::AlertLevel;
+use crate::channel::gate::RepeatGate;
+use crate::channel::{on_worker_thread, Producer};
+use crate::clock::Clock;
+use crate::record::{GateKey, Kind, Origin, Record, SpanList, SpanRecord};
+use crate::text::Text;
+
+use super::backtrace;
+use super::feedback::is_internal_target;
+use super::fields::FieldCollector;
+use super::gate_probe::GateProbe;
+use super::skip::SkipRules;
+use super::slow::SlowRules;
+use super::span_state::{SpanState, Timing};
+use super::CaptureConfig;
+
+/// A `tracing_subscriber` layer that sends error events to Telegram.
+///
+/// Build it with [`TelegramLayer::builder`] or [`TelegramLayer::from_env`],
+/// register it with `tracing_subscriber::registry().with(layer)`, and keep the
+/// returned [`TelegramGuard`](crate::TelegramGuard) alive for as long as alerts should flow.
+///
+/// A span with the field `telegram.skip = true` hides itself and everything
+/// inside it. An event field `telegram.level = "critical"` raises the alert's
+/// level; `telegram.title = "..."` sets its title.
+#[derive(Debug, Clone)]
+pub struct TelegramLayer {
+    producer: Option<Arc<Producer>>,
+    /// Events at or above this level are alerted.
+    min_level: Level,
+    /// Events at or above this level (and below `min_level`) go to the digest.
+    capture_level: Level,
+    rules: Arc<LayerRules>,
+}
+
+/// Everything the layer's callbacks consult.
+#[derive(Debug, Default)]
+struct LayerRules {
+    skip: SkipRules,
+    slow: SlowRules,
+    clock: Clock,
+    capture_backtrace: bool,
+    /// Where repeats of alerts inside their dedup window are counted
+    /// (`None` when nothing is deduplicated, or a `before_send` hook must
+    /// see every record).
+    gate: Option<Arc<RepeatGate>>,
+    /// Skipped spans alive now (see `SkipMark`).
+    skipped_alive: Arc<AtomicUsize>,
+}
+
+impl TelegramLayer {
+    /// A layer that captures nothing (`MONITORING_ENABLED=false`).
+    pub(crate) fn disabled() -> Self {
+        TelegramLayer {
+            producer: None,
+            min_level: Level::ERROR,
+            capture_level: Level::ERROR,
+            rules: Arc::default(),
+        }
+    }
+
+    /// A layer that hands what it captures to `producer`, and counts
+    /// repeats at `gate` (if any) once the worker opened it for their kind.
+    pub(crate) fn new(
+        producer: Arc<Producer>,
+        config: CaptureConfig,
+        clock: Clock,
+        gate: Option<Arc<RepeatGate>>,
+    ) -> Self {
+        let CaptureConfig {
+            min_level,
+            digest_level,
+            skip,
+            slow,
+            capture_backtrace,
+        } = config;
+        // The more verbose of the two levels is the capture threshold.
+        let capture_level = digest_level.map_or(min_level, |digest| digest.max(min_level));
+        TelegramLayer {
+            producer: Some(producer),
+            min_level,
+            capture_level,
+            rules: Arc::new(LayerRules {
+                skip,
+                slow,
+                clock,
+                capture_backtrace,
+                gate,
+                skipped_alive: Arc::default(),
+            }),
+        }
+    }
+
+    /// Whether this layer sends anything at all.
+    pub fn is_enabled(&self) -> bool {
+        self.producer.is_some()
+    }
+
+    fn active(&self) -> Option<&Producer> {
+        match &self.producer {
+            Some(producer) if !on_worker_thread() => Some(producer),
+            _ => None,
+        }
+    }
+
+    /// The state of a new span: skipped, or its fields and a running timer.
+    fn new_span_state(&self, attrs: &Attributes<'_>) -> SpanState {
+        if self.rules.skip.skips_target(attrs.metadata().target()) {
+            return SpanState::skipped(&self.rules.skipped_alive);
+        }
+        let mut collector = FieldCollector::with_capacity(attrs.metadata().fields().len());
+        attrs.record(&mut collector);
+        if collector.skip || self.rules.skip.skips_path(&collector.fields) {
+            return SpanState::skipped(&self.rules.skipped_alive);
+        }
+        let mut fields = collector.fields;
+        if let Some(message) = collector.message {
+            fields.push(("message".into(), message.into()));
+        }
+        SpanState {
+            skipped: None,
+            fields: (!fields.is_empty()).then(|| Arc::new(fields)),
+            timing: self
+                .rules
+                .slow
+                .enabled()
+                .then(|| Timing::start(self.rules.clock.now())),
+        }
+    }
+}
+
+impl<S> Layer<S> for TelegramLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if self.active().is_none() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        // A skipped ancestor is found when something inside it is reported
+        // (events and slow spans walk their ancestors anyway), so creating a
+        // span never looks up its parent.
+        let state = self.new_span_state(attrs);
+        span.extensions_mut().insert(state);
+    }
+
+    fn on_record(&self, id: &Id, values: &SpanValues<'_>, ctx: Context<'_, S>) {
+        if self.active().is_none() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        let Some(state) = extensions.get_mut::<SpanState>() else {
+            return;
+        };
+        if state.is_skipped() {
+            return;
+        }
+        let mut collector = FieldCollector::default();
+        values.record(&mut collector);
+        if collector.skip {
+            *state = SpanState::skipped(&self.rules.skipped_alive);
+            return;
+        }
+        match &mut state.fields {
+            Some(fields) => collector.merge_into(Arc::make_mut(fields)),
+            None if !collector.fields.is_empty() => {
+                state.fields = Some(Arc::new(collector.fields));
+            }
+            None => {}
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        self.with_timing(id, &ctx, Timing::enter);
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        self.with_timing(id, &ctx, Timing::exit);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(producer) = self.active() else {
+            return;
+        };
+        let Some(span) = ctx.span(&id) else {
+            return;
+        };
+        let (fields, slow) = {
+            let extensions = span.extensions();
+            let Some(SpanState {
+                skipped: None,
+                fields,
+                timing: Some(timing),
+            }) = extensions.get::<SpanState>()
+            else {
+                return;
+            };
+            let Some(slow) = self
+                .rules
+                .slow
+                .judge(span.name(), timing.finish(self.rules.clock.now()))
+            else {
+                return;
+            };
+            (fields.clone(), slow)
+        };
+        // `None` if an ancestor is skipped.
+        let Some(parents) = span.parent().map_or(Some(SpanList::default()), |parent| {
+            span_records(parent.scope())
+        }) else {
+            return;
+        };
+        let origin = Origin::Event(span.metadata());
+        let mut record = Record::new(
+            AlertLevel::Warning,
+            Kind::Slow(slow),
+            origin,
+            Text::default(),
+        );
+        record.fields = fields.map(|f| (*f).clone()).unwrap_or_default();
+        record.spans = parents;
+        producer.submit(record);
+    }
+
+    #[inline]
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        // The cheap test first, kept small enough to inline into the
+        // dispatcher: most events are more verbose than we capture.
+        if *event.metadata().level() > self.capture_level {
+            return;
+        }
+        // `ctx` by value: two registers, so nothing is written to the
+        // stack before the comparison above.
+        self.capture_event(event, ctx);
+    }
+}
+
+/// What the repeat gate made of an event.
+enum Gate {
+    /// Counted as a repeat of an alert inside its dedup window: done.
+    Counted,
+    /// Not reported at all (`telegram.skip = true` on the event).
+    Hidden,
+    /// Take the ordinary path (with the key, for the worker to open).
+    Missed(Option<GateKey>),
+}
+
+impl TelegramLayer {
+    /// Captures an event at a captured level: counted at the repeat gate,
+    /// or made into a record for the worker.
+    #[inline(never)]
+    fn capture_event<S>(&self, event: &Event<'_>, ctx: Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let ctx = &ctx;
+        let metadata = event.metadata();
+        let Some(producer) = self.active() else {
+            return;
+        };
+        let target = metadata.target();
+        if is_internal_target(target) || self.rules.skip.skips_target(target) {
+            return;
+        }
+        let gate_key = match self.try_gate(event, ctx) {
+            Gate::Counted | Gate::Hidden => return,
+            Gate::Missed(key) => key,
+        };
+        let spans = match ctx.event_scope(event) {
+            Some(scope) => match span_records(scope) {
+                Some(spans) => spans,
+                None => return, // inside a skipped span
+            },
+            None => SpanList::default(),
+        };
+        let mut collector = FieldCollector::with_capacity(metadata.fields().len());
+        event.record(&mut collector);
+        if collector.skip {
+            return;
+        }
+        let kind = if *metadata.level() > self.min_level && collector.level.is_none() {
+            Kind::DigestOnly
+        } else {
+            Kind::Alert
+        };
+        let gate_key = gate_key.filter(|_| kind == Kind::Alert);
+        // Only for records that will be alerted, and only when asked for:
+        // capturing walks the stack.
+        let backtrace = (self.rules.capture_backtrace && kind == Kind::Alert).then(|| {
+            producer.counters().backtrace_captured();
+            backtrace::capture()
+        });
+        let level = collector
+            .level
+            .unwrap_or_else(|| AlertLevel::from_tracing(metadata.level()));
+        let message = collector.message.unwrap_or_default();
+        let mut record = Record::new(level, kind, Origin::Event(metadata), message);
+        record.title = collector.title;
+        record.fields = collector.fields;
+        record.spans = spans;
+        record.backtrace = backtrace;
+        record.fingerprint = collector.fingerprint;
+        record.gate_key = gate_key;
+        producer.submit(record);
+    }
+
+    /// Whether the event is inside a skipped span; without a lookup while
+    /// no skipped span exists.
+    fn inside_skipped_span<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> bool
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        self.rules.skipped_alive.load(Ordering::Relaxed) > 0 && inside_skipped_span(event, ctx)
+    }
+
+    /// Counts the event at the repeat gate if the worker has opened it for
+    /// this kind of alert (and nothing hides the event).
+    fn try_gate<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Gate
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let Some(gate) = &self.rules.gate else {
+            return Gate::Missed(None);
+        };
+        let metadata = event.metadata();
+        // Below `min_level` only a `telegram.level` field can make an alert;
+        // without one the event is for the digest, which the gate does not
+        // count: no need to read its fields here.
+        if *metadata.level() > self.min_level && metadata.fields().field("telegram.level").is_none()
+        {
+            return Gate::Missed(None);
+        }
+        let mut probe = GateProbe::default();
+        event.record(&mut probe);
+        if probe.skip {
+            return Gate::Hidden;
+        }
+        let level = probe.level_override();
+        if *metadata.level() > self.min_level && level.is_none() {
+            return Gate::Missed(None); // digest-only: not deduplicated
+        }
+        let level = level.unwrap_or_else(|| AlertLevel::from_tracing(metadata.level()));
+        let Some(key) = probe.key(metadata, level) else {
+            return Gate::Missed(None);
+        };
+        // The skipped-span check first: it costs one load while no skipped
+        // span is alive, and a repeat must not be counted inside one.
+        if !self.inside_skipped_span(event, ctx) && gate.count(key) {
+            return Gate::Counted;
+        }
+        Gate::Missed(Some(key))
+    }
+
+    /// Runs `update` on the span's timer, if it has one.
+    fn with_timing<S>(&self, id: &Id, ctx: &Context<'_, S>, update: fn(&mut Timing, Instant))
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        // Busy time costs two clock reads and two locks per enter/exit: it
+        // is only tracked when it is what gets judged.
+        if self.producer.is_none() || !self.rules.slow.judge_busy {
+            return;
+        }
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        if let Some(timing) = extensions
+            .get_mut::<SpanState>()
+            .and_then(|state| state.timing.as_mut())
+        {
+            update(timing, self.rules.clock.now());
+        }
+    }
+}
+
+/// Whether the event is inside a skipped span.
+fn inside_skipped_span<S>(event: &Event<'_>, ctx: &Context<'_, S>) -> bool
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    ctx.event_scope(event).is_some_and(|mut scope| {
+        scope.any(|span| {
+            span.extensions()
+                .get::<SpanState>()
+                .is_some_and(SpanState::is_skipped)
+        })
+    })
+}
+
+/// Span records, root first, for the spans of a scope given leaf first (as
+/// the registry walks them: `from_root` would collect them into a buffer to
+/// turn them around); `None` if any span is skipped.
+fn span_records<'a, R>(spans: impl Iterator<Item = SpanRef<'a, R>>) -> Option<SpanList>
+where
+    R: LookupSpan<'a> + 'a,
+{
+    let mut records = SpanList::default();
+    for span in spans {
+        let extensions = span.extensions();
+        let state = extensions.get::<SpanState>();
+        if state.is_some_and(SpanState::is_skipped) {
+            return None;
+        }
+        records.push(SpanRecord {
+            name: span.name(),
+            target: span.metadata().target(),
+            fields: state.and_then(|state| state.fields.clone()),
+        });
+    }
+    records.reverse();
+    Some(records)
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod running_tests {
+    use std::time::Duration;
+
+    use tracing_subscriber::prelude::*;
+
+    use crate::testing::MockTelegram;
+    use crate::TelegramLayer;
+
+    /// A layer sending to `mock`.
+    fn layer_for(mock: &MockTelegram) -> (TelegramLayer, crate::TelegramGuard) {
+        TelegramLayer::builder()
+            .bot_token(mock.token())
+            .chat_id(-100)
+            .api_url(mock.url())
+            .build()
+            .unwrap()
+    }
+
+    /// Counts what the layer accepts from a thread, marked as the worker's or not.
+    fn accepted_from_thread(mark_as_worker: bool) -> u64 {
+        let mock = MockTelegram::start().unwrap();
+        let (layer, guard) = layer_for(&mock);
+        let subscriber = tracing_subscriber::registry().with(layer);
+        std::thread::spawn(move || {
+            if mark_as_worker {
+                crate::channel::mark_worker_thread();
+            }
+            tracing::subscriber::with_default(subscriber, || {
+                tracing::error!(target: "my_app", "an ordinary application error");
+            });
+        })
+        .join()
+        .unwrap();
+        guard.shutdown(Duration::from_secs(5)).accepted
+    }
+
+    #[test]
+    fn skipped_spans_are_counted_while_alive() {
+        let mock = MockTelegram::start().unwrap();
+        let (layer, guard) = layer_for(&mock);
+        let alive = std::sync::Arc::clone(&layer.rules.skipped_alive);
+        let alive_now = || alive.load(std::sync::atomic::Ordering::Relaxed);
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let skipped = tracing::info_span!("secret", telegram.skip = true);
+            let later = tracing::info_span!("later", telegram.skip = tracing::field::Empty);
+            let plain = tracing::info_span!("plain");
+            assert_eq!(alive_now(), 1);
+            later.record("telegram.skip", true);
+            assert_eq!(alive_now(), 2);
+            drop((skipped, later, plain));
+            assert_eq!(alive_now(), 0);
+        });
+        guard.shutdown(Duration::from_secs(5));
+    }
+
+    #[test]
+    fn nothing_on_the_worker_thread_is_captured() {
+        assert_eq!(accepted_from_thread(false), 1);
+        assert_eq!(accepted_from_thread(true), 0);
+    }
+}

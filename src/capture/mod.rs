@@ -1,0 +1,57 @@
+//! Capture: everything that runs on the application's threads.
+//!
+//! In: `tracing` callbacks (spans created, recorded, entered, exited,
+//! closed; events) and panics. Out: an owned [`Record`](crate::record::Record)
+//! per captured event, slow span or panic, handed to the
+//! [`Producer`](crate::channel::Producer) with `try_send` (never blocking);
+//! or, for a repeat of an alert inside its dedup window, one count at the
+//! repeat gate (`channel::gate`). Nothing here waits, allocates much, or
+//! panics: a level comparison rejects ignored events before anything else.
+//!
+//! - [`layer`]: the `Layer` impl, [`TelegramLayer`].
+//! - [`span_state`]: what each span keeps (skipped, fields, timer).
+//! - [`fields`]: the field visitor, the one parser of `telegram.*` fields.
+//! - [`gate_probe`]: an event's repeat-gate key, read without allocating.
+//! - [`skip`], [`slow`], [`feedback`]: what is hidden, what is slow, and the
+//!   guard against the crate alerting on its own HTTP and Redis stack.
+//! - [`panic`], [`backtrace`]: the panic hook and stack capture.
+
+pub(crate) mod backtrace;
+pub(crate) mod feedback;
+pub(crate) mod fields;
+pub(crate) mod gate_probe;
+pub(crate) mod layer;
+pub(crate) mod panic;
+pub(crate) mod skip;
+pub(crate) mod slow;
+pub(crate) mod span_state;
+
+use std::time::Duration;
+
+use tracing_core::Level;
+
+pub use layer::TelegramLayer;
+use skip::SkipRules;
+use slow::SlowRules;
+
+/// What the layer captures.
+#[derive(Debug, Clone)]
+pub(crate) struct CaptureConfig {
+    /// Events at or above this level are alerted.
+    pub(crate) min_level: Level,
+    /// Events at or above this level (and below `min_level`) go to the digest.
+    pub(crate) digest_level: Option<Level>,
+    pub(crate) skip: SkipRules,
+    pub(crate) slow: SlowRules,
+    /// Capture a backtrace for every alerted event.
+    pub(crate) capture_backtrace: bool,
+}
+
+/// How the panic hook reports a panic.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PanicConfig {
+    /// How long the hook waits for the alert to be delivered.
+    pub(crate) flush_timeout: Duration,
+    /// Backtrace frames kept; 0 captures none.
+    pub(crate) max_frames: usize,
+}

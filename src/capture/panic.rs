@@ -1,0 +1,87 @@
+//! The panic hook: a panic becomes a Critical alert, delivered before the
+//! process may abort.
+//!
+//! The hook chains to the previously installed one (so the default message
+//! still prints), never panics itself (a panic inside a panic hook aborts the
+//! process), never touches the `tracing` dispatcher or registry (the panic may
+//! have happened while one of their locks was held), and waits for delivery
+//! only for a short bound — and not at all on the worker's own thread.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::panic::PanicHookInfo;
+use std::sync::Arc;
+
+use crate::alert::AlertLevel;
+use crate::channel::{on_worker_thread, Flusher, Producer};
+use crate::record::{FieldValue, Kind, Origin, Record};
+
+use super::backtrace;
+use super::PanicConfig;
+
+thread_local! {
+    /// Set while this thread runs our hook: a panic inside it is not reported again.
+    static IN_HOOK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Installs the hook in front of the current one.
+pub(crate) fn install(producer: Arc<Producer>, flusher: Flusher, config: PanicConfig) {
+    let PanicConfig {
+        flush_timeout,
+        max_frames,
+    } = config;
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let first_entry = IN_HOOK
+            .try_with(|flag| !flag.replace(true))
+            .unwrap_or(false);
+        if first_entry {
+            report(&producer, info, max_frames);
+            if !on_worker_thread() {
+                flusher.flush(flush_timeout);
+            }
+            let _ = IN_HOOK.try_with(|flag| flag.set(false));
+        }
+        previous(info);
+    }));
+}
+
+/// Queues a Critical alert for this panic.
+fn report(producer: &Producer, info: &PanicHookInfo<'_>, max_frames: usize) {
+    let message = payload_text(info.payload());
+    let thread = std::thread::current();
+    let thread_name = thread.name().unwrap_or("<unnamed>").to_owned();
+    let mut fields = vec![("thread".into(), FieldValue::Str(thread_name.clone()))];
+    if let Some(location) = info.location() {
+        fields.push((
+            "location".into(),
+            FieldValue::Str(format!(
+                "{}:{}:{}",
+                location.file(),
+                location.line(),
+                location.column()
+            )),
+        ));
+    }
+    let mut record = Record::new(
+        AlertLevel::Critical,
+        Kind::Alert,
+        Origin::Manual,
+        message.into(),
+    );
+    record.title = Some(format!("Panic in thread '{thread_name}'"));
+    record.fields = fields;
+    record.backtrace = (max_frames > 0).then(backtrace::capture);
+    producer.submit(record);
+}
+
+/// The text of a panic payload (`&str` or `String`, as `panic!` makes them).
+fn payload_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}

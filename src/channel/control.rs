@@ -1,0 +1,161 @@
+//! Requests from the guard and the panic hook to the worker (flush, stop,
+//! check), and the handle that sends them. They travel apart from records,
+//! so a full queue never delays them.
+
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::check::{CheckProblem, CheckReport};
+use crate::stats::Counters;
+
+use super::on_worker_thread;
+
+/// How much longer than its deadline the guard waits for the worker's answer
+/// (the worker answers *at* the deadline; this covers scheduling).
+const ANSWER_SLACK: Duration = Duration::from_millis(250);
+
+/// How long a stopped worker may take to close its runtime and exit.
+pub(crate) const EXIT_GRACE: Duration = Duration::from_millis(200);
+
+/// Requests from the guard.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// Answer `true` once every record accepted before the request (`target`
+    /// of them) is settled and nothing is waiting to be sent, `false` at the
+    /// deadline.
+    Flush {
+        target: u64,
+        deadline: Instant,
+        done: SyncSender<bool>,
+    },
+    /// Deliver what is queued until the deadline, count the rest as failed,
+    /// answer, and exit.
+    Shutdown {
+        deadline: Instant,
+        done: SyncSender<()>,
+    },
+    /// Check the token and every destination.
+    Check { done: SyncSender<CheckReport> },
+}
+
+/// Asks the worker to flush; cheap to clone (the guard and the panic hook
+/// each hold one).
+#[derive(Debug, Clone)]
+pub(crate) struct Flusher {
+    control: mpsc::Sender<Control>,
+    counters: Arc<Counters>,
+}
+
+impl Flusher {
+    /// Waits until everything accepted so far is settled, at most `timeout`.
+    /// Returns `false` at once on the worker's own thread (it cannot wait
+    /// for itself).
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        if on_worker_thread() {
+            return false;
+        }
+        let target = self.counters.accepted();
+        let (done, answer) = sync_channel(1);
+        let request = Control::Flush {
+            target,
+            deadline: Instant::now() + timeout,
+            done,
+        };
+        if self.control.try_send(request).is_err() {
+            return false;
+        }
+        answer.recv_timeout(timeout + ANSWER_SLACK).unwrap_or(false)
+    }
+}
+
+/// The guard's end of the control channel.
+#[derive(Debug)]
+pub(crate) struct WorkerHandle {
+    control: mpsc::Sender<Control>,
+    thread: Option<JoinHandle<()>>,
+    counters: Arc<Counters>,
+}
+
+impl WorkerHandle {
+    /// The handle of the worker running on `thread`, reached through `control`.
+    pub(crate) fn new(
+        control: mpsc::Sender<Control>,
+        thread: JoinHandle<()>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        WorkerHandle {
+            control,
+            thread: Some(thread),
+            counters,
+        }
+    }
+
+    pub(crate) fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    /// A flush handle for this worker.
+    pub(crate) fn flusher(&self) -> Flusher {
+        Flusher {
+            control: self.control.clone(),
+            counters: Arc::clone(&self.counters),
+        }
+    }
+
+    /// Waits until everything accepted so far is settled, at most `timeout`.
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        self.flusher().flush(timeout)
+    }
+
+    /// Runs the configuration check in the worker, waiting at most `timeout`.
+    pub(crate) fn check(&self, timeout: Duration) -> CheckReport {
+        let timed_out = || CheckReport {
+            problems: vec![CheckProblem::Timeout],
+            ..CheckReport::default()
+        };
+        let (done, answer) = sync_channel(1);
+        if self.control.try_send(Control::Check { done }).is_err() {
+            return timed_out();
+        }
+        answer.recv_timeout(timeout).unwrap_or_else(|_| timed_out())
+    }
+
+    /// Stops the worker within `timeout` (plus a small slack). If it does not
+    /// answer in time, everything unsettled is counted as failed and the
+    /// thread is left to finish on its own.
+    pub(crate) fn shutdown(&mut self, timeout: Duration) {
+        self.counters.close();
+        let (done, answer) = sync_channel(1);
+        let request = Control::Shutdown {
+            deadline: Instant::now() + timeout,
+            done,
+        };
+        let answered = self.control.try_send(request).is_ok()
+            && answer.recv_timeout(timeout + ANSWER_SLACK).is_ok();
+        if !answered {
+            self.counters.abandon();
+            return;
+        }
+        if let Some(thread) = self.thread.take() {
+            join_briefly(thread);
+        }
+    }
+}
+
+/// Joins a thread that is about to exit, but never waits longer than
+/// [`EXIT_GRACE`] for it.
+fn join_briefly(thread: JoinHandle<()>) {
+    let until = Instant::now() + EXIT_GRACE;
+    while !thread.is_finished() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    if thread.is_finished() {
+        // The worker never panics by design; if it did, the panic was
+        // already reported by the panic hook and there is nothing to add.
+        let _ = thread.join();
+    }
+}

@@ -1,0 +1,290 @@
+//! The repeat gate: how the application's thread counts a repeat of an
+//! alert that is already inside its dedup window without building a record.
+//!
+//! In a flood almost every event is a repeat. Capturing one (fields
+//! formatted, spans cloned, a record queued for the worker) costs about a
+//! microsecond on the calling thread, only for dedup to throw it away. The
+//! worker knows which kinds of alert are inside their window: it opens a
+//! slot for each here, and the layer turns a repeat into one atomic
+//! increment. The worker takes the counts and tallies them as if the
+//! records had come through the queue.
+//!
+//! A slot is one `AtomicU64`: the upper 40 bits tag the kind (its
+//! [`GateKey`]), the lower 24 count repeats. The layer increments only with
+//! a compare-and-swap against the tag it matched; the worker takes counts
+//! with a compare-and-swap that keeps the tag, or a swap to zero that closes
+//! the slot. Every increment is therefore attributed to exactly one kind:
+//! none is lost, none counted twice. A full count, a closed slot or a
+//! foreign tag makes the layer take the ordinary path.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::alert::AlertLevel;
+use crate::chat::Target;
+pub(crate) use crate::record::GateKey;
+
+/// Slots in the table (a power of two). Kinds whose slot is taken by
+/// another kind simply use the ordinary path.
+const SLOTS: usize = 1024;
+
+const COUNT_BITS: u32 = 24;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+/// Set in every tag, so that an open slot is never zero.
+const OPEN_BIT: u64 = 1 << COUNT_BITS;
+
+/// Where a key lives in the table, and the tag that tells it from the other
+/// kinds that share its slot.
+impl GateKey {
+    fn slot(self) -> usize {
+        // The mask keeps the value below SLOTS, so the cast cannot truncate.
+        (self.0 & (SLOTS as u64 - 1)) as usize
+    }
+
+    fn tag(self) -> u64 {
+        (self.0 & !COUNT_MASK) | OPEN_BIT
+    }
+}
+
+/// The table shared by the layer (counts) and the worker (opens, takes,
+/// closes).
+#[derive(Debug)]
+pub(crate) struct RepeatGate {
+    slots: Box<[Slot]>,
+}
+
+/// One slot per cache line: threads counting different kinds do not slow
+/// each other down (1024 slots make 64 KiB).
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Slot(AtomicU64);
+
+impl Default for RepeatGate {
+    fn default() -> Self {
+        RepeatGate {
+            slots: (0..SLOTS).map(|_| Slot::default()).collect(),
+        }
+    }
+}
+
+impl RepeatGate {
+    /// Whether `key`'s slot is open (a repeat would be counted).
+    #[cfg(test)]
+    fn is_open(&self, key: GateKey) -> bool {
+        self.slots[key.slot()].0.load(Ordering::Relaxed) & !COUNT_MASK == key.tag()
+    }
+
+    /// Counts one repeat of `key` if its slot is open; `false` sends the
+    /// event down the ordinary path.
+    pub(crate) fn count(&self, key: GateKey) -> bool {
+        let slot = &self.slots[key.slot()].0;
+        let tag = key.tag();
+        let mut current = slot.load(Ordering::Relaxed);
+        loop {
+            if current & !COUNT_MASK != tag || current & COUNT_MASK == COUNT_MASK {
+                return false;
+            }
+            match slot.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
+        }
+    }
+
+    /// Worker: opens `key`'s slot; `false` if another kind holds it.
+    pub(crate) fn open(&self, key: GateKey) -> bool {
+        self.slots[key.slot()]
+            .0
+            .compare_exchange(0, key.tag(), Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Worker: the repeats counted for `key` since the last take; the slot
+    /// stays open.
+    pub(crate) fn take(&self, key: GateKey) -> u64 {
+        let slot = &self.slots[key.slot()].0;
+        let tag = key.tag();
+        let mut current = slot.load(Ordering::Relaxed);
+        loop {
+            if current & !COUNT_MASK != tag || current & COUNT_MASK == 0 {
+                return 0;
+            }
+            match slot.compare_exchange_weak(current, tag, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return current & COUNT_MASK,
+                Err(now) => current = now,
+            }
+        }
+    }
+
+    /// Worker: closes `key`'s slot; the repeats counted since the last take.
+    pub(crate) fn close(&self, key: GateKey) -> u64 {
+        let slot = &self.slots[key.slot()].0;
+        let tag = key.tag();
+        let mut current = slot.load(Ordering::Relaxed);
+        loop {
+            if current & !COUNT_MASK != tag {
+                return 0;
+            }
+            match slot.compare_exchange_weak(current, 0, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return current & COUNT_MASK,
+                Err(now) => current = now,
+            }
+        }
+    }
+}
+
+/// A kind of alert the worker opened the gate for: what its repeats count
+/// towards.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenKind {
+    pub(crate) key: GateKey,
+    pub(crate) fingerprint: u64,
+    /// Counted towards the fleet's tally (Redis), not only this process's.
+    pub(crate) fleet: bool,
+    /// The sanitized title, level and destination, for threshold tallies.
+    pub(crate) title: String,
+    pub(crate) level: AlertLevel,
+    pub(crate) target: Target,
+}
+
+/// The worker's side of the gate: which kinds it opened.
+#[derive(Debug)]
+pub(crate) struct OpenKinds {
+    gate: Arc<RepeatGate>,
+    kinds: HashMap<GateKey, OpenKind>,
+    /// Once shut, nothing opens again (the worker is stopping).
+    shut: bool,
+}
+
+impl OpenKinds {
+    pub(crate) fn new(gate: Arc<RepeatGate>) -> Self {
+        OpenKinds {
+            gate,
+            kinds: HashMap::new(),
+            shut: false,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    pub(crate) fn kinds(&self) -> impl Iterator<Item = &OpenKind> {
+        self.kinds.values()
+    }
+
+    /// Lets the layer count repeats of `kind` from now on (if its slot is free).
+    pub(crate) fn open(&mut self, kind: OpenKind) {
+        if self.shut || self.kinds.contains_key(&kind.key) {
+            return;
+        }
+        if self.gate.open(kind.key) {
+            self.kinds.insert(kind.key, kind);
+        }
+    }
+
+    /// The repeats counted since the last call, per kind (only kinds with
+    /// some); the kinds stay open.
+    pub(crate) fn take_counts(&self) -> Vec<(OpenKind, u64)> {
+        self.kinds
+            .values()
+            .filter_map(|kind| {
+                let repeats = self.gate.take(kind.key);
+                (repeats > 0).then(|| (kind.clone(), repeats))
+            })
+            .collect()
+    }
+
+    /// Closes one kind; the repeats counted since the last take.
+    pub(crate) fn close(&mut self, key: GateKey) -> Option<(OpenKind, u64)> {
+        let kind = self.kinds.remove(&key)?;
+        let repeats = self.gate.close(key);
+        Some((kind, repeats))
+    }
+
+    /// Closes every kind (the layer takes the ordinary path until the worker
+    /// opens them again); with `shut`, for good.
+    pub(crate) fn close_all(&mut self, shut: bool) -> Vec<(OpenKind, u64)> {
+        self.shut |= shut;
+        let keys: Vec<GateKey> = self.kinds.keys().copied().collect();
+        keys.into_iter().filter_map(|key| self.close(key)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_go_to_the_open_kind_and_are_taken_once() {
+        let gate = RepeatGate::default();
+        let key = GateKey(0xdead_beef_0000_0007);
+        assert!(!gate.count(key), "closed: the ordinary path");
+        assert!(gate.open(key));
+        assert!(gate.is_open(key));
+        for _ in 0..5 {
+            assert!(gate.count(key));
+        }
+        assert_eq!(gate.take(key), 5);
+        assert_eq!(gate.take(key), 0);
+        assert!(gate.count(key));
+        assert_eq!(gate.close(key), 1);
+        assert!(!gate.is_open(key));
+        assert!(!gate.count(key));
+    }
+
+    #[test]
+    fn another_kind_in_the_same_slot_is_not_counted() {
+        let gate = RepeatGate::default();
+        let one = GateKey(0x1111_0000_0000_0003);
+        let other = GateKey(0x2222_0000_0000_0003);
+        assert!(gate.open(one));
+        assert!(!gate.open(other), "the slot is taken");
+        assert!(!gate.count(other));
+        assert_eq!(gate.take(other), 0);
+        assert_eq!(gate.close(other), 0);
+        assert!(gate.count(one));
+        assert_eq!(gate.close(one), 1);
+    }
+
+    #[test]
+    fn a_full_count_falls_back_to_the_ordinary_path() {
+        let gate = RepeatGate::default();
+        let key = GateKey(42);
+        assert!(gate.open(key));
+        gate.slots[key.slot()]
+            .0
+            .store(key.tag() | (COUNT_MASK - 1), Ordering::Relaxed);
+        assert!(gate.count(key));
+        assert!(!gate.count(key), "the count is full");
+        assert_eq!(gate.take(key), COUNT_MASK);
+        assert!(gate.count(key));
+    }
+
+    #[test]
+    fn concurrent_counts_are_all_taken_exactly_once() {
+        let gate = std::sync::Arc::new(RepeatGate::default());
+        let key = GateKey(0xabcd_ef01_2345_6789);
+        assert!(gate.open(key));
+        let counters: Vec<_> = (0..4)
+            .map(|_| {
+                let gate = gate.clone();
+                std::thread::spawn(move || (0..50_000).filter(|_| gate.count(key)).count() as u64)
+            })
+            .collect();
+        let mut taken = 0;
+        while !counters.iter().all(std::thread::JoinHandle::is_finished) {
+            taken += gate.take(key);
+        }
+        let counted: u64 = counters.into_iter().map(|t| t.join().unwrap()).sum();
+        taken += gate.close(key);
+        assert_eq!(counted, 200_000);
+        assert_eq!(taken, counted);
+    }
+}

@@ -1,0 +1,89 @@
+//! The channel between the application and the worker.
+//!
+//! In: records from the layer, the panic hook and every `AlertHandle`
+//! (through the [`Producer`], which never blocks), counts of repeats (the
+//! [`gate`]), and requests from the guard ([`control`]). Out, on the worker
+//! thread: an [`Inbox`] of records and requests. The split follows
+//! `tracing-appender`: a cheap, cloneable producer on application threads,
+//! one worker that owns all slow work, and a handle the guard uses to flush
+//! or stop it.
+
+pub(crate) mod control;
+pub(crate) mod gate;
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::record::Record;
+use crate::stats::Counters;
+
+pub(crate) use control::{Control, Flusher, WorkerHandle};
+
+/// Room for concurrent flush requests; a request that finds it full fails
+/// rather than blocking.
+const CONTROL_CAPACITY: usize = 64;
+
+thread_local! {
+    /// Set on the worker thread: nothing that happens there is captured,
+    /// whatever its target, and it never waits for itself.
+    static ON_WORKER_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the calling thread as the worker's.
+pub(crate) fn mark_worker_thread() {
+    // During thread teardown the slot may be gone; nothing to mark then.
+    let _ = ON_WORKER_THREAD.try_with(|flag| flag.set(true));
+}
+
+/// Whether the calling thread is the worker's.
+pub(crate) fn on_worker_thread() -> bool {
+    ON_WORKER_THREAD.try_with(Cell::get).unwrap_or(false)
+}
+
+/// The worker's end of the channel.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    pub(crate) records: mpsc::Receiver<Record>,
+    pub(crate) control: mpsc::Receiver<Control>,
+}
+
+/// Opens the channel: the producer, the sender of control requests (for
+/// the worker handle) and the worker's inbox.
+pub(crate) fn open(
+    queue_capacity: usize,
+    counters: &Arc<Counters>,
+) -> (Producer, mpsc::Sender<Control>, Inbox) {
+    let (record_tx, records) = mpsc::channel(queue_capacity);
+    let (control_tx, control) = mpsc::channel(CONTROL_CAPACITY);
+    let producer = Producer {
+        records: record_tx,
+        counters: Arc::clone(counters),
+    };
+    (producer, control_tx, Inbox { records, control })
+}
+
+/// The sending side, shared by the layer and every `AlertHandle`.
+#[derive(Debug)]
+pub(crate) struct Producer {
+    records: mpsc::Sender<Record>,
+    counters: Arc<Counters>,
+}
+
+impl Producer {
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Queues a record without ever blocking; a full or closed queue drops
+    /// it and counts the drop.
+    pub(crate) fn submit(&self, record: Record) {
+        if !self.counters.accept() {
+            return;
+        }
+        if self.records.try_send(record).is_err() {
+            self.counters.drop_one();
+        }
+    }
+}

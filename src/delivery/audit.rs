@@ -1,0 +1,33 @@
+//! The `on_sent` audit hook: told about every message Telegram accepted.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::alert::AlertLevel;
+use crate::chat::ChatId;
+
+/// A message Telegram accepted, as told to the `on_sent` hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SentAlert {
+    /// The alert's level (`Info` for digests and notices).
+    pub level: AlertLevel,
+    /// A short title: the alert's title or first line, `Digest`, or the notice.
+    pub title: String,
+    /// The chat it went to (after any migration).
+    pub chat_id: ChatId,
+    /// The forum topic, if any.
+    pub thread_id: Option<i64>,
+    /// The `message_id` Telegram assigned.
+    pub message_id: i64,
+}
+
+/// The hook, called in the worker thread.
+#[derive(Clone)]
+pub(crate) struct OnSent(pub(crate) Arc<dyn Fn(&SentAlert) + Send + Sync>);
+
+impl fmt::Debug for OnSent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OnSent(..)")
+    }
+}

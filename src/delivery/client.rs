@@ -1,0 +1,284 @@
+//! The Bot API client: `sendMessage` and `getMe`, and the classification of
+//! what Telegram answers.
+//!
+//! The token is a path segment of every request URL, so no URL ever leaves
+//! this module: transport errors are stripped with `without_url()` and the
+//! client's `Debug` shows only the base URL.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::chat::ChatId;
+
+use super::DeliveryConfig;
+use crate::error::Error;
+
+/// A client for one bot.
+pub(crate) struct BotClient {
+    http: reqwest::Client,
+    /// `{api_url}/bot{token}/`: secret, never printed.
+    method_base: String,
+    api_url: String,
+}
+
+impl fmt::Debug for BotClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BotClient")
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `sendMessage` request body.
+#[derive(Debug, Serialize)]
+pub(crate) struct SendMessage<'a> {
+    pub(crate) chat_id: &'a ChatId,
+    pub(crate) text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) parse_mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) message_thread_id: Option<i64>,
+    pub(crate) disable_notification: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) protect_content: bool,
+    pub(crate) link_preview_options: LinkPreviewOptions,
+}
+
+/// The `editMessageText` request body.
+#[derive(Debug, Serialize)]
+pub(crate) struct EditMessageText<'a> {
+    pub(crate) chat_id: &'a ChatId,
+    pub(crate) message_id: i64,
+    pub(crate) text: &'a str,
+    pub(crate) parse_mode: &'static str,
+    pub(crate) link_preview_options: LinkPreviewOptions,
+}
+
+/// Link previews are always off: alert text is not an invitation to fetch URLs.
+#[derive(Debug, Serialize)]
+pub(crate) struct LinkPreviewOptions {
+    pub(crate) is_disabled: bool,
+}
+
+/// What Telegram answers to every method.
+#[derive(Debug, Deserialize)]
+struct ApiResponse<T> {
+    ok: bool,
+    result: Option<T>,
+    error_code: Option<u16>,
+    description: Option<String>,
+    parameters: Option<ResponseParameters>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ResponseParameters {
+    retry_after: Option<u64>,
+    migrate_to_chat_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SentMessageResult {
+    message_id: i64,
+}
+
+/// The identity `getMe` returns.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct BotIdentity {
+    pub(crate) id: i64,
+    pub(crate) username: Option<String>,
+}
+
+/// Why a request did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ApiError {
+    /// The request never got an answer: connect error, timeout, broken body.
+    Transport(String),
+    /// Telegram answered `ok: false`.
+    Rejected {
+        code: u16,
+        description: String,
+        retry_after: Option<Duration>,
+        migrate_to: Option<i64>,
+    },
+}
+
+/// What a failed request means for the sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// 429: wait this long (if Telegram said), then resend.
+    RateLimited(Option<Duration>),
+    /// Network error, timeout or 5xx: retry with backoff.
+    Transient,
+    /// 400 "can't parse entities": resend as plain text.
+    Markup,
+    /// 400 with `migrate_to_chat_id`: the group became this supergroup.
+    Migrated(i64),
+    /// 401: the token is invalid or revoked; nothing can be sent.
+    Unauthorized,
+    /// 403, or "chat not found": nothing can be sent to this chat.
+    ChatUnavailable,
+    /// Any other rejection: this message cannot be sent.
+    Permanent,
+}
+
+impl Failure {
+    /// Whether the same request may succeed later.
+    pub(crate) fn is_retryable(self) -> bool {
+        matches!(self, Failure::Transient | Failure::RateLimited(_))
+    }
+}
+
+impl ApiError {
+    /// Editing to the same text: Telegram calls it an error, it is a success.
+    pub(crate) fn is_not_modified(&self) -> bool {
+        matches!(self, ApiError::Rejected { code: 400, description, .. }
+            if description.contains("message is not modified"))
+    }
+
+    /// Classifies the error (see [`Failure`]).
+    pub(crate) fn classify(&self) -> Failure {
+        let ApiError::Rejected {
+            code,
+            description,
+            retry_after,
+            migrate_to,
+        } = self
+        else {
+            return Failure::Transient;
+        };
+        if let (400, Some(new_id)) = (code, migrate_to) {
+            return Failure::Migrated(*new_id);
+        }
+        match code {
+            429 => Failure::RateLimited(*retry_after),
+            401 => Failure::Unauthorized,
+            403 => Failure::ChatUnavailable,
+            500..=599 => Failure::Transient,
+            400 if description.contains("can't parse entities") => Failure::Markup,
+            400 if description.contains("chat not found") => Failure::ChatUnavailable,
+            _ => Failure::Permanent,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Transport(e) => write!(f, "transport error: {e}"),
+            ApiError::Rejected {
+                code, description, ..
+            } => write!(f, "Bot API error {code}: {description}"),
+        }
+    }
+}
+
+impl BotClient {
+    /// A client for the configured Bot API; fails only if the TLS stack
+    /// cannot be set up.
+    pub(crate) fn new(config: &DeliveryConfig) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .user_agent(concat!("tracing-telegram/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::HttpClient(e.without_url().to_string()))?;
+        Ok(BotClient {
+            http,
+            method_base: format!("{}/bot{}/", config.api_url, config.token.expose()),
+            api_url: config.api_url.clone(),
+        })
+    }
+
+    /// Sends a message and returns its `message_id`.
+    pub(crate) async fn send_message(&self, message: &SendMessage<'_>) -> Result<i64, ApiError> {
+        let sent: SentMessageResult = self.call("sendMessage", message).await?;
+        Ok(sent.message_id)
+    }
+
+    /// Replaces a message's text.
+    pub(crate) async fn edit_message_text(
+        &self,
+        edit: &EditMessageText<'_>,
+    ) -> Result<(), ApiError> {
+        let _edited: serde_json::Value = self.call("editMessageText", edit).await?;
+        Ok(())
+    }
+
+    /// Validates the token.
+    pub(crate) async fn get_me(&self) -> Result<BotIdentity, ApiError> {
+        self.call("getMe", &serde_json::json!({})).await
+    }
+
+    async fn call<B, T>(&self, method: &str, body: &B) -> Result<T, ApiError>
+    where
+        B: Serialize + ?Sized,
+        T: for<'de> Deserialize<'de>,
+    {
+        let url = format!("{}{method}", self.method_base);
+        let response = self
+            .http
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status();
+        let header_retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let bytes = response.bytes().await.map_err(transport_error)?;
+        let parsed: ApiResponse<T> = match serde_json::from_slice(&bytes) {
+            Ok(parsed) => parsed,
+            Err(_) => {
+                return Err(ApiError::Rejected {
+                    code: status.as_u16(),
+                    description: format!("unreadable response (HTTP {status})"),
+                    retry_after: header_retry_after.map(Duration::from_secs),
+                    migrate_to: None,
+                })
+            }
+        };
+        match (parsed.ok, parsed.result) {
+            (true, Some(result)) => Ok(result),
+            _ => {
+                let parameters = parsed.parameters;
+                Err(ApiError::Rejected {
+                    code: parsed.error_code.unwrap_or(status.as_u16()),
+                    description: parsed
+                        .description
+                        .unwrap_or_else(|| format!("HTTP {status}")),
+                    retry_after: parameters
+                        .as_ref()
+                        .and_then(|p| p.retry_after)
+                        .or(header_retry_after)
+                        .map(Duration::from_secs),
+                    migrate_to: parameters.and_then(|p| p.migrate_to_chat_id),
+                })
+            }
+        }
+    }
+}
+
+/// A transport error without the request URL (which holds the token).
+fn transport_error(error: reqwest::Error) -> ApiError {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let error = error.without_url();
+    let mut text = format!("{kind}: {error}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    ApiError::Transport(text)
+}

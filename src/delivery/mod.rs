@@ -1,0 +1,343 @@
+//! Delivery: getting rendered messages into chats, and deciding what each
+//! failure means.
+//!
+//! In: addressed [`Message`]s (from the pipeline, through the worker). Out:
+//! Bot API requests, [`Delivered`] originals (for tallies to edit), and the
+//! records each message settles, counted in `Stats`. The [`Courier`] owns
+//! the [`Outbox`](outbox::Outbox) (one lane per chat, paced under Telegram's
+//! limits) and the Bot API [`client`]. The worker asks it for the next
+//! message that may go, runs the request future it returns (which borrows
+//! nothing, so the worker stays responsive), and hands the result back to
+//! [`Courier::settle`], which retries, falls back, migrates, or gives up —
+//! never in a loop, and never silently.
+
+pub(crate) mod audit;
+mod check;
+pub(crate) mod client;
+pub(crate) mod outbox;
+pub(crate) mod pacing;
+pub(crate) mod retry;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::chat::{BotToken, ChatId};
+use crate::clock::Clock;
+use crate::render::html_to_plain;
+use crate::report::Reporter;
+use crate::stats::{Counters, Outcome};
+
+use audit::{OnSent, SentAlert};
+use client::{ApiError, BotClient, EditMessageText, Failure, LinkPreviewOptions, SendMessage};
+pub(crate) use outbox::{Message, Outbox};
+use pacing::Pacing;
+use retry::RetryPolicy;
+
+/// What delivery is configured with.
+#[derive(Debug, Clone)]
+pub(crate) struct DeliveryConfig {
+    pub(crate) token: BotToken,
+    /// The Bot API base URL, without a trailing `/`.
+    pub(crate) api_url: String,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) pacing: Pacing,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) max_retry_after: Duration,
+    pub(crate) protect_content: bool,
+    pub(crate) on_sent: Option<OnSent>,
+    /// Most messages waiting to be sent.
+    pub(crate) outbox_capacity: usize,
+}
+
+/// Where the original alert of a fingerprint was delivered (stored in Redis
+/// too, so that any process of a fleet can edit it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Delivered {
+    pub(crate) fingerprint: u64,
+    pub(crate) chat_id: ChatId,
+    pub(crate) message_id: i64,
+    /// The first page as sent (HTML), to append the tally to.
+    pub(crate) html: String,
+    /// `true` if it was sent as plain text (then it is not edited).
+    pub(crate) plain: bool,
+}
+
+/// How long to wait after a 429 that gives no `retry_after`.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// A request in flight: the message comes back with the result.
+pub(crate) type Sent = (Message, Result<i64, ApiError>);
+
+/// The future of one request; it borrows nothing from the courier.
+pub(crate) type Request = std::pin::Pin<Box<dyn Future<Output = Sent> + Send>>;
+
+/// Sends messages and handles the answers.
+#[derive(Debug)]
+pub(crate) struct Courier {
+    outbox: Outbox,
+    client: Arc<BotClient>,
+    retry: RetryPolicy,
+    max_retry_after: Duration,
+    protect_content: bool,
+    clock: Clock,
+    counters: Arc<Counters>,
+    reporter: Arc<Reporter>,
+    on_sent: Option<OnSent>,
+    /// First pages of deduplicated alerts delivered since the last take.
+    deliveries: Vec<Delivered>,
+}
+
+impl Courier {
+    /// A courier sending through `client`, paced and retried as `config`
+    /// says, waiting on `clock`.
+    pub(crate) fn new(
+        config: DeliveryConfig,
+        client: BotClient,
+        clock: Clock,
+        counters: Arc<Counters>,
+        reporter: Arc<Reporter>,
+    ) -> Self {
+        Courier {
+            outbox: Outbox::new(config.pacing, config.outbox_capacity),
+            client: Arc::new(client),
+            retry: config.retry,
+            max_retry_after: config.max_retry_after,
+            protect_content: config.protect_content,
+            clock,
+            counters,
+            reporter,
+            on_sent: config.on_sent,
+            deliveries: Vec::new(),
+        }
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub(crate) fn has_room(&self) -> bool {
+        self.outbox.has_room()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.outbox.is_empty()
+    }
+
+    /// Queues a message (or fails it at once if its chat is unreachable).
+    pub(crate) fn enqueue(&mut self, message: Message) {
+        if let Err((records, reason)) = self.outbox.push(message) {
+            self.fail(records, &reason);
+        }
+    }
+
+    /// The request for the next message that may go now, with the number
+    /// of records it settles; or else the instant one will be ready (`None`:
+    /// nothing is queued).
+    pub(crate) fn next_request(&mut self) -> Result<(u64, Request), Option<Instant>> {
+        let message = self.outbox.pop_ready(self.clock.now())?;
+        let records = message.records;
+        let chat_id = self.outbox.send_to(&message.chat_id);
+        let client = Arc::clone(&self.client);
+        let protect_content = self.protect_content;
+        if let Some(message_id) = message.edit {
+            return Ok((
+                records,
+                Box::pin(async move {
+                    let request = EditMessageText {
+                        chat_id: &chat_id,
+                        message_id,
+                        text: &message.text,
+                        parse_mode: "HTML",
+                        link_preview_options: LinkPreviewOptions { is_disabled: true },
+                    };
+                    let result = client
+                        .edit_message_text(&request)
+                        .await
+                        .map(|()| message_id);
+                    (message, result)
+                }) as Request,
+            ));
+        }
+        Ok((
+            records,
+            Box::pin(async move {
+                let request = SendMessage {
+                    chat_id: &chat_id,
+                    text: &message.text,
+                    parse_mode: (!message.plain).then_some("HTML"),
+                    message_thread_id: message.thread_id,
+                    disable_notification: message.silent,
+                    protect_content,
+                    link_preview_options: LinkPreviewOptions { is_disabled: true },
+                };
+                let result = client.send_message(&request).await;
+                (message, result)
+            }),
+        ))
+    }
+
+    /// Handles the answer to a request.
+    pub(crate) fn settle(&mut self, (message, result): Sent) {
+        let error = match result {
+            Ok(message_id) => return self.delivered(message, message_id),
+            Err(error) if message.edit.is_some() && error.is_not_modified() => {
+                let message_id = message.edit.unwrap_or_default();
+                return self.delivered(message, message_id);
+            }
+            Err(error) => error,
+        };
+        if message.edit.is_some() && !error.classify().is_retryable() {
+            return self.edit_refused(message, &error);
+        }
+        let now = self.clock.now();
+        match error.classify() {
+            Failure::RateLimited(retry_after) => self.rate_limited(message, retry_after, now),
+            Failure::Transient => self.transient(message, &error, now),
+            Failure::Markup if !message.plain => self.resend_as_plain(message),
+            Failure::Migrated(new_id) => self.migrate(message, new_id, &error),
+            Failure::Unauthorized => {
+                let reason =
+                    format!("{error}: the bot token is invalid or revoked; sending stopped");
+                let queued = self.outbox.close_all(reason.clone());
+                self.fail_all(message, queued, &reason);
+            }
+            Failure::ChatUnavailable => {
+                let chat = self.outbox.send_to(&message.chat_id);
+                let reason =
+                    format!("{error}: chat {chat} cannot be reached; sending to it stopped");
+                let queued = self.outbox.close_lane(&message.chat_id, reason.clone());
+                self.fail_all(message, queued, &reason);
+            }
+            Failure::Markup | Failure::Permanent => self.fail(message.records, &error.to_string()),
+        }
+    }
+
+    /// The first pages of deduplicated alerts delivered since the last call.
+    pub(crate) fn take_deliveries(&mut self) -> Vec<Delivered> {
+        std::mem::take(&mut self.deliveries)
+    }
+
+    fn delivered(&mut self, message: Message, message_id: i64) {
+        self.counters.settle(Outcome::Sent, message.records);
+        self.audit(&message, message_id);
+        if let Some(fingerprint) = message.fingerprint {
+            self.deliveries.push(Delivered {
+                fingerprint,
+                chat_id: self.outbox.send_to(&message.chat_id),
+                message_id,
+                html: message.text,
+                plain: message.plain,
+            });
+        }
+    }
+
+    /// A tally could not edit its alert (too old, deleted): send it as a
+    /// follow-up message instead.
+    fn edit_refused(&mut self, mut message: Message, error: &ApiError) {
+        match message.fallback.take() {
+            Some(fallback) => {
+                message.text = fallback;
+                message.edit = None;
+                message.attempts = 0;
+                message.first_attempt = None;
+                self.outbox.requeue(message, None);
+            }
+            None => self.fail(message.records, &error.to_string()),
+        }
+    }
+
+    /// Tells the `on_sent` hook; a panic in it is caught (the worker must not die).
+    fn audit(&mut self, message: &Message, message_id: i64) {
+        let Some(hook) = &self.on_sent else {
+            return;
+        };
+        let sent = SentAlert {
+            level: message.level,
+            title: message.title.clone(),
+            chat_id: self.outbox.send_to(&message.chat_id),
+            thread_id: message.thread_id,
+            message_id,
+        };
+        let hook = Arc::clone(&hook.0);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&sent)));
+        if outcome.is_err() {
+            self.reporter
+                .notice("the on_sent hook panicked; the alert was delivered");
+        }
+    }
+
+    /// Counts everything still queued as failed (shutdown deadline).
+    pub(crate) fn abandon(&mut self, reason: &str) {
+        let records = self.outbox.drain().iter().map(|m| m.records).sum();
+        if records > 0 {
+            self.fail(records, reason);
+        }
+    }
+
+    /// Counts `records` as failed and reports why.
+    pub(crate) fn fail(&mut self, records: u64, reason: &str) {
+        let reason = self.reporter.delivery_failed(reason);
+        self.counters.fail(records, reason);
+    }
+
+    fn fail_all(&mut self, message: Message, queued: Vec<Message>, reason: &str) {
+        let records = message.records + queued.iter().map(|m| m.records).sum::<u64>();
+        self.fail(records, reason);
+    }
+
+    fn rate_limited(&mut self, message: Message, retry_after: Option<Duration>, now: Instant) {
+        self.counters.rate_limited();
+        let wait = retry_after.unwrap_or(DEFAULT_RETRY_AFTER);
+        let until = now + wait;
+        if wait > self.max_retry_after {
+            self.outbox.block(&message.chat_id, until);
+            let reason = format!(
+                "rate limited by Telegram for {wait:?}, longer than max_retry_after ({:?})",
+                self.max_retry_after
+            );
+            self.fail(message.records, &reason);
+            return;
+        }
+        self.counters.retry();
+        self.outbox.requeue(message, Some(until));
+    }
+
+    fn transient(&mut self, message: Message, error: &ApiError, now: Instant) {
+        let backoff = self.retry.backoff(message.attempts);
+        let elapsed = message
+            .first_attempt
+            .map_or(Duration::ZERO, |first| now.saturating_duration_since(first));
+        if message.attempts >= self.retry.max_attempts || elapsed + backoff > self.retry.budget {
+            let reason = format!("{error} (gave up after {} attempts)", message.attempts);
+            self.fail(message.records, &reason);
+            return;
+        }
+        self.counters.retry();
+        self.outbox.requeue(message, Some(now + backoff));
+    }
+
+    fn resend_as_plain(&mut self, mut message: Message) {
+        self.counters.plain_text_fallback();
+        self.reporter.notice(
+            "Telegram rejected an alert's HTML; it was resent as plain text (please report this as a bug)",
+        );
+        message.text = html_to_plain(&message.text);
+        message.plain = true;
+        self.outbox.requeue(message, None);
+    }
+
+    fn migrate(&mut self, message: Message, new_id: i64, error: &ApiError) {
+        let old = self.outbox.send_to(&message.chat_id);
+        if !self.outbox.migrate(&message.chat_id, ChatId::Id(new_id)) {
+            self.fail(message.records, &error.to_string());
+            return;
+        }
+        self.counters.chat_migration();
+        self.reporter.notice(&format!(
+            "chat {old} was upgraded to supergroup {new_id}; sending there from now on (update the configured chat id)"
+        ));
+        self.outbox.requeue(message, None);
+    }
+}

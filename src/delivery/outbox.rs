@@ -1,0 +1,319 @@
+//! Messages waiting to be sent: one bounded queue ("lane") per chat, each
+//! with its own pacing windows and rate-limit block, plus a global window.
+//!
+//! Messages wait here, not in sleeping tasks: the worker asks for the next
+//! message that may go now, or for the instant when one will.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use crate::chat::ChatId;
+use crate::delivery::pacing::{next_allowed, Pacing, Window};
+
+/// One message to send (a whole alert, or one page of a long one).
+#[derive(Debug, Clone)]
+pub(crate) struct Message {
+    /// The alert's level (for the `on_sent` hook).
+    pub(crate) level: crate::alert::AlertLevel,
+    /// A short title (for the `on_sent` hook).
+    pub(crate) title: String,
+    /// The chat as configured; the lane may send it elsewhere after a migration.
+    pub(crate) chat_id: ChatId,
+    pub(crate) thread_id: Option<i64>,
+    /// HTML, or plain text once `plain` is set.
+    pub(crate) text: String,
+    pub(crate) plain: bool,
+    pub(crate) silent: bool,
+    /// Records this message settles (0 for all but an alert's last page).
+    pub(crate) records: u64,
+    /// Attempts made so far.
+    pub(crate) attempts: u32,
+    /// Order of arrival in the outbox: among lanes ready at the same time,
+    /// the oldest message goes first.
+    pub(crate) seq: u64,
+    pub(crate) first_attempt: Option<Instant>,
+    /// Set on the first page of a new (deduplicated) alert: where it lands
+    /// is remembered, so that its tally can edit it.
+    pub(crate) fingerprint: Option<u64>,
+    /// Edit this message (`editMessageText`) instead of sending a new one.
+    pub(crate) edit: Option<i64>,
+    /// What to send instead if the edit is refused.
+    pub(crate) fallback: Option<String>,
+}
+
+impl Message {
+    /// A message of `text` to `target`, not yet tried, settling no record,
+    /// notifying; callers override what differs.
+    pub(crate) fn page(
+        level: crate::alert::AlertLevel,
+        title: String,
+        target: &crate::chat::Target,
+        text: String,
+    ) -> Self {
+        Message {
+            level,
+            title,
+            chat_id: target.chat_id.clone(),
+            thread_id: target.thread_id,
+            text,
+            plain: false,
+            silent: false,
+            records: 0,
+            attempts: 0,
+            seq: 0,
+            first_attempt: None,
+            fingerprint: None,
+            edit: None,
+            fallback: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Lane {
+    queue: VecDeque<Message>,
+    windows: Vec<Window>,
+    /// After a 429 or a transient failure: nothing goes before this.
+    blocked_until: Option<Instant>,
+    /// The chat id to send to (changes when a group becomes a supergroup).
+    send_to: ChatId,
+    /// Why this chat can no longer be reached, if it cannot.
+    dead: Option<String>,
+}
+
+impl Lane {
+    fn ready_at(&mut self, now: Instant) -> Instant {
+        let paced = next_allowed(self.windows.iter_mut(), now);
+        self.blocked_until
+            .map_or(paced, |blocked| blocked.max(paced))
+    }
+}
+
+/// All lanes, bounded in total.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    lanes: HashMap<ChatId, Lane>,
+    global: Option<Window>,
+    pacing: Pacing,
+    queued: usize,
+    capacity: usize,
+    next_seq: u64,
+    /// Why nothing at all can be sent (401), if so.
+    unauthorized: Option<String>,
+}
+
+impl Outbox {
+    pub(crate) fn new(pacing: Pacing, capacity: usize) -> Self {
+        Outbox {
+            lanes: HashMap::new(),
+            global: pacing.global.map(Window::new),
+            pacing,
+            queued: 0,
+            capacity,
+            next_seq: 0,
+            unauthorized: None,
+        }
+    }
+
+    /// Whether another message fits.
+    pub(crate) fn has_room(&self) -> bool {
+        self.queued < self.capacity
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queued == 0
+    }
+
+    /// Queues `message`, or returns the number of records it settles with
+    /// the reason it can never be sent (revoked token, unreachable chat).
+    pub(crate) fn push(&mut self, mut message: Message) -> Result<(), (u64, String)> {
+        if let Some(reason) = &self.unauthorized {
+            return Err((message.records, reason.clone()));
+        }
+        message.seq = self.next_seq;
+        self.next_seq += 1;
+        let lane = self.lane(&message.chat_id);
+        if let Some(reason) = &lane.dead {
+            return Err((message.records, reason.clone()));
+        }
+        lane.queue.push_back(message);
+        self.queued += 1;
+        Ok(())
+    }
+
+    /// Puts a message back at the head of its lane (to retry it), blocking
+    /// the lane until `blocked_until`.
+    pub(crate) fn requeue(&mut self, message: Message, blocked_until: Option<Instant>) {
+        let lane = self.lane(&message.chat_id);
+        if blocked_until.is_some() {
+            lane.blocked_until = blocked_until;
+        }
+        lane.queue.push_front(message);
+        self.queued += 1;
+    }
+
+    /// Blocks a chat until `until` (a 429 for a message that is not retried).
+    pub(crate) fn block(&mut self, chat_id: &ChatId, until: Instant) {
+        self.lane(chat_id).blocked_until = Some(until);
+    }
+
+    /// The chat id messages for `chat_id` are actually sent to.
+    pub(crate) fn send_to(&mut self, chat_id: &ChatId) -> ChatId {
+        self.lane(chat_id).send_to.clone()
+    }
+
+    /// Sends everything for `chat_id` to `new_id` from now on. `false` if it
+    /// already goes there (a repeated migration answer: do not loop).
+    pub(crate) fn migrate(&mut self, chat_id: &ChatId, new_id: ChatId) -> bool {
+        let lane = self.lane(chat_id);
+        if lane.send_to == new_id {
+            return false;
+        }
+        lane.send_to = new_id;
+        true
+    }
+
+    /// Marks a chat unreachable and returns what was queued for it.
+    pub(crate) fn close_lane(&mut self, chat_id: &ChatId, reason: String) -> Vec<Message> {
+        let lane = self.lane(chat_id);
+        lane.dead = Some(reason);
+        let dropped: Vec<Message> = lane.queue.drain(..).collect();
+        self.queued -= dropped.len();
+        dropped
+    }
+
+    /// Stops all sending (revoked token) and returns everything queued.
+    pub(crate) fn close_all(&mut self, reason: String) -> Vec<Message> {
+        self.unauthorized = Some(reason);
+        self.drain()
+    }
+
+    /// Everything queued, in no particular order (shutdown).
+    pub(crate) fn drain(&mut self) -> Vec<Message> {
+        self.queued = 0;
+        self.lanes
+            .values_mut()
+            .flat_map(|lane| lane.queue.drain(..))
+            .collect()
+    }
+
+    /// The next message that may be sent at `now` (its send is recorded in
+    /// the pacing windows), or else the instant one will be ready.
+    pub(crate) fn pop_ready(&mut self, now: Instant) -> Result<Message, Option<Instant>> {
+        let global_ready = self.global.as_mut().map_or(now, |w| w.next_allowed(now));
+        let mut best: Option<(Instant, u64, ChatId)> = None;
+        for (chat_id, lane) in &mut self.lanes {
+            let Some(seq) = lane.queue.front().map(|m| m.seq) else {
+                continue;
+            };
+            let ready = lane.ready_at(now).max(global_ready).max(now);
+            if best
+                .as_ref()
+                .is_none_or(|(at, best_seq, _)| (ready, seq) < (*at, *best_seq))
+            {
+                best = Some((ready, seq, chat_id.clone()));
+            }
+        }
+        let Some((ready, _, chat_id)) = best else {
+            return Err(None);
+        };
+        if ready > now {
+            return Err(Some(ready));
+        }
+        let Some(lane) = self.lanes.get_mut(&chat_id) else {
+            return Err(None);
+        };
+        let Some(mut message) = lane.queue.pop_front() else {
+            return Err(None);
+        };
+        self.queued -= 1;
+        lane.blocked_until = None;
+        for window in &mut lane.windows {
+            window.record(now);
+        }
+        if let Some(global) = &mut self.global {
+            global.record(now);
+        }
+        message.attempts += 1;
+        message.first_attempt.get_or_insert(now);
+        Ok(message)
+    }
+
+    fn lane(&mut self, chat_id: &ChatId) -> &mut Lane {
+        let pacing = self.pacing;
+        self.lanes.entry(chat_id.clone()).or_insert_with(|| {
+            let group_limit = if chat_id.is_group() {
+                pacing.per_group
+            } else {
+                None
+            };
+            Lane {
+                queue: VecDeque::new(),
+                windows: pacing
+                    .per_chat
+                    .into_iter()
+                    .chain(group_limit)
+                    .map(Window::new)
+                    .collect(),
+                blocked_until: None,
+                send_to: chat_id.clone(),
+                dead: None,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn message(chat: i64) -> Message {
+        let target = crate::chat::Target {
+            chat_id: ChatId::Id(chat),
+            thread_id: None,
+        };
+        Message {
+            records: 1,
+            ..Message::page(
+                crate::alert::AlertLevel::Error,
+                String::new(),
+                &target,
+                "x".into(),
+            )
+        }
+    }
+
+    #[test]
+    fn a_paced_lane_does_not_hold_up_another_chat() {
+        let pacing = Pacing::telegram();
+        let mut outbox = Outbox::new(pacing, 100);
+        let now = Instant::now();
+        for _ in 0..4 {
+            outbox.push(message(-1)).unwrap();
+        }
+        outbox.push(message(42)).unwrap();
+        let mut sent = Vec::new();
+        while let Ok(m) = outbox.pop_ready(now) {
+            sent.push(m.chat_id);
+        }
+        // Three to the group (its burst), one to the private chat.
+        assert_eq!(sent.len(), 4);
+        assert_eq!(sent.iter().filter(|c| **c == ChatId::Id(42)).count(), 1);
+        assert_eq!(
+            outbox.pop_ready(now).unwrap_err(),
+            Some(now + Duration::from_millis(3250)),
+            "3 s and the pacing safety margin"
+        );
+    }
+
+    #[test]
+    fn a_closed_lane_refuses_messages() {
+        let mut outbox = Outbox::new(Pacing::disabled(), 10);
+        outbox.push(message(-1)).unwrap();
+        assert_eq!(outbox.close_lane(&ChatId::Id(-1), "gone".into()).len(), 1);
+        assert!(outbox.is_empty());
+        assert_eq!(outbox.push(message(-1)).unwrap_err().1, "gone");
+        outbox.push(message(-2)).unwrap();
+    }
+}

@@ -1,0 +1,84 @@
+//! The fleet store of a build without the `redis` feature: a type with no
+//! values, so that [`Fleet`](super::Fleet) is always local and its code
+//! needs no `cfg` of its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::delivery::Delivered;
+use crate::pipeline::{Claim, DigestData};
+use crate::report::Reporter;
+use crate::stats::Counters;
+
+/// No Redis configuration can exist in this build.
+#[derive(Debug, Clone)]
+pub(crate) enum FleetConfig {}
+
+impl FleetConfig {
+    /// Always an error: this build has no Redis client.
+    pub(crate) fn new(_url: &str, _prefix: &str, _timeout: Duration) -> Result<Self, String> {
+        Err("this build has the `redis` feature off".to_owned())
+    }
+}
+
+/// No store can exist in this build: every method is unreachable by type.
+#[derive(Debug)]
+pub(crate) enum FleetStore {}
+
+impl FleetStore {
+    pub(crate) fn new(config: FleetConfig, _: Arc<Counters>, _: Arc<Reporter>) -> Self {
+        match config {}
+    }
+
+    pub(crate) async fn connect(&mut self) {
+        match *self {}
+    }
+
+    pub(crate) async fn claim(&mut self, _: u64, _: Duration) -> Claim {
+        match *self {}
+    }
+
+    pub(crate) fn add_repeats(&mut self, _: u64, _: u64, _: Duration) -> u64 {
+        match *self {}
+    }
+
+    pub(crate) fn knows_repeat(&self, _: u64) -> bool {
+        match *self {}
+    }
+
+    pub(crate) async fn flush_all_repeats(&mut self) {
+        match *self {}
+    }
+
+    pub(crate) fn has_pending_repeats(&self) -> bool {
+        match *self {}
+    }
+
+    pub(crate) async fn total(&mut self, _: u64) -> Option<u64> {
+        match *self {}
+    }
+
+    pub(crate) async fn first_start(&mut self, _: &str, _: &str) -> Option<bool> {
+        match *self {}
+    }
+
+    pub(crate) async fn store_original(&mut self, _: &Delivered, _: Duration) {
+        match *self {}
+    }
+
+    pub(crate) async fn original(&mut self, _: u64) -> Option<Delivered> {
+        match *self {}
+    }
+
+    pub(crate) async fn push_digest(&mut self, _: u64, _: &DigestData, _: Duration) -> bool {
+        match *self {}
+    }
+
+    pub(crate) async fn collect_digest(
+        &mut self,
+        _: u64,
+        _: Duration,
+    ) -> Result<Option<Vec<DigestData>>, ()> {
+        match *self {}
+    }
+}

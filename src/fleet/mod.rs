@@ -1,0 +1,206 @@
+//! Fleet: what the processes of a service share — who alerts first, the
+//! tallies, where each original alert went, and the digest windows.
+//!
+//! In: fingerprints to claim, repeat counts, delivered alerts, closed digest
+//! windows (from the worker). Out: claims, fleet totals, originals to edit,
+//! and merged windows to render. A [`Fleet`] is local (every answer "decide
+//! here") or backed by Redis; this folder is the only code that knows the
+//! `redis` feature: without it, the store is a type with no values
+//! ([`disabled`]), so the fleet is local by construction.
+//!
+//! Redis trouble never stops alerts: each call is bounded, and a failed one
+//! is decided in this process's memory (counted in `Stats::redis_fallbacks`).
+
+#[cfg(not(feature = "redis"))]
+mod disabled;
+#[cfg(feature = "redis")]
+mod redis;
+
+use std::time::{Duration, Instant};
+
+use crate::delivery::Delivered;
+use crate::pipeline::{Claim, ClosedWindow, DigestData, Tally};
+
+#[cfg(not(feature = "redis"))]
+pub(crate) use disabled::{FleetConfig, FleetStore};
+#[cfg(feature = "redis")]
+pub(crate) use redis::{FleetConfig, FleetStore};
+
+/// How long after a digest window closes its fleet leader is chosen, so that
+/// every process has pushed its part.
+const DIGEST_GRACE: Duration = Duration::from_secs(10);
+
+/// The fleet as this process sees it.
+#[derive(Debug)]
+pub(crate) struct Fleet {
+    /// `None`: a process on its own.
+    store: Option<FleetStore>,
+    /// The dedup window (claims and tallies expire with it).
+    dedup_window: Duration,
+    /// The digest period: merged windows report it, and pushed windows
+    /// live three of them.
+    digest_period: Duration,
+    /// Windows pushed, and when to try to lead their digest.
+    collects: Vec<(u64, Instant)>,
+}
+
+impl Fleet {
+    /// A fleet through `store`, or this process alone.
+    pub(crate) fn new(
+        store: Option<FleetStore>,
+        dedup_window: Duration,
+        digest_period: Duration,
+    ) -> Self {
+        Fleet {
+            store,
+            dedup_window,
+            digest_period,
+            collects: Vec::new(),
+        }
+    }
+
+    /// Whether other processes share this one's state.
+    pub(crate) fn is_shared(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// Connects now (at startup), so that an unreachable Redis is reported
+    /// at once; alerts are decided in memory meanwhile.
+    pub(crate) async fn connect(&mut self) {
+        if let Some(store) = &mut self.store {
+            store.connect().await;
+        }
+    }
+
+    /// Whether this process is the first of its deploy to start (always, on
+    /// its own or when Redis does not answer).
+    pub(crate) async fn first_start(&mut self, service: &str, version: Option<&str>) -> bool {
+        let Some(store) = &mut self.store else {
+            return true;
+        };
+        let version = version.unwrap_or("unversioned");
+        store.first_start(service, version).await.unwrap_or(true)
+    }
+
+    /// Asks the fleet whether the record of `fingerprint` (`None`: not
+    /// deduplicated) is the first of its kind.
+    pub(crate) async fn claim(&mut self, fingerprint: Option<u64>) -> Claim {
+        match (&mut self.store, fingerprint) {
+            (Some(store), Some(fingerprint)) => store.claim(fingerprint, self.dedup_window).await,
+            _ => Claim::Local,
+        }
+    }
+
+    /// Repeats of a fleet kind counted at the gate: batched for Redis; the
+    /// fleet's total after them (`None` on its own).
+    pub(crate) fn add_repeats(&mut self, fingerprint: u64, repeats: u64) -> Option<u64> {
+        let store = self.store.as_mut()?;
+        Some(store.add_repeats(fingerprint, repeats, self.dedup_window))
+    }
+
+    /// Whether `fingerprint` is still known to be covered by another
+    /// process's alert (so that its repeats may be counted at the gate).
+    pub(crate) fn covers(&self, fingerprint: u64) -> bool {
+        self.store
+            .as_ref()
+            .is_some_and(|store| store.knows_repeat(fingerprint))
+    }
+
+    /// Whether repeat counts wait to be sent to Redis.
+    pub(crate) fn has_pending_repeats(&self) -> bool {
+        self.store
+            .as_ref()
+            .is_some_and(FleetStore::has_pending_repeats)
+    }
+
+    /// Sends the batched repeat counts.
+    pub(crate) async fn flush_repeats(&mut self) {
+        if let Some(store) = &mut self.store {
+            store.flush_all_repeats().await;
+        }
+    }
+
+    /// Tells the fleet where an alert's original went, so that any process
+    /// can edit it with a tally.
+    pub(crate) async fn remember(&mut self, delivered: &Delivered) {
+        if let Some(store) = &mut self.store {
+            store.store_original(delivered, self.dedup_window).await;
+        }
+    }
+
+    /// Completes tallies with the fleet's totals, and with the original an
+    /// alert of another process was delivered as.
+    pub(crate) async fn complete(&mut self, tallies: &mut [Tally]) {
+        let Some(store) = &mut self.store else {
+            return;
+        };
+        for tally in tallies {
+            if let Some(total) = store.total(tally.fingerprint).await {
+                tally.total = tally.total.max(total);
+            }
+            if tally.delivered.is_none() {
+                tally.delivered = store.original(tally.fingerprint).await;
+            }
+        }
+    }
+
+    /// Shares a closed digest window with the fleet, whose leader will send
+    /// the merged digest; gives it back when it is this process's to send
+    /// (no fleet, or Redis did not take it).
+    pub(crate) async fn share_window(
+        &mut self,
+        window: ClosedWindow,
+        now: Instant,
+    ) -> Option<ClosedWindow> {
+        let Some(store) = &mut self.store else {
+            return Some(window);
+        };
+        if !store
+            .push_digest(window.id, &window.data, self.digest_period * 3)
+            .await
+        {
+            return Some(window);
+        }
+        if !self.collects.iter().any(|(id, _)| *id == window.id) {
+            self.collects.push((window.id, now + DIGEST_GRACE));
+        }
+        None
+    }
+
+    /// Tries to lead the fleet digests that are due (or all of them, at
+    /// shutdown); the merged windows this process leads, to render.
+    pub(crate) async fn collect_digests(&mut self, now: Instant, all: bool) -> Vec<ClosedWindow> {
+        let Some(store) = &mut self.store else {
+            return Vec::new();
+        };
+        let (due, later): (Vec<_>, Vec<_>) = self
+            .collects
+            .drain(..)
+            .partition(|(_, at)| all || *at <= now);
+        self.collects = later;
+        let mut merged_windows = Vec::new();
+        for (id, _) in due {
+            // Another process leads, or Redis is gone: nothing to send here.
+            let Ok(Some(windows)) = store.collect_digest(id, self.digest_period * 3).await else {
+                continue;
+            };
+            let data = windows
+                .into_iter()
+                .fold(DigestData::default(), |mut all, window| {
+                    all.merge(window);
+                    all
+                });
+            merged_windows.push(ClosedWindow {
+                id,
+                period: self.digest_period,
+                data,
+            });
+        }
+        merged_windows
+    }
+
+    /// When the next fleet digest is due to be collected.
+    pub(crate) fn next_collect(&self) -> Option<Instant> {
+        self.collects.iter().map(|(_, at)| *at).min()
+    }
+}

@@ -1,0 +1,432 @@
+//! Deduplication of repeated alerts, and the tallies that replace them.
+//!
+//! The first record of a fingerprint is alerted; repeats within the
+//! `rate_limit` window (10 min by default) are only counted. When the count
+//! reaches 10, 100, 1 000 or 10 000, and when the window closes (or the entry
+//! is evicted, or the process shuts down), the original alert is edited in
+//! place to show "🔁 ×N in the last M min, last seen at …"; if it cannot be
+//! edited (too old, deleted, too long), a short follow-up is sent instead.
+//!
+//! The store is bounded: at most `capacity` fingerprints (10 000 by
+//! default); when full, expired entries go first, then the oldest (counted
+//! in `Stats::dedup_evictions`, with their pending tally sent).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::alert::AlertLevel;
+use crate::chat::Target;
+use crate::delivery::Delivered;
+use crate::render::tally::TallyText;
+
+/// Counts at which the original alert is updated before its window closes.
+pub(crate) const TALLY_THRESHOLDS: &[u64] = &[10, 100, 1_000, 10_000, 100_000];
+
+/// Whether `added` occurrences that brought the count to `total` crossed a
+/// tally threshold (one record at a time, or a batch from the repeat gate).
+pub(crate) fn crosses_threshold(total: u64, added: u64) -> bool {
+    let before = total.saturating_sub(added);
+    TALLY_THRESHOLDS
+        .iter()
+        .any(|threshold| before < *threshold && *threshold <= total)
+}
+
+/// What the fleet (Redis) says about a record's fingerprint.
+///
+/// `First` and `Repeat` are only given by the Redis store: a build without
+/// it never makes them (hence the `allow`).
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// No fleet store, or it did not answer: decide in this process.
+    Local,
+    /// This process saw it first in the fleet: alert.
+    First,
+    /// Another process (or this one) alerted already: only count it. This
+    /// is occurrence number `total` in the fleet.
+    Repeat { total: u64 },
+}
+
+/// What to do with a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Send it as an alert of its own (and remember its fingerprint).
+    Alert,
+    /// A repeat within the window: count it; `tally_due` if a threshold was reached.
+    Repeat { tally_due: bool },
+}
+
+/// A tally to report: how often an alert happened in its window.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Tally {
+    pub(crate) fingerprint: u64,
+    pub(crate) title: String,
+    pub(crate) level: AlertLevel,
+    pub(crate) target: Target,
+    /// Occurrences in the window, the original included.
+    pub(crate) total: u64,
+    pub(crate) window: Duration,
+    pub(crate) last_seen: SystemTime,
+    pub(crate) delivered: Option<Delivered>,
+    /// The total the last tally already showed (1: none yet).
+    pub(crate) shown: u64,
+    /// A threshold update (dropped if the original cannot be found), not
+    /// the window's final word.
+    pub(crate) threshold: bool,
+}
+
+impl Tally {
+    /// What the tally message says.
+    pub(crate) fn text(&self) -> TallyText<'_> {
+        TallyText {
+            total: self.total,
+            window: self.window,
+            last_seen: self.last_seen,
+            title: &self.title,
+            original: self
+                .delivered
+                .as_ref()
+                .filter(|delivered| !delivered.plain)
+                .map(|delivered| (delivered.message_id, delivered.html.as_str())),
+        }
+    }
+
+    /// Whether it has anything to say: news since the last tally, and (for a
+    /// threshold update) an original to edit.
+    pub(crate) fn is_news(&self) -> bool {
+        self.total > self.shown && !(self.threshold && self.delivered.is_none())
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    first_seen: Instant,
+    repeats: u64,
+    /// Repeats already shown in a tally.
+    reported: u64,
+    last_seen: SystemTime,
+    title: String,
+    level: AlertLevel,
+    target: Target,
+    delivered: Option<Delivered>,
+}
+
+/// The in-memory dedup store.
+#[derive(Debug)]
+pub(crate) struct Dedup {
+    window: Duration,
+    capacity: usize,
+    /// With a fleet, repeats may have happened in other processes: every
+    /// closing entry yields a tally, and the worker drops those the fleet
+    /// total shows nothing new for.
+    always_tally: bool,
+    entries: HashMap<u64, Entry>,
+    /// Fingerprints in order of first sighting (with that instant, to tell a
+    /// stale queue slot from a re-created entry).
+    order: VecDeque<(u64, Instant)>,
+    evictions: u64,
+}
+
+impl Dedup {
+    /// A store for `window` (zero turns deduplication off) holding at most
+    /// `capacity` fingerprints.
+    pub(crate) fn new(window: Duration, capacity: usize) -> Self {
+        Dedup {
+            window,
+            capacity: capacity.max(1),
+            always_tally: false,
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            evictions: 0,
+        }
+    }
+
+    /// Tallies every closing entry (see `always_tally`).
+    pub(crate) fn tally_every_entry(&mut self) {
+        self.always_tally = true;
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        !self.window.is_zero()
+    }
+
+    /// Entries evicted for room so far.
+    pub(crate) fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
+    /// How many fingerprints are held.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Decides whether the record with `fingerprint` is new. A new one is
+    /// remembered with its title, level and destination; the tallies of
+    /// entries that had to make room are returned.
+    pub(crate) fn admit(
+        &mut self,
+        fingerprint: u64,
+        now: Instant,
+        heading: (&str, AlertLevel, &Target),
+        tallies: &mut Vec<Tally>,
+    ) -> Verdict {
+        let open = self
+            .entries
+            .get(&fingerprint)
+            .map(|entry| now.saturating_duration_since(entry.first_seen) < self.window);
+        if let Some(open) = open {
+            if open {
+                if let Some(total) = self.add_repeats(fingerprint, 1) {
+                    return Verdict::Repeat {
+                        tally_due: crosses_threshold(total, 1),
+                    };
+                }
+            }
+            // The window closed without the timer noticing yet.
+            if let Some(tally) = self.remove(fingerprint) {
+                tallies.push(tally);
+            }
+        }
+        self.make_room(now, tallies);
+        let (title, level, target) = heading;
+        self.entries.insert(
+            fingerprint,
+            Entry {
+                first_seen: now,
+                repeats: 0,
+                reported: 0,
+                last_seen: SystemTime::now(),
+                title: title.to_owned(),
+                level,
+                target: target.clone(),
+                delivered: None,
+            },
+        );
+        self.order.push_back((fingerprint, now));
+        Verdict::Alert
+    }
+
+    /// Remembers where the original alert went, so that tallies can edit it.
+    pub(crate) fn delivered(&mut self, delivered: Delivered) {
+        if let Some(entry) = self.entries.get_mut(&delivered.fingerprint) {
+            entry.delivered = Some(delivered);
+        }
+    }
+
+    /// The tally of `fingerprint` now (a threshold was reached), if its
+    /// alert has been delivered and can be edited; otherwise the window's
+    /// final tally will say it.
+    pub(crate) fn tally(&mut self, fingerprint: u64) -> Option<Tally> {
+        let window = self.window;
+        let entry = self.entries.get_mut(&fingerprint)?;
+        entry.delivered.as_ref()?;
+        let tally = Tally {
+            threshold: true,
+            ..tally_of(fingerprint, entry, window)
+        };
+        entry.reported = entry.repeats;
+        Some(tally)
+    }
+
+    /// Repeats of `fingerprint`'s entry (one record, a batch counted at the
+    /// gate, or repeats the fleet saw while this process holds the original
+    /// and so reports the final tally): the new total, or `None` if there is
+    /// no entry.
+    pub(crate) fn add_repeats(&mut self, fingerprint: u64, repeats: u64) -> Option<u64> {
+        let entry = self.entries.get_mut(&fingerprint)?;
+        entry.repeats += repeats;
+        entry.last_seen = SystemTime::now();
+        Some(entry.repeats + 1)
+    }
+
+    /// Whether `fingerprint` has an entry.
+    pub(crate) fn holds(&self, fingerprint: u64) -> bool {
+        self.entries.contains_key(&fingerprint)
+    }
+
+    /// A threshold tally for a fleet repeat: `total` occurrences so far. The
+    /// worker fills in where the original is (from Redis).
+    pub(crate) fn fleet_tally(
+        &mut self,
+        fingerprint: u64,
+        total: u64,
+        heading: (&str, AlertLevel, &Target),
+    ) -> Tally {
+        let (title, level, target) = heading;
+        if let Some(entry) = self.entries.get_mut(&fingerprint) {
+            entry.reported = entry.reported.max(total.saturating_sub(1));
+        }
+        Tally {
+            fingerprint,
+            title: title.to_owned(),
+            level,
+            target: target.clone(),
+            total,
+            window: self.window,
+            last_seen: SystemTime::now(),
+            delivered: None,
+            shown: 1,
+            threshold: true,
+        }
+    }
+
+    /// When the oldest entry's window closes.
+    pub(crate) fn next_expiry(&self) -> Option<Instant> {
+        self.order
+            .iter()
+            .find(|(fp, at)| self.entries.get(fp).is_some_and(|e| e.first_seen == *at))
+            .map(|(_, at)| *at + self.window)
+    }
+
+    /// Removes the entries whose window has closed; their pending tallies.
+    pub(crate) fn expire(&mut self, now: Instant, tallies: &mut Vec<Tally>) {
+        while let Some(&(fingerprint, first_seen)) = self.order.front() {
+            let live = self
+                .entries
+                .get(&fingerprint)
+                .is_some_and(|e| e.first_seen == first_seen);
+            if live && now.saturating_duration_since(first_seen) < self.window {
+                break;
+            }
+            self.order.pop_front();
+            if live {
+                tallies.extend(self.remove(fingerprint));
+            }
+        }
+    }
+
+    /// Every pending tally (shutdown).
+    pub(crate) fn drain(&mut self, tallies: &mut Vec<Tally>) {
+        let fingerprints: Vec<u64> = self.entries.keys().copied().collect();
+        for fingerprint in fingerprints {
+            tallies.extend(self.remove(fingerprint));
+        }
+        self.order.clear();
+    }
+
+    /// Removes an entry; its tally if it has repeats not yet reported.
+    fn remove(&mut self, fingerprint: u64) -> Option<Tally> {
+        let entry = self.entries.remove(&fingerprint)?;
+        let news = entry.repeats > entry.reported || self.always_tally;
+        news.then(|| tally_of(fingerprint, &entry, self.window))
+    }
+
+    fn make_room(&mut self, now: Instant, tallies: &mut Vec<Tally>) {
+        if self.entries.len() < self.capacity {
+            return;
+        }
+        self.expire(now, tallies);
+        while self.entries.len() >= self.capacity {
+            let Some((fingerprint, first_seen)) = self.order.pop_front() else {
+                break;
+            };
+            let live = self
+                .entries
+                .get(&fingerprint)
+                .is_some_and(|e| e.first_seen == first_seen);
+            if live {
+                tallies.extend(self.remove(fingerprint));
+                self.evictions += 1;
+            }
+        }
+    }
+}
+
+fn tally_of(fingerprint: u64, entry: &Entry, window: Duration) -> Tally {
+    Tally {
+        fingerprint,
+        title: entry.title.clone(),
+        level: entry.level,
+        target: entry.target.clone(),
+        total: entry.repeats + 1,
+        window,
+        last_seen: entry.last_seen,
+        delivered: entry.delivered.clone(),
+        shown: entry.reported + 1,
+        threshold: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::ChatId;
+
+    fn target() -> Target {
+        Target {
+            chat_id: ChatId::Id(-1),
+            thread_id: None,
+        }
+    }
+
+    fn admit(dedup: &mut Dedup, fp: u64, now: Instant, tallies: &mut Vec<Tally>) -> Verdict {
+        dedup.admit(fp, now, ("title", AlertLevel::Error, &target()), tallies)
+    }
+
+    #[test]
+    fn repeats_are_counted_with_thresholds_and_a_final_tally() {
+        let start = Instant::now();
+        let mut dedup = Dedup::new(Duration::from_secs(600), 100);
+        let mut tallies = Vec::new();
+        assert_eq!(admit(&mut dedup, 7, start, &mut tallies), Verdict::Alert);
+        let due: Vec<bool> = (0..99)
+            .map(|_| match admit(&mut dedup, 7, start, &mut tallies) {
+                Verdict::Repeat { tally_due } => tally_due,
+                Verdict::Alert => panic!("a repeat"),
+            })
+            .collect();
+        assert_eq!(due.iter().filter(|d| **d).count(), 2, "at 10 and 100");
+        assert_eq!(dedup.tally(7), None, "not delivered yet: nothing to edit");
+        dedup.delivered(Delivered {
+            fingerprint: 7,
+            chat_id: ChatId::Id(-1),
+            message_id: 1,
+            html: "x".into(),
+            plain: false,
+        });
+        assert_eq!(dedup.tally(7).map(|t| t.total), Some(100));
+        admit(&mut dedup, 7, start, &mut tallies);
+        assert_eq!(dedup.next_expiry(), Some(start + Duration::from_secs(600)));
+        dedup.expire(start + Duration::from_secs(600), &mut tallies);
+        assert_eq!(tallies.len(), 1);
+        assert_eq!(tallies[0].total, 101);
+        assert_eq!(
+            admit(
+                &mut dedup,
+                7,
+                start + Duration::from_secs(601),
+                &mut tallies
+            ),
+            Verdict::Alert
+        );
+    }
+
+    #[test]
+    fn a_flood_of_unique_fingerprints_stays_under_the_cap() {
+        let start = Instant::now();
+        let mut dedup = Dedup::new(Duration::from_secs(600), 10_000);
+        let mut tallies = Vec::new();
+        for fp in 0..100_000u64 {
+            admit(&mut dedup, fp, start, &mut tallies);
+        }
+        assert_eq!(dedup.len(), 10_000);
+        assert!(dedup.order.len() <= 10_000);
+        assert_eq!(dedup.evictions(), 90_000);
+        assert!(tallies.is_empty(), "no repeats, nothing to tally");
+    }
+
+    #[test]
+    fn evicting_an_entry_with_repeats_reports_its_tally() {
+        let start = Instant::now();
+        let mut dedup = Dedup::new(Duration::from_secs(600), 2);
+        let mut tallies = Vec::new();
+        admit(&mut dedup, 1, start, &mut tallies);
+        admit(&mut dedup, 1, start, &mut tallies);
+        admit(&mut dedup, 2, start, &mut tallies);
+        admit(&mut dedup, 3, start, &mut tallies);
+        assert_eq!(tallies.len(), 1);
+        assert_eq!(tallies[0].total, 2);
+        assert_eq!(dedup.evictions(), 1);
+    }
+}

@@ -1,0 +1,72 @@
+//! Fingerprints: which records are "the same alert".
+//!
+//! Level + target + callsite + the message with its volatile parts
+//! normalised (numbers, UUIDs, hex ids, quoted values, durations), hashed
+//! with FNV-1a so that every process of a fleet computes the same value.
+//! `"db timeout after 130 ms"` and `"db timeout after 4127 ms"` share one.
+//! An explicit `telegram.fingerprint = "..."` field replaces all of that.
+
+use crate::record::{Origin, Record};
+use crate::text::normalize::normalized;
+
+/// The fingerprint of a record.
+pub(crate) fn fingerprint(record: &Record) -> u64 {
+    let mut hash = Fnv::default();
+    if let Some(explicit) = &record.fingerprint {
+        hash.write(b"explicit\0");
+        hash.write(explicit.as_bytes());
+        return hash.finish();
+    }
+    hash.write(record.level.label().as_bytes());
+    match record.origin {
+        Origin::Event(metadata) => {
+            hash.write(metadata.target().as_bytes());
+            hash.write(metadata.file().unwrap_or("").as_bytes());
+            hash.write(&metadata.line().unwrap_or(0).to_le_bytes());
+            hash.write(metadata.name().as_bytes());
+        }
+        Origin::Manual => {
+            hash.write(b"manual\0");
+            normalized(record.title.as_deref().unwrap_or(""), |piece| {
+                hash.write(piece)
+            });
+        }
+    }
+    hash.write(b"\0");
+    normalized(&record.message, |piece| hash.write(piece));
+    hash.finish()
+}
+
+/// FNV-1a, 64 bit: tiny, and the same in every process and release.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_is_stable() {
+        let mut hash = Fnv::default();
+        hash.write(b"a");
+        assert_eq!(hash.finish(), 0xaf63_dc4c_8601_ec8c);
+    }
+}

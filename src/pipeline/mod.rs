@@ -1,0 +1,535 @@
+//! The pipeline: the worker's synchronous stages, from a record to the
+//! messages that report it.
+//!
+//! In: a [`Record`] (with the fleet's [`Claim`] on its fingerprint), counts
+//! from the repeat gate, and the clock's ticks. Out: [`Message`]s addressed
+//! and ready for delivery, [`Tally`]s for the worker to complete with the
+//! fleet's totals, gate kinds to open, and closed digest windows. Each stage
+//! is one function that returns what it produced; nothing is kept for the
+//! worker to collect later.
+//!
+//! The stages, in order:
+//! 1. [`fingerprint`]: the record's dedup key (computed once; the worker
+//!    asks the fleet about the same key before the record comes in).
+//! 2. [`hook`]: the user's `before_send`, which may edit or drop it.
+//! 3. [`dedup`]: a repeat inside its window is counted (and tallied at
+//!    10, 100, 1 000 …), not sent.
+//! 4. [`enrich`]: the backtrace resolved.
+//! 5. sanitize (`crate::sanitize`): secrets redacted from every text.
+//! 6. [`digest`]: warnings and all but the first slow span of a key are
+//!    only counted for the periodic digest (percentiles by [`histogram`]).
+//! 7. render (`crate::render`) and address: the pages of the alert.
+
+pub(crate) mod dedup;
+pub(crate) mod digest;
+pub(crate) mod enrich;
+pub(crate) mod fingerprint;
+pub(crate) mod histogram;
+pub(crate) mod hook;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::alert::AlertLevel;
+use crate::channel::gate::OpenKind;
+use crate::chat::{Routes, Target};
+use crate::clock::Clock;
+use crate::delivery::{Delivered, Message};
+use crate::record::http::span_key;
+use crate::record::{Kind, Record};
+use crate::render::alert::{slow_message, slow_title};
+use crate::render::notice::{check_greeting, startup_text, stop_text};
+use crate::render::{render_digest, render_notice, render_record, render_tally, RenderContext};
+use crate::report::Reporter;
+use crate::sanitize::Sanitizer;
+use crate::stats::{Counters, Outcome, Stats};
+
+pub(crate) use dedup::{Claim, Tally};
+pub(crate) use digest::{ClosedWindow, DigestData};
+pub(crate) use hook::BeforeSend;
+
+use dedup::{crosses_threshold, Dedup, Verdict};
+use digest::{Digest, Route, Totals};
+use hook::HookVerdict;
+
+/// What the pipeline is configured with.
+#[derive(Debug, Clone)]
+pub(crate) struct PipelineConfig {
+    /// The service name and environment shown in every message.
+    pub(crate) service: String,
+    pub(crate) environment: String,
+    /// The version shown in the startup notice.
+    pub(crate) service_version: Option<String>,
+    /// Where each level goes, and where digests go.
+    pub(crate) routes: Routes,
+    pub(crate) digest_target: Target,
+    /// The dedup window (zero: off) and how many fingerprints it holds.
+    pub(crate) rate_limit: Duration,
+    pub(crate) dedup_capacity: usize,
+    /// The digest period, how long one slow alert per key holds the rest
+    /// back, and how many rows a digest lists.
+    pub(crate) batch_window: Duration,
+    pub(crate) slow_batch: Duration,
+    pub(crate) digest_top: usize,
+    /// What an alert shows at most.
+    pub(crate) max_traceback_lines: usize,
+    pub(crate) max_field_len: usize,
+    pub(crate) max_fields: usize,
+    pub(crate) max_continuation_messages: usize,
+    pub(crate) sanitizer: Sanitizer,
+    pub(crate) before_send: Option<BeforeSend>,
+}
+
+/// What one record produced.
+#[derive(Debug, Default)]
+pub(crate) struct Prepared {
+    /// The alert's pages, if it is sent.
+    pub(crate) messages: Vec<Message>,
+    /// Tallies due (thresholds crossed, entries evicted for room).
+    pub(crate) tallies: Vec<Tally>,
+    /// A kind whose repeats the layer may now count at the gate.
+    pub(crate) opening: Option<OpenKind>,
+}
+
+/// What the periodic work produced.
+#[derive(Debug, Default)]
+pub(crate) struct Ticked {
+    /// Tallies of dedup windows that closed.
+    pub(crate) tallies: Vec<Tally>,
+    /// The digest window, if it closed.
+    pub(crate) window: Option<ClosedWindow>,
+}
+
+/// The worker's processing state before delivery.
+#[derive(Debug)]
+pub(crate) struct Pipeline {
+    config: PipelineConfig,
+    clock: Clock,
+    dedup: Dedup,
+    digest: Digest,
+    counters: Arc<Counters>,
+    reporter: Arc<Reporter>,
+    /// `Counters::dropped_for_room` when the last message was rendered.
+    dropped_reported: u64,
+}
+
+impl Pipeline {
+    /// A pipeline; `shared` when a fleet shares its dedup (then every
+    /// closing window is tallied: other processes may have counted repeats).
+    pub(crate) fn new(
+        config: PipelineConfig,
+        clock: Clock,
+        shared: bool,
+        counters: Arc<Counters>,
+        reporter: Arc<Reporter>,
+    ) -> Self {
+        let digest = Digest::new(
+            config.batch_window,
+            config.slow_batch,
+            clock.now(),
+            clock.wall(),
+        );
+        let mut dedup = Dedup::new(config.rate_limit, config.dedup_capacity);
+        if shared {
+            dedup.tally_every_entry();
+        }
+        Pipeline {
+            config,
+            clock,
+            dedup,
+            digest,
+            counters,
+            reporter,
+            dropped_reported: 0,
+        }
+    }
+
+    /// Stage 1: the dedup key of a record that dedup applies to. Taken
+    /// before the hook and sanitizing change anything.
+    pub(crate) fn dedup_key(&self, record: &Record) -> Option<u64> {
+        (self.dedup.enabled() && record.kind == Kind::Alert)
+            .then(|| fingerprint::fingerprint(record))
+    }
+
+    /// Runs the stages on one record whose dedup key is `key` (from
+    /// [`dedup_key`](Pipeline::dedup_key)) and which the fleet `claim`ed.
+    pub(crate) fn prepare(
+        &mut self,
+        mut record: Record,
+        key: Option<u64>,
+        claim: Claim,
+    ) -> Prepared {
+        if !self.run_hook(&mut record) {
+            return Prepared::default();
+        }
+        let mut prepared = Prepared::default();
+        let fingerprint_of_new = match key {
+            Some(fp) => match self.deduplicate(&record, fp, claim, &mut prepared) {
+                Some(new) => Some(new),
+                None => return prepared,
+            },
+            None => None,
+        };
+        enrich::resolve_backtrace(&mut record, self.config.max_traceback_lines);
+        self.config.sanitizer.sanitize_record(&mut record);
+        if !self.route(&mut record) {
+            return prepared;
+        }
+        prepared.messages = self.render_alert(&record, fingerprint_of_new);
+        prepared
+    }
+
+    /// Stage 2: `before_send`; `false` if the record is dropped.
+    fn run_hook(&self, record: &mut Record) -> bool {
+        let Some(hook) = &self.config.before_send else {
+            return true;
+        };
+        match hook.run(record) {
+            HookVerdict::Keep => true,
+            HookVerdict::Drop => {
+                self.counters.filter();
+                false
+            }
+            // The alert goes out as it was (and is still sanitized).
+            HookVerdict::Panicked => {
+                self.reporter
+                    .notice("the before_send hook panicked; the alert is sent unchanged");
+                true
+            }
+        }
+    }
+
+    /// Stage 3: dedup. The fingerprint if the record is new (to be sent);
+    /// `None` if it was counted as a repeat. Tallies and the kind to open
+    /// at the gate go into `out`.
+    fn deduplicate(
+        &mut self,
+        record: &Record,
+        fp: u64,
+        claim: Claim,
+        out: &mut Prepared,
+    ) -> Option<u64> {
+        // Repeats are only counted: they are not sanitized or resolved, and
+        // what dedup keeps of them (the title) is sanitized on its own.
+        let title = self.safe_title(record);
+        let target = self.config.routes.target(record.level);
+        if let Claim::Repeat { total } = claim {
+            // Another alert of the fleet (maybe ours) covers it.
+            self.counters.settle(Outcome::Deduplicated, 1);
+            let _ = self.dedup.add_repeats(fp, 1);
+            if crosses_threshold(total, 1) {
+                let heading = (title.as_str(), record.level, &target);
+                out.tallies.push(self.dedup.fleet_tally(fp, total, heading));
+            }
+            out.opening = opening(record, fp, true, title, target);
+            return None;
+        }
+        let heading = (title.as_str(), record.level, &target);
+        let verdict = self
+            .dedup
+            .admit(fp, self.clock.now(), heading, &mut out.tallies);
+        self.counters.set_dedup_evictions(self.dedup.evictions());
+        // Held in this process's window: later repeats may be counted at
+        // the gate. (A fleet's first alert waits for its first repeat,
+        // which makes the fleet's tally known here.)
+        if claim == Claim::Local {
+            out.opening = opening(record, fp, false, title, target);
+        }
+        match verdict {
+            Verdict::Alert => Some(fp),
+            Verdict::Repeat { tally_due } => {
+                self.counters.settle(Outcome::Deduplicated, 1);
+                out.tallies
+                    .extend(tally_due.then(|| self.dedup.tally(fp)).flatten());
+                None
+            }
+        }
+    }
+
+    /// Stage 6: the digest. `false` if the record is only counted there; a
+    /// slow span alerted now gets its title and message.
+    fn route(&mut self, record: &mut Record) -> bool {
+        let slow_key = match (&record.kind, record.metadata()) {
+            (Kind::Slow(_), Some(metadata)) => Some(span_key(
+                metadata.target(),
+                metadata.name(),
+                Some(&record.fields),
+            )),
+            _ => None,
+        };
+        let now = self.clock.now();
+        if self.digest.route(record, slow_key.as_deref(), now) == Route::Batched {
+            self.counters.settle(Outcome::Batched, 1);
+            return false;
+        }
+        if let (Kind::Slow(slow), Some(key)) = (&record.kind, slow_key) {
+            record.title = Some(slow_title(&key));
+            record.message = slow_message(slow).into();
+        }
+        true
+    }
+
+    /// Stage 7: the alert's pages, addressed; the first carries the
+    /// fingerprint of a new alert (so that its tallies can edit it).
+    fn render_alert(&mut self, record: &Record, fingerprint: Option<u64>) -> Vec<Message> {
+        let dropped_total = self.counters.dropped_for_room();
+        let dropped_since_last = dropped_total.saturating_sub(self.dropped_reported);
+        self.dropped_reported = dropped_total;
+        let pages = render_record(record, &self.render_context(dropped_since_last));
+        let target = self.config.routes.target(record.level);
+        let heading = Heading::new(record.level, &title_of(record));
+        let mut alert = messages_for(pages, &target, heading, record.level.is_silent(), 1);
+        if let Some(first) = alert.first_mut() {
+            first.fingerprint = fingerprint;
+        }
+        alert
+    }
+
+    /// Settles `repeats` counted at the gate for `kind`, as the same number
+    /// of repeat records would have been: counted, added to the tally, and
+    /// a threshold tally when one is crossed. `fleet_total` is the fleet's
+    /// count after them, for a fleet kind.
+    pub(crate) fn gate_repeats(
+        &mut self,
+        kind: &OpenKind,
+        repeats: u64,
+        fleet_total: Option<u64>,
+    ) -> Option<Tally> {
+        self.counters.accept_repeats(repeats);
+        self.counters.settle(Outcome::Deduplicated, repeats);
+        let fp = kind.fingerprint;
+        // `None` from `add_repeats`: the entry is gone (evicted for room);
+        // the repeats are counted above but no longer tallied here.
+        let local_total = self.dedup.add_repeats(fp, repeats);
+        match fleet_total {
+            Some(total) if crosses_threshold(total, repeats) => {
+                let heading = (kind.title.as_str(), kind.level, &kind.target);
+                Some(self.dedup.fleet_tally(fp, total, heading))
+            }
+            Some(_) => None,
+            None => local_total
+                .filter(|total| crosses_threshold(*total, repeats))
+                .and_then(|_| self.dedup.tally(fp)),
+        }
+    }
+
+    /// Whether this process's dedup window for `fingerprint` is open.
+    pub(crate) fn holds(&self, fingerprint: u64) -> bool {
+        self.dedup.holds(fingerprint)
+    }
+
+    /// Remembers where a deduplicated alert landed.
+    pub(crate) fn delivered(&mut self, delivered: Delivered) {
+        self.dedup.delivered(delivered);
+    }
+
+    /// When periodic work is next due (on the configured clock): the digest
+    /// window closing, or a dedup window closing.
+    pub(crate) fn next_wake(&self) -> Instant {
+        let digest = self.digest.due_at();
+        self.dedup
+            .next_expiry()
+            .map_or(digest, |expiry| expiry.min(digest))
+    }
+
+    /// The periodic work that is due: tallies of closed dedup windows, and
+    /// the digest window if it closed.
+    pub(crate) fn tick(&mut self) -> Ticked {
+        let now = self.clock.now();
+        let mut ticked = Ticked::default();
+        self.dedup.expire(now, &mut ticked.tallies);
+        if now >= self.digest.due_at() {
+            ticked.window = Some(self.close_window());
+        }
+        ticked
+    }
+
+    /// Every pending tally (shutdown).
+    pub(crate) fn drain_tallies(&mut self) -> Vec<Tally> {
+        let mut tallies = Vec::new();
+        self.dedup.drain(&mut tallies);
+        tallies
+    }
+
+    /// Closes the digest window (on time, or at shutdown).
+    pub(crate) fn close_window(&mut self) -> ClosedWindow {
+        let totals = Totals {
+            dropped: self.counters.dropped_for_room(),
+            deduplicated: self.counters.deduplicated(),
+        };
+        self.digest.close(self.clock.now(), totals)
+    }
+
+    /// The digest of a (possibly merged) window, if it has anything to say.
+    pub(crate) fn render_window(&self, window: ClosedWindow) -> Vec<Message> {
+        let Some(report) = window.into_report(self.config.digest_top) else {
+            return Vec::new();
+        };
+        let pages = render_digest(&report, &self.render_context(0));
+        // The records a digest reports were settled as batched already.
+        messages_for(
+            pages,
+            &self.config.digest_target,
+            Heading::new(AlertLevel::Info, "Digest"),
+            true,
+            0,
+        )
+    }
+
+    /// The messages that report `tallies` (those with news).
+    pub(crate) fn render_tallies(&self, tallies: Vec<Tally>) -> Vec<Message> {
+        let mut messages = Vec::new();
+        for tally in tallies.iter().filter(|tally| tally.is_news()) {
+            let (edit, text, fallback) = render_tally(&tally.text(), &self.config.service);
+            let heading = Heading::new(AlertLevel::Info, &tally.title);
+            let mut pages = messages_for(vec![text], &tally.target, heading, true, 0);
+            for page in &mut pages {
+                page.edit = edit;
+                page.fallback = fallback.clone();
+            }
+            messages.extend(pages);
+        }
+        messages
+    }
+
+    /// The startup notice ("started v1.2 on host web-3").
+    pub(crate) fn startup_notice(&self, host: &str) -> Vec<Message> {
+        let version = self.config.service_version.as_deref();
+        self.notice("🟢", &startup_text(version, host))
+    }
+
+    /// The shutdown notice, with the final counters.
+    pub(crate) fn stop_notice(&self, stats: &Stats) -> Vec<Message> {
+        self.notice("⏹", &stop_text(stats))
+    }
+
+    /// The test message the configuration check posts.
+    pub(crate) fn check_greeting(&self) -> String {
+        check_greeting(&self.config.service, &self.config.environment)
+    }
+
+    /// The service and version, for the fleet's once-per-deploy notice.
+    pub(crate) fn deploy(&self) -> (&str, Option<&str>) {
+        (&self.config.service, self.config.service_version.as_deref())
+    }
+
+    /// A one-line silent notice (startup, shutdown) to where Info goes.
+    fn notice(&self, emoji: &str, text: &str) -> Vec<Message> {
+        let mut context = self.render_context(0);
+        context.max_messages = 1;
+        let pages = render_notice(emoji, text, &context);
+        let target = self.config.routes.target(AlertLevel::Info);
+        messages_for(
+            pages,
+            &target,
+            Heading::new(AlertLevel::Info, text),
+            true,
+            0,
+        )
+    }
+
+    fn render_context(&self, dropped_since_last: u64) -> RenderContext<'_> {
+        RenderContext {
+            service: &self.config.service,
+            environment: &self.config.environment,
+            max_traceback_lines: self.config.max_traceback_lines,
+            max_field_len: self.config.max_field_len,
+            max_fields: self.config.max_fields,
+            dropped_since_last,
+            max_messages: 1 + self.config.max_continuation_messages,
+        }
+    }
+
+    /// The record's title, sanitized (for what dedup keeps of it).
+    fn safe_title(&self, record: &Record) -> String {
+        self.config
+            .sanitizer
+            .sanitize(&title_of(record))
+            .into_owned()
+    }
+
+    /// Every distinct destination, for the configuration check.
+    pub(crate) fn targets(&self) -> Vec<Target> {
+        let mut targets: Vec<Target> = Vec::new();
+        let levels = [
+            AlertLevel::Critical,
+            AlertLevel::Error,
+            AlertLevel::Warning,
+            AlertLevel::Info,
+        ];
+        let all = levels
+            .iter()
+            .map(|level| self.config.routes.target(*level))
+            .chain(std::iter::once(self.config.digest_target.clone()));
+        for target in all {
+            if !targets.contains(&target) {
+                targets.push(target);
+            }
+        }
+        targets
+    }
+}
+
+/// The gate kind of a record that carried a gate key.
+fn opening(
+    record: &Record,
+    fingerprint: u64,
+    fleet: bool,
+    title: String,
+    target: Target,
+) -> Option<OpenKind> {
+    let key = record.gate_key?;
+    Some(OpenKind {
+        key,
+        fingerprint,
+        fleet,
+        title,
+        level: record.level,
+        target,
+    })
+}
+
+/// What the `on_sent` hook is told about a message.
+struct Heading {
+    level: AlertLevel,
+    title: String,
+}
+
+impl Heading {
+    fn new(level: AlertLevel, title: &str) -> Self {
+        let title = match title.char_indices().nth(200) {
+            Some((cut, _)) => format!("{}…", &title[..cut]),
+            None => title.to_owned(),
+        };
+        Heading { level, title }
+    }
+}
+
+/// A record's short title: its explicit title, or its message's first line.
+fn title_of(record: &Record) -> String {
+    record
+        .title
+        .clone()
+        .unwrap_or_else(|| record.message.lines().next().unwrap_or_default().to_owned())
+}
+
+/// The messages for an alert's pages: only the first may notify, and the
+/// last settles `records`.
+fn messages_for(
+    pages: Vec<String>,
+    target: &Target,
+    heading: Heading,
+    silent: bool,
+    records: u64,
+) -> Vec<Message> {
+    let last = pages.len().saturating_sub(1);
+    pages
+        .into_iter()
+        .enumerate()
+        .map(|(index, text)| Message {
+            silent: silent || index > 0,
+            records: if index == last { records } else { 0 },
+            ..Message::page(heading.level, heading.title.clone(), target, text)
+        })
+        .collect()
+}

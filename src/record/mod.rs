@@ -1,0 +1,140 @@
+//! The [`Record`]: what the layer hands the worker, owned.
+//!
+//! Capture happens on the application's thread, so a record keeps raw
+//! values where it can (numbers, booleans, `&'static` names and metadata)
+//! and formats only what borrows from the caller (`Debug` values, error
+//! chains). Rendering, escaping and sanitizing all happen later, in the
+//! worker.
+
+pub(crate) mod fields;
+pub(crate) mod http;
+
+use std::time::SystemTime;
+
+use tracing_core::Metadata;
+
+use crate::alert::{Alert, AlertLevel};
+use crate::text::Text;
+
+pub(crate) use fields::{
+    FieldValue, Fields, SpanList, SpanRecord, CONTROL_PREFIX, MAX_ERROR_SOURCES,
+};
+
+/// Where a record came from.
+#[derive(Debug, Clone)]
+pub(crate) enum Origin {
+    /// A `tracing` event; its metadata gives target, module, file and line.
+    Event(&'static Metadata<'static>),
+    /// An alert sent through an `AlertHandle`.
+    Manual,
+}
+
+/// What kind of occurrence a record is, which decides its route.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Kind {
+    /// An event at or above `min_level`, or a manual alert: alerted.
+    Alert,
+    /// An event below `min_level` but at or above the digest level (WARN by
+    /// default): counted in the next digest.
+    DigestOnly,
+    /// A span that took longer than its threshold.
+    Slow(SlowSpan),
+}
+
+/// How long a slow span took, and against what threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SlowSpan {
+    /// From creation to close.
+    pub(crate) total: std::time::Duration,
+    /// Time spent entered (doing work rather than waiting).
+    pub(crate) busy: std::time::Duration,
+    /// The threshold it exceeded.
+    pub(crate) threshold: std::time::Duration,
+    /// Whether `busy` (rather than `total`) was judged.
+    pub(crate) judged_busy: bool,
+}
+
+impl SlowSpan {
+    /// The duration that was judged.
+    pub(crate) fn measured(&self) -> std::time::Duration {
+        if self.judged_busy {
+            self.busy
+        } else {
+            self.total
+        }
+    }
+}
+
+/// Everything the worker needs to turn one occurrence into a message.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub(crate) level: AlertLevel,
+    pub(crate) kind: Kind,
+    pub(crate) origin: Origin,
+    /// A title set explicitly (manual alerts, `telegram.title`).
+    pub(crate) title: Option<String>,
+    /// The event's message (or the manual alert's text); inline when short.
+    pub(crate) message: Text,
+    pub(crate) fields: Fields,
+    /// Enclosing spans, root first.
+    pub(crate) spans: SpanList,
+    pub(crate) timestamp: SystemTime,
+    /// Captured unresolved on the application's thread, if asked for.
+    pub(crate) backtrace: Option<Box<backtrace::Backtrace>>,
+    /// The resolved, filtered backtrace (filled in by the worker).
+    pub(crate) frames: Vec<String>,
+    /// An explicit dedup key (`telegram.fingerprint = "..."`).
+    pub(crate) fingerprint: Option<String>,
+    /// The event's repeat-gate key, for the worker to open the gate with.
+    pub(crate) gate_key: Option<GateKey>,
+}
+
+impl Record {
+    /// The one constructor: a record of `kind` at `level`, with its message
+    /// and nothing else yet (no title, fields, spans or backtrace), stamped
+    /// now. Callers fill in what they captured.
+    pub(crate) fn new(level: AlertLevel, kind: Kind, origin: Origin, message: Text) -> Self {
+        Record {
+            level,
+            kind,
+            origin,
+            title: None,
+            message,
+            fields: Fields::new(),
+            spans: SpanList::default(),
+            timestamp: SystemTime::now(),
+            backtrace: None,
+            frames: Vec::new(),
+            fingerprint: None,
+            gate_key: None,
+        }
+    }
+
+    /// A record for a manual alert.
+    pub(crate) fn from_alert(alert: Alert) -> Self {
+        let message = alert.message.unwrap_or_default().into();
+        let mut record = Record::new(alert.level, Kind::Alert, Origin::Manual, message);
+        record.title = Some(alert.title);
+        record.fields = alert
+            .details
+            .into_iter()
+            .map(|(key, value)| (key, FieldValue::Str(value)))
+            .collect();
+        record
+    }
+
+    /// The event's metadata, if this record came from an event.
+    pub(crate) fn metadata(&self) -> Option<&'static Metadata<'static>> {
+        match self.origin {
+            Origin::Event(metadata) => Some(metadata),
+            Origin::Manual => None,
+        }
+    }
+}
+
+/// Identifies a kind of alert on the application's thread (see the repeat
+/// gate, `channel::gate`): the callsite, the effective level and the
+/// normalised message, or the explicit fingerprint. A record carries the
+/// key of its event so that the worker can open the gate for its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct GateKey(pub(crate) u64);

@@ -1,0 +1,131 @@
+//! The periodic digest: slow spans with their percentiles, warning kinds,
+//! and what was dropped or suppressed.
+
+use std::time::{Duration, SystemTime};
+
+use super::html::HtmlWriter;
+use super::time::format_duration;
+use super::RenderContext;
+
+/// One row of slow-span statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SlowRow {
+    pub(crate) key: String,
+    pub(crate) count: u64,
+    pub(crate) p50: Duration,
+    pub(crate) p95: Duration,
+    pub(crate) max: Duration,
+    pub(crate) threshold: Duration,
+}
+
+/// One row of grouped warnings.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct WarningRow {
+    pub(crate) count: u64,
+    pub(crate) target: String,
+    pub(crate) message: String,
+}
+
+/// What one digest says.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DigestReport {
+    /// How long the window lasted.
+    pub(crate) period: Duration,
+    pub(crate) ended: SystemTime,
+    /// The top slow keys, most frequent first.
+    pub(crate) slow: Vec<SlowRow>,
+    /// Slow keys not shown (beyond the top N), and occurrences of keys over
+    /// the tracking cap.
+    pub(crate) slow_more_keys: usize,
+    pub(crate) slow_untracked: u64,
+    pub(crate) warnings: Vec<WarningRow>,
+    pub(crate) warnings_more_kinds: usize,
+    pub(crate) warnings_untracked: u64,
+    pub(crate) dropped: u64,
+    pub(crate) deduplicated: u64,
+}
+
+/// Renders a digest as silent `parse_mode=HTML` messages.
+pub(crate) fn render_digest(report: &DigestReport, ctx: &RenderContext<'_>) -> Vec<String> {
+    let mut w = HtmlWriter::new(ctx.max_messages, format!("📊 DIGEST · {}", ctx.service));
+    w.text("📊 ");
+    w.tagged("b", "DIGEST", 16);
+    w.text(" · ");
+    w.tagged("b", ctx.service, 64);
+    w.text(" · ");
+    w.tagged("i", ctx.environment, 64);
+    w.text("\n");
+    w.tagged("i", &format!("last {}", format_duration(report.period)), 64);
+    w.text("\n");
+    write_slow_rows(&mut w, report);
+    write_warning_rows(&mut w, report);
+    let mut notices = Vec::new();
+    if report.dropped > 0 {
+        notices.push(format!("{} record(s) dropped (queue full)", report.dropped));
+    }
+    if report.deduplicated > 0 {
+        notices.push(format!("{} repeat(s) suppressed", report.deduplicated));
+    }
+    if !notices.is_empty() {
+        w.text(&format!(
+            "\n⚠️ {} since the last digest\n",
+            notices.join(", ")
+        ));
+    }
+    w.finish(report.ended)
+}
+
+fn write_slow_rows(w: &mut HtmlWriter, report: &DigestReport) {
+    if report.slow.is_empty() && report.slow_untracked == 0 {
+        return;
+    }
+    w.text("\n");
+    w.tagged("b", "🐢 Slow spans", 32);
+    w.text("\n");
+    for row in &report.slow {
+        w.text("• ");
+        w.tagged("code", &row.key, 200);
+        w.text(&format!(
+            " ×{} · p50 {} · p95 {} · max {} (threshold {})\n",
+            row.count,
+            format_duration(row.p50),
+            format_duration(row.p95),
+            format_duration(row.max),
+            format_duration(row.threshold)
+        ));
+    }
+    if report.slow_more_keys > 0 {
+        w.text(&format!("…and {} more\n", report.slow_more_keys));
+    }
+    if report.slow_untracked > 0 {
+        w.text(&format!(
+            "…and {} occurrence(s) of other keys (too many to track)\n",
+            report.slow_untracked
+        ));
+    }
+}
+
+fn write_warning_rows(w: &mut HtmlWriter, report: &DigestReport) {
+    if report.warnings.is_empty() && report.warnings_untracked == 0 {
+        return;
+    }
+    w.text("\n");
+    w.tagged("b", "🟠 Warnings", 32);
+    w.text("\n");
+    for row in &report.warnings {
+        w.text(&format!("• ×{} ", row.count));
+        w.tagged("code", &row.target, 100);
+        w.text(": ");
+        w.text_capped(row.message.trim(), 200);
+        w.text("\n");
+    }
+    if report.warnings_more_kinds > 0 {
+        w.text(&format!("…and {} more kinds\n", report.warnings_more_kinds));
+    }
+    if report.warnings_untracked > 0 {
+        w.text(&format!(
+            "…and {} more warning(s) (too many kinds to track)\n",
+            report.warnings_untracked
+        ));
+    }
+}

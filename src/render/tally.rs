@@ -1,0 +1,55 @@
+//! A tally: how often an alert repeated, as an edit of the original alert
+//! or as a follow-up message.
+
+use std::time::{Duration, SystemTime};
+
+use super::html::{escape_into, html_to_plain, HtmlWriter, MAX_MESSAGE_UNITS};
+use super::time::{format_duration, format_utc};
+
+/// What a tally says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TallyText<'a> {
+    /// Occurrences in the window, the original included.
+    pub(crate) total: u64,
+    pub(crate) window: Duration,
+    pub(crate) last_seen: SystemTime,
+    /// The alert's title, sanitized.
+    pub(crate) title: &'a str,
+    /// The original alert's message id and HTML, when it can be edited (it
+    /// was sent as HTML).
+    pub(crate) original: Option<(i64, &'a str)>,
+}
+
+/// A tally: the edit of the original alert `(Some(message_id), html, None)`
+/// when it can be edited, with a follow-up as fallback; else only the
+/// follow-up `(None, html, None)`.
+pub(crate) fn render_tally(
+    tally: &TallyText<'_>,
+    service: &str,
+) -> (Option<i64>, String, Option<String>) {
+    let line = format!(
+        "🔁 ×{} in the last {}, last seen at {}",
+        tally.total,
+        format_duration(tally.window),
+        format_utc(tally.last_seen)
+    );
+    let mut follow_up = HtmlWriter::new(1, String::new());
+    follow_up.text(&format!("🔁 {} · ", service));
+    follow_up.tagged("b", &format!("×{}", tally.total), 32);
+    follow_up.text(" · ");
+    follow_up.text_capped(tally.title, 300);
+    follow_up.text("\n");
+    follow_up.text(&line);
+    let follow_up = follow_up.into_html();
+    let Some((message_id, html)) = tally.original else {
+        return (None, follow_up, None);
+    };
+    let mut edited = html.to_owned();
+    edited.push_str("\n\n");
+    let line_units = escape_into(&mut edited, &line);
+    let original_units = html_to_plain(html).encode_utf16().count();
+    if original_units + 2 + line_units > MAX_MESSAGE_UNITS {
+        return (None, follow_up, None);
+    }
+    (Some(message_id), edited, Some(follow_up))
+}

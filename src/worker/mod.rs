@@ -1,0 +1,287 @@
+//! The worker: one named OS thread with its own current-thread tokio
+//! runtime, which owns all slow work (so the layer works in programs
+//! without a runtime, and keeps working while the application's runtime
+//! shuts down).
+//!
+//! In: the [`Inbox`] (records and control requests) and the repeat gate's
+//! counts. It runs each record through the [`Pipeline`], asks the [`Fleet`]
+//! what it shares, and hands messages to the [`Courier`]. Out: Bot API
+//! requests, answers to the guard, and `Stats`.
+//!
+//! - this file: the state and the loop, which listens to control requests
+//!   even while a request to Telegram is in flight, so a full queue or a
+//!   hung Bot API never delays a flush or a shutdown past its deadline;
+//! - [`records`]: one record, and the repeats counted at the gate;
+//! - [`periodic`]: ticks, tallies and digest windows;
+//! - [`protocol`]: flush, shutdown and check requests.
+//!
+//! The builder wires it: it starts the thread with [`spawn`].
+
+mod periodic;
+mod protocol;
+mod records;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::task::Poll;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::channel::control::EXIT_GRACE;
+use crate::channel::gate::{OpenKinds, RepeatGate};
+use crate::channel::{mark_worker_thread, Control, Inbox};
+use crate::delivery::client::ApiError;
+use crate::delivery::{Courier, Message};
+use crate::error::Error;
+use crate::fleet::Fleet;
+use crate::pipeline::Pipeline;
+use crate::record::Record;
+use crate::stats::Counters;
+
+use protocol::{PendingFlush, Stopping};
+
+/// How often a busy worker picks up queued records.
+const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// How long the worker takes records from the channel in one go before it
+/// looks at control requests and in-flight requests again.
+const DRAIN_BUDGET: Duration = Duration::from_millis(5);
+
+/// How often the worker settles the repeats the layer counted at the gate
+/// (and so how late a threshold tally may come).
+const GATE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How often batched fleet repeat counts are sent to Redis.
+const FLEET_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the worker does besides running the stages.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct WorkerConfig {
+    /// Send a notice when starting (once per deploy, with a fleet).
+    pub(crate) startup_notice: bool,
+    /// Send a notice with the final counters when stopping.
+    pub(crate) shutdown_notice: bool,
+}
+
+/// The parts the worker runs, as the builder made them.
+#[derive(Debug)]
+pub(crate) struct Parts {
+    pub(crate) config: WorkerConfig,
+    pub(crate) pipeline: Pipeline,
+    pub(crate) fleet: Fleet,
+    pub(crate) courier: Courier,
+    pub(crate) gate: Arc<RepeatGate>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+/// Starts the worker thread (its runtime is built first, so a failure
+/// leaves nothing running).
+pub(crate) fn spawn(parts: Parts, inbox: Inbox) -> Result<JoinHandle<()>, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Worker)?;
+    let worker = Worker::new(parts, inbox);
+    std::thread::Builder::new()
+        .name("tracing-telegram".to_owned())
+        .spawn(move || {
+            mark_worker_thread();
+            runtime.block_on(worker.run());
+            // Do not wait on a blocking DNS lookup that never returns.
+            runtime.shutdown_timeout(EXIT_GRACE / 2);
+        })
+        .map_err(Error::Worker)
+}
+
+/// A request to Telegram in flight, with the number of records it settles.
+type InFlight = (u64, crate::delivery::Request);
+
+/// The state of the worker loop.
+struct Worker {
+    config: WorkerConfig,
+    pipeline: Pipeline,
+    fleet: Fleet,
+    courier: Courier,
+    records: mpsc::Receiver<Record>,
+    control: mpsc::Receiver<Control>,
+    counters: Arc<Counters>,
+    in_flight: Option<InFlight>,
+    /// The kinds of alert whose repeats the layer counts at the gate.
+    open_kinds: OpenKinds,
+    flushes: Vec<PendingFlush>,
+    stopping: Option<Stopping>,
+    records_open: bool,
+    control_open: bool,
+    /// The shutdown notice is sent once everything else has been.
+    shutdown_notice_due: bool,
+    /// At shutdown, the pending tallies go out once the alerts they edit
+    /// have been delivered.
+    final_tallies_due: bool,
+    /// The gate's last tallies, held until then.
+    held_tallies: Vec<crate::pipeline::Tally>,
+}
+
+impl Worker {
+    fn new(parts: Parts, inbox: Inbox) -> Self {
+        Worker {
+            config: parts.config,
+            pipeline: parts.pipeline,
+            fleet: parts.fleet,
+            courier: parts.courier,
+            records: inbox.records,
+            control: inbox.control,
+            counters: parts.counters,
+            in_flight: None,
+            open_kinds: OpenKinds::new(parts.gate),
+            flushes: Vec::new(),
+            stopping: None,
+            records_open: true,
+            control_open: true,
+            shutdown_notice_due: false,
+            final_tallies_due: false,
+            held_tallies: Vec::new(),
+        }
+    }
+
+    async fn run(mut self) {
+        self.fleet.connect().await;
+        if self.config.startup_notice {
+            let (service, version) = self.pipeline.deploy();
+            if self.fleet.first_start(service, version).await {
+                let notice = self.pipeline.startup_notice(&hostname());
+                self.enqueue(notice);
+            }
+        }
+        loop {
+            self.drain_records().await;
+            // Periodic work that is due runs before a flush is answered, so
+            // that a flush after the clock passed a window's end sees it
+            // closed (and the gate with it).
+            if !self.flushes.is_empty() && self.courier.clock().now() >= self.next_wake() {
+                self.tick().await;
+            }
+            self.take_gate_counts().await;
+            self.answer_flushes();
+            self.finish_when_idle().await;
+            let next_send = self.dispatch();
+            if self.should_stop(next_send) {
+                self.stop();
+                return;
+            }
+            let deadline = self.next_deadline();
+            let clock = self.courier.clock().clone();
+            let wake_at = self.next_wake();
+            // Idle, the worker is woken by the first record. Busy, it picks
+            // records up every DRAIN_INTERVAL instead: a producer then never
+            // pays for waking it (a syscall) on every record.
+            let idle = self.in_flight.is_none() && self.courier.is_empty();
+            let listen = self.records_open && self.courier.has_room() && idle;
+            let poll_later = self.records_open && !idle;
+            let repeats_pending = self.fleet.has_pending_repeats();
+            tokio::select! {
+                biased;
+                command = self.control.recv(), if self.control_open => self.on_command(command).await,
+                sent = in_flight_done(&mut self.in_flight), if self.in_flight.is_some() => {
+                    self.in_flight = None;
+                    self.courier.settle(sent);
+                    self.remember_deliveries().await;
+                }
+                () = sleep_until(deadline), if deadline.is_some() => {}
+                () = clock.sleep_until(next_send.unwrap_or_else(Instant::now)), if next_send.is_some() => {}
+                () = clock.wait_until(wake_at) => self.tick().await,
+                record = self.records.recv(), if listen => {
+                    self.on_record(record).await;
+                }
+                () = tokio::time::sleep(DRAIN_INTERVAL), if poll_later => {}
+                () = tokio::time::sleep(GATE_INTERVAL), if !self.open_kinds.is_empty() => {}
+                () = tokio::time::sleep(FLEET_FLUSH_INTERVAL), if repeats_pending => {
+                    self.fleet.flush_repeats().await;
+                }
+            }
+        }
+    }
+
+    /// Hands messages to the courier.
+    fn enqueue(&mut self, messages: Vec<Message>) {
+        for message in messages {
+            self.courier.enqueue(message);
+        }
+    }
+
+    /// Takes the records waiting in the channel (a bounded number, so that
+    /// control requests are never starved), without registering for a wake-up.
+    async fn drain_records(&mut self) {
+        let started = Instant::now();
+        while started.elapsed() < DRAIN_BUDGET {
+            if !self.records_open || !self.courier.has_room() {
+                return;
+            }
+            match self.records.try_recv() {
+                Ok(record) => self.on_record(Some(record)).await,
+                Err(mpsc::error::TryRecvError::Empty) => return,
+                Err(mpsc::error::TryRecvError::Disconnected) => self.records_open = false,
+            }
+        }
+    }
+
+    /// Starts the next request if none is in flight and a message may go;
+    /// returns when the next one will be ready if it has to wait.
+    fn dispatch(&mut self) -> Option<Instant> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        match self.courier.next_request() {
+            Ok((records, request)) => {
+                self.in_flight = Some((records, request));
+                None
+            }
+            Err(ready_at) => ready_at,
+        }
+    }
+
+    /// Records where deduplicated alerts landed (in the fleet too).
+    async fn remember_deliveries(&mut self) {
+        for delivered in self.courier.take_deliveries() {
+            self.fleet.remember(&delivered).await;
+            self.pipeline.delivered(delivered);
+        }
+    }
+
+    fn records_drained(&self) -> bool {
+        self.records.is_empty() || !self.records_open
+    }
+}
+
+/// The machine's host name, without a dependency: the environment, then the
+/// kernel's record of it.
+fn hostname() -> String {
+    let from_env = ["HOSTNAME", "COMPUTERNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok());
+    from_env
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Resolves when the in-flight request does; pending if there is none.
+fn in_flight_done(
+    slot: &mut Option<InFlight>,
+) -> impl Future<Output = (Message, Result<i64, ApiError>)> + '_ {
+    std::future::poll_fn(move |cx| match slot {
+        Some((_, request)) => request.as_mut().poll(cx),
+        None => Poll::Pending,
+    })
+}
+
+/// Sleeps until `at`; forever if `None` (the branch is disabled then anyway).
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
