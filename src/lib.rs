@@ -127,6 +127,35 @@
 //! example that no secret of yours reaches the chat. [`TelegramGuard::check`]
 //! verifies a real deployment's token, chats and topics.
 //!
+//! # Architecture
+//!
+//! Data flows one way, and each folder of `src/` is one stage of it:
+//!
+//! ```text
+//! app threads: capture/ ──Record──► channel/ ──► worker/ thread ──► pipeline/ ──► render/
+//!                └─ repeats: one count at the gate (channel/gate) ─┘     │            │
+//!                                                     fleet/ (Redis) ◄───┘   delivery/ ──► Bot API
+//! ```
+//!
+//! - `capture/`: the [`TelegramLayer`] and the panic hook, on the
+//!   application's threads: filter cheaply, capture an owned record, hand it
+//!   over with `try_send`, or count a repeat with one atomic operation.
+//! - `channel/`: the bounded queue, the control requests (flush, shutdown,
+//!   check) and the repeat gate's table between the application and the worker.
+//! - `worker/`: one thread with its own runtime: the loop, ticks, and the
+//!   flush and shutdown protocol.
+//! - `pipeline/`: one function per stage: fingerprint, `before_send`, dedup,
+//!   enrich, sanitize, digest; each returns what it produced.
+//! - `render/`: every text the chat sees, as valid HTML within Telegram's limits.
+//! - `delivery/`: the outbox, pacing, retries, routes and the Bot API client.
+//! - `fleet/`: what a fleet shares through Redis (the only code that knows
+//!   the `redis` feature).
+//! - `builder/`: options, environment, validation (once, before any thread
+//!   starts) and the wiring; nothing imports it.
+//! - Leaf types (`error`, `alert`, `stats`, `clock`, `chat`, `check`, `text`,
+//!   `record`) depend on nothing above them; `report` is the one voice on
+//!   stderr, sanitized and rate-limited.
+//!
 //! # Cargo features
 //!
 //! - `redis` (default): the shared store for fleets ([`Builder::redis_url`]).

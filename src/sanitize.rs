@@ -2,12 +2,13 @@
 //!
 //! Every record passes through [`Sanitizer::sanitize_record`] in the worker
 //! before it is rendered: message, title, field values, error chains and span
-//! fields. Error texts kept in [`Stats`](crate::Stats) go through
+//! fields. Error texts kept in [`Stats`](crate::Stats), and every line the reporter
+//! prints on stderr, go through
 //! [`Sanitizer::sanitize`] too.
 //!
 //! Three kinds of rules run, in this order:
 //! 1. exact known secrets (the configured bot token);
-//! 2. the built-in credential patterns of [`BUILT_IN_RULES`] (see the table
+//! 2. the built-in credential patterns (the `BUILT_IN` table below; see the table
 //!    in `SECURITY.md`), plus the user's own [`Sanitizer::redact`] rules;
 //! 3. field-name rules: a field whose name looks sensitive (`password`,
 //!    `api_key`, `x-api-key`, `session`, …) has its value replaced whatever

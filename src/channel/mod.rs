@@ -3,10 +3,11 @@
 //! In: records from the layer, the panic hook and every `AlertHandle`
 //! (through the [`Producer`], which never blocks), counts of repeats (the
 //! [`gate`]), and requests from the guard ([`control`]). Out, on the worker
-//! thread: an [`Inbox`] of records and requests. The split follows
-//! `tracing-appender`: a cheap, cloneable producer on application threads,
-//! one worker that owns all slow work, and a handle the guard uses to flush
-//! or stop it.
+//! thread: an [`Inbox`] of records and requests. The split is
+//! `tracing-appender`'s (a cheap, cloneable producer on application threads,
+//! one worker that owns all slow work, a handle the guard uses to flush or
+//! stop it); the wiring is not: neither end starts the other, the builder
+//! opens the channel and hands each end to its owner.
 
 pub(crate) mod control;
 pub(crate) mod gate;
