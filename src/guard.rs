@@ -9,6 +9,9 @@ use crate::channel::{Producer, WorkerHandle};
 use crate::record::Record;
 use crate::stats::{Counters, Stats};
 
+/// Default bound on how long dropping the guard waits for pending alerts.
+pub const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Keeps the worker alive; flushes and stops it.
 ///
 /// Hold it for the life of the program (typically in `main`). Call

@@ -194,14 +194,16 @@ mod guard;
 pub mod testing;
 
 pub use alert::{Alert, AlertLevel};
-pub use builder::{Builder, DEFAULT_API_URL, DEFAULT_DROP_TIMEOUT, DEFAULT_QUEUE_CAPACITY};
+pub use builder::Builder;
 pub use capture::TelegramLayer;
+pub use channel::DEFAULT_QUEUE_CAPACITY;
 pub use chat::{ChatId, Destination};
 pub use check::{CheckProblem, CheckReport};
 pub use delivery::audit::SentAlert;
 pub use delivery::pacing::{Limit, Pacing};
 pub use delivery::retry::RetryPolicy;
+pub use delivery::DEFAULT_API_URL;
 pub use error::Error;
-pub use guard::{AlertHandle, TelegramGuard};
+pub use guard::{AlertHandle, TelegramGuard, DEFAULT_DROP_TIMEOUT};
 pub use sanitize::{Sanitizer, REDACTED};
 pub use stats::Stats;

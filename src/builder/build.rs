@@ -27,14 +27,14 @@ use super::validate::Parts;
 pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Error> {
     let counters = Arc::new(Counters::default());
     let reporter = Arc::new(Reporter::new(parts.sanitizer));
-    let client = BotClient::new(&parts.delivery)?;
+    let client = BotClient::new(&parts.delivery, &parts.token)?;
     let store = parts
         .fleet
         .map(|config| FleetStore::new(config, Arc::clone(&counters), Arc::clone(&reporter)));
     let fleet = Fleet::new(
         store,
-        parts.pipeline.rate_limit,
-        parts.pipeline.batch_window,
+        parts.pipeline.dedup.window,
+        parts.pipeline.digest.window,
     );
     let pipeline = Pipeline::new(
         parts.pipeline,
@@ -45,6 +45,7 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
     );
     let courier = Courier::new(
         parts.delivery,
+        parts.queue_capacity,
         client,
         parts.clock.clone(),
         Arc::clone(&counters),

@@ -18,86 +18,58 @@ pub(crate) mod env;
 mod options;
 mod validate;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use tracing_core::Level;
-
 use crate::alert::AlertLevel;
-use crate::capture::TelegramLayer;
+use crate::capture::{CaptureConfig, PanicConfig, TelegramLayer};
+use crate::channel::DEFAULT_QUEUE_CAPACITY;
 use crate::chat::{BotToken, ChatId, Destination};
 use crate::clock::Clock;
-use crate::delivery::audit::OnSent;
-use crate::delivery::pacing::Pacing;
-use crate::delivery::retry::RetryPolicy;
+use crate::delivery::DeliveryConfig;
 use crate::error::Error;
-use crate::guard::TelegramGuard;
-use crate::pipeline::BeforeSend;
+use crate::guard::{TelegramGuard, DEFAULT_DROP_TIMEOUT};
+use crate::pipeline::{BeforeSend, DedupConfig, DigestConfig};
+use crate::render::{Identity, Limits};
 use crate::sanitize::Sanitizer;
-
-/// The public Bot API endpoint.
-pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
-
-/// Default capacity of the queue between the layer and the worker.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
-
-/// Default bound on how long dropping the guard waits for pending alerts.
-pub const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(2);
+use crate::worker::WorkerConfig;
 
 /// Configures a [`TelegramLayer`] and its [`TelegramGuard`].
 ///
 /// Obtain one from [`TelegramLayer::builder`] or [`Builder::from_env`].
 /// Nothing is checked until [`build`](Builder::build).
+///
+/// It holds each part's own configuration, so that an option is written
+/// where it is set (its setter) and where it is used (its part); what needs
+/// checking or combining first (the chats, the token, the Redis URL) is
+/// kept as given until `build`.
 #[derive(Clone)]
 #[must_use = "a Builder does nothing until `build()` is called"]
 pub struct Builder {
     pub(crate) enabled: bool,
+    // Checked, or combined, by `build`.
     pub(crate) token: Option<BotToken>,
     pub(crate) chat_id: Option<ChatId>,
     pub(crate) thread_id: Option<i64>,
-    pub(crate) api_url: String,
-    pub(crate) environment: String,
-    pub(crate) service: Option<String>,
-    pub(crate) min_level: Level,
-    pub(crate) slow_threshold: Duration,
-    pub(crate) slow_thresholds: HashMap<String, Option<Duration>>,
-    pub(crate) slow_spans: bool,
-    pub(crate) judge_busy: bool,
-    pub(crate) slow_batch: Duration,
-    pub(crate) digest_level: Option<Level>,
-    pub(crate) digest_top: usize,
+    pub(crate) routes: Vec<(AlertLevel, Destination)>,
     pub(crate) digest_destination: Option<Destination>,
-    pub(crate) rate_limit: Duration,
-    pub(crate) dedup_capacity: usize,
-    pub(crate) batch_window: Duration,
-    pub(crate) ignored_paths: Vec<String>,
-    pub(crate) skip_targets: Vec<String>,
-    pub(crate) max_traceback_lines: usize,
-    pub(crate) capture_backtrace: bool,
-    pub(crate) capture_panics: bool,
-    pub(crate) panic_flush_timeout: Duration,
-    pub(crate) max_field_len: usize,
-    pub(crate) max_fields: usize,
-    pub(crate) sanitizer: Sanitizer,
-    pub(crate) before_send: Option<BeforeSend>,
-    pub(crate) on_sent: Option<OnSent>,
-    pub(crate) startup_notice: bool,
-    pub(crate) shutdown_notice: bool,
-    pub(crate) service_version: Option<String>,
     pub(crate) redis_url: Option<String>,
     pub(crate) redis_key_prefix: String,
     pub(crate) redis_timeout: Duration,
+    pub(crate) capture_panics: bool,
+    // Each part's configuration, as it will run.
+    pub(crate) capture: CaptureConfig,
+    pub(crate) panics: PanicConfig,
+    pub(crate) identity: Identity,
+    pub(crate) limits: Limits,
+    pub(crate) dedup: DedupConfig,
+    pub(crate) digest: DigestConfig,
+    pub(crate) sanitizer: Sanitizer,
+    pub(crate) before_send: Option<BeforeSend>,
+    pub(crate) delivery: DeliveryConfig,
+    pub(crate) worker: WorkerConfig,
     pub(crate) queue_capacity: usize,
     pub(crate) drop_timeout: Duration,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) request_timeout: Duration,
-    pub(crate) pacing: Pacing,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) max_retry_after: Duration,
-    pub(crate) protect_content: bool,
-    pub(crate) routes: Vec<(AlertLevel, Destination)>,
-    pub(crate) max_continuation_messages: usize,
     pub(crate) clock: Clock,
 }
 
@@ -108,10 +80,10 @@ impl fmt::Debug for Builder {
             .field("bot_token", &self.token)
             .field("chat_id", &self.chat_id)
             .field("thread_id", &self.thread_id)
-            .field("api_url", &self.api_url)
-            .field("environment", &self.environment)
-            .field("service", &self.service)
-            .field("min_level", &self.min_level)
+            .field("api_url", &self.delivery.api_url)
+            .field("environment", &self.identity.environment)
+            .field("service", &self.identity.service)
+            .field("min_level", &self.capture.min_level)
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
     }
@@ -124,51 +96,38 @@ impl Default for Builder {
             token: None,
             chat_id: None,
             thread_id: None,
-            api_url: DEFAULT_API_URL.to_owned(),
-            environment: "development".to_owned(),
-            service: None,
-            min_level: Level::ERROR,
-            slow_threshold: Duration::from_secs(3),
-            slow_thresholds: HashMap::new(),
-            slow_spans: true,
-            judge_busy: false,
-            slow_batch: Duration::from_secs(15 * 60),
-            digest_level: Some(Level::WARN),
-            digest_top: 20,
+            routes: Vec::new(),
             digest_destination: None,
-            rate_limit: Duration::from_secs(10 * 60),
-            dedup_capacity: 10_000,
-            batch_window: Duration::from_secs(15 * 60),
-            ignored_paths: vec!["/health".to_owned(), "/metrics".to_owned()],
-            skip_targets: Vec::new(),
-            max_traceback_lines: 15,
-            capture_backtrace: false,
-            capture_panics: true,
-            panic_flush_timeout: Duration::from_secs(2),
-            max_field_len: 500,
-            max_fields: 30,
-            sanitizer: Sanitizer::new(),
-            before_send: None,
-            on_sent: None,
-            startup_notice: false,
-            shutdown_notice: false,
-            service_version: None,
             redis_url: None,
             redis_key_prefix: "tracing-telegram".to_owned(),
             redis_timeout: Duration::from_millis(500),
+            capture_panics: true,
+            capture: CaptureConfig::default(),
+            panics: PanicConfig::default(),
+            identity: Identity {
+                service: executable_name(),
+                ..Identity::default()
+            },
+            limits: Limits::default(),
+            dedup: DedupConfig::default(),
+            digest: DigestConfig::default(),
+            sanitizer: Sanitizer::new(),
+            before_send: None,
+            delivery: DeliveryConfig::default(),
+            worker: WorkerConfig::default(),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             drop_timeout: DEFAULT_DROP_TIMEOUT,
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(15),
-            pacing: Pacing::telegram(),
-            retry: RetryPolicy::default(),
-            max_retry_after: Duration::from_secs(5 * 60),
-            protect_content: false,
-            routes: Vec::new(),
-            max_continuation_messages: 3,
             clock: Clock::System,
         }
     }
+}
+
+/// The executable's name, the default service name.
+fn executable_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "unknown-service".to_owned())
 }
 
 impl Builder {

@@ -38,25 +38,25 @@ impl Builder {
     /// The Bot API base URL (a self-hosted Bot API server, or a
     /// [`MockTelegram`](crate) in tests). Default `https://api.telegram.org`.
     pub fn api_url(mut self, url: impl Into<String>) -> Self {
-        self.api_url = url.into();
+        self.delivery.api_url = url.into();
         self
     }
 
     /// The environment tag shown in every alert. Default `development`.
     pub fn environment(mut self, environment: impl Into<String>) -> Self {
-        self.environment = environment.into();
+        self.identity.environment = environment.into();
         self
     }
 
     /// The service name shown in every alert. Default: the executable's name.
     pub fn service(mut self, service: impl Into<String>) -> Self {
-        self.service = Some(service.into());
+        self.identity.service = service.into();
         self
     }
 
     /// The least severe event level that becomes an alert. Default `ERROR`.
     pub fn min_level(mut self, level: Level) -> Self {
-        self.min_level = level;
+        self.capture.min_level = level;
         self
     }
 
@@ -71,21 +71,24 @@ impl Builder {
     /// slow: the first of a key in a `slow_batch_window` is alerted as a
     /// Warning, and all are counted in the digest. Default 3 s.
     pub fn slow_threshold(mut self, threshold: Duration) -> Self {
-        self.slow_threshold = threshold;
+        self.capture.slow.threshold = threshold;
         self
     }
 
     /// A threshold for spans named `name` (the `#[instrument]`ed function's
     /// name, or the span macro's name), overriding `slow_threshold`.
     pub fn slow_threshold_for(mut self, name: impl Into<String>, threshold: Duration) -> Self {
-        self.slow_thresholds.insert(name.into(), Some(threshold));
+        self.capture
+            .slow
+            .by_name
+            .insert(name.into(), Some(threshold));
         self
     }
 
     /// Never reports spans named `name` as slow (long-polling loops,
     /// connection tasks).
     pub fn never_slow(mut self, name: impl Into<String>) -> Self {
-        self.slow_thresholds.insert(name.into(), None);
+        self.capture.slow.by_name.insert(name.into(), None);
         self
     }
 
@@ -94,35 +97,35 @@ impl Builder {
     /// measured (and shown) when this is on, since it costs two clock reads
     /// per enter/exit. Default `false`.
     pub fn judge_busy_time(mut self, busy: bool) -> Self {
-        self.judge_busy = busy;
+        self.capture.slow.judge_busy = busy;
         self
     }
 
     /// `false` turns span timing off entirely (no slow-span alerts). Default
     /// `true`.
     pub fn slow_spans(mut self, on: bool) -> Self {
-        self.slow_spans = on;
+        self.capture.slow.on = on;
         self
     }
 
     /// After one immediate slow alert per span key, further slow spans of
     /// that key only go to the digest for this long. Default 15 min.
     pub fn slow_batch_window(mut self, window: Duration) -> Self {
-        self.slow_batch = window;
+        self.digest.slow_batch = window;
         self
     }
 
     /// Events at this level or above, but below `min_level`, are counted in
     /// the digest instead of alerted; `None` ignores them. Default `WARN`.
     pub fn digest_level(mut self, level: Option<Level>) -> Self {
-        self.digest_level = level;
+        self.capture.digest_level = level;
         self
     }
 
     /// How many slow-span keys and warning kinds a digest lists (the rest
     /// are counted). Default 20.
     pub fn digest_top(mut self, rows: usize) -> Self {
-        self.digest_top = rows;
+        self.digest.top = rows;
         self
     }
 
@@ -146,14 +149,14 @@ impl Builder {
     /// worker settles those counts at least every 500 ms, so `Stats` and the
     /// tallies may lag by that much (`flush` settles them at once).
     pub fn rate_limit(mut self, window: Duration) -> Self {
-        self.rate_limit = window;
+        self.dedup.window = window;
         self
     }
 
     /// The most fingerprints the dedup store holds; when full, the oldest
     /// are evicted (counted in `Stats::dedup_evictions`). Default 10 000.
     pub fn dedup_capacity(mut self, capacity: usize) -> Self {
-        self.dedup_capacity = capacity;
+        self.dedup.capacity = capacity;
         self
     }
 
@@ -161,7 +164,7 @@ impl Builder {
     /// warnings and drops is sent if there is anything to say, and a final
     /// one at shutdown. Default 15 min.
     pub fn batch_window(mut self, window: Duration) -> Self {
-        self.batch_window = window;
+        self.digest.window = window;
         self
     }
 
@@ -176,7 +179,8 @@ impl Builder {
         I: IntoIterator<Item = P>,
         P: Into<String>,
     {
-        self.ignored_paths = prefixes.into_iter().map(Into::into).collect();
+        let prefixes: Vec<String> = prefixes.into_iter().map(Into::into).collect();
+        self.capture.skip.set_ignored_paths(&prefixes);
         self
     }
 
@@ -187,14 +191,14 @@ impl Builder {
         I: IntoIterator<Item = T>,
         T: Into<String>,
     {
-        self.skip_targets = targets.into_iter().map(Into::into).collect();
+        self.capture.skip.skip_targets = targets.into_iter().map(Into::into).collect();
         self
     }
 
     /// How many span-trace (and, later, backtrace) lines an alert keeps;
     /// 0 shows none. Default 15.
     pub fn max_traceback_lines(mut self, lines: usize) -> Self {
-        self.max_traceback_lines = lines;
+        self.limits.max_traceback_lines = lines;
         self
     }
 
@@ -203,7 +207,7 @@ impl Builder {
     /// by `max_traceback_lines`. Capturing walks the stack on the
     /// application's thread (microseconds), so it is off by default.
     pub fn capture_backtrace(mut self, on: bool) -> Self {
-        self.capture_backtrace = on;
+        self.capture.capture_backtrace = on;
         self
     }
 
@@ -225,45 +229,45 @@ impl Builder {
     where
         F: Fn(&SentAlert) + Send + Sync + 'static,
     {
-        self.on_sent = Some(OnSent(Arc::new(hook)));
+        self.delivery.on_sent = Some(OnSent(Arc::new(hook)));
         self
     }
 
     /// Sends a silent "service v1.2 started on host H (env)" notice when the
     /// layer starts. Default `false`.
     pub fn startup_notice(mut self, on: bool) -> Self {
-        self.startup_notice = on;
+        self.worker.startup_notice = on;
         self
     }
 
     /// Sends a silent notice with the final counters at shutdown. Default `false`.
     pub fn shutdown_notice(mut self, on: bool) -> Self {
-        self.shutdown_notice = on;
+        self.worker.shutdown_notice = on;
         self
     }
 
     /// The version shown in notices (e.g. `env!("CARGO_PKG_VERSION")`).
     pub fn service_version(mut self, version: impl Into<String>) -> Self {
-        self.service_version = Some(version.into());
+        self.identity.version = Some(version.into());
         self
     }
 
     /// How long the panic hook waits for the alert to be delivered. Default 2 s.
     pub fn panic_flush_timeout(mut self, timeout: Duration) -> Self {
-        self.panic_flush_timeout = timeout;
+        self.panics.flush_timeout = timeout;
         self
     }
 
     /// The longest field value shown, in characters; longer values end with
     /// `…`. Default 500.
     pub fn max_field_len(mut self, chars: usize) -> Self {
-        self.max_field_len = chars;
+        self.limits.max_field_len = chars;
         self
     }
 
     /// The most fields shown per alert; the rest are counted. Default 30.
     pub fn max_fields(mut self, fields: usize) -> Self {
-        self.max_fields = fields;
+        self.limits.max_fields = fields;
         self
     }
 
@@ -367,13 +371,13 @@ impl Builder {
 
     /// TCP connect timeout towards the Bot API. Default 5 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.delivery.connect_timeout = timeout;
         self
     }
 
     /// Whole-request timeout towards the Bot API. Default 15 s.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
+        self.delivery.request_timeout = timeout;
         self
     }
 
@@ -381,14 +385,14 @@ impl Builder {
     /// 1/s with a burst of 3, 20/min to a group, 30/s overall), under which
     /// Telegram should never answer 429.
     pub fn pacing(mut self, pacing: Pacing) -> Self {
-        self.pacing = pacing;
+        self.delivery.pacing = pacing;
         self
     }
 
     /// How transient failures (network, timeouts, 5xx) are retried.
     /// Default: [`RetryPolicy::default`].
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.delivery.retry = policy;
         self
     }
 
@@ -396,14 +400,14 @@ impl Builder {
     /// told to wait longer is counted as failed (its chat stays blocked for
     /// the time Telegram asked). Default 5 min.
     pub fn max_retry_after(mut self, limit: Duration) -> Self {
-        self.max_retry_after = limit;
+        self.delivery.max_retry_after = limit;
         self
     }
 
     /// Sets `protect_content` on every message (no forwarding or saving).
     /// Default `false`.
     pub fn protect_content(mut self, protect: bool) -> Self {
-        self.protect_content = protect;
+        self.delivery.protect_content = protect;
         self
     }
 
@@ -419,7 +423,7 @@ impl Builder {
     /// (each within Telegram's 4096-unit limit); beyond that it is cut and
     /// marked as truncated. Default 3; 0 always cuts.
     pub fn max_continuation_messages(mut self, messages: usize) -> Self {
-        self.max_continuation_messages = messages;
+        self.limits.max_continuation_messages = messages;
         self
     }
 

@@ -4,10 +4,8 @@
 use std::time::Duration;
 
 use crate::alert::AlertLevel;
-use crate::capture::skip::SkipRules;
-use crate::capture::slow::SlowRules;
 use crate::capture::{CaptureConfig, PanicConfig};
-use crate::chat::{Routes, Target};
+use crate::chat::{BotToken, Routes, Target};
 use crate::clock::Clock;
 use crate::delivery::DeliveryConfig;
 use crate::error::Error;
@@ -26,6 +24,7 @@ pub(super) struct Parts {
     /// `None`: no panic hook.
     pub(super) panics: Option<PanicConfig>,
     pub(super) pipeline: PipelineConfig,
+    pub(super) token: BotToken,
     pub(super) delivery: DeliveryConfig,
     /// `None`: this process alone.
     pub(super) fleet: Option<FleetConfig>,
@@ -44,14 +43,17 @@ pub(super) struct Parts {
 impl Builder {
     /// Checks every option; the per-part configs, or an error naming the
     /// first option at fault.
-    pub(super) fn validate(self) -> Result<Parts, Error> {
-        let token = self.token.ok_or(Error::Missing {
+    pub(super) fn validate(mut self) -> Result<Parts, Error> {
+        let token = self.token.take().ok_or(Error::Missing {
             option: "bot_token",
         })?;
         if !token.is_well_formed() {
             return Err(Error::invalid_token("bot_token"));
         }
-        let chat_id = self.chat_id.ok_or(Error::Missing { option: "chat_id" })?;
+        let chat_id = self
+            .chat_id
+            .take()
+            .ok_or(Error::Missing { option: "chat_id" })?;
         let routes = Routes::new(
             Target {
                 chat_id,
@@ -62,9 +64,9 @@ impl Builder {
         for chat_id in routes.chats() {
             chat_id.validate("chat_id")?;
         }
-        self.pacing.validate()?;
-        self.retry.validate()?;
-        let api_url = validate_api_url("api_url", &self.api_url)?;
+        self.delivery.pacing.validate()?;
+        self.delivery.retry.validate()?;
+        self.delivery.api_url = validate_api_url("api_url", &self.delivery.api_url)?;
         let fleet = match &self.redis_url {
             Some(url) => Some(fleet_config(
                 "redis_url",
@@ -82,15 +84,15 @@ impl Builder {
             ));
         }
         require_positive("redis_timeout", self.redis_timeout)?;
-        require_positive("slow_threshold", self.slow_threshold)?;
-        require_positive("slow_batch_window", self.slow_batch)?;
-        require_positive("batch_window", self.batch_window)?;
-        require_positive("connect_timeout", self.connect_timeout)?;
-        require_positive("request_timeout", self.request_timeout)?;
+        require_positive("slow_threshold", self.capture.slow.threshold)?;
+        require_positive("slow_batch_window", self.digest.slow_batch)?;
+        require_positive("batch_window", self.digest.window)?;
+        require_positive("connect_timeout", self.delivery.connect_timeout)?;
+        require_positive("request_timeout", self.delivery.request_timeout)?;
         if self.queue_capacity == 0 {
             return Err(Error::invalid("queue_capacity", "0", "at least 1"));
         }
-        for (name, threshold) in &self.slow_thresholds {
+        for (name, threshold) in &self.capture.slow.by_name {
             if *threshold == Some(Duration::ZERO) {
                 return Err(Error::invalid(
                     "slow_threshold_for",
@@ -104,75 +106,53 @@ impl Builder {
             None => routes.target(AlertLevel::Info),
         };
         digest_target.chat_id.validate("route_digests")?;
+        Ok(self.into_parts(token, routes, digest_target, fleet))
+    }
+
+    /// The checked options as each part's configuration, with the bounds
+    /// that keep odd values harmless (at least one row, at most 20 extra
+    /// messages, …).
+    fn into_parts(
+        mut self,
+        token: BotToken,
+        routes: Routes,
+        digest_target: Target,
+        fleet: Option<FleetConfig>,
+    ) -> Parts {
+        let max_traceback_lines = self.limits.max_traceback_lines;
+        self.capture.capture_backtrace &= max_traceback_lines > 0;
+        self.panics.max_frames = max_traceback_lines;
+        self.dedup.capacity = self.dedup.capacity.max(1);
+        self.digest.top = self.digest.top.max(1);
+        self.limits.max_field_len = self.limits.max_field_len.max(1);
+        self.limits.max_continuation_messages = self.limits.max_continuation_messages.min(20);
         let sanitizer = self.sanitizer.with_token(token.expose());
-        let slow = SlowRules {
-            default: self.slow_spans.then_some(self.slow_threshold),
-            by_name: if self.slow_spans {
-                self.slow_thresholds
-            } else {
-                Default::default()
+        // Repeats are counted at the gate only when they are deduplicated,
+        // and no `before_send` hook has to see every record.
+        let gate = !self.dedup.window.is_zero() && self.before_send.is_none();
+        Parts {
+            capture: self.capture,
+            panics: self.capture_panics.then_some(self.panics),
+            pipeline: PipelineConfig {
+                identity: self.identity,
+                limits: self.limits,
+                dedup: self.dedup,
+                digest: self.digest,
+                sanitizer: sanitizer.clone(),
+                before_send: self.before_send,
+                routes,
+                digest_target,
             },
-            judge_busy: self.judge_busy,
-        };
-        let capture = CaptureConfig {
-            min_level: self.min_level,
-            digest_level: self.digest_level,
-            skip: SkipRules::new(&self.ignored_paths, self.skip_targets),
-            slow,
-            capture_backtrace: self.capture_backtrace && self.max_traceback_lines > 0,
-        };
-        let panics = self.capture_panics.then_some(PanicConfig {
-            flush_timeout: self.panic_flush_timeout,
-            max_frames: self.max_traceback_lines,
-        });
-        let gate = !self.rate_limit.is_zero() && self.before_send.is_none();
-        let pipeline = PipelineConfig {
-            service: self.service.unwrap_or_else(executable_name),
-            environment: self.environment,
-            service_version: self.service_version,
-            routes,
-            digest_target,
-            rate_limit: self.rate_limit,
-            dedup_capacity: self.dedup_capacity.max(1),
-            batch_window: self.batch_window,
-            slow_batch: self.slow_batch,
-            digest_top: self.digest_top.max(1),
-            max_traceback_lines: self.max_traceback_lines,
-            max_field_len: self.max_field_len.max(1),
-            max_fields: self.max_fields,
-            max_continuation_messages: self.max_continuation_messages.min(20),
-            sanitizer: sanitizer.clone(),
-            before_send: self.before_send,
-        };
-        let delivery = DeliveryConfig {
             token,
-            api_url,
-            connect_timeout: self.connect_timeout,
-            request_timeout: self.request_timeout,
-            pacing: self.pacing,
-            retry: self.retry,
-            max_retry_after: self.max_retry_after,
-            protect_content: self.protect_content,
-            on_sent: self.on_sent,
-            outbox_capacity: self.queue_capacity,
-        };
-        let worker = WorkerConfig {
-            startup_notice: self.startup_notice,
-            shutdown_notice: self.shutdown_notice,
-        };
-        Ok(Parts {
-            capture,
-            panics,
-            pipeline,
-            delivery,
+            delivery: self.delivery,
             fleet,
-            worker,
+            worker: self.worker,
             sanitizer,
             clock: self.clock,
             gate,
             queue_capacity: self.queue_capacity,
             drop_timeout: self.drop_timeout,
-        })
+        }
     }
 }
 
@@ -227,13 +207,6 @@ fn require_positive(option: &'static str, value: Duration) -> Result<(), Error> 
         return Err(Error::invalid(option, "0s", "a duration greater than zero"));
     }
     Ok(())
-}
-
-fn executable_name() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "unknown-service".to_owned())
 }
 
 #[cfg(test)]

@@ -71,7 +71,10 @@ impl TelegramLayer {
             producer: None,
             min_level: Level::ERROR,
             capture_level: Level::ERROR,
-            rules: Arc::default(),
+            rules: Arc::new(LayerRules {
+                slow: SlowRules::off(),
+                ..LayerRules::default()
+            }),
         }
     }
 

@@ -47,6 +47,18 @@ pub(crate) struct CaptureConfig {
     pub(crate) capture_backtrace: bool,
 }
 
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            min_level: Level::ERROR,
+            digest_level: Some(Level::WARN),
+            skip: SkipRules::new(&["/health".to_owned(), "/metrics".to_owned()], Vec::new()),
+            slow: SlowRules::default(),
+            capture_backtrace: false,
+        }
+    }
+}
+
 /// How the panic hook reports a panic.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PanicConfig {
@@ -54,4 +66,13 @@ pub(crate) struct PanicConfig {
     pub(crate) flush_timeout: Duration,
     /// Backtrace frames kept; 0 captures none.
     pub(crate) max_frames: usize,
+}
+
+impl Default for PanicConfig {
+    fn default() -> Self {
+        PanicConfig {
+            flush_timeout: Duration::from_secs(2),
+            max_frames: 15,
+        }
+    }
 }

@@ -34,13 +34,26 @@ impl SkipRules {
     /// Rules for these path prefixes (`/health` also covers `/health/x`,
     /// not `/healthcare`) and target prefixes.
     pub(crate) fn new(ignored_paths: &[String], skip_targets: Vec<String>) -> Self {
-        SkipRules {
-            ignored_paths: ignored_paths
-                .iter()
-                .map(|prefix| prefix.trim_end_matches('/').to_owned())
-                .collect(),
+        let mut rules = SkipRules {
+            ignored_paths: Vec::new(),
             skip_targets,
-        }
+        };
+        rules.set_ignored_paths(ignored_paths);
+        rules
+    }
+
+    /// The ignored path prefixes, as matched.
+    #[cfg(test)]
+    pub(crate) fn ignored_paths(&self) -> &[String] {
+        &self.ignored_paths
+    }
+
+    /// Replaces the ignored path prefixes.
+    pub(crate) fn set_ignored_paths(&mut self, prefixes: &[String]) {
+        self.ignored_paths = prefixes
+            .iter()
+            .map(|prefix| prefix.trim_end_matches('/').to_owned())
+            .collect();
     }
 
     /// Whether `target` is, or is inside, a skipped target.

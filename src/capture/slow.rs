@@ -7,20 +7,41 @@ use std::time::Duration;
 use crate::record::SlowSpan;
 
 /// The slow-span configuration, consulted when a span closes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct SlowRules {
-    /// `None` turns span timing off entirely.
-    pub(crate) default: Option<Duration>,
+    /// `false` turns span timing off entirely.
+    pub(crate) on: bool,
+    /// The threshold of spans that have none by name.
+    pub(crate) threshold: Duration,
     /// Thresholds by span name (`None`: never slow).
     pub(crate) by_name: HashMap<String, Option<Duration>>,
     /// Judge time spent entered rather than time from creation to close.
     pub(crate) judge_busy: bool,
 }
 
+impl Default for SlowRules {
+    fn default() -> Self {
+        SlowRules {
+            on: true,
+            threshold: Duration::from_secs(3),
+            by_name: HashMap::new(),
+            judge_busy: false,
+        }
+    }
+}
+
 impl SlowRules {
+    /// Rules that time nothing (a disabled layer).
+    pub(crate) fn off() -> Self {
+        SlowRules {
+            on: false,
+            ..SlowRules::default()
+        }
+    }
+
     /// Whether spans are timed at all.
     pub(crate) fn enabled(&self) -> bool {
-        self.default.is_some() || self.by_name.values().any(Option::is_some)
+        self.on
     }
 
     /// The slow-span verdict for a span named `name` that took
@@ -30,10 +51,16 @@ impl SlowRules {
         name: &str,
         (total, busy): (Duration, Duration),
     ) -> Option<SlowSpan> {
+        if !self.on {
+            return None;
+        }
         let threshold = if self.by_name.is_empty() {
-            self.default
+            Some(self.threshold)
         } else {
-            self.by_name.get(name).copied().unwrap_or(self.default)
+            self.by_name
+                .get(name)
+                .copied()
+                .unwrap_or(Some(self.threshold))
         }?;
         let slow = SlowSpan {
             total,
@@ -52,7 +79,8 @@ mod tests {
     #[test]
     fn per_name_thresholds_override_the_default() {
         let rules = SlowRules {
-            default: Some(Duration::from_millis(50)),
+            on: true,
+            threshold: Duration::from_millis(50),
             by_name: HashMap::from([
                 ("export".to_owned(), Some(Duration::from_secs(10))),
                 ("poll".to_owned(), None),
@@ -69,5 +97,6 @@ mod tests {
             ..rules
         };
         assert!(busy.judge("request", took(120)).is_none(), "mostly waiting");
+        assert!(SlowRules::off().judge("request", took(60_000)).is_none());
     }
 }

@@ -22,6 +22,9 @@ use crate::stats::Counters;
 
 pub(crate) use control::{Control, Flusher, WorkerHandle};
 
+/// Default capacity of the queue between the layer and the worker.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+
 /// Room for concurrent flush requests; a request that finds it full fails
 /// rather than blocking.
 const CONTROL_CAPACITY: usize = 64;

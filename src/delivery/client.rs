@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::chat::ChatId;
+use crate::chat::{BotToken, ChatId};
 
 use super::DeliveryConfig;
 use crate::error::Error;
@@ -177,7 +177,7 @@ impl fmt::Display for ApiError {
 impl BotClient {
     /// A client for the configured Bot API; fails only if the TLS stack
     /// cannot be set up.
-    pub(crate) fn new(config: &DeliveryConfig) -> Result<Self, Error> {
+    pub(crate) fn new(config: &DeliveryConfig, token: &BotToken) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
@@ -186,7 +186,7 @@ impl BotClient {
             .map_err(|e| Error::HttpClient(e.without_url().to_string()))?;
         Ok(BotClient {
             http,
-            method_base: format!("{}/bot{}/", config.api_url, config.token.expose()),
+            method_base: format!("{}/bot{}/", config.api_url, token.expose()),
             api_url: config.api_url.clone(),
         })
     }

@@ -22,7 +22,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::chat::{BotToken, ChatId};
+use crate::chat::ChatId;
 use crate::clock::Clock;
 use crate::render::html_to_plain;
 use crate::report::Reporter;
@@ -34,10 +34,10 @@ pub(crate) use outbox::{Message, Outbox};
 use pacing::Pacing;
 use retry::RetryPolicy;
 
-/// What delivery is configured with.
+/// What delivery is configured with (the token and the outbox's capacity
+/// come apart: one is checked, the other shared with the queue).
 #[derive(Debug, Clone)]
 pub(crate) struct DeliveryConfig {
-    pub(crate) token: BotToken,
     /// The Bot API base URL, without a trailing `/`.
     pub(crate) api_url: String,
     pub(crate) connect_timeout: Duration,
@@ -47,9 +47,25 @@ pub(crate) struct DeliveryConfig {
     pub(crate) max_retry_after: Duration,
     pub(crate) protect_content: bool,
     pub(crate) on_sent: Option<OnSent>,
-    /// Most messages waiting to be sent.
-    pub(crate) outbox_capacity: usize,
 }
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            api_url: DEFAULT_API_URL.to_owned(),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+            pacing: Pacing::telegram(),
+            retry: RetryPolicy::default(),
+            max_retry_after: Duration::from_secs(5 * 60),
+            protect_content: false,
+            on_sent: None,
+        }
+    }
+}
+
+/// The public Bot API endpoint.
+pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 
 /// Where the original alert of a fingerprint was delivered (stored in Redis
 /// too, so that any process of a fleet can edit it).
@@ -94,13 +110,14 @@ impl Courier {
     /// says, waiting on `clock`.
     pub(crate) fn new(
         config: DeliveryConfig,
+        outbox_capacity: usize,
         client: BotClient,
         clock: Clock,
         counters: Arc<Counters>,
         reporter: Arc<Reporter>,
     ) -> Self {
         Courier {
-            outbox: Outbox::new(config.pacing, config.outbox_capacity),
+            outbox: Outbox::new(config.pacing, outbox_capacity),
             client: Arc::new(client),
             retry: config.retry,
             max_retry_after: config.max_retry_after,

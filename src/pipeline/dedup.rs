@@ -19,6 +19,24 @@ use crate::chat::Target;
 use crate::delivery::Delivered;
 use crate::render::tally::TallyText;
 
+/// The dedup stage's configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DedupConfig {
+    /// The dedup window; zero turns deduplication off.
+    pub(crate) window: Duration,
+    /// Most fingerprints held.
+    pub(crate) capacity: usize,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            window: Duration::from_secs(10 * 60),
+            capacity: 10_000,
+        }
+    }
+}
+
 /// Counts at which the original alert is updated before its window closes.
 pub(crate) const TALLY_THRESHOLDS: &[u64] = &[10, 100, 1_000, 10_000, 100_000];
 

@@ -28,6 +28,28 @@ pub(crate) const MAX_KEYS: usize = 1000;
 /// Most keys remembered as "already alerted in this slow window".
 const MAX_ALERTED: usize = 10_000;
 
+/// The digest stage's configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DigestConfig {
+    /// The digest period (windows aligned to the wall clock).
+    pub(crate) window: Duration,
+    /// After one immediate slow alert per key, the rest of that key only go
+    /// to the digest for this long.
+    pub(crate) slow_batch: Duration,
+    /// Rows per section.
+    pub(crate) top: usize,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        DigestConfig {
+            window: Duration::from_secs(15 * 60),
+            slow_batch: Duration::from_secs(15 * 60),
+            top: 20,
+        }
+    }
+}
+
 /// Where a record goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {

@@ -28,7 +28,7 @@ pub(crate) mod histogram;
 pub(crate) mod hook;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::alert::AlertLevel;
 use crate::channel::gate::OpenKind;
@@ -39,45 +39,36 @@ use crate::record::http::span_key;
 use crate::record::{Kind, Record};
 use crate::render::alert::{slow_message, slow_title};
 use crate::render::notice::{check_greeting, startup_text, stop_text};
-use crate::render::{render_digest, render_notice, render_record, render_tally, RenderContext};
+use crate::render::{
+    render_digest, render_notice, render_record, render_tally, Identity, Limits, RenderContext,
+};
 use crate::report::Reporter;
 use crate::sanitize::Sanitizer;
 use crate::stats::{Counters, Outcome, Stats};
 
-pub(crate) use dedup::{Claim, Tally};
-pub(crate) use digest::{ClosedWindow, DigestData};
+pub(crate) use dedup::{Claim, DedupConfig, Tally};
+pub(crate) use digest::{ClosedWindow, DigestConfig, DigestData};
 pub(crate) use hook::BeforeSend;
 
 use dedup::{crosses_threshold, Dedup, Verdict};
 use digest::{Digest, Route, Totals};
 use hook::HookVerdict;
 
-/// What the pipeline is configured with.
+/// What the pipeline is configured with: each stage's own configuration,
+/// and where messages go.
 #[derive(Debug, Clone)]
 pub(crate) struct PipelineConfig {
-    /// The service name and environment shown in every message.
-    pub(crate) service: String,
-    pub(crate) environment: String,
-    /// The version shown in the startup notice.
-    pub(crate) service_version: Option<String>,
+    /// The service, environment and version shown in every message.
+    pub(crate) identity: Identity,
+    /// What an alert shows at most.
+    pub(crate) limits: Limits,
+    pub(crate) dedup: DedupConfig,
+    pub(crate) digest: DigestConfig,
+    pub(crate) sanitizer: Sanitizer,
+    pub(crate) before_send: Option<BeforeSend>,
     /// Where each level goes, and where digests go.
     pub(crate) routes: Routes,
     pub(crate) digest_target: Target,
-    /// The dedup window (zero: off) and how many fingerprints it holds.
-    pub(crate) rate_limit: Duration,
-    pub(crate) dedup_capacity: usize,
-    /// The digest period, how long one slow alert per key holds the rest
-    /// back, and how many rows a digest lists.
-    pub(crate) batch_window: Duration,
-    pub(crate) slow_batch: Duration,
-    pub(crate) digest_top: usize,
-    /// What an alert shows at most.
-    pub(crate) max_traceback_lines: usize,
-    pub(crate) max_field_len: usize,
-    pub(crate) max_fields: usize,
-    pub(crate) max_continuation_messages: usize,
-    pub(crate) sanitizer: Sanitizer,
-    pub(crate) before_send: Option<BeforeSend>,
 }
 
 /// What one record produced.
@@ -124,12 +115,12 @@ impl Pipeline {
         reporter: Arc<Reporter>,
     ) -> Self {
         let digest = Digest::new(
-            config.batch_window,
-            config.slow_batch,
+            config.digest.window,
+            config.digest.slow_batch,
             clock.now(),
             clock.wall(),
         );
-        let mut dedup = Dedup::new(config.rate_limit, config.dedup_capacity);
+        let mut dedup = Dedup::new(config.dedup.window, config.dedup.capacity);
         if shared {
             dedup.tally_every_entry();
         }
@@ -170,7 +161,7 @@ impl Pipeline {
             },
             None => None,
         };
-        enrich::resolve_backtrace(&mut record, self.config.max_traceback_lines);
+        enrich::resolve_backtrace(&mut record, self.config.limits.max_traceback_lines);
         self.config.sanitizer.sanitize_record(&mut record);
         if !self.route(&mut record) {
             return prepared;
@@ -362,7 +353,7 @@ impl Pipeline {
 
     /// The digest of a (possibly merged) window, if it has anything to say.
     pub(crate) fn render_window(&self, window: ClosedWindow) -> Vec<Message> {
-        let Some(report) = window.into_report(self.config.digest_top) else {
+        let Some(report) = window.into_report(self.config.digest.top) else {
             return Vec::new();
         };
         let pages = render_digest(&report, &self.render_context(0));
@@ -380,7 +371,7 @@ impl Pipeline {
     pub(crate) fn render_tallies(&self, tallies: Vec<Tally>) -> Vec<Message> {
         let mut messages = Vec::new();
         for tally in tallies.iter().filter(|tally| tally.is_news()) {
-            let (edit, text, fallback) = render_tally(&tally.text(), &self.config.service);
+            let (edit, text, fallback) = render_tally(&tally.text(), &self.config.identity.service);
             let heading = Heading::new(AlertLevel::Info, &tally.title);
             let mut pages = messages_for(vec![text], &tally.target, heading, true, 0);
             for page in &mut pages {
@@ -394,7 +385,7 @@ impl Pipeline {
 
     /// The startup notice ("started v1.2 on host web-3").
     pub(crate) fn startup_notice(&self, host: &str) -> Vec<Message> {
-        let version = self.config.service_version.as_deref();
+        let version = self.config.identity.version.as_deref();
         self.notice("🟢", &startup_text(version, host))
     }
 
@@ -405,12 +396,14 @@ impl Pipeline {
 
     /// The test message the configuration check posts.
     pub(crate) fn check_greeting(&self) -> String {
-        check_greeting(&self.config.service, &self.config.environment)
+        let identity = &self.config.identity;
+        check_greeting(&identity.service, &identity.environment)
     }
 
     /// The service and version, for the fleet's once-per-deploy notice.
     pub(crate) fn deploy(&self) -> (&str, Option<&str>) {
-        (&self.config.service, self.config.service_version.as_deref())
+        let identity = &self.config.identity;
+        (&identity.service, identity.version.as_deref())
     }
 
     /// A one-line silent notice (startup, shutdown) to where Info goes.
@@ -429,14 +422,15 @@ impl Pipeline {
     }
 
     fn render_context(&self, dropped_since_last: u64) -> RenderContext<'_> {
+        let (identity, limits) = (&self.config.identity, &self.config.limits);
         RenderContext {
-            service: &self.config.service,
-            environment: &self.config.environment,
-            max_traceback_lines: self.config.max_traceback_lines,
-            max_field_len: self.config.max_field_len,
-            max_fields: self.config.max_fields,
+            service: &identity.service,
+            environment: &identity.environment,
+            max_traceback_lines: limits.max_traceback_lines,
+            max_field_len: limits.max_field_len,
+            max_fields: limits.max_fields,
             dropped_since_last,
-            max_messages: 1 + self.config.max_continuation_messages,
+            max_messages: 1 + limits.max_continuation_messages,
         }
     }
 

@@ -22,6 +22,49 @@ pub(crate) use html::html_to_plain;
 pub(crate) use notice::render_notice;
 pub(crate) use tally::render_tally;
 
+/// Who the messages speak for: shown in every message.
+#[derive(Debug, Clone)]
+pub(crate) struct Identity {
+    pub(crate) service: String,
+    pub(crate) environment: String,
+    /// Shown in the startup notice.
+    pub(crate) version: Option<String>,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Identity {
+            service: "unknown-service".to_owned(),
+            environment: "development".to_owned(),
+            version: None,
+        }
+    }
+}
+
+/// How much of an alert is shown.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Span-trace lines and backtrace frames; 0 shows none.
+    pub(crate) max_traceback_lines: usize,
+    /// Longest field value shown, in characters.
+    pub(crate) max_field_len: usize,
+    /// Most fields shown.
+    pub(crate) max_fields: usize,
+    /// Extra messages a long alert may take.
+    pub(crate) max_continuation_messages: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_traceback_lines: 15,
+            max_field_len: 500,
+            max_fields: 30,
+            max_continuation_messages: 3,
+        }
+    }
+}
+
 /// What the renderer needs besides the record.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RenderContext<'a> {
