@@ -276,3 +276,36 @@ fn a_failing_api_counts_failures_with_a_reason() {
     );
     assert_accounted(&stats);
 }
+
+/// A Redis URL the Redis client refuses is a configuration error from
+/// `build()`, found before any thread or runtime starts: in plain `main`,
+/// inside both kinds of tokio runtime and inside `spawn_blocking`, where a
+/// runtime dropped in async code would panic.
+#[test]
+fn a_redis_url_the_client_refuses_is_an_error_in_every_context() {
+    fn try_build() -> String {
+        let mock = MockTelegram::start().unwrap();
+        let result = builder(&mock)
+            .redis_url("redis://:hunter2@localhost/cache")
+            .build();
+        let error = result.err().expect("the Redis client refuses this URL");
+        error.to_string()
+    }
+    let check = |text: String| {
+        assert!(text.contains("redis_url"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    };
+    check(try_build());
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    check(current.block_on(async { try_build() }));
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    check(multi.block_on(async { try_build() }));
+    check(multi.block_on(async { tokio::task::spawn_blocking(try_build).await.unwrap() }));
+}

@@ -204,3 +204,33 @@ impl Fleet {
         self.collects.iter().map(|(_, at)| *at).min()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_process_on_its_own_decides_everything_here() {
+        let mut fleet = Fleet::new(None, Duration::from_secs(600), Duration::from_secs(900));
+        assert!(!fleet.is_shared());
+        fleet.connect().await;
+        assert!(fleet.first_start("orders-api", Some("1.2")).await);
+        assert_eq!(fleet.claim(Some(7)).await, Claim::Local);
+        assert_eq!(fleet.add_repeats(7, 3), None);
+        assert!(!fleet.covers(7));
+        assert!(!fleet.has_pending_repeats());
+        let window = ClosedWindow {
+            id: 42,
+            period: Duration::from_secs(900),
+            data: DigestData::default(),
+        };
+        let now = Instant::now();
+        assert_eq!(
+            fleet.share_window(window.clone(), now).await,
+            Some(window),
+            "this process sends its own digest"
+        );
+        assert!(fleet.collect_digests(now, true).await.is_empty());
+        assert_eq!(fleet.next_collect(), None);
+    }
+}
