@@ -288,7 +288,7 @@ fn a_redis_url_the_client_refuses_is_an_error_in_every_context() {
         let result = builder(&mock)
             .redis_url("redis://:hunter2@localhost/cache")
             .build();
-        let error = result.err().expect("the Redis client refuses this URL");
+        let error = result.expect_err("the Redis client refuses this URL");
         error.to_string()
     }
     let check = |text: String| {

@@ -36,10 +36,12 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
         parts.pipeline.dedup.window,
         parts.pipeline.digest.window,
     );
+    let gate = Arc::new(RepeatGate::default());
     let pipeline = Pipeline::new(
         parts.pipeline,
         parts.clock.clone(),
         fleet.is_shared(),
+        Arc::clone(&gate),
         Arc::clone(&counters),
         Arc::clone(&reporter),
     );
@@ -51,7 +53,6 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
         Arc::clone(&counters),
         reporter,
     );
-    let gate = Arc::new(RepeatGate::default());
     let (producer, control, inbox) = channel::open(parts.queue_capacity, &counters);
     let thread = worker::spawn(
         WorkerParts {
@@ -59,7 +60,6 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
             pipeline,
             fleet,
             courier,
-            gate: Arc::clone(&gate),
             counters: Arc::clone(&counters),
         },
         inbox,

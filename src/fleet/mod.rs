@@ -19,7 +19,7 @@ mod redis;
 use std::time::{Duration, Instant};
 
 use crate::delivery::Delivered;
-use crate::pipeline::{Claim, ClosedWindow, DigestData, Tally};
+use crate::pipeline::{Claim, ClosedWindow, DigestData, SharedRepeats, Tally};
 
 #[cfg(not(feature = "redis"))]
 pub(crate) use disabled::{FleetConfig, FleetStore};
@@ -89,21 +89,6 @@ impl Fleet {
             (Some(store), Some(fingerprint)) => store.claim(fingerprint, self.dedup_window).await,
             _ => Claim::Local,
         }
-    }
-
-    /// Repeats of a fleet kind counted at the gate: batched for Redis; the
-    /// fleet's total after them (`None` on its own).
-    pub(crate) fn add_repeats(&mut self, fingerprint: u64, repeats: u64) -> Option<u64> {
-        let store = self.store.as_mut()?;
-        Some(store.add_repeats(fingerprint, repeats, self.dedup_window))
-    }
-
-    /// Whether `fingerprint` is still known to be covered by another
-    /// process's alert (so that its repeats may be counted at the gate).
-    pub(crate) fn covers(&self, fingerprint: u64) -> bool {
-        self.store
-            .as_ref()
-            .is_some_and(|store| store.knows_repeat(fingerprint))
     }
 
     /// Whether repeat counts wait to be sent to Redis.
@@ -202,6 +187,23 @@ impl Fleet {
     /// When the next fleet digest is due to be collected.
     pub(crate) fn next_collect(&self) -> Option<Instant> {
         self.collects.iter().map(|(_, at)| *at).min()
+    }
+}
+
+impl SharedRepeats for Fleet {
+    /// Repeats of a fleet kind counted at the gate: batched for Redis; the
+    /// fleet's total after them (`None` on its own).
+    fn add_repeats(&mut self, fingerprint: u64, repeats: u64) -> Option<u64> {
+        let store = self.store.as_mut()?;
+        Some(store.add_repeats(fingerprint, repeats, self.dedup_window))
+    }
+
+    /// Whether `fingerprint` is still known to be covered by another
+    /// process's alert (so that its repeats may be counted at the gate).
+    fn covers(&self, fingerprint: u64) -> bool {
+        self.store
+            .as_ref()
+            .is_some_and(|store| store.knows_repeat(fingerprint))
     }
 }
 

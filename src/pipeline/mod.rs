@@ -4,7 +4,7 @@
 //! In: a [`Record`] (with the fleet's [`Claim`] on its fingerprint), counts
 //! from the repeat gate, and the clock's ticks. Out: [`Message`]s addressed
 //! and ready for delivery, [`Tally`]s for the worker to complete with the
-//! fleet's totals, gate kinds to open, and closed digest windows. Each stage
+//! fleet's totals, and closed digest windows. Each stage
 //! is one function that returns what it produced; nothing is kept for the
 //! worker to collect later.
 //!
@@ -13,7 +13,8 @@
 //!    asks the fleet about the same key before the record comes in).
 //! 2. [`hook`]: the user's `before_send`, which may edit or drop it.
 //! 3. [`dedup`]: a repeat inside its window is counted (and tallied at
-//!    10, 100, 1 000 …), not sent.
+//!    10, 100, 1 000 …), not sent; from then on the layer may count its
+//!    repeats at the gate, which [`repeats`] settles.
 //! 4. [`enrich`]: the backtrace resolved.
 //! 5. sanitize (`crate::sanitize`): secrets redacted from every text.
 //! 6. [`digest`]: warnings and all but the first slow span of a key are
@@ -26,12 +27,13 @@ pub(crate) mod enrich;
 pub(crate) mod fingerprint;
 pub(crate) mod histogram;
 pub(crate) mod hook;
+pub(crate) mod repeats;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::alert::AlertLevel;
-use crate::channel::gate::OpenKind;
+use crate::channel::gate::{OpenKind, OpenKinds, RepeatGate};
 use crate::chat::{Routes, Target};
 use crate::clock::Clock;
 use crate::delivery::{Delivered, Message};
@@ -49,6 +51,7 @@ use crate::stats::{Counters, Outcome, Stats};
 pub(crate) use dedup::{Claim, DedupConfig, Tally};
 pub(crate) use digest::{ClosedWindow, DigestConfig, DigestData};
 pub(crate) use hook::BeforeSend;
+pub(crate) use repeats::SharedRepeats;
 
 use dedup::{crosses_threshold, Dedup, Verdict};
 use digest::{Digest, Route, Totals};
@@ -78,8 +81,6 @@ pub(crate) struct Prepared {
     pub(crate) messages: Vec<Message>,
     /// Tallies due (thresholds crossed, entries evicted for room).
     pub(crate) tallies: Vec<Tally>,
-    /// A kind whose repeats the layer may now count at the gate.
-    pub(crate) opening: Option<OpenKind>,
 }
 
 /// What the periodic work produced.
@@ -97,6 +98,9 @@ pub(crate) struct Pipeline {
     config: PipelineConfig,
     clock: Clock,
     dedup: Dedup,
+    /// The kinds whose repeats the layer counts at the gate (the dedup
+    /// stage's side of the repeat gate, see [`repeats`]).
+    open_kinds: OpenKinds,
     digest: Digest,
     counters: Arc<Counters>,
     reporter: Arc<Reporter>,
@@ -111,6 +115,7 @@ impl Pipeline {
         config: PipelineConfig,
         clock: Clock,
         shared: bool,
+        gate: Arc<RepeatGate>,
         counters: Arc<Counters>,
         reporter: Arc<Reporter>,
     ) -> Self {
@@ -128,6 +133,7 @@ impl Pipeline {
             config,
             clock,
             dedup,
+            open_kinds: OpenKinds::new(gate),
             digest,
             counters,
             reporter,
@@ -200,6 +206,22 @@ impl Pipeline {
         claim: Claim,
         out: &mut Prepared,
     ) -> Option<u64> {
+        let (verdict, opening) = self.admit(record, fp, claim, out);
+        if let Some(kind) = opening {
+            self.open_kinds.open(kind);
+        }
+        verdict
+    }
+
+    /// The dedup decision, and the kind whose repeats the layer may count
+    /// from now on.
+    fn admit(
+        &mut self,
+        record: &Record,
+        fp: u64,
+        claim: Claim,
+        out: &mut Prepared,
+    ) -> (Option<u64>, Option<OpenKind>) {
         // Repeats are only counted: they are not sanitized or resolved, and
         // what dedup keeps of them (the title) is sanitized on its own.
         let title = self.safe_title(record);
@@ -212,8 +234,7 @@ impl Pipeline {
                 let heading = (title.as_str(), record.level, &target);
                 out.tallies.push(self.dedup.fleet_tally(fp, total, heading));
             }
-            out.opening = opening(record, fp, true, title, target);
-            return None;
+            return (None, opening(record, fp, true, title, target));
         }
         let heading = (title.as_str(), record.level, &target);
         let verdict = self
@@ -223,16 +244,17 @@ impl Pipeline {
         // Held in this process's window: later repeats may be counted at
         // the gate. (A fleet's first alert waits for its first repeat,
         // which makes the fleet's tally known here.)
-        if claim == Claim::Local {
-            out.opening = opening(record, fp, false, title, target);
-        }
+        let opening = match claim {
+            Claim::Local => opening(record, fp, false, title, target),
+            _ => None,
+        };
         match verdict {
-            Verdict::Alert => Some(fp),
+            Verdict::Alert => (Some(fp), opening),
             Verdict::Repeat { tally_due } => {
                 self.counters.settle(Outcome::Deduplicated, 1);
                 out.tallies
                     .extend(tally_due.then(|| self.dedup.tally(fp)).flatten());
-                None
+                (None, opening)
             }
         }
     }
@@ -274,39 +296,6 @@ impl Pipeline {
             first.fingerprint = fingerprint;
         }
         alert
-    }
-
-    /// Settles `repeats` counted at the gate for `kind`, as the same number
-    /// of repeat records would have been: counted, added to the tally, and
-    /// a threshold tally when one is crossed. `fleet_total` is the fleet's
-    /// count after them, for a fleet kind.
-    pub(crate) fn gate_repeats(
-        &mut self,
-        kind: &OpenKind,
-        repeats: u64,
-        fleet_total: Option<u64>,
-    ) -> Option<Tally> {
-        self.counters.accept_repeats(repeats);
-        self.counters.settle(Outcome::Deduplicated, repeats);
-        let fp = kind.fingerprint;
-        // `None` from `add_repeats`: the entry is gone (evicted for room);
-        // the repeats are counted above but no longer tallied here.
-        let local_total = self.dedup.add_repeats(fp, repeats);
-        match fleet_total {
-            Some(total) if crosses_threshold(total, repeats) => {
-                let heading = (kind.title.as_str(), kind.level, &kind.target);
-                Some(self.dedup.fleet_tally(fp, total, heading))
-            }
-            Some(_) => None,
-            None => local_total
-                .filter(|total| crosses_threshold(*total, repeats))
-                .and_then(|_| self.dedup.tally(fp)),
-        }
-    }
-
-    /// Whether this process's dedup window for `fingerprint` is open.
-    pub(crate) fn holds(&self, fingerprint: u64) -> bool {
-        self.dedup.holds(fingerprint)
     }
 
     /// Remembers where a deduplicated alert landed.

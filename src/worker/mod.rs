@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::channel::control::EXIT_GRACE;
-use crate::channel::gate::{OpenKinds, RepeatGate};
 use crate::channel::{mark_worker_thread, Control, Inbox};
 use crate::delivery::client::ApiError;
 use crate::delivery::{Courier, Message};
@@ -72,7 +71,6 @@ pub(crate) struct Parts {
     pub(crate) pipeline: Pipeline,
     pub(crate) fleet: Fleet,
     pub(crate) courier: Courier,
-    pub(crate) gate: Arc<RepeatGate>,
     pub(crate) counters: Arc<Counters>,
 }
 
@@ -108,8 +106,6 @@ struct Worker {
     control: mpsc::Receiver<Control>,
     counters: Arc<Counters>,
     in_flight: Option<InFlight>,
-    /// The kinds of alert whose repeats the layer counts at the gate.
-    open_kinds: OpenKinds,
     flushes: Vec<PendingFlush>,
     stopping: Option<Stopping>,
     records_open: bool,
@@ -134,7 +130,6 @@ impl Worker {
             control: inbox.control,
             counters: parts.counters,
             in_flight: None,
-            open_kinds: OpenKinds::new(parts.gate),
             flushes: Vec::new(),
             stopping: None,
             records_open: true,
@@ -195,7 +190,7 @@ impl Worker {
                     self.on_record(record).await;
                 }
                 () = tokio::time::sleep(DRAIN_INTERVAL), if poll_later => {}
-                () = tokio::time::sleep(GATE_INTERVAL), if !self.open_kinds.is_empty() => {}
+                () = tokio::time::sleep(GATE_INTERVAL), if self.pipeline.has_open_kinds() => {}
                 () = tokio::time::sleep(FLEET_FLUSH_INTERVAL), if repeats_pending => {
                     self.fleet.flush_repeats().await;
                 }

@@ -1,7 +1,6 @@
 //! One record through the pipeline, and the repeats the layer counted at
 //! the gate.
 
-use crate::channel::gate::{GateKey, OpenKind};
 use crate::pipeline::Tally;
 use crate::record::Record;
 
@@ -17,64 +16,19 @@ impl Worker {
         let claim = self.fleet.claim(key).await;
         let prepared = self.pipeline.prepare(record, key, claim);
         self.enqueue(prepared.messages);
-        if let Some(kind) = prepared.opening {
-            self.open_kinds.open(kind);
-        }
         self.send_tallies(prepared.tallies).await;
     }
 
     /// Settles the repeats the layer counted at the gate since the last
-    /// call, and closes the kinds whose window this process no longer holds.
+    /// call (and closes the kinds whose window is gone).
     pub(super) async fn take_gate_counts(&mut self) {
-        if self.open_kinds.is_empty() {
-            return;
-        }
-        let mut tallies = Vec::new();
-        for (kind, repeats) in self.open_kinds.take_counts() {
-            tallies.extend(self.settle_gate_repeats(&kind, repeats));
-        }
-        for key in self.stale_kinds() {
-            if let Some((kind, repeats)) = self.open_kinds.close(key) {
-                tallies.extend(self.settle_gate_repeats(&kind, repeats));
-            }
-        }
+        let tallies = self.pipeline.settle_gate(&mut self.fleet);
         self.send_tallies(tallies).await;
     }
 
-    /// Open kinds whose dedup window is gone here: evicted for room, or
-    /// (fleet) no longer known to be covered by another alert.
-    fn stale_kinds(&self) -> Vec<GateKey> {
-        self.open_kinds
-            .kinds()
-            .filter(|kind| match kind.fleet {
-                true => !self.fleet.covers(kind.fingerprint),
-                false => !self.pipeline.holds(kind.fingerprint),
-            })
-            .map(|kind| kind.key)
-            .collect()
-    }
-
-    /// Closes every kind (each tick, so that no count outlives its window;
-    /// with `shut`, for good), settling what was counted; the tallies due.
+    /// Closes every kind at the gate (with `shut`, for good); the tallies due.
     pub(super) fn close_gate(&mut self, shut: bool) -> Vec<Tally> {
-        let mut tallies = Vec::new();
-        for (kind, repeats) in self.open_kinds.close_all(shut) {
-            tallies.extend(self.settle_gate_repeats(&kind, repeats));
-        }
-        tallies
-    }
-
-    /// Counts a kind's repeats, in the fleet's tally too for a fleet kind;
-    /// the tally due if a threshold was crossed.
-    fn settle_gate_repeats(&mut self, kind: &OpenKind, repeats: u64) -> Option<Tally> {
-        if repeats == 0 {
-            return None;
-        }
-        let fleet_total = match kind.fleet {
-            true => self.fleet.add_repeats(kind.fingerprint, repeats),
-            false => None,
-        };
-        self.pipeline.gate_repeats(kind, repeats, fleet_total)
+        self.pipeline.close_gate(shut, &mut self.fleet)
     }
 
     /// Sends tallies, with the fleet's totals and originals when there is

@@ -1,0 +1,108 @@
+//! Repeats counted at the gate: the dedup stage's side of the repeat gate.
+//!
+//! When dedup admits a new kind of alert (or learns that the fleet covers
+//! it), it opens the kind at the gate (`channel::gate`), and the layer counts
+//! its repeats there. Here the counts are taken and settled as the same
+//! number of repeat records would have been; kinds whose window is gone are
+//! closed. For a fleet kind, the fleet's side is asked through
+//! [`SharedRepeats`] (implemented by `fleet::Fleet`), so that this stage
+//! needs nothing from the fleet's code.
+
+use crate::channel::gate::{GateKey, OpenKind};
+use crate::stats::Outcome;
+
+use super::dedup::crosses_threshold;
+use super::{Pipeline, Tally};
+
+/// What the fleet knows about repeats of kinds another process alerted.
+pub(crate) trait SharedRepeats {
+    /// Adds `repeats` of a fleet kind; the fleet's total after them (`None`
+    /// without a fleet).
+    fn add_repeats(&mut self, fingerprint: u64, repeats: u64) -> Option<u64>;
+
+    /// Whether another process's alert still covers `fingerprint`.
+    fn covers(&self, fingerprint: u64) -> bool;
+}
+
+impl Pipeline {
+    /// Whether any kind is open at the gate (then its counts are taken
+    /// periodically).
+    pub(crate) fn has_open_kinds(&self) -> bool {
+        !self.open_kinds.is_empty()
+    }
+
+    /// Settles the repeats counted since the last call, and closes the kinds
+    /// whose window this process no longer holds; the tallies due.
+    pub(crate) fn settle_gate(&mut self, fleet: &mut impl SharedRepeats) -> Vec<Tally> {
+        if self.open_kinds.is_empty() {
+            return Vec::new();
+        }
+        let mut tallies = Vec::new();
+        for (kind, repeats) in self.open_kinds.take_counts() {
+            tallies.extend(self.settle(&kind, repeats, fleet));
+        }
+        for key in self.stale_kinds(fleet) {
+            if let Some((kind, repeats)) = self.open_kinds.close(key) {
+                tallies.extend(self.settle(&kind, repeats, fleet));
+            }
+        }
+        tallies
+    }
+
+    /// Closes every kind (each tick, so that no count outlives its window;
+    /// with `shut`, for good), settling what was counted; the tallies due.
+    pub(crate) fn close_gate(&mut self, shut: bool, fleet: &mut impl SharedRepeats) -> Vec<Tally> {
+        let mut tallies = Vec::new();
+        for (kind, repeats) in self.open_kinds.close_all(shut) {
+            tallies.extend(self.settle(&kind, repeats, fleet));
+        }
+        tallies
+    }
+
+    /// Open kinds whose dedup window is gone here: evicted for room, or
+    /// (fleet) no longer known to be covered by another alert.
+    fn stale_kinds(&self, fleet: &impl SharedRepeats) -> Vec<GateKey> {
+        self.open_kinds
+            .kinds()
+            .filter(|kind| match kind.fleet {
+                true => !fleet.covers(kind.fingerprint),
+                false => !self.dedup.holds(kind.fingerprint),
+            })
+            .map(|kind| kind.key)
+            .collect()
+    }
+
+    /// Counts a kind's repeats (in the fleet's tally too, for a fleet kind)
+    /// as the same number of repeat records would have been: counted, added
+    /// to the tally, and a threshold tally when one is crossed.
+    fn settle(
+        &mut self,
+        kind: &OpenKind,
+        repeats: u64,
+        fleet: &mut impl SharedRepeats,
+    ) -> Option<Tally> {
+        if repeats == 0 {
+            return None;
+        }
+        let fleet_total = match kind.fleet {
+            true => fleet.add_repeats(kind.fingerprint, repeats),
+            false => None,
+        };
+        self.counters.accept_repeats(repeats);
+        self.counters.settle(Outcome::Deduplicated, repeats);
+        let fp = kind.fingerprint;
+        // `None` from `add_repeats`: the entry is gone (evicted for room);
+        // the repeats are counted above but no longer tallied here.
+        let local_total = self.dedup.add_repeats(fp, repeats);
+        match fleet_total {
+            Some(total) if crosses_threshold(total, repeats) => {
+                let heading = (kind.title.as_str(), kind.level, &kind.target);
+                Some(self.dedup.fleet_tally(fp, total, heading))
+            }
+            Some(_) => None,
+            None => local_total
+                .filter(|total| crosses_threshold(*total, repeats))
+                .and_then(|_| self.dedup.tally(fp)),
+        }
+    }
+}
