@@ -18,7 +18,7 @@ use crate::alert::AlertLevel;
 use crate::channel::gate::RepeatGate;
 use crate::channel::{on_worker_thread, Producer};
 use crate::clock::Clock;
-use crate::record::{GateKey, Kind, Origin, Record, SpanList, SpanRecord};
+use crate::record::{Captured, GateKey, Kind, Origin, Record, SpanList, SpanRecord};
 use crate::text::Text;
 
 use super::backtrace;
@@ -235,15 +235,17 @@ where
         }) else {
             return;
         };
+        let captured = Captured {
+            title: None,
+            fields: fields.map(|f| (*f).clone()).unwrap_or_default(),
+            spans: parents,
+            backtrace: None,
+            fingerprint: None,
+            gate_key: None,
+        };
         let origin = Origin::Event(span.metadata());
-        let mut record = Record::new(
-            AlertLevel::Warning,
-            Kind::Slow(slow),
-            origin,
-            Text::default(),
-        );
-        record.fields = fields.map(|f| (*f).clone()).unwrap_or_default();
-        record.spans = parents;
+        let kind = Kind::Slow(slow);
+        let record = Record::new(AlertLevel::Warning, kind, origin, Text::default(), captured);
         producer.submit(record);
     }
 
@@ -319,14 +321,21 @@ impl TelegramLayer {
             .level
             .unwrap_or_else(|| AlertLevel::from_tracing(metadata.level()));
         let message = collector.message.unwrap_or_default();
-        let mut record = Record::new(level, kind, Origin::Event(metadata), message);
-        record.title = collector.title;
-        record.fields = collector.fields;
-        record.spans = spans;
-        record.backtrace = backtrace;
-        record.fingerprint = collector.fingerprint;
-        record.gate_key = gate_key;
-        producer.submit(record);
+        let captured = Captured {
+            title: collector.title,
+            fields: collector.fields,
+            spans,
+            backtrace,
+            fingerprint: collector.fingerprint,
+            gate_key,
+        };
+        producer.submit(Record::new(
+            level,
+            kind,
+            Origin::Event(metadata),
+            message,
+            captured,
+        ));
     }
 
     /// Whether the event is inside a skipped span; without a lookup while

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::alert::AlertLevel;
 use crate::channel::{on_worker_thread, Flusher, Producer};
-use crate::record::{FieldValue, Kind, Origin, Record};
+use crate::record::{Captured, FieldValue, Kind, Origin, Record};
 
 use super::backtrace;
 use super::PanicConfig;
@@ -63,16 +63,20 @@ fn report(producer: &Producer, info: &PanicHookInfo<'_>, max_frames: usize) {
             )),
         ));
     }
-    let mut record = Record::new(
-        AlertLevel::Critical,
+    let captured = Captured {
+        title: Some(format!("Panic in thread '{thread_name}'")),
+        fields,
+        backtrace: (max_frames > 0).then(backtrace::capture),
+        ..Captured::default()
+    };
+    let level = AlertLevel::Critical;
+    producer.submit(Record::new(
+        level,
         Kind::Alert,
         Origin::Manual,
         message.into(),
-    );
-    record.title = Some(format!("Panic in thread '{thread_name}'"));
-    record.fields = fields;
-    record.backtrace = (max_frames > 0).then(backtrace::capture);
-    producer.submit(record);
+        captured,
+    ));
 }
 
 /// The text of a panic payload (`&str` or `String`, as `panic!` makes them).

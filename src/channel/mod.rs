@@ -82,6 +82,7 @@ impl Producer {
 
     /// Queues a record without ever blocking; a full or closed queue drops
     /// it and counts the drop.
+    #[inline]
     pub(crate) fn submit(&self, record: Record) {
         if !self.counters.accept() {
             return;

@@ -90,37 +90,53 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    /// The one constructor: a record of `kind` at `level`, with its message
-    /// and nothing else yet (no title, fields, spans or backtrace), stamped
-    /// now. Callers fill in what they captured.
-    pub(crate) fn new(level: AlertLevel, kind: Kind, origin: Origin, message: Text) -> Self {
+    /// The one constructor: a record of `kind` at `level` with its message
+    /// and what was captured around it, stamped now.
+    #[inline]
+    pub(crate) fn new(
+        level: AlertLevel,
+        kind: Kind,
+        origin: Origin,
+        message: Text,
+        captured: Captured,
+    ) -> Self {
+        let Captured {
+            title,
+            fields,
+            spans,
+            backtrace,
+            fingerprint,
+            gate_key,
+        } = captured;
         Record {
             level,
             kind,
             origin,
-            title: None,
+            title,
             message,
-            fields: Fields::new(),
-            spans: SpanList::default(),
+            fields,
+            spans,
             timestamp: SystemTime::now(),
-            backtrace: None,
+            backtrace,
             frames: Vec::new(),
-            fingerprint: None,
-            gate_key: None,
+            fingerprint,
+            gate_key,
         }
     }
 
     /// A record for a manual alert.
     pub(crate) fn from_alert(alert: Alert) -> Self {
         let message = alert.message.unwrap_or_default().into();
-        let mut record = Record::new(alert.level, Kind::Alert, Origin::Manual, message);
-        record.title = Some(alert.title);
-        record.fields = alert
-            .details
-            .into_iter()
-            .map(|(key, value)| (key, FieldValue::Str(value)))
-            .collect();
-        record
+        let captured = Captured {
+            title: Some(alert.title),
+            fields: alert
+                .details
+                .into_iter()
+                .map(|(key, value)| (key, FieldValue::Str(value)))
+                .collect(),
+            ..Captured::default()
+        };
+        Record::new(alert.level, Kind::Alert, Origin::Manual, message, captured)
     }
 
     /// The event's metadata, if this record came from an event.
@@ -130,6 +146,24 @@ impl Record {
             Origin::Manual => None,
         }
     }
+}
+
+/// What was captured around a record's message. The layer fills in every
+/// field (so that nothing is built only to be replaced on the hot path);
+/// other callers take the rest from `Default`.
+#[derive(Debug, Default)]
+pub(crate) struct Captured {
+    /// A title set explicitly (manual alerts, `telegram.title`).
+    pub(crate) title: Option<String>,
+    pub(crate) fields: Fields,
+    /// Enclosing spans, root first.
+    pub(crate) spans: SpanList,
+    /// Captured unresolved on the application's thread, if asked for.
+    pub(crate) backtrace: Option<Box<backtrace::Backtrace>>,
+    /// An explicit dedup key (`telegram.fingerprint = "..."`).
+    pub(crate) fingerprint: Option<String>,
+    /// The event's repeat-gate key.
+    pub(crate) gate_key: Option<GateKey>,
 }
 
 /// Identifies a kind of alert on the application's thread (see the repeat
