@@ -39,6 +39,7 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
     let gate = Arc::new(RepeatGate::default());
     let pipeline = Pipeline::new(
         parts.pipeline,
+        parts.addresses,
         parts.clock.clone(),
         fleet.is_shared(),
         Arc::clone(&gate),

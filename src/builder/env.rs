@@ -210,18 +210,18 @@ mod tests {
         assert_eq!(b.chat_id, Some(ChatId::Id(-1001234567890)));
         assert_eq!(b.thread_id, Some(42));
         assert_eq!(b.delivery.api_url, "http://127.0.0.1:8081");
-        assert_eq!(b.identity.environment, "production");
-        assert_eq!(b.identity.service, "checkout");
+        assert_eq!(b.pipeline.identity.environment, "production");
+        assert_eq!(b.pipeline.identity.service, "checkout");
         assert_eq!(
             b.capture.skip.ignored_paths(),
             ["/health", "/auth", "/payment"]
         );
-        assert_eq!(b.limits.max_traceback_lines, 5);
+        assert_eq!(b.pipeline.limits.max_traceback_lines, 5);
         assert!(b.capture.capture_backtrace);
-        assert_eq!(b.dedup.window, Duration::ZERO);
-        assert_eq!(b.digest.window, Duration::from_secs(30 * 60));
+        assert_eq!(b.pipeline.dedup.window, Duration::ZERO);
+        assert_eq!(b.pipeline.digest.window, Duration::from_secs(30 * 60));
         assert_eq!(b.capture.slow.threshold, Duration::from_millis(500));
-        assert_eq!(b.digest.slow_batch, Duration::from_secs(5 * 60));
+        assert_eq!(b.pipeline.digest.slow_batch, Duration::from_secs(5 * 60));
         assert_eq!(
             b.redis_url.as_deref(),
             Some("rediss://user:pw@redis.internal:6380/0")
@@ -232,13 +232,13 @@ mod tests {
     fn defaults_match_the_documented_table() {
         let b = from(&REQUIRED).unwrap();
         assert_eq!(b.delivery.api_url, "https://api.telegram.org");
-        assert_eq!(b.identity.environment, "development");
+        assert_eq!(b.pipeline.identity.environment, "development");
         assert_eq!(b.capture.skip.ignored_paths(), ["/health", "/metrics"]);
-        assert_eq!(b.limits.max_traceback_lines, 15);
-        assert_eq!(b.dedup.window, Duration::from_secs(600));
-        assert_eq!(b.digest.window, Duration::from_secs(900));
+        assert_eq!(b.pipeline.limits.max_traceback_lines, 15);
+        assert_eq!(b.pipeline.dedup.window, Duration::from_secs(600));
+        assert_eq!(b.pipeline.digest.window, Duration::from_secs(900));
         assert_eq!(b.capture.slow.threshold, Duration::from_secs(3));
-        assert_eq!(b.digest.slow_batch, Duration::from_secs(900));
+        assert_eq!(b.pipeline.digest.slow_batch, Duration::from_secs(900));
         assert_eq!(b.thread_id, None);
         assert_eq!(b.redis_url, None);
     }

@@ -29,9 +29,8 @@ use crate::clock::Clock;
 use crate::delivery::DeliveryConfig;
 use crate::error::Error;
 use crate::guard::{TelegramGuard, DEFAULT_DROP_TIMEOUT};
-use crate::pipeline::{BeforeSend, DedupConfig, DigestConfig};
-use crate::render::{Identity, Limits};
-use crate::sanitize::Sanitizer;
+use crate::pipeline::PipelineConfig;
+use crate::render::Identity;
 use crate::worker::WorkerConfig;
 
 /// Configures a [`TelegramLayer`] and its [`TelegramGuard`].
@@ -60,12 +59,7 @@ pub struct Builder {
     // Each part's configuration, as it will run.
     pub(crate) capture: CaptureConfig,
     pub(crate) panics: PanicConfig,
-    pub(crate) identity: Identity,
-    pub(crate) limits: Limits,
-    pub(crate) dedup: DedupConfig,
-    pub(crate) digest: DigestConfig,
-    pub(crate) sanitizer: Sanitizer,
-    pub(crate) before_send: Option<BeforeSend>,
+    pub(crate) pipeline: PipelineConfig,
     pub(crate) delivery: DeliveryConfig,
     pub(crate) worker: WorkerConfig,
     pub(crate) queue_capacity: usize,
@@ -81,8 +75,8 @@ impl fmt::Debug for Builder {
             .field("chat_id", &self.chat_id)
             .field("thread_id", &self.thread_id)
             .field("api_url", &self.delivery.api_url)
-            .field("environment", &self.identity.environment)
-            .field("service", &self.identity.service)
+            .field("environment", &self.pipeline.identity.environment)
+            .field("service", &self.pipeline.identity.service)
             .field("min_level", &self.capture.min_level)
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
@@ -104,15 +98,13 @@ impl Default for Builder {
             capture_panics: true,
             capture: CaptureConfig::default(),
             panics: PanicConfig::default(),
-            identity: Identity {
-                service: executable_name(),
-                ..Identity::default()
+            pipeline: PipelineConfig {
+                identity: Identity {
+                    service: executable_name(),
+                    ..Identity::default()
+                },
+                ..PipelineConfig::default()
             },
-            limits: Limits::default(),
-            dedup: DedupConfig::default(),
-            digest: DigestConfig::default(),
-            sanitizer: Sanitizer::new(),
-            before_send: None,
             delivery: DeliveryConfig::default(),
             worker: WorkerConfig::default(),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,

@@ -44,13 +44,13 @@ impl Builder {
 
     /// The environment tag shown in every alert. Default `development`.
     pub fn environment(mut self, environment: impl Into<String>) -> Self {
-        self.identity.environment = environment.into();
+        self.pipeline.identity.environment = environment.into();
         self
     }
 
     /// The service name shown in every alert. Default: the executable's name.
     pub fn service(mut self, service: impl Into<String>) -> Self {
-        self.identity.service = service.into();
+        self.pipeline.identity.service = service.into();
         self
     }
 
@@ -111,7 +111,7 @@ impl Builder {
     /// After one immediate slow alert per span key, further slow spans of
     /// that key only go to the digest for this long. Default 15 min.
     pub fn slow_batch_window(mut self, window: Duration) -> Self {
-        self.digest.slow_batch = window;
+        self.pipeline.digest.slow_batch = window;
         self
     }
 
@@ -125,7 +125,7 @@ impl Builder {
     /// How many slow-span keys and warning kinds a digest lists (the rest
     /// are counted). Default 20.
     pub fn digest_top(mut self, rows: usize) -> Self {
-        self.digest.top = rows;
+        self.pipeline.digest.top = rows;
         self
     }
 
@@ -149,14 +149,14 @@ impl Builder {
     /// worker settles those counts at least every 500 ms, so `Stats` and the
     /// tallies may lag by that much (`flush` settles them at once).
     pub fn rate_limit(mut self, window: Duration) -> Self {
-        self.dedup.window = window;
+        self.pipeline.dedup.window = window;
         self
     }
 
     /// The most fingerprints the dedup store holds; when full, the oldest
     /// are evicted (counted in `Stats::dedup_evictions`). Default 10 000.
     pub fn dedup_capacity(mut self, capacity: usize) -> Self {
-        self.dedup.capacity = capacity;
+        self.pipeline.dedup.capacity = capacity;
         self
     }
 
@@ -164,7 +164,7 @@ impl Builder {
     /// warnings and drops is sent if there is anything to say, and a final
     /// one at shutdown. Default 15 min.
     pub fn batch_window(mut self, window: Duration) -> Self {
-        self.digest.window = window;
+        self.pipeline.digest.window = window;
         self
     }
 
@@ -198,7 +198,7 @@ impl Builder {
     /// How many span-trace (and, later, backtrace) lines an alert keeps;
     /// 0 shows none. Default 15.
     pub fn max_traceback_lines(mut self, lines: usize) -> Self {
-        self.limits.max_traceback_lines = lines;
+        self.pipeline.limits.max_traceback_lines = lines;
         self
     }
 
@@ -248,7 +248,7 @@ impl Builder {
 
     /// The version shown in notices (e.g. `env!("CARGO_PKG_VERSION")`).
     pub fn service_version(mut self, version: impl Into<String>) -> Self {
-        self.identity.version = Some(version.into());
+        self.pipeline.identity.version = Some(version.into());
         self
     }
 
@@ -261,33 +261,33 @@ impl Builder {
     /// The longest field value shown, in characters; longer values end with
     /// `…`. Default 500.
     pub fn max_field_len(mut self, chars: usize) -> Self {
-        self.limits.max_field_len = chars;
+        self.pipeline.limits.max_field_len = chars;
         self
     }
 
     /// The most fields shown per alert; the rest are counted. Default 30.
     pub fn max_fields(mut self, fields: usize) -> Self {
-        self.limits.max_fields = fields;
+        self.pipeline.limits.max_fields = fields;
         self
     }
 
     /// Also redacts every match of `pattern` (replaced by `***`), in every
     /// text that is sent.
     pub fn redact(mut self, pattern: Regex) -> Self {
-        self.sanitizer = self.sanitizer.redact(pattern);
+        self.pipeline.sanitizer = self.pipeline.sanitizer.redact(pattern);
         self
     }
 
     /// Also replaces every match of `pattern` with `replacement` (`$1` and
     /// `${name}` refer to capture groups).
     pub fn redact_with(mut self, pattern: Regex, replacement: impl Into<String>) -> Self {
-        self.sanitizer = self.sanitizer.redact_with(pattern, replacement);
+        self.pipeline.sanitizer = self.pipeline.sanitizer.redact_with(pattern, replacement);
         self
     }
 
     /// Redacts e-mail addresses (`j***@example.com`). Off by default.
     pub fn redact_emails(mut self, on: bool) -> Self {
-        self.sanitizer = self.sanitizer.redact_emails(on);
+        self.pipeline.sanitizer = self.pipeline.sanitizer.redact_emails(on);
         self
     }
 
@@ -301,7 +301,7 @@ impl Builder {
         N: AsRef<str>,
     {
         for name in names {
-            self.sanitizer = self.sanitizer.sensitive_field(name.as_ref());
+            self.pipeline.sanitizer = self.pipeline.sanitizer.sensitive_field(name.as_ref());
         }
         self
     }
@@ -318,7 +318,7 @@ impl Builder {
     where
         F: Fn(&mut Alert) -> bool + Send + Sync + 'static,
     {
-        self.before_send = Some(BeforeSend(Arc::new(hook)));
+        self.pipeline.before_send = Some(BeforeSend(Arc::new(hook)));
         self
     }
 
@@ -423,7 +423,7 @@ impl Builder {
     /// (each within Telegram's 4096-unit limit); beyond that it is cut and
     /// marked as truncated. Default 3; 0 always cuts.
     pub fn max_continuation_messages(mut self, messages: usize) -> Self {
-        self.limits.max_continuation_messages = messages;
+        self.pipeline.limits.max_continuation_messages = messages;
         self
     }
 

@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::delivery::DeliveryConfig;
 use crate::error::Error;
 use crate::fleet::FleetConfig;
-use crate::pipeline::PipelineConfig;
+use crate::pipeline::{Addresses, PipelineConfig};
 use crate::sanitize::Sanitizer;
 use crate::worker::WorkerConfig;
 
@@ -24,6 +24,7 @@ pub(super) struct Parts {
     /// `None`: no panic hook.
     pub(super) panics: Option<PanicConfig>,
     pub(super) pipeline: PipelineConfig,
+    pub(super) addresses: Addresses,
     pub(super) token: BotToken,
     pub(super) delivery: DeliveryConfig,
     /// `None`: this process alone.
@@ -85,8 +86,8 @@ impl Builder {
         }
         require_positive("redis_timeout", self.redis_timeout)?;
         require_positive("slow_threshold", self.capture.slow.threshold)?;
-        require_positive("slow_batch_window", self.digest.slow_batch)?;
-        require_positive("batch_window", self.digest.window)?;
+        require_positive("slow_batch_window", self.pipeline.digest.slow_batch)?;
+        require_positive("batch_window", self.pipeline.digest.window)?;
         require_positive("connect_timeout", self.delivery.connect_timeout)?;
         require_positive("request_timeout", self.delivery.request_timeout)?;
         if self.queue_capacity == 0 {
@@ -119,29 +120,26 @@ impl Builder {
         digest_target: Target,
         fleet: Option<FleetConfig>,
     ) -> Parts {
-        let max_traceback_lines = self.limits.max_traceback_lines;
+        let max_traceback_lines = self.pipeline.limits.max_traceback_lines;
         self.capture.capture_backtrace &= max_traceback_lines > 0;
         self.panics.max_frames = max_traceback_lines;
-        self.dedup.capacity = self.dedup.capacity.max(1);
-        self.digest.top = self.digest.top.max(1);
-        self.limits.max_field_len = self.limits.max_field_len.max(1);
-        self.limits.max_continuation_messages = self.limits.max_continuation_messages.min(20);
-        let sanitizer = self.sanitizer.with_token(token.expose());
+        self.pipeline.dedup.capacity = self.pipeline.dedup.capacity.max(1);
+        self.pipeline.digest.top = self.pipeline.digest.top.max(1);
+        self.pipeline.limits.max_field_len = self.pipeline.limits.max_field_len.max(1);
+        self.pipeline.limits.max_continuation_messages =
+            self.pipeline.limits.max_continuation_messages.min(20);
+        self.pipeline.sanitizer = self.pipeline.sanitizer.with_token(token.expose());
+        let sanitizer = self.pipeline.sanitizer.clone();
         // Repeats are counted at the gate only when they are deduplicated,
         // and no `before_send` hook has to see every record.
-        let gate = !self.dedup.window.is_zero() && self.before_send.is_none();
+        let gate = !self.pipeline.dedup.window.is_zero() && self.pipeline.before_send.is_none();
         Parts {
             capture: self.capture,
             panics: self.capture_panics.then_some(self.panics),
-            pipeline: PipelineConfig {
-                identity: self.identity,
-                limits: self.limits,
-                dedup: self.dedup,
-                digest: self.digest,
-                sanitizer: sanitizer.clone(),
-                before_send: self.before_send,
+            pipeline: self.pipeline,
+            addresses: Addresses {
                 routes,
-                digest_target,
+                digest: digest_target,
             },
             token,
             delivery: self.delivery,

@@ -372,39 +372,31 @@ fn top_warnings(warnings: HashMap<String, WarningEntry>, top: usize) -> (Vec<War
 mod tests {
     use super::*;
     use crate::alert::AlertLevel;
-    use crate::record::Origin;
+    use crate::record::{Captured, Origin};
+    use crate::text::Text;
+
+    /// A digest of 15 min windows and a 15 min slow batch, opened at `start`.
+    fn fifteen_minute_digest(start: Instant) -> Digest {
+        let window = Duration::from_secs(900);
+        Digest::new(window, window, start, SystemTime::now())
+    }
 
     fn slow_record(ms: u64) -> Record {
-        Record {
-            level: AlertLevel::Warning,
-            kind: Kind::Slow(SlowSpan {
-                total: Duration::from_millis(ms),
-                busy: Duration::ZERO,
-                threshold: Duration::from_millis(50),
-                judged_busy: false,
-            }),
-            origin: Origin::Manual,
-            title: None,
-            message: String::new().into(),
-            fields: Vec::new(),
-            spans: crate::record::SpanList::default(),
-            timestamp: SystemTime::now(),
-            backtrace: None,
-            frames: Vec::new(),
-            fingerprint: None,
-            gate_key: None,
-        }
+        let slow = SlowSpan {
+            total: Duration::from_millis(ms),
+            busy: Duration::ZERO,
+            threshold: Duration::from_millis(50),
+            judged_busy: false,
+        };
+        let kind = Kind::Slow(slow);
+        let (level, origin) = (AlertLevel::Warning, Origin::Manual);
+        Record::new(level, kind, origin, Text::default(), Captured::default())
     }
 
     #[test]
     fn one_alert_per_key_per_slow_window_and_everything_counted() {
         let start = Instant::now();
-        let mut digest = Digest::new(
-            Duration::from_secs(900),
-            Duration::from_secs(900),
-            start,
-            SystemTime::now(),
-        );
+        let mut digest = fifteen_minute_digest(start);
         let routes: Vec<Route> = (1..=100)
             .map(|ms| digest.route(&slow_record(ms), Some("GET /x"), start))
             .collect();
@@ -431,12 +423,7 @@ mod tests {
     #[test]
     fn keys_are_capped() {
         let start = Instant::now();
-        let mut digest = Digest::new(
-            Duration::from_secs(900),
-            Duration::from_secs(900),
-            start,
-            SystemTime::now(),
-        );
+        let mut digest = fifteen_minute_digest(start);
         for i in 0..(MAX_KEYS + 10) {
             digest.route(&slow_record(60), Some(&format!("key {i}")), start);
         }
@@ -469,18 +456,8 @@ mod tests {
     #[test]
     fn merged_data_adds_up() {
         let start = Instant::now();
-        let mut a = Digest::new(
-            Duration::from_secs(900),
-            Duration::from_secs(900),
-            start,
-            SystemTime::now(),
-        );
-        let mut b = Digest::new(
-            Duration::from_secs(900),
-            Duration::from_secs(900),
-            start,
-            SystemTime::now(),
-        );
+        let mut a = fifteen_minute_digest(start);
+        let mut b = fifteen_minute_digest(start);
         for ms in [60, 70] {
             a.route(&slow_record(ms), Some("GET /x"), start);
         }

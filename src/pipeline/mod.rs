@@ -57,9 +57,9 @@ use dedup::{crosses_threshold, Dedup, Verdict};
 use digest::{Digest, Route, Totals};
 use hook::HookVerdict;
 
-/// What the pipeline is configured with: each stage's own configuration,
-/// and where messages go.
-#[derive(Debug, Clone)]
+/// What the pipeline is configured with: each stage's own configuration
+/// (the builder holds it as options are set).
+#[derive(Debug, Clone, Default)]
 pub(crate) struct PipelineConfig {
     /// The service, environment and version shown in every message.
     pub(crate) identity: Identity,
@@ -69,9 +69,14 @@ pub(crate) struct PipelineConfig {
     pub(crate) digest: DigestConfig,
     pub(crate) sanitizer: Sanitizer,
     pub(crate) before_send: Option<BeforeSend>,
-    /// Where each level goes, and where digests go.
+}
+
+/// Where messages go: each level's destination, and the digest's (resolved
+/// from the configured chats by the builder).
+#[derive(Debug, Clone)]
+pub(crate) struct Addresses {
     pub(crate) routes: Routes,
-    pub(crate) digest_target: Target,
+    pub(crate) digest: Target,
 }
 
 /// What one record produced.
@@ -96,6 +101,7 @@ pub(crate) struct Ticked {
 #[derive(Debug)]
 pub(crate) struct Pipeline {
     config: PipelineConfig,
+    addresses: Addresses,
     clock: Clock,
     dedup: Dedup,
     /// The kinds whose repeats the layer counts at the gate (the dedup
@@ -113,6 +119,7 @@ impl Pipeline {
     /// closing window is tallied: other processes may have counted repeats).
     pub(crate) fn new(
         config: PipelineConfig,
+        addresses: Addresses,
         clock: Clock,
         shared: bool,
         gate: Arc<RepeatGate>,
@@ -131,6 +138,7 @@ impl Pipeline {
         }
         Pipeline {
             config,
+            addresses,
             clock,
             dedup,
             open_kinds: OpenKinds::new(gate),
@@ -225,7 +233,7 @@ impl Pipeline {
         // Repeats are only counted: they are not sanitized or resolved, and
         // what dedup keeps of them (the title) is sanitized on its own.
         let title = self.safe_title(record);
-        let target = self.config.routes.target(record.level);
+        let target = self.addresses.routes.target(record.level);
         if let Claim::Repeat { total } = claim {
             // Another alert of the fleet (maybe ours) covers it.
             self.counters.settle(Outcome::Deduplicated, 1);
@@ -289,7 +297,7 @@ impl Pipeline {
         let dropped_since_last = dropped_total.saturating_sub(self.dropped_reported);
         self.dropped_reported = dropped_total;
         let pages = render_record(record, &self.render_context(dropped_since_last));
-        let target = self.config.routes.target(record.level);
+        let target = self.addresses.routes.target(record.level);
         let heading = Heading::new(record.level, &title_of(record));
         let mut alert = messages_for(pages, &target, heading, record.level.is_silent(), 1);
         if let Some(first) = alert.first_mut() {
@@ -349,7 +357,7 @@ impl Pipeline {
         // The records a digest reports were settled as batched already.
         messages_for(
             pages,
-            &self.config.digest_target,
+            &self.addresses.digest,
             Heading::new(AlertLevel::Info, "Digest"),
             true,
             0,
@@ -400,7 +408,7 @@ impl Pipeline {
         let mut context = self.render_context(0);
         context.max_messages = 1;
         let pages = render_notice(emoji, text, &context);
-        let target = self.config.routes.target(AlertLevel::Info);
+        let target = self.addresses.routes.target(AlertLevel::Info);
         messages_for(
             pages,
             &target,
@@ -442,8 +450,8 @@ impl Pipeline {
         ];
         let all = levels
             .iter()
-            .map(|level| self.config.routes.target(*level))
-            .chain(std::iter::once(self.config.digest_target.clone()));
+            .map(|level| self.addresses.routes.target(*level))
+            .chain(std::iter::once(self.addresses.digest.clone()));
         for target in all {
             if !targets.contains(&target) {
                 targets.push(target);
