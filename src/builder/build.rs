@@ -26,7 +26,8 @@ use super::validate::Parts;
 /// Starts the worker and returns the layer and its guard.
 pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Error> {
     let counters = Arc::new(Counters::default());
-    let reporter = Arc::new(Reporter::new(parts.sanitizer));
+    // Everything printed is scrubbed like everything sent (the token included).
+    let reporter = Arc::new(Reporter::new(parts.pipeline.sanitizer.clone()));
     let client = BotClient::new(&parts.delivery, &parts.token)?;
     let store = parts
         .fleet

@@ -11,7 +11,6 @@ use crate::delivery::DeliveryConfig;
 use crate::error::Error;
 use crate::fleet::FleetConfig;
 use crate::pipeline::{Addresses, PipelineConfig};
-use crate::sanitize::Sanitizer;
 use crate::worker::WorkerConfig;
 
 use super::Builder;
@@ -30,9 +29,6 @@ pub(super) struct Parts {
     /// `None`: this process alone.
     pub(super) fleet: Option<FleetConfig>,
     pub(super) worker: WorkerConfig,
-    /// The sanitizer every text and stderr line goes through (the token
-    /// included).
-    pub(super) sanitizer: Sanitizer,
     pub(super) clock: Clock,
     /// Whether repeats may be counted at the gate: only when repeats are
     /// deduplicated, and no `before_send` hook has to see every record.
@@ -129,7 +125,6 @@ impl Builder {
         self.pipeline.limits.max_continuation_messages =
             self.pipeline.limits.max_continuation_messages.min(20);
         self.pipeline.sanitizer = self.pipeline.sanitizer.with_token(token.expose());
-        let sanitizer = self.pipeline.sanitizer.clone();
         // Repeats are counted at the gate only when they are deduplicated,
         // and no `before_send` hook has to see every record.
         let gate = !self.pipeline.dedup.window.is_zero() && self.pipeline.before_send.is_none();
@@ -145,7 +140,6 @@ impl Builder {
             delivery: self.delivery,
             fleet,
             worker: self.worker,
-            sanitizer,
             clock: self.clock,
             gate,
             queue_capacity: self.queue_capacity,

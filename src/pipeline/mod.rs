@@ -205,8 +205,8 @@ impl Pipeline {
     }
 
     /// Stage 3: dedup. The fingerprint if the record is new (to be sent);
-    /// `None` if it was counted as a repeat. Tallies and the kind to open
-    /// at the gate go into `out`.
+    /// `None` if it was counted as a repeat. Tallies due go into `out`; the
+    /// record's kind is opened at the gate once its window is held.
     fn deduplicate(
         &mut self,
         record: &Record,
