@@ -182,24 +182,84 @@ fn on_sent_is_told_about_every_delivered_message() {
 }
 
 #[test]
-fn a_panicking_hook_does_not_kill_the_worker() {
+fn a_panicking_hook_drops_its_record_and_says_so_once() {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = builder(&mock)
         .capture_panics(false)
-        .on_sent(|_| panic!("audit store unavailable"))
         .before_send(|alert| {
-            if alert.text() == Some("explode") {
-                panic!("hook bug");
+            if alert.text() == Some("explode password=hunter2") {
+                panic!("hook bug near password=hunter2");
             }
             true
         })
         .build()
         .unwrap();
     let stats = run_with(layer, guard, || {
-        error!("explode");
+        error!("explode password=hunter2");
         error!("still delivered");
     });
-    assert_eq!(stats.sent, 2, "{stats:?}");
+    // Fail closed: what the hook was meant to clean is not sent.
+    assert_eq!((stats.sent, stats.filtered), (1, 1), "{stats:?}");
+    common::assert_accounted(&stats);
+    let texts: Vec<String> = mock.messages().iter().map(|m| m.plain_text()).collect();
+    assert!(
+        texts[0].contains("The before_send hook panicked"),
+        "{texts:#?}"
+    );
+    assert!(
+        texts[0].contains("hook bug near password=***"),
+        "{texts:#?}"
+    );
+    assert!(texts.iter().all(|t| !t.contains("hunter2")), "{texts:#?}");
+    assert!(texts[1].contains("still delivered"), "{texts:#?}");
+}
+
+/// A `before_send` that always panics, with the default settings (dedup on,
+/// panic hook on): each record goes through the hook once, the panic is
+/// alerted once (through no hook), and nothing loops.
+#[test]
+fn a_hook_that_always_panics_runs_once_per_record_and_alerts_once() {
+    let mock = MockTelegram::start().unwrap();
+    let calls = Arc::new(Mutex::new(0_u32));
+    let counted = Arc::clone(&calls);
+    let (layer, guard) = TelegramLayer::builder()
+        .bot_token(mock.token())
+        .chat_id(-100)
+        .api_url(mock.url())
+        .before_send(move |_| {
+            *counted.lock().unwrap() += 1;
+            panic!("redaction service unavailable");
+        })
+        .build()
+        .unwrap();
+    let stats = run_with(layer, guard, || {
+        for order in 0..3 {
+            error!(order, "charge failed");
+        }
+    });
+    assert_eq!(*calls.lock().unwrap(), 3, "once per record, no loop");
+    assert_eq!(
+        (stats.accepted, stats.filtered, stats.sent),
+        (3, 3, 0),
+        "{stats:?}"
+    );
+    common::assert_accounted(&stats);
+    let messages = mock.messages();
+    let alerts = common::notifying(&messages);
+    assert_eq!(alerts.len(), 1, "one self-alert: {messages:#?}");
+    let alert = alerts[0].plain_text();
+    assert!(alert.contains("CRITICAL"), "{alert}");
+    assert!(
+        alert.contains("the before_send hook panicked: redaction service unavailable"),
+        "{alert}"
+    );
+    // The other two panics are counted in the digest sent at shutdown.
+    let digest = messages.last().unwrap().plain_text();
+    assert!(digest.contains("DIGEST"), "{digest}");
+    assert!(
+        digest.contains("×2 : the before_send hook panicked"),
+        "{digest}"
+    );
 }
 
 #[test]

@@ -7,14 +7,14 @@
 //! have happened while one of their locks was held), and waits for delivery
 //! only for a short bound — and not at all on the worker's own thread.
 
-use std::any::Any;
 use std::cell::Cell;
 use std::panic::PanicHookInfo;
 use std::sync::Arc;
 
 use crate::alert::AlertLevel;
-use crate::channel::{on_worker_thread, Flusher, Producer};
+use crate::channel::{in_user_hook, on_worker_thread, Flusher, Producer};
 use crate::record::{Captured, FieldValue, Kind, Origin, Record};
+use crate::text::panic_text;
 
 use super::backtrace;
 use super::PanicConfig;
@@ -35,20 +35,26 @@ pub(crate) fn install(producer: Arc<Producer>, flusher: Flusher, config: PanicCo
         let first_entry = IN_HOOK
             .try_with(|flag| !flag.replace(true))
             .unwrap_or(false);
-        if first_entry {
+        // A panic on the worker thread is a user hook's, caught there and
+        // reported by the worker: as a record it could loop through the hook.
+        if first_entry && !on_worker_thread() {
             report(&producer, info, max_frames);
-            if !on_worker_thread() {
-                flusher.flush(flush_timeout);
-            }
+            flusher.flush(flush_timeout);
+        }
+        if first_entry {
             let _ = IN_HOOK.try_with(|flag| flag.set(false));
         }
-        previous(info);
+        // A user hook's panic is reported by the worker, once per window:
+        // printed here, a hook that always panics would print every record.
+        if !in_user_hook() {
+            previous(info);
+        }
     }));
 }
 
 /// Queues a Critical alert for this panic.
 fn report(producer: &Producer, info: &PanicHookInfo<'_>, max_frames: usize) {
-    let message = payload_text(info.payload());
+    let message = panic_text(info.payload());
     let thread = std::thread::current();
     let thread_name = thread.name().unwrap_or("<unnamed>").to_owned();
     let mut fields = vec![("thread".into(), FieldValue::Str(thread_name.clone()))];
@@ -77,15 +83,4 @@ fn report(producer: &Producer, info: &PanicHookInfo<'_>, max_frames: usize) {
         message.into(),
         captured,
     ));
-}
-
-/// The text of a panic payload (`&str` or `String`, as `panic!` makes them).
-fn payload_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "panic with a non-string payload".to_owned()
-    }
 }

@@ -22,11 +22,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::channel::call_user_hook;
 use crate::chat::ChatId;
 use crate::clock::Clock;
 use crate::render::html_to_plain;
 use crate::report::Reporter;
 use crate::stats::{Counters, Outcome};
+use crate::text::panic_text;
 
 use audit::{OnSent, SentAlert};
 use client::{ApiError, BotClient, EditMessageText, Failure, LinkPreviewOptions, SendMessage};
@@ -103,6 +105,8 @@ pub(crate) struct Courier {
     on_sent: Option<OnSent>,
     /// First pages of deduplicated alerts delivered since the last take.
     deliveries: Vec<Delivered>,
+    /// The `on_sent` hook's last panic, not yet reported.
+    hook_panic: Option<String>,
 }
 
 impl Courier {
@@ -127,6 +131,7 @@ impl Courier {
             reporter,
             on_sent: config.on_sent,
             deliveries: Vec::new(),
+            hook_panic: None,
         }
     }
 
@@ -278,11 +283,16 @@ impl Courier {
             message_id,
         };
         let hook = Arc::clone(&hook.0);
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&sent)));
-        if outcome.is_err() {
-            self.reporter
-                .notice("the on_sent hook panicked; the alert was delivered");
+        let outcome = call_user_hook(|| hook(&sent));
+        if let Err(payload) = outcome {
+            self.hook_panic = Some(panic_text(payload.as_ref()));
         }
+    }
+
+    /// The message of the `on_sent` hook's panic since the last call, if
+    /// it panicked (the worker has the pipeline report it).
+    pub(crate) fn take_hook_panic(&mut self) -> Option<String> {
+        self.hook_panic.take()
     }
 
     /// Counts everything still queued as failed (shutdown deadline).

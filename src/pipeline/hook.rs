@@ -3,13 +3,16 @@
 //! The hook runs in the worker, on every record before anything else
 //! changes it. It fails closed: a hook that panics (it may be the user's
 //! redaction) drops the record rather than sending what it was meant to
-//! clean, and says so once.
+//! clean; the pipeline says so once per digest window (see
+//! `Pipeline::hook_panicked`).
 
 use std::fmt;
 use std::sync::Arc;
 
 use crate::alert::Alert;
+use crate::channel::call_user_hook;
 use crate::record::{FieldValue, Record};
+use crate::text::panic_text;
 
 /// The `before_send` hook: may edit an alert; `false` drops it.
 #[derive(Clone)]
@@ -22,26 +25,25 @@ impl fmt::Debug for BeforeSend {
 }
 
 /// What the hook decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum HookVerdict {
     /// Send the record (possibly edited).
     Keep,
     /// The hook returned `false`.
     Drop,
-    /// The hook panicked: the record is dropped, unsent.
-    Panicked,
+    /// The hook panicked (with this message): the record is dropped, unsent.
+    Panicked(String),
 }
 
 impl BeforeSend {
     /// Shows the record to the hook as an [`Alert`] and applies what it
     /// changed. A panic in the hook is caught (the worker must not die).
     pub(crate) fn run(&self, record: &mut Record) -> HookVerdict {
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_hook(self, record)));
+        let outcome = call_user_hook(|| run_hook(self, record));
         match outcome {
             Ok(true) => HookVerdict::Keep,
             Ok(false) => HookVerdict::Drop,
-            Err(_) => HookVerdict::Panicked,
+            Err(payload) => HookVerdict::Panicked(panic_text(payload.as_ref())),
         }
     }
 }

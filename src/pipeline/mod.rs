@@ -38,7 +38,7 @@ use crate::chat::{Routes, Target};
 use crate::clock::Clock;
 use crate::delivery::{Delivered, Message};
 use crate::record::http::span_key;
-use crate::record::{Kind, Record};
+use crate::record::{Captured, Kind, Origin, Record};
 use crate::render::alert::{slow_message, slow_title};
 use crate::render::notice::{check_greeting, startup_text, stop_text};
 use crate::render::{
@@ -112,6 +112,8 @@ pub(crate) struct Pipeline {
     reporter: Arc<Reporter>,
     /// `Counters::dropped_for_room` when the last message was rendered.
     dropped_reported: u64,
+    /// When a hook's panic was last alerted (once per digest window).
+    hook_alerted_at: Option<Instant>,
 }
 
 impl Pipeline {
@@ -146,6 +148,7 @@ impl Pipeline {
             counters,
             reporter,
             dropped_reported: 0,
+            hook_alerted_at: None,
         }
     }
 
@@ -164,8 +167,8 @@ impl Pipeline {
         key: Option<u64>,
         claim: Claim,
     ) -> Prepared {
-        if !self.run_hook(&mut record) {
-            return Prepared::default();
+        if let Some(dropped) = self.run_hook(&mut record) {
+            return dropped;
         }
         let mut prepared = Prepared::default();
         let fingerprint_of_new = match key {
@@ -184,24 +187,64 @@ impl Pipeline {
         prepared
     }
 
-    /// Stage 2: `before_send`; `false` if the record is dropped.
-    fn run_hook(&self, record: &mut Record) -> bool {
-        let Some(hook) = &self.config.before_send else {
-            return true;
-        };
+    /// Stage 2: `before_send`; what the record produced instead if the hook
+    /// dropped it (nothing, or the report of the hook's panic).
+    fn run_hook(&mut self, record: &mut Record) -> Option<Prepared> {
+        let hook = self.config.before_send.as_ref()?;
         match hook.run(record) {
-            HookVerdict::Keep => true,
+            HookVerdict::Keep => None,
             HookVerdict::Drop => {
                 self.counters.filter();
-                false
+                Some(Prepared::default())
             }
-            // The alert goes out as it was (and is still sanitized).
-            HookVerdict::Panicked => {
-                self.reporter
-                    .notice("the before_send hook panicked; the alert is sent unchanged");
-                true
+            // Fail closed: the hook may be the user's redaction, so what it
+            // was given is not sent.
+            HookVerdict::Panicked(payload) => {
+                self.counters.filter();
+                let messages = self.hook_panicked("before_send", &payload);
+                Some(Prepared {
+                    messages,
+                    ..Prepared::default()
+                })
             }
         }
+    }
+
+    /// A user hook (`before_send`, `on_sent`) panicked with `payload`. The
+    /// first time in a digest window, a Critical alert says so — built
+    /// here, passing through no hook and settling no record, so a hook that
+    /// always panics cannot loop; later panics in the window are counted in
+    /// the digest.
+    pub(crate) fn hook_panicked(&mut self, hook: &'static str, payload: &str) -> Vec<Message> {
+        let now = self.clock.now();
+        let message = format!("the {hook} hook panicked: {payload}");
+        let mut record = Record::new(
+            AlertLevel::Critical,
+            Kind::Alert,
+            Origin::Manual,
+            message.into(),
+            Captured {
+                title: Some(format!("The {hook} hook panicked")),
+                ..Captured::default()
+            },
+        );
+        self.config.sanitizer.sanitize_record(&mut record);
+        let window = self.config.digest.window;
+        let recent = self
+            .hook_alerted_at
+            .is_some_and(|at| now.saturating_duration_since(at) < window);
+        if recent {
+            record.kind = Kind::DigestOnly;
+            record.level = AlertLevel::Warning;
+            let _ = self.digest.route(&record, None, now);
+            return Vec::new();
+        }
+        self.hook_alerted_at = Some(now);
+        self.reporter.notice(&record.message);
+        let pages = render_record(&record, &self.render_context(0));
+        let target = self.addresses.routes.target(record.level);
+        let heading = Heading::new(record.level, &title_of(&record));
+        messages_for(pages, &target, heading, false, 0)
     }
 
     /// Stage 3: dedup. The fingerprint if the record is new (to be sent);

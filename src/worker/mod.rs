@@ -182,6 +182,7 @@ impl Worker {
                     self.in_flight = None;
                     self.courier.settle(sent);
                     self.remember_deliveries().await;
+                    self.report_hook_panic();
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {}
                 () = clock.sleep_until(next_send.unwrap_or_else(Instant::now)), if next_send.is_some() => {}
@@ -241,6 +242,15 @@ impl Worker {
         for delivered in self.courier.take_deliveries() {
             self.fleet.remember(&delivered).await;
             self.pipeline.delivered(delivered);
+        }
+    }
+
+    /// Reports a panic of the `on_sent` hook (it never re-enters the
+    /// pipeline as a record of its own).
+    fn report_hook_panic(&mut self) {
+        if let Some(payload) = self.courier.take_hook_panic() {
+            let messages = self.pipeline.hook_panicked("on_sent", &payload);
+            self.enqueue(messages);
         }
     }
 
