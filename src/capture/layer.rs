@@ -27,7 +27,7 @@ use super::fields::FieldCollector;
 use super::gate_probe::GateProbe;
 use super::skip::SkipRules;
 use super::slow::SlowRules;
-use super::span_state::{SpanState, Timing};
+use super::span_state::{LayerId, SpanState, SpanStates, Timing};
 use super::CaptureConfig;
 
 /// A `tracing_subscriber` layer that sends error events to Telegram.
@@ -39,14 +39,30 @@ use super::CaptureConfig;
 /// A span with the field `telegram.skip = true` hides itself and everything
 /// inside it. An event field `telegram.level = "critical"` raises the alert's
 /// level; `telegram.title = "..."` sets its title.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TelegramLayer {
+    /// Tells this layer's span state from other layers' (see `SpanStates`).
+    id: LayerId,
     producer: Option<Arc<Producer>>,
     /// Events at or above this level are alerted.
     min_level: Level,
     /// Events at or above this level (and below `min_level`) go to the digest.
     capture_level: Level,
     rules: Arc<LayerRules>,
+}
+
+impl Clone for TelegramLayer {
+    /// A layer sending to the same worker, with its own span state: it may
+    /// be registered beside the original (behind another filter).
+    fn clone(&self) -> Self {
+        TelegramLayer {
+            id: LayerId::next(),
+            producer: self.producer.clone(),
+            min_level: self.min_level,
+            capture_level: self.capture_level,
+            rules: Arc::clone(&self.rules),
+        }
+    }
 }
 
 /// Everything the layer's callbacks consult.
@@ -68,6 +84,7 @@ impl TelegramLayer {
     /// A layer that captures nothing (`MONITORING_ENABLED=false`).
     pub(crate) fn disabled() -> Self {
         TelegramLayer {
+            id: LayerId::next(),
             producer: None,
             min_level: Level::ERROR,
             capture_level: Level::ERROR,
@@ -96,6 +113,7 @@ impl TelegramLayer {
         // The more verbose of the two levels is the capture threshold.
         let capture_level = digest_level.map_or(min_level, |digest| digest.max(min_level));
         TelegramLayer {
+            id: LayerId::next(),
             producer: Some(producer),
             min_level,
             capture_level,
@@ -162,8 +180,15 @@ where
         // A skipped ancestor is found when something inside it is reported
         // (events and slow spans walk their ancestors anyway), so creating a
         // span never looks up its parent.
-        let state = self.new_span_state(attrs);
-        span.extensions_mut().insert(state);
+        let state = SpanStates::one(self.id, self.new_span_state(attrs));
+        let mut extensions = span.extensions_mut();
+        // One lookup when this is the only layer (the usual case); another
+        // layer's states, if any were there, are kept.
+        if let Some(others) = extensions.replace(state) {
+            if let Some(mine) = extensions.get_mut::<SpanStates>() {
+                mine.absorb(others);
+            }
+        }
     }
 
     fn on_record(&self, id: &Id, values: &SpanValues<'_>, ctx: Context<'_, S>) {
@@ -174,7 +199,10 @@ where
             return;
         };
         let mut extensions = span.extensions_mut();
-        let Some(state) = extensions.get_mut::<SpanState>() else {
+        let Some(state) = extensions
+            .get_mut::<SpanStates>()
+            .and_then(|states| states.get_mut(self.id))
+        else {
             return;
         };
         if state.is_skipped() {
@@ -216,7 +244,9 @@ where
                 skipped: None,
                 fields,
                 timing: Some(timing),
-            }) = extensions.get::<SpanState>()
+            }) = extensions
+                .get::<SpanStates>()
+                .and_then(|states| states.get(self.id))
             else {
                 return;
             };
@@ -231,7 +261,7 @@ where
         };
         // `None` if an ancestor is skipped.
         let Some(parents) = span.parent().map_or(Some(SpanList::default()), |parent| {
-            span_records(parent.scope())
+            span_records(self.id, parent.scope())
         }) else {
             return;
         };
@@ -294,7 +324,7 @@ impl TelegramLayer {
             Gate::Missed(key) => key,
         };
         let spans = match ctx.event_scope(event) {
-            Some(scope) => match span_records(scope) {
+            Some(scope) => match span_records(self.id, scope) {
                 Some(spans) => spans,
                 None => return, // inside a skipped span
             },
@@ -344,7 +374,8 @@ impl TelegramLayer {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        self.rules.skipped_alive.load(Ordering::Relaxed) > 0 && inside_skipped_span(event, ctx)
+        self.rules.skipped_alive.load(Ordering::Relaxed) > 0
+            && inside_skipped_span(self.id, event, ctx)
     }
 
     /// Counts the event at the repeat gate if the worker has opened it for
@@ -400,7 +431,8 @@ impl TelegramLayer {
         };
         let mut extensions = span.extensions_mut();
         if let Some(timing) = extensions
-            .get_mut::<SpanState>()
+            .get_mut::<SpanStates>()
+            .and_then(|states| states.get_mut(self.id))
             .and_then(|state| state.timing.as_mut())
         {
             update(timing, self.rules.clock.now());
@@ -408,15 +440,16 @@ impl TelegramLayer {
     }
 }
 
-/// Whether the event is inside a skipped span.
-fn inside_skipped_span<S>(event: &Event<'_>, ctx: &Context<'_, S>) -> bool
+/// Whether the event is inside a span `layer` skips.
+fn inside_skipped_span<S>(layer: LayerId, event: &Event<'_>, ctx: &Context<'_, S>) -> bool
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     ctx.event_scope(event).is_some_and(|mut scope| {
         scope.any(|span| {
             span.extensions()
-                .get::<SpanState>()
+                .get::<SpanStates>()
+                .and_then(|states| states.get(layer))
                 .is_some_and(SpanState::is_skipped)
         })
     })
@@ -425,14 +458,19 @@ where
 /// Span records, root first, for the spans of a scope given leaf first (as
 /// the registry walks them: `from_root` would collect them into a buffer to
 /// turn them around); `None` if any span is skipped.
-fn span_records<'a, R>(spans: impl Iterator<Item = SpanRef<'a, R>>) -> Option<SpanList>
+fn span_records<'a, R>(
+    layer: LayerId,
+    spans: impl Iterator<Item = SpanRef<'a, R>>,
+) -> Option<SpanList>
 where
     R: LookupSpan<'a> + 'a,
 {
     let mut records = SpanList::default();
     for span in spans {
         let extensions = span.extensions();
-        let state = extensions.get::<SpanState>();
+        let state = extensions
+            .get::<SpanStates>()
+            .and_then(|states| states.get(layer));
         if state.is_some_and(SpanState::is_skipped) {
             return None;
         }

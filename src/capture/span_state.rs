@@ -1,7 +1,7 @@
 //! What the layer keeps in each span's extensions: whether it is skipped,
 //! its fields (shared with every record captured inside it), and its timer.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -102,5 +102,87 @@ impl Timing {
             now.saturating_duration_since(self.created),
             self.busy + ongoing,
         )
+    }
+}
+
+/// Which [`TelegramLayer`](super::TelegramLayer) a span state belongs to.
+/// Every layer value has its own (a clone gets a new one), since each may
+/// sit behind its own per-layer filter and see different spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LayerId(u64);
+
+impl LayerId {
+    /// A new id, never handed out before in this process.
+    pub(crate) fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        LayerId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// The span extension: the state of each layer that saw the span. The
+/// registry keeps one value per type, so several layers (two bots for two
+/// teams, a clone behind another filter) share this one; the usual single
+/// layer finds its state first, without a search.
+#[derive(Debug)]
+pub(crate) struct SpanStates {
+    first: (LayerId, SpanState),
+    more: Vec<(LayerId, SpanState)>,
+}
+
+impl SpanStates {
+    /// The states of a span one layer has seen.
+    pub(crate) fn one(layer: LayerId, state: SpanState) -> Self {
+        SpanStates {
+            first: (layer, state),
+            more: Vec::new(),
+        }
+    }
+
+    /// `layer`'s state of this span. (The search beyond the first is out of
+    /// line: span walks on the hot path stay small enough to inline the
+    /// registry's iterator.)
+    #[inline]
+    pub(crate) fn get(&self, layer: LayerId) -> Option<&SpanState> {
+        if self.first.0 == layer {
+            return Some(&self.first.1);
+        }
+        self.find(layer)
+    }
+
+    /// `layer`'s state of this span, to change.
+    #[inline]
+    pub(crate) fn get_mut(&mut self, layer: LayerId) -> Option<&mut SpanState> {
+        if self.first.0 == layer {
+            return Some(&mut self.first.1);
+        }
+        self.find_mut(layer)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn find(&self, layer: LayerId) -> Option<&SpanState> {
+        self.more
+            .iter()
+            .find(|(id, _)| *id == layer)
+            .map(|(_, state)| state)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn find_mut(&mut self, layer: LayerId) -> Option<&mut SpanState> {
+        self.more
+            .iter_mut()
+            .find(|(id, _)| *id == layer)
+            .map(|(_, state)| state)
+    }
+
+    /// Adds the states of `other` (the span's extension as it was before
+    /// this layer put its own in); a layer's own state wins.
+    pub(crate) fn absorb(&mut self, other: SpanStates) {
+        for (layer, state) in std::iter::once(other.first).chain(other.more) {
+            if self.get(layer).is_none() {
+                self.more.push((layer, state));
+            }
+        }
     }
 }
