@@ -84,7 +84,7 @@
 //! | `BATCH_WINDOW_MINUTES` | digest period | `15` |
 //! | `SLOW_REQUEST_THRESHOLD_SECONDS` | slow-span threshold | `3` |
 //! | `SLOW_REQUESTS_BATCH_MINUTES` | after one slow alert per key, the rest go to the digest for this long | `15` |
-//! | `REDIS_URL` | shared dedup, tallies and digests for a fleet (`redis://`, `rediss://`) | none: in memory |
+//! | `TELEGRAM_REDIS_URL`, else `REDIS_URL` | shared dedup, tallies and digests for a fleet (`redis://`, `rediss://`); without the `redis` feature, `REDIS_URL` is ignored with a note | none: in memory |
 //! | `REDIS_KEY_PREFIX` | prefix of every Redis key | `tracing-telegram` |
 //!
 //! # Skipping sensitive code

@@ -28,6 +28,9 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
     let counters = Arc::new(Counters::default());
     // Everything printed is scrubbed like everything sent (the token included).
     let reporter = Arc::new(Reporter::new(parts.pipeline.sanitizer.clone()));
+    for note in &parts.notes {
+        reporter.notice(note);
+    }
     let client = BotClient::new(&parts.delivery, &parts.token)?;
     let store = parts
         .fleet

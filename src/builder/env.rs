@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::chat::ChatId;
+use crate::fleet;
 
 use super::validate::{fleet_config, validate_api_url};
 use super::Builder;
@@ -79,12 +80,33 @@ pub(crate) fn read(
     if let Some(value) = get("REDIS_KEY_PREFIX") {
         builder = builder.redis_key_prefix(value.trim());
     }
-    if let Some(value) = get("REDIS_URL") {
-        // The same check `build` makes, so that the error names the variable.
-        fleet_config("REDIS_URL", value.trim(), "check", Duration::from_secs(1))?;
-        builder = builder.redis_url(value.trim());
-    }
+    builder = read_redis_url(builder, &get)?;
     Ok(builder)
+}
+
+/// `TELEGRAM_REDIS_URL`, else `REDIS_URL`. The latter is often set for the
+/// application's own cache (hosting platforms do): in a build without the
+/// `redis` feature it is ignored, with a note, rather than refused.
+fn read_redis_url(
+    mut builder: Builder,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Builder, Error> {
+    let (var, url) = match (get("TELEGRAM_REDIS_URL"), get("REDIS_URL")) {
+        (Some(url), _) => ("TELEGRAM_REDIS_URL", url),
+        (None, Some(_)) if !fleet::AVAILABLE => {
+            builder.notes.push(
+                "REDIS_URL is set but this build has the `redis` feature off: \
+                 deduplicating in this process's memory"
+                    .to_owned(),
+            );
+            return Ok(builder);
+        }
+        (None, Some(url)) => ("REDIS_URL", url),
+        (None, None) => return Ok(builder),
+    };
+    // The same check `build` makes, so that the error names the variable.
+    fleet_config(var, url.trim(), "check", Duration::from_secs(1))?;
+    Ok(builder.redis_url(url.trim()))
 }
 
 fn parse_bool(var: &'static str, value: &str) -> Result<bool, Error> {
@@ -293,5 +315,30 @@ mod tests {
         let err = from(&vars).unwrap().build().unwrap_err().to_string();
         assert!(err.contains("bot_token"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn telegram_redis_url_wins_and_a_plain_redis_url_needs_the_feature() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = REQUIRED.to_vec();
+            vars.extend_from_slice(extra);
+            from(&vars)
+        };
+        let ours = "redis://fleet.internal:6379/2";
+        let theirs = "redis://app-cache:6379/0";
+        let both = with(&[("TELEGRAM_REDIS_URL", ours), ("REDIS_URL", theirs)]);
+        let app_cache = with(&[("REDIS_URL", theirs)]).unwrap();
+        if fleet::AVAILABLE {
+            assert_eq!(both.unwrap().redis_url.as_deref(), Some(ours));
+            assert_eq!(app_cache.redis_url.as_deref(), Some(theirs));
+            assert!(app_cache.notes.is_empty());
+        } else {
+            let err = both.unwrap_err().to_string();
+            assert!(err.contains("TELEGRAM_REDIS_URL"), "{err}");
+            assert!(err.contains("`redis` feature"), "{err}");
+            // The application's own cache: ignored, with a note.
+            assert_eq!(app_cache.redis_url, None);
+            assert_eq!(app_cache.notes.len(), 1, "{:?}", app_cache.notes);
+        }
     }
 }

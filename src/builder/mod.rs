@@ -65,6 +65,9 @@ pub struct Builder {
     pub(crate) queue_capacity: usize,
     pub(crate) drop_timeout: Duration,
     pub(crate) clock: Clock,
+    /// What reading the configuration had to say (printed once the
+    /// reporter exists).
+    pub(crate) notes: Vec<String>,
 }
 
 impl fmt::Debug for Builder {
@@ -110,6 +113,7 @@ impl Default for Builder {
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             drop_timeout: DEFAULT_DROP_TIMEOUT,
             clock: Clock::System,
+            notes: Vec::new(),
         }
     }
 }

@@ -35,6 +35,8 @@ pub(super) struct Parts {
     pub(super) gate: bool,
     pub(super) queue_capacity: usize,
     pub(super) drop_timeout: Duration,
+    /// Notes from reading the configuration, for the reporter.
+    pub(super) notes: Vec<String>,
 }
 
 impl Builder {
@@ -144,6 +146,7 @@ impl Builder {
             gate,
             queue_capacity: self.queue_capacity,
             drop_timeout: self.drop_timeout,
+            notes: self.notes,
         }
     }
 }

@@ -26,6 +26,9 @@ pub(crate) use disabled::{FleetConfig, FleetStore};
 #[cfg(feature = "redis")]
 pub(crate) use redis::{FleetConfig, FleetStore};
 
+/// Whether this build can share state through Redis (the `redis` feature).
+pub(crate) const AVAILABLE: bool = cfg!(feature = "redis");
+
 /// How long after a digest window closes its fleet leader is chosen, so that
 /// every process has pushed its part.
 const DIGEST_GRACE: Duration = Duration::from_secs(10);
