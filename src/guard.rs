@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::alert::Alert;
+use crate::capture::panic::PanicRegistration;
 use crate::channel::{Producer, WorkerHandle};
 use crate::record::Record;
 use crate::stats::{Counters, Stats};
@@ -27,6 +28,8 @@ pub const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct TelegramGuard {
     worker: Option<WorkerHandle>,
     producer: Option<Arc<Producer>>,
+    /// This build's registration with the panic hook, removed at shutdown.
+    panics: Option<PanicRegistration>,
     drop_timeout: Duration,
 }
 
@@ -34,11 +37,13 @@ impl TelegramGuard {
     pub(crate) fn new(
         worker: WorkerHandle,
         producer: Arc<Producer>,
+        panics: Option<PanicRegistration>,
         drop_timeout: Duration,
     ) -> Self {
         TelegramGuard {
             worker: Some(worker),
             producer: Some(producer),
+            panics,
             drop_timeout,
         }
     }
@@ -48,6 +53,7 @@ impl TelegramGuard {
         TelegramGuard {
             worker: None,
             producer: None,
+            panics: None,
             drop_timeout: Duration::ZERO,
         }
     }
@@ -104,6 +110,9 @@ impl TelegramGuard {
     }
 
     fn stop(&mut self, timeout: Duration) {
+        // Panics after this are not ours to report (the previous hook is
+        // back if ours was the last).
+        self.panics = None;
         if let Some(worker) = &mut self.worker {
             worker.shutdown(timeout);
         }

@@ -159,3 +159,92 @@ fn a_panic_on_the_worker_thread_is_reported_without_deadlock() {
     );
     assert_eq!(stats.accepted, 1, "{stats:?}");
 }
+
+/// Panics from several threads at once while the Bot API hangs: only the
+/// first waits for delivery, so the burst costs one `panic_flush_timeout`,
+/// not one per panic; every panic is still reported.
+#[test]
+fn a_burst_of_panics_waits_once() {
+    let _serial = serial();
+    let mock = MockTelegram::start().unwrap();
+    mock.hang(true);
+    let (_layer, guard) = common::builder(&mock)
+        .panic_flush_timeout(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    for handler in 0..5 {
+        let result = std::thread::spawn(move || panic!("handler {handler} crashed")).join();
+        assert!(result.is_err());
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(350),
+        "the first waited: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(1500),
+        "five panics, one wait (not 5 × 400 ms): {took:?}"
+    );
+    let stats = guard.shutdown(Duration::from_millis(300));
+    assert_eq!(stats.accepted, 5, "{stats:?}");
+}
+
+/// Building several layers installs one hook, which reports each panic to
+/// each; when the last guard shuts down the previous hook is back; and a
+/// hook the application installs over ours (replacing it) does not stop a
+/// later build, or the builds still alive, from being told.
+#[test]
+fn one_hook_for_many_builds_and_the_previous_one_is_put_back() {
+    let _serial = serial();
+    let first_hook = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&first_hook);
+    let default: Arc<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync> =
+        Arc::from(std::panic::take_hook());
+    let prints = Arc::clone(&default);
+    std::panic::set_hook(Box::new(move |info| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        prints(info);
+    }));
+    let (mock_a, mock_b) = (
+        MockTelegram::start().unwrap(),
+        MockTelegram::start().unwrap(),
+    );
+    let (_a, guard_a) = common::builder(&mock_a).build().unwrap();
+    let (_b, guard_b) = common::builder(&mock_b).build().unwrap();
+    let _ = std::thread::spawn(|| panic!("seen by both")).join();
+    assert_eq!(
+        first_hook.load(Ordering::SeqCst),
+        1,
+        "the previous hook ran once"
+    );
+    let (stats_a, stats_b) = (
+        guard_a.shutdown(Duration::from_secs(5)),
+        guard_b.shutdown(Duration::from_secs(5)),
+    );
+    assert_eq!(
+        (stats_a.sent, stats_b.sent),
+        (1, 1),
+        "{stats_a:?} {stats_b:?}"
+    );
+
+    // Both guards are gone: the previous hook alone runs.
+    let _ = std::thread::spawn(|| panic!("after shutdown")).join();
+    assert_eq!(first_hook.load(Ordering::SeqCst), 2);
+
+    // A build whose hook the application then replaces; a later build is
+    // still told about panics.
+    let mock_c = MockTelegram::start().unwrap();
+    let (_c, guard_c) = common::builder(&mock_c).build().unwrap();
+    let prints = Arc::clone(&default);
+    std::panic::set_hook(Box::new(move |info| prints(info)));
+    let mock_d = MockTelegram::start().unwrap();
+    let (_d, guard_d) = common::builder(&mock_d).build().unwrap();
+    let _ = std::thread::spawn(|| panic!("after the application's hook")).join();
+    let stats_d = guard_d.shutdown(Duration::from_secs(5));
+    let stats_c = guard_c.shutdown(Duration::from_secs(5));
+    assert_eq!(stats_d.sent, 1, "{stats_d:?}");
+    // The later build put our hook back in front: the earlier one is told too.
+    assert_eq!(stats_c.sent, 1, "{stats_c:?}");
+    let _ = std::panic::take_hook();
+}

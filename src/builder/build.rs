@@ -78,9 +78,9 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
         parts.gate.then_some(gate),
     );
     // Installed last: a failure above leaves no hook behind.
-    if let Some(panics) = parts.panics {
-        panic::install(Arc::clone(&producer), handle.flusher(), panics);
-    }
-    let guard = TelegramGuard::new(handle, producer, parts.drop_timeout);
+    let panics = parts
+        .panics
+        .map(|config| panic::install(Arc::clone(&producer), handle.flusher(), config));
+    let guard = TelegramGuard::new(handle, producer, panics, parts.drop_timeout);
     Ok((layer, guard))
 }
