@@ -46,6 +46,14 @@ impl fmt::Display for CheckReport {
 pub enum CheckProblem {
     /// Telegram rejected the token (401).
     InvalidToken,
+    /// Delivery has stopped (revoked token, bot removed from the main chat):
+    /// see [`Health::Dark`](crate::Health::Dark).
+    DeliveryStopped {
+        /// Why, without the token.
+        reason: String,
+        /// When it stopped.
+        since: std::time::SystemTime,
+    },
     /// The Bot API could not be reached (network, DNS, TLS, timeout).
     ApiUnreachable {
         /// What went wrong, without the token.
@@ -81,6 +89,10 @@ impl fmt::Display for CheckProblem {
         match self {
             CheckProblem::InvalidToken => f.write_str(
                 "the bot token is invalid or revoked: check TELEGRAM_BOT_TOKEN (ask @BotFather for the current one)",
+            ),
+            CheckProblem::DeliveryStopped { reason, .. } => write!(
+                f,
+                "delivery has stopped ({reason}): alerts are lost until this is fixed and the service restarted"
             ),
             CheckProblem::ApiUnreachable { reason } => {
                 write!(f, "the Bot API could not be reached ({reason}): check TELEGRAM_API_URL and the network")

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::alert::Alert;
 use crate::capture::panic::PanicRegistration;
 use crate::channel::{Producer, WorkerHandle};
+use crate::health::Health;
 use crate::record::Record;
 use crate::stats::{Counters, Stats};
 
@@ -98,6 +99,15 @@ impl TelegramGuard {
         self.counters().map(|c| c.snapshot()).unwrap_or_default()
     }
 
+    /// Whether alerts still reach the chat: [`Health::Dark`] once a revoked
+    /// token or a bot removed from the main chat stopped delivery for good.
+    /// A disabled layer is always healthy.
+    pub fn health(&self) -> Health {
+        self.counters()
+            .map(|counters| counters.health.get())
+            .unwrap_or_default()
+    }
+
     /// A handle for sending manual alerts from anywhere in the program.
     pub fn handle(&self) -> AlertHandle {
         AlertHandle {
@@ -148,5 +158,13 @@ impl AlertHandle {
         if let Some(producer) = &self.producer {
             producer.submit(Record::from_alert(alert));
         }
+    }
+
+    /// Whether alerts still reach the chat (see [`TelegramGuard::health`]).
+    pub fn health(&self) -> Health {
+        self.producer
+            .as_ref()
+            .map(|producer| producer.counters().health.get())
+            .unwrap_or_default()
     }
 }

@@ -3,6 +3,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use crate::health::HealthCell;
+
 /// A snapshot of what happened to every record the layer captured.
 ///
 /// Once the guard has shut down (and the application has stopped logging),
@@ -77,6 +79,8 @@ pub(crate) struct Counters {
     backtraces_captured: AtomicU64,
     dedup_evictions: AtomicU64,
     redis_fallbacks: AtomicU64,
+    /// Whether alerts still reach the chat (written by delivery).
+    pub(crate) health: HealthCell,
     /// Set once no record may enter the queue any more (shutdown or abandon).
     closed: AtomicBool,
     /// `true` once the guard has counted all unsettled records as failed; the

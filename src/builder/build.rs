@@ -52,6 +52,7 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
     );
     let courier = Courier::new(
         parts.delivery,
+        pipeline.main_chat(),
         parts.queue_capacity,
         client,
         parts.clock.clone(),

@@ -9,7 +9,7 @@ use tracing_core::Level;
 
 use crate::alert::{Alert, AlertLevel};
 use crate::chat::{BotToken, ChatId, Destination};
-use crate::delivery::audit::{OnSent, SentAlert};
+use crate::delivery::audit::{DeliveryFailure, OnFailure, OnSent, SentAlert};
 use crate::delivery::pacing::Pacing;
 use crate::delivery::retry::RetryPolicy;
 use crate::pipeline::BeforeSend;
@@ -230,6 +230,30 @@ impl Builder {
         F: Fn(&SentAlert) + Send + Sync + 'static,
     {
         self.delivery.on_sent = Some(OnSent(Arc::new(hook)));
+        self
+    }
+
+    /// Called in the worker for every message Telegram did not accept in the
+    /// end (after retries), with the reason and delivery's [`Health`] — for
+    /// example to page through another channel when it turns
+    /// [`Health::Dark`]. A panic in the hook is caught and reported once.
+    ///
+    /// [`Health`]: crate::Health
+    /// [`Health::Dark`]: crate::Health::Dark
+    pub fn on_delivery_failure<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&DeliveryFailure) + Send + Sync + 'static,
+    {
+        self.delivery.on_failure = Some(OnFailure(Arc::new(hook)));
+        self
+    }
+
+    /// A chat told (with a notifying message) when alerts stop reaching
+    /// the main chat: the bot was removed from it, or it was deleted. (A
+    /// revoked token reaches no chat: then only stderr, `health()` and
+    /// `on_delivery_failure` say it.)
+    pub fn fallback_chat(mut self, chat_id: impl Into<ChatId>) -> Self {
+        self.fallback_chat = Some(chat_id.into());
         self
     }
 

@@ -105,7 +105,22 @@ impl Builder {
             None => routes.target(AlertLevel::Info),
         };
         digest_target.chat_id.validate("route_digests")?;
-        Ok(self.into_parts(token, routes, digest_target, fleet))
+        let fallback = match self.fallback_chat.take() {
+            Some(chat_id) => {
+                chat_id.validate("fallback_chat")?;
+                Some(Target {
+                    chat_id,
+                    thread_id: None,
+                })
+            }
+            None => None,
+        };
+        let addresses = Addresses {
+            routes,
+            digest: digest_target,
+            fallback,
+        };
+        Ok(self.into_parts(token, addresses, fleet))
     }
 
     /// The checked options as each part's configuration, with the bounds
@@ -114,8 +129,7 @@ impl Builder {
     fn into_parts(
         mut self,
         token: BotToken,
-        routes: Routes,
-        digest_target: Target,
+        addresses: Addresses,
         fleet: Option<FleetConfig>,
     ) -> Parts {
         let max_traceback_lines = self.pipeline.limits.max_traceback_lines;
@@ -134,10 +148,7 @@ impl Builder {
             capture: self.capture,
             panics: self.capture_panics.then_some(self.panics),
             pipeline: self.pipeline,
-            addresses: Addresses {
-                routes,
-                digest: digest_target,
-            },
+            addresses,
             token,
             delivery: self.delivery,
             fleet,

@@ -3,6 +3,7 @@
 
 use crate::chat::Target;
 use crate::check::{CheckProblem, CheckReport};
+use crate::health::Health;
 
 use super::client::{Failure, LinkPreviewOptions, SendMessage};
 use super::Courier;
@@ -11,6 +12,11 @@ impl Courier {
     /// Checks the token and every destination with a test message.
     pub(crate) async fn check(&self, targets: &[Target], greeting: &str) -> CheckReport {
         let mut report = CheckReport::default();
+        if let Health::Dark { reason, since } = self.counters.health.get() {
+            report
+                .problems
+                .push(CheckProblem::DeliveryStopped { reason, since });
+        }
         match self.client.get_me().await {
             Ok(bot) => report.bot_username = bot.username.or(Some(bot.id.to_string())),
             Err(error) => {

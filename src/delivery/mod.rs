@@ -25,12 +25,13 @@ use std::time::{Duration, Instant};
 use crate::channel::call_user_hook;
 use crate::chat::ChatId;
 use crate::clock::Clock;
+use crate::health::Health;
 use crate::render::html_to_plain;
 use crate::report::Reporter;
 use crate::stats::{Counters, Outcome};
 use crate::text::panic_text;
 
-use audit::{OnSent, SentAlert};
+use audit::{DeliveryFailure, OnFailure, OnSent, SentAlert};
 use client::{ApiError, BotClient, EditMessageText, Failure, LinkPreviewOptions, SendMessage};
 pub(crate) use outbox::{Message, Outbox};
 use pacing::Pacing;
@@ -49,6 +50,7 @@ pub(crate) struct DeliveryConfig {
     pub(crate) max_retry_after: Duration,
     pub(crate) protect_content: bool,
     pub(crate) on_sent: Option<OnSent>,
+    pub(crate) on_failure: Option<OnFailure>,
 }
 
 impl Default for DeliveryConfig {
@@ -62,6 +64,7 @@ impl Default for DeliveryConfig {
             max_retry_after: Duration::from_secs(5 * 60),
             protect_content: false,
             on_sent: None,
+            on_failure: None,
         }
     }
 }
@@ -103,17 +106,28 @@ pub(crate) struct Courier {
     counters: Arc<Counters>,
     reporter: Arc<Reporter>,
     on_sent: Option<OnSent>,
+    on_failure: Option<OnFailure>,
+    /// The chat errors go to: losing it makes delivery dark.
+    main_chat: ChatId,
     /// First pages of deduplicated alerts delivered since the last take.
     deliveries: Vec<Delivered>,
-    /// The `on_sent` hook's last panic, not yet reported.
-    hook_panic: Option<String>,
+    /// A hook's last panic (the hook's name and message), not yet reported.
+    hook_panic: Option<(&'static str, String)>,
+    /// Why delivery just went dark, not yet told to the worker.
+    went_dark: Option<String>,
+    /// When the last "still dark" line was printed.
+    reminded_at: Option<Instant>,
 }
+
+/// How often, while delivery is dark, a line on stderr says so.
+const DARK_REMINDER: Duration = Duration::from_secs(5 * 60);
 
 impl Courier {
     /// A courier sending through `client`, paced and retried as `config`
     /// says, waiting on `clock`.
     pub(crate) fn new(
         config: DeliveryConfig,
+        main_chat: ChatId,
         outbox_capacity: usize,
         client: BotClient,
         clock: Clock,
@@ -130,8 +144,12 @@ impl Courier {
             counters,
             reporter,
             on_sent: config.on_sent,
+            on_failure: config.on_failure,
+            main_chat,
             deliveries: Vec::new(),
             hook_panic: None,
+            went_dark: None,
+            reminded_at: None,
         }
     }
 
@@ -222,6 +240,7 @@ impl Courier {
             Failure::Unauthorized => {
                 let reason =
                     format!("{error}: the bot token is invalid or revoked; sending stopped");
+                self.go_dark(&reason);
                 let queued = self.outbox.close_all(reason.clone());
                 self.fail_all(message, queued, &reason);
             }
@@ -229,6 +248,9 @@ impl Courier {
                 let chat = self.outbox.send_to(&message.chat_id);
                 let reason =
                     format!("{error}: chat {chat} cannot be reached; sending to it stopped");
+                if message.chat_id == self.main_chat {
+                    self.go_dark(&reason);
+                }
                 let queued = self.outbox.close_lane(&message.chat_id, reason.clone());
                 self.fail_all(message, queued, &reason);
             }
@@ -242,6 +264,7 @@ impl Courier {
     }
 
     fn delivered(&mut self, message: Message, message_id: i64) {
+        self.counters.health.delivered();
         self.counters.settle(Outcome::Sent, message.records);
         self.audit(&message, message_id);
         if let Some(fingerprint) = message.fingerprint {
@@ -285,14 +308,45 @@ impl Courier {
         let hook = Arc::clone(&hook.0);
         let outcome = call_user_hook(|| hook(&sent));
         if let Err(payload) = outcome {
-            self.hook_panic = Some(panic_text(payload.as_ref()));
+            self.hook_panic = Some(("on_sent", panic_text(payload.as_ref())));
         }
     }
 
-    /// The message of the `on_sent` hook's panic since the last call, if
-    /// it panicked (the worker has the pipeline report it).
-    pub(crate) fn take_hook_panic(&mut self) -> Option<String> {
+    /// The hook and message of a hook's panic since the last call, if one
+    /// panicked (the worker has the pipeline report it).
+    pub(crate) fn take_hook_panic(&mut self) -> Option<(&'static str, String)> {
         self.hook_panic.take()
+    }
+
+    /// Why delivery went dark, once (the worker has the fallback chat told).
+    pub(crate) fn take_went_dark(&mut self) -> Option<String> {
+        self.went_dark.take()
+    }
+
+    /// Marks delivery dark: nothing reaches the main chat any more.
+    fn go_dark(&mut self, reason: &str) {
+        let reason = self.reporter.scrub(reason);
+        if self.counters.health.dark(&reason) {
+            self.went_dark = Some(reason);
+        }
+    }
+
+    /// While delivery is dark, says so on stderr every five minutes; when
+    /// the next reminder is due (`None`: not dark).
+    pub(crate) fn remind_if_dark(&mut self, now: Instant) -> Option<Instant> {
+        let Health::Dark { reason, since } = self.counters.health.get() else {
+            return None;
+        };
+        let due = self.reminded_at.map_or(now, |at| at + DARK_REMINDER);
+        if now >= due {
+            let since = crate::render::time::format_utc(since);
+            self.reporter.notice(&format!(
+                "alerts are not being delivered (dark since {since}): {reason}"
+            ));
+            self.reminded_at = Some(now);
+            return Some(now + DARK_REMINDER);
+        }
+        Some(due)
     }
 
     /// Counts everything still queued as failed (shutdown deadline).
@@ -306,7 +360,25 @@ impl Courier {
     /// Counts `records` as failed and reports why.
     pub(crate) fn fail(&mut self, records: u64, reason: &str) {
         let reason = self.reporter.delivery_failed(reason);
+        self.counters.health.degraded(&reason);
+        self.tell_failure(records, &reason);
         self.counters.fail(records, reason);
+    }
+
+    /// Tells the `on_delivery_failure` hook; a panic in it is caught.
+    fn tell_failure(&mut self, records: u64, reason: &str) {
+        let Some(hook) = &self.on_failure else {
+            return;
+        };
+        let failure = DeliveryFailure {
+            reason: reason.to_owned(),
+            records,
+            health: self.counters.health.get(),
+        };
+        let hook = Arc::clone(&hook.0);
+        if let Err(payload) = call_user_hook(|| hook(&failure)) {
+            self.hook_panic = Some(("on_delivery_failure", panic_text(payload.as_ref())));
+        }
     }
 
     fn fail_all(&mut self, message: Message, queued: Vec<Message>, reason: &str) {

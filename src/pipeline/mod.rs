@@ -34,13 +34,13 @@ use std::time::Instant;
 
 use crate::alert::AlertLevel;
 use crate::channel::gate::{OpenKind, OpenKinds, RepeatGate};
-use crate::chat::{Routes, Target};
+use crate::chat::{ChatId, Routes, Target};
 use crate::clock::Clock;
 use crate::delivery::{Delivered, Message};
 use crate::record::http::span_key;
 use crate::record::{Captured, Kind, Origin, Record};
 use crate::render::alert::{slow_message, slow_title};
-use crate::render::notice::{check_greeting, startup_text, stop_text};
+use crate::render::notice::{check_greeting, dark_text, startup_text, stop_text};
 use crate::render::{
     render_digest, render_notice, render_record, render_tally, Identity, Limits, RenderContext,
 };
@@ -71,12 +71,14 @@ pub(crate) struct PipelineConfig {
     pub(crate) before_send: Option<BeforeSend>,
 }
 
-/// Where messages go: each level's destination, and the digest's (resolved
-/// from the configured chats by the builder).
+/// Where messages go: each level's destination, the digest's, and the
+/// fallback chat told when the main one goes dark (resolved from the
+/// configured chats by the builder).
 #[derive(Debug, Clone)]
 pub(crate) struct Addresses {
     pub(crate) routes: Routes,
     pub(crate) digest: Target,
+    pub(crate) fallback: Option<Target>,
 }
 
 /// What one record produced.
@@ -434,6 +436,21 @@ impl Pipeline {
         self.notice("⏹", &stop_text(stats))
     }
 
+    /// The notice for the fallback chat when delivery to the main one has
+    /// stopped (none without a fallback chat). It notifies, and settles no
+    /// record.
+    pub(crate) fn dark_notice(&self, reason: &str) -> Vec<Message> {
+        let Some(target) = &self.addresses.fallback else {
+            return Vec::new();
+        };
+        let mut context = self.render_context(0);
+        context.max_messages = 1;
+        let text = dark_text(reason);
+        let pages = render_notice("🔴", &text, &context);
+        let heading = Heading::new(AlertLevel::Critical, "Alerting is dark");
+        messages_for(pages, target, heading, false, 0)
+    }
+
     /// The test message the configuration check posts.
     pub(crate) fn check_greeting(&self) -> String {
         let identity = &self.config.identity;
@@ -482,6 +499,11 @@ impl Pipeline {
             .into_owned()
     }
 
+    /// The chat errors go to: losing it makes delivery dark.
+    pub(crate) fn main_chat(&self) -> ChatId {
+        self.addresses.routes.target(AlertLevel::Error).chat_id
+    }
+
     /// Every distinct destination, for the configuration check.
     pub(crate) fn targets(&self) -> Vec<Target> {
         let mut targets: Vec<Target> = Vec::new();
@@ -494,7 +516,8 @@ impl Pipeline {
         let all = levels
             .iter()
             .map(|level| self.addresses.routes.target(*level))
-            .chain(std::iter::once(self.addresses.digest.clone()));
+            .chain(std::iter::once(self.addresses.digest.clone()))
+            .chain(self.addresses.fallback.clone());
         for target in all {
             if !targets.contains(&target) {
                 targets.push(target);

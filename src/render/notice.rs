@@ -42,3 +42,10 @@ pub(crate) fn stop_text(stats: &Stats) -> String {
 pub(crate) fn check_greeting(service: &str, environment: &str) -> String {
     format!("✅ tracing-telegram check: {service} ({environment}) can post here.")
 }
+
+/// The fallback chat's notice when nothing reaches the main chat any more.
+pub(crate) fn dark_text(reason: &str) -> String {
+    format!(
+        "alerts no longer reach the main chat: {reason}. Every alert is lost until this is fixed and the service restarted."
+    )
+}

@@ -160,6 +160,7 @@ impl Worker {
             self.take_gate_counts().await;
             self.answer_flushes();
             self.finish_when_idle().await;
+            let next_reminder = self.courier.remind_if_dark(Instant::now());
             let next_send = self.dispatch();
             if self.should_stop(next_send) {
                 self.stop();
@@ -182,7 +183,7 @@ impl Worker {
                     self.in_flight = None;
                     self.courier.settle(sent);
                     self.remember_deliveries().await;
-                    self.report_hook_panic();
+                    self.report_delivery_events();
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {}
                 () = clock.sleep_until(next_send.unwrap_or_else(Instant::now)), if next_send.is_some() => {}
@@ -192,6 +193,7 @@ impl Worker {
                 }
                 () = tokio::time::sleep(DRAIN_INTERVAL), if poll_later => {}
                 () = tokio::time::sleep(GATE_INTERVAL), if self.pipeline.has_open_kinds() => {}
+                () = sleep_until(next_reminder), if next_reminder.is_some() => {}
                 () = tokio::time::sleep(FLEET_FLUSH_INTERVAL), if repeats_pending => {
                     self.fleet.flush_repeats().await;
                 }
@@ -245,11 +247,17 @@ impl Worker {
         }
     }
 
-    /// Reports a panic of the `on_sent` hook (it never re-enters the
-    /// pipeline as a record of its own).
-    fn report_hook_panic(&mut self) {
-        if let Some(payload) = self.courier.take_hook_panic() {
-            let messages = self.pipeline.hook_panicked("on_sent", &payload);
+    /// Reports what delivery had to say about itself: a panic of the
+    /// `on_sent` or `on_delivery_failure` hook (never re-entering the
+    /// pipeline as a record of its own), and the main chat going dark (the
+    /// fallback chat is told).
+    fn report_delivery_events(&mut self) {
+        if let Some((hook, payload)) = self.courier.take_hook_panic() {
+            let messages = self.pipeline.hook_panicked(hook, &payload);
+            self.enqueue(messages);
+        }
+        if let Some(reason) = self.courier.take_went_dark() {
+            let messages = self.pipeline.dark_notice(&reason);
             self.enqueue(messages);
         }
     }
