@@ -20,6 +20,9 @@
 //! 6. [`digest`]: warnings and all but the first slow span of a key are
 //!    only counted for the periodic digest (percentiles by [`histogram`]).
 //! 7. render (`crate::render`) and address: the pages of the alert.
+//!
+//! [`notices`] holds what the pipeline says besides alerts: notices, hook
+//! panics, the dark notice, and where messages go.
 
 pub(crate) mod dedup;
 pub(crate) mod digest;
@@ -27,6 +30,7 @@ pub(crate) mod enrich;
 pub(crate) mod fingerprint;
 pub(crate) mod histogram;
 pub(crate) mod hook;
+pub(crate) mod notices;
 pub(crate) mod repeats;
 
 use std::sync::Arc;
@@ -34,19 +38,16 @@ use std::time::Instant;
 
 use crate::alert::AlertLevel;
 use crate::channel::gate::{OpenKind, OpenKinds, RepeatGate};
-use crate::chat::{ChatId, Routes, Target};
+use crate::chat::{Routes, Target};
 use crate::clock::Clock;
 use crate::delivery::{Delivered, Message};
 use crate::record::http::span_key;
-use crate::record::{Captured, Kind, Origin, Record};
+use crate::record::{Kind, Record};
 use crate::render::alert::{slow_message, slow_title};
-use crate::render::notice::{check_greeting, dark_text, startup_text, stop_text};
-use crate::render::{
-    render_digest, render_notice, render_record, render_tally, Identity, Limits, RenderContext,
-};
+use crate::render::{render_digest, render_record, render_tally, Identity, Limits, RenderContext};
 use crate::report::Reporter;
 use crate::sanitize::Sanitizer;
-use crate::stats::{Counters, Outcome, Stats};
+use crate::stats::{Counters, Outcome};
 
 pub(crate) use dedup::{Claim, DedupConfig, Tally};
 pub(crate) use digest::{ClosedWindow, DigestConfig, DigestData};
@@ -210,43 +211,6 @@ impl Pipeline {
                 })
             }
         }
-    }
-
-    /// A user hook (`before_send`, `on_sent`) panicked with `payload`. The
-    /// first time in a digest window, a Critical alert says so — built
-    /// here, passing through no hook and settling no record, so a hook that
-    /// always panics cannot loop; later panics in the window are counted in
-    /// the digest.
-    pub(crate) fn hook_panicked(&mut self, hook: &'static str, payload: &str) -> Vec<Message> {
-        let now = self.clock.now();
-        let message = format!("the {hook} hook panicked: {payload}");
-        let mut record = Record::new(
-            AlertLevel::Critical,
-            Kind::Alert,
-            Origin::Manual,
-            message.into(),
-            Captured {
-                title: Some(format!("The {hook} hook panicked")),
-                ..Captured::default()
-            },
-        );
-        self.config.sanitizer.sanitize_record(&mut record);
-        let window = self.config.digest.window;
-        let recent = self
-            .hook_alerted_at
-            .is_some_and(|at| now.saturating_duration_since(at) < window);
-        if recent {
-            record.kind = Kind::DigestOnly;
-            record.level = AlertLevel::Warning;
-            let _ = self.digest.route(&record, None, now);
-            return Vec::new();
-        }
-        self.hook_alerted_at = Some(now);
-        self.reporter.notice(&record.message);
-        let pages = render_record(&record, &self.render_context(0));
-        let target = self.addresses.routes.target(record.level);
-        let heading = Heading::new(record.level, &title_of(&record));
-        messages_for(pages, &target, heading, false, 0)
     }
 
     /// Stage 3: dedup. The fingerprint if the record is new (to be sent);
@@ -425,60 +389,7 @@ impl Pipeline {
         messages
     }
 
-    /// The startup notice ("started v1.2 on host web-3").
-    pub(crate) fn startup_notice(&self, host: &str) -> Vec<Message> {
-        let version = self.config.identity.version.as_deref();
-        self.notice("🟢", &startup_text(version, host))
-    }
-
-    /// The shutdown notice, with the final counters.
-    pub(crate) fn stop_notice(&self, stats: &Stats) -> Vec<Message> {
-        self.notice("⏹", &stop_text(stats))
-    }
-
-    /// The notice for the fallback chat when delivery to the main one has
-    /// stopped (none without a fallback chat). It notifies, and settles no
-    /// record.
-    pub(crate) fn dark_notice(&self, reason: &str) -> Vec<Message> {
-        let Some(target) = &self.addresses.fallback else {
-            return Vec::new();
-        };
-        let mut context = self.render_context(0);
-        context.max_messages = 1;
-        let text = dark_text(reason);
-        let pages = render_notice("🔴", &text, &context);
-        let heading = Heading::new(AlertLevel::Critical, "Alerting is dark");
-        messages_for(pages, target, heading, false, 0)
-    }
-
-    /// The test message the configuration check posts.
-    pub(crate) fn check_greeting(&self) -> String {
-        let identity = &self.config.identity;
-        check_greeting(&identity.service, &identity.environment)
-    }
-
-    /// The service and version, for the fleet's once-per-deploy notice.
-    pub(crate) fn deploy(&self) -> (&str, Option<&str>) {
-        let identity = &self.config.identity;
-        (&identity.service, identity.version.as_deref())
-    }
-
-    /// A one-line silent notice (startup, shutdown) to where Info goes.
-    fn notice(&self, emoji: &str, text: &str) -> Vec<Message> {
-        let mut context = self.render_context(0);
-        context.max_messages = 1;
-        let pages = render_notice(emoji, text, &context);
-        let target = self.addresses.routes.target(AlertLevel::Info);
-        messages_for(
-            pages,
-            &target,
-            Heading::new(AlertLevel::Info, text),
-            true,
-            0,
-        )
-    }
-
-    fn render_context(&self, dropped_since_last: u64) -> RenderContext<'_> {
+    pub(crate) fn render_context(&self, dropped_since_last: u64) -> RenderContext<'_> {
         let (identity, limits) = (&self.config.identity, &self.config.limits);
         RenderContext {
             service: &identity.service,
@@ -497,33 +408,6 @@ impl Pipeline {
             .sanitizer
             .sanitize(&title_of(record))
             .into_owned()
-    }
-
-    /// The chat errors go to: losing it makes delivery dark.
-    pub(crate) fn main_chat(&self) -> ChatId {
-        self.addresses.routes.target(AlertLevel::Error).chat_id
-    }
-
-    /// Every distinct destination, for the configuration check.
-    pub(crate) fn targets(&self) -> Vec<Target> {
-        let mut targets: Vec<Target> = Vec::new();
-        let levels = [
-            AlertLevel::Critical,
-            AlertLevel::Error,
-            AlertLevel::Warning,
-            AlertLevel::Info,
-        ];
-        let all = levels
-            .iter()
-            .map(|level| self.addresses.routes.target(*level))
-            .chain(std::iter::once(self.addresses.digest.clone()))
-            .chain(self.addresses.fallback.clone());
-        for target in all {
-            if !targets.contains(&target) {
-                targets.push(target);
-            }
-        }
-        targets
     }
 }
 
@@ -547,13 +431,13 @@ fn opening(
 }
 
 /// What the `on_sent` hook is told about a message.
-struct Heading {
+pub(crate) struct Heading {
     level: AlertLevel,
     title: String,
 }
 
 impl Heading {
-    fn new(level: AlertLevel, title: &str) -> Self {
+    pub(crate) fn new(level: AlertLevel, title: &str) -> Self {
         let title = match title.char_indices().nth(200) {
             Some((cut, _)) => format!("{}…", &title[..cut]),
             None => title.to_owned(),
@@ -563,7 +447,7 @@ impl Heading {
 }
 
 /// A record's short title: its explicit title, or its message's first line.
-fn title_of(record: &Record) -> String {
+pub(crate) fn title_of(record: &Record) -> String {
     record
         .title
         .clone()
@@ -572,7 +456,7 @@ fn title_of(record: &Record) -> String {
 
 /// The messages for an alert's pages: only the first may notify, and the
 /// last settles `records`.
-fn messages_for(
+pub(crate) fn messages_for(
     pages: Vec<String>,
     target: &Target,
     heading: Heading,
