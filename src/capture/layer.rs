@@ -198,6 +198,11 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
+        // The values are formatted before the span's extensions are locked:
+        // a `Debug` impl may log (re-entering the layer, which reads them)
+        // or panic (which must not poison the registry's lock).
+        let mut collector = FieldCollector::default();
+        values.record(&mut collector);
         let mut extensions = span.extensions_mut();
         let Some(state) = extensions
             .get_mut::<SpanStates>()
@@ -208,8 +213,6 @@ where
         if state.is_skipped() {
             return;
         }
-        let mut collector = FieldCollector::default();
-        values.record(&mut collector);
         if collector.skip {
             *state = SpanState::skipped(&self.rules.skipped_alive);
             return;
