@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::alert::Alert;
-use crate::capture::panic::PanicRegistration;
 use crate::channel::{Producer, WorkerHandle};
 use crate::health::Health;
 use crate::record::Record;
@@ -29,8 +28,6 @@ pub const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct TelegramGuard {
     worker: Option<WorkerHandle>,
     producer: Option<Arc<Producer>>,
-    /// This build's registration with the panic hook, removed at shutdown.
-    panics: Option<PanicRegistration>,
     drop_timeout: Duration,
 }
 
@@ -38,13 +35,11 @@ impl TelegramGuard {
     pub(crate) fn new(
         worker: WorkerHandle,
         producer: Arc<Producer>,
-        panics: Option<PanicRegistration>,
         drop_timeout: Duration,
     ) -> Self {
         TelegramGuard {
             worker: Some(worker),
             producer: Some(producer),
-            panics,
             drop_timeout,
         }
     }
@@ -54,7 +49,6 @@ impl TelegramGuard {
         TelegramGuard {
             worker: None,
             producer: None,
-            panics: None,
             drop_timeout: Duration::ZERO,
         }
     }
@@ -120,9 +114,6 @@ impl TelegramGuard {
     }
 
     fn stop(&mut self, timeout: Duration) {
-        // Panics after this are not ours to report (the previous hook is
-        // back if ours was the last).
-        self.panics = None;
         if let Some(worker) = &mut self.worker {
             worker.shutdown(timeout);
         }
@@ -158,6 +149,15 @@ impl AlertHandle {
         if let Some(producer) = &self.producer {
             producer.submit(Record::from_alert(alert));
         }
+    }
+
+    /// The statistics so far (see [`TelegramGuard::stats`]); after shutdown,
+    /// alerts sent through the handle are still counted (as dropped).
+    pub fn stats(&self) -> Stats {
+        self.producer
+            .as_ref()
+            .map(|producer| producer.counters().snapshot())
+            .unwrap_or_default()
     }
 
     /// Whether alerts still reach the chat (see [`TelegramGuard::health`]).

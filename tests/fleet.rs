@@ -8,8 +8,9 @@
 
 mod common;
 
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use common::redis::{shared_redis, OwnRedis};
+
+use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -25,93 +26,6 @@ fn prefix(test: &str) -> String {
         .unwrap()
         .as_nanos();
     format!("tt-test:{test}:{}:{nanos}", std::process::id())
-}
-
-fn answers(port: u16) -> bool {
-    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
-}
-
-/// The shared Redis, or a skip (a failure under CI).
-fn shared_redis(test: &str) -> Option<String> {
-    if answers(6379) {
-        return Some("redis://127.0.0.1:6379/".to_owned());
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: no Redis at 127.0.0.1:6379, and CI is set: .ci/run must start one");
-    }
-    eprintln!(
-        "\n*** SKIPPED {test}: no Redis at 127.0.0.1:6379 (start redis-server to run it) ***\n"
-    );
-    None
-}
-
-/// A `redis-server` of this test's own, killed on drop.
-struct OwnRedis {
-    child: Child,
-    port: u16,
-}
-
-impl OwnRedis {
-    fn start(test: &str, port: Option<u16>) -> Option<OwnRedis> {
-        let port = port.unwrap_or_else(|| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        });
-        let spawned = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(error) if std::env::var_os("CI").is_some() => {
-                panic!("{test}: cannot start redis-server ({error}), and CI is set")
-            }
-            Err(error) => {
-                eprintln!("\n*** SKIPPED {test}: cannot start redis-server ({error}) ***\n");
-                return None;
-            }
-        };
-        let server = OwnRedis { child, port };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !answers(port) {
-            assert!(
-                Instant::now() < deadline,
-                "{test}: redis-server did not come up"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(server)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn kill(mut self) -> u16 {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.port
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn fleet_member(mock: &MockTelegram, url: &str, prefix: &str) -> Builder {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::capture::panic;
 use crate::capture::TelegramLayer;
 use crate::channel::gate::RepeatGate;
-use crate::channel::{self, WorkerHandle};
+use crate::channel::{self, KeptAlive, WorkerHandle};
 use crate::delivery::client::BotClient;
 use crate::delivery::Courier;
 use crate::error::Error;
@@ -60,6 +60,7 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
         reporter,
     );
     let (producer, control, inbox) = channel::open(parts.queue_capacity, &counters);
+    let kept = KeptAlive::default();
     let thread = worker::spawn(
         WorkerParts {
             config: parts.worker,
@@ -69,6 +70,7 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
             counters: Arc::clone(&counters),
         },
         inbox,
+        kept.clone(),
     )?;
     let producer = Arc::new(producer);
     let handle = WorkerHandle::new(control, thread, counters);
@@ -78,10 +80,15 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
         parts.clock,
         parts.gate.then_some(gate),
     );
-    // Installed last: a failure above leaves no hook behind.
-    let panics = parts
-        .panics
-        .map(|config| panic::install(Arc::clone(&producer), handle.flusher(), config));
-    let guard = TelegramGuard::new(handle, producer, panics, parts.drop_timeout);
+    // Installed last: a failure above leaves no hook behind. Registered for
+    // as long as the worker runs (it runs the user's hooks).
+    if let Some(config) = parts.panics {
+        kept.keep(panic::install(
+            Arc::clone(&producer),
+            handle.flusher(),
+            config,
+        ));
+    }
+    let guard = TelegramGuard::new(handle, producer, parts.drop_timeout);
     Ok((layer, guard))
 }

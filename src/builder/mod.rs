@@ -56,7 +56,6 @@ pub struct Builder {
     pub(crate) redis_url: Option<String>,
     pub(crate) redis_key_prefix: String,
     pub(crate) redis_timeout: Duration,
-    pub(crate) capture_panics: bool,
     // Each part's configuration, as it will run.
     pub(crate) capture: CaptureConfig,
     pub(crate) panics: PanicConfig,
@@ -100,7 +99,6 @@ impl Default for Builder {
             redis_url: None,
             redis_key_prefix: "tracing-telegram".to_owned(),
             redis_timeout: Duration::from_millis(500),
-            capture_panics: true,
             capture: CaptureConfig::default(),
             panics: PanicConfig::default(),
             pipeline: PipelineConfig {

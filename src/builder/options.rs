@@ -216,8 +216,13 @@ impl Builder {
     /// `panic_flush_timeout` for it to be delivered, so that a panic that
     /// aborts the process still gets its alert out. The previous hook still
     /// runs. Default `true`.
+    ///
+    /// Off, the hook is still installed if a `before_send`, `on_sent` or
+    /// `on_delivery_failure` hook is set, only to keep those hooks' panics
+    /// (reported once per window by the crate) from being printed once per
+    /// record; every other panic goes to the previous hook untouched.
     pub fn capture_panics(mut self, on: bool) -> Self {
-        self.capture_panics = on;
+        self.panics.report = on;
         self
     }
 

@@ -144,9 +144,13 @@ impl Builder {
         // Repeats are counted at the gate only when they are deduplicated,
         // and no `before_send` hook has to see every record.
         let gate = !self.pipeline.dedup.window.is_zero() && self.pipeline.before_send.is_none();
+        let user_hooks = self.pipeline.before_send.is_some()
+            || self.delivery.on_sent.is_some()
+            || self.delivery.on_failure.is_some();
+        let user_hooks_or_reporting = self.panics.report || user_hooks;
         Parts {
             capture: self.capture,
-            panics: self.capture_panics.then_some(self.panics),
+            panics: user_hooks_or_reporting.then_some(self.panics),
             pipeline: self.pipeline,
             addresses,
             token,

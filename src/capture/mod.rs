@@ -62,6 +62,11 @@ impl Default for CaptureConfig {
 /// How the panic hook reports a panic.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PanicConfig {
+    /// Report panics as Critical alerts (`capture_panics`). Off, the hook
+    /// is still installed when the application has hooks of its own
+    /// (`before_send`, …): it keeps their panics off stderr, where an
+    /// always-panicking hook would print once per record.
+    pub(crate) report: bool,
     /// How long the hook waits for the alert to be delivered.
     pub(crate) flush_timeout: Duration,
     /// Backtrace frames kept; 0 captures none.
@@ -71,6 +76,7 @@ pub(crate) struct PanicConfig {
 impl Default for PanicConfig {
     fn default() -> Self {
         PanicConfig {
+            report: true,
             flush_timeout: Duration::from_secs(2),
             max_frames: 15,
         }

@@ -199,6 +199,9 @@ impl Registration {
     /// Queues the panic's alert and, for the first panic of a burst, waits
     /// for its delivery (at most the configured bound for the whole burst).
     fn report(&self, info: &PanicHookInfo<'_>) {
+        if !self.config.report {
+            return;
+        }
         report(&self.producer, info, self.config.max_frames);
         if self.starts_burst() {
             self.flusher.flush(self.config.flush_timeout);

@@ -159,3 +159,36 @@ fn join_briefly(thread: JoinHandle<()>) {
         let _ = thread.join();
     }
 }
+
+/// What must live exactly as long as the worker thread, dropped when it
+/// exits — the panic hook's registration: the worker runs the user's hooks,
+/// whose panics the hook keeps off stderr, possibly past the guard's
+/// shutdown deadline.
+#[derive(Clone, Default)]
+pub(crate) struct KeptAlive(Arc<std::sync::Mutex<Vec<Box<dyn Send>>>>);
+
+impl std::fmt::Debug for KeptAlive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeptAlive(..)")
+    }
+}
+
+impl KeptAlive {
+    /// Keeps `thing` until [`release`](KeptAlive::release).
+    pub(crate) fn keep(&self, thing: impl Send + 'static) {
+        self.lock().push(Box::new(thing));
+    }
+
+    /// Drops everything kept (the worker thread is exiting).
+    pub(crate) fn release(&self) {
+        let kept = std::mem::take(&mut *self.lock());
+        drop(kept);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Box<dyn Send>>> {
+        // A panic while holding it leaves a usable list.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

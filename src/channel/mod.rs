@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use crate::record::Record;
 use crate::stats::Counters;
 
-pub(crate) use control::{Control, Flusher, WorkerHandle};
+pub(crate) use control::{Control, Flusher, KeptAlive, WorkerHandle};
 
 /// Default capacity of the queue between the layer and the worker.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::channel::control::EXIT_GRACE;
-use crate::channel::{mark_worker_thread, Control, Inbox};
+use crate::channel::{mark_worker_thread, Control, Inbox, KeptAlive};
 use crate::delivery::client::ApiError;
 use crate::delivery::{Courier, Message};
 use crate::error::Error;
@@ -75,8 +75,8 @@ pub(crate) struct Parts {
 }
 
 /// Starts the worker thread (its runtime is built first, so a failure
-/// leaves nothing running).
-pub(crate) fn spawn(parts: Parts, inbox: Inbox) -> Result<JoinHandle<()>, Error> {
+/// leaves nothing running). What `kept` holds is dropped when it exits.
+pub(crate) fn spawn(parts: Parts, inbox: Inbox, kept: KeptAlive) -> Result<JoinHandle<()>, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -89,6 +89,7 @@ pub(crate) fn spawn(parts: Parts, inbox: Inbox) -> Result<JoinHandle<()>, Error>
             runtime.block_on(worker.run());
             // Do not wait on a blocking DNS lookup that never returns.
             runtime.shutdown_timeout(EXIT_GRACE / 2);
+            kept.release();
         })
         .map_err(Error::Worker)
 }
