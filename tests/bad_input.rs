@@ -38,15 +38,26 @@ fn within(limit: Duration, body: impl FnOnce() + Send + 'static) {
         .expect("finished in time (no deadlock)");
 }
 
-/// Formats itself by logging an error first, as some wrappers do.
-struct LogsWhenFormatted(&'static str);
+/// Formats itself by logging an error first, as some wrappers do. Each
+/// place it is used in gets its own type, so its own callsite: tracing
+/// drops an event logged while it is already dispatching one (span
+/// creation, an event), and its callsite would then be the same for all.
+macro_rules! logs_when_formatted {
+    ($name:ident, $what:literal) => {
+        struct $name;
 
-impl fmt::Debug for LogsWhenFormatted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        error!(target: "app::inner", "formatting {} failed", self.0);
-        f.write_str(self.0)
-    }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                error!(target: "app::inner", concat!("formatting ", $what, " failed"));
+                f.write_str($what)
+            }
+        }
+    };
 }
+
+logs_when_formatted!(SpanField, "span field");
+logs_when_formatted!(RecordedValue, "recorded value");
+logs_when_formatted!(EventField, "event field");
 
 /// Panics when formatted.
 struct PanicsWhenFormatted;
@@ -57,11 +68,11 @@ impl fmt::Debug for PanicsWhenFormatted {
     }
 }
 
-/// A `Debug` impl that logs re-enters the layer: when a value recorded into
+/// A `Debug` impl that logs re-enters the layer when a value recorded into
 /// a span is formatted (the span's extensions must not be locked then: the
-/// inner event reads them), in an event's field and in a span's field. (For
-/// the last two, tracing itself drops the inner event while a scoped
-/// dispatcher is active; either way nothing may hang or recurse.)
+/// inner event reads them). In a span's or an event's field, tracing itself
+/// drops the inner event (it is already dispatching one); either way
+/// nothing may hang or recurse.
 #[test]
 fn a_debug_impl_that_logs_neither_deadlocks_nor_recurses() {
     let mock = MockTelegram::start().unwrap();
@@ -69,17 +80,10 @@ fn a_debug_impl_that_logs_neither_deadlocks_nor_recurses() {
     within(Duration::from_secs(20), move || {
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, || {
-            let span = info_span!(
-                "job",
-                input = ?LogsWhenFormatted("span field"),
-                late = tracing::field::Empty
-            );
+            let span = info_span!("job", input = ?SpanField, late = tracing::field::Empty);
             span.in_scope(|| {
-                span.record(
-                    "late",
-                    tracing::field::debug(LogsWhenFormatted("recorded value")),
-                );
-                error!(value = ?LogsWhenFormatted("event field"), "outer failure");
+                span.record("late", tracing::field::debug(RecordedValue));
+                error!(value = ?EventField, "outer failure");
             });
         });
         let stats = guard.shutdown(Duration::from_secs(10));

@@ -112,7 +112,7 @@ fn run_seed(seed: u64, redis: &mut Option<OwnRedis>, port: u16) -> Outcome {
         .map(|t| {
             let (dispatch, emitted, stop) =
                 (dispatch.clone(), Arc::clone(&emitted), Arc::clone(&stop));
-            let mut rng = Rng::new(seed ^ (t + 1) * 7919);
+            let mut rng = Rng::new(seed ^ ((t + 1) * 7919));
             let total = 500 + rng.below(5_000);
             std::thread::spawn(move || {
                 tracing::dispatcher::with_default(&dispatch, || {
@@ -151,10 +151,8 @@ fn run_seed(seed: u64, redis: &mut Option<OwnRedis>, port: u16) -> Outcome {
                     server.kill();
                 }
             }
-            6 => {
-                if redis.is_none() {
-                    *redis = OwnRedis::start("chaos (restart)", Some(port));
-                }
+            6 if redis.is_none() => {
+                *redis = OwnRedis::start("chaos (restart)", Some(port));
             }
             _ => {}
         }
