@@ -118,10 +118,23 @@ impl Counters {
     /// Counts repeats the layer counted at the repeat gate instead of
     /// submitting them (the worker settles them at once).
     pub(crate) fn accept_repeats(&self, n: u64) {
+        // Under the settle lock: once the guard has abandoned the worker,
+        // what it accepts late is failed at once, as the rest was.
+        let state = self.lock();
         self.accepted.fetch_add(n, Ordering::Relaxed);
+        if state.abandoned {
+            self.failed.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     /// Counts a record that could not be queued.
+    /// Counts `n` repeats counted at the gate whose record was dropped at a
+    /// full queue: accepted, and dropped with it.
+    pub(crate) fn drop_repeats(&self, n: u64) {
+        self.accepted.fetch_add(n, Ordering::Relaxed);
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub(crate) fn drop_one(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
     }

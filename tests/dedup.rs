@@ -8,6 +8,7 @@ use std::time::Duration;
 use tracing::error;
 use tracing_subscriber::prelude::*;
 use tracing_telegram::testing::{MockTelegram, Reply, TestClock};
+use tracing_telegram::TelegramLayer;
 
 fn deduplicating(mock: &MockTelegram) -> (tracing_telegram::Builder, TestClock) {
     let clock = TestClock::new();
@@ -301,4 +302,47 @@ fn warnings_raised_to_alerts_are_gated_and_plain_warnings_go_to_the_digest() {
         alerts[0].plain_text()
     );
     common::assert_accounted(&stats);
+}
+
+/// A flood of ten known failures from two threads with the default queue
+/// and dedup window: a kind's repeats are counted at the gate from the
+/// moment its first record is queued (not only once the worker has seen
+/// it), so nothing is dropped, and the tallies add up to the flood.
+#[test]
+fn a_flood_of_ten_kinds_from_two_threads_drops_nothing_and_is_tallied_whole() {
+    const PER_THREAD: u64 = 250_000;
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = TelegramLayer::builder()
+        .bot_token(mock.token())
+        .chat_id(common::CHAT)
+        .api_url(mock.url())
+        .pacing(tracing_telegram::Pacing::disabled())
+        .build()
+        .unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let threads: Vec<_> = (0..2)
+        .map(|thread| {
+            let dispatch = dispatch.clone();
+            std::thread::spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    for attempt in 0..PER_THREAD {
+                        common::fail_kind((attempt + thread * 5) % 10, attempt);
+                    }
+                });
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let stats = guard.shutdown(Duration::from_secs(30));
+    assert_eq!(stats.accepted, 2 * PER_THREAD, "{stats:?}");
+    assert_eq!(stats.dropped, 0, "{stats:?}");
+    common::assert_accounted(&stats);
+    let texts: Vec<String> = common::notifying(&mock.messages())
+        .iter()
+        .map(|m| m.plain_text())
+        .collect();
+    assert_eq!(texts.len(), 10, "{texts:#?}");
+    assert_eq!(common::tallied(&texts), 2 * PER_THREAD, "{texts:#?}");
 }

@@ -428,3 +428,50 @@ fn an_unreachable_redis_is_reported_once() {
         .count();
     assert_eq!(reports, 1, "said once, not per record:\n{stderr}");
 }
+
+/// The flood of ten known failures from two threads, with the default
+/// queue and dedup window, in a fleet: nothing is dropped, and the fleet's
+/// tallies add up to the flood.
+#[test]
+fn a_fleet_flood_of_ten_kinds_drops_nothing_and_is_tallied_whole() {
+    const PER_THREAD: u64 = 250_000;
+    let Some(url) = shared_redis("fleet_flood_ten") else {
+        return;
+    };
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = tracing_telegram::TelegramLayer::builder()
+        .bot_token(mock.token())
+        .chat_id(common::CHAT)
+        .api_url(mock.url())
+        .pacing(tracing_telegram::Pacing::disabled())
+        .redis_url(&url)
+        .redis_key_prefix(prefix("flood_ten"))
+        .build()
+        .unwrap();
+    let dispatch = dispatch(layer);
+    let threads: Vec<_> = (0..2)
+        .map(|thread| {
+            let dispatch = dispatch.clone();
+            std::thread::spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    for attempt in 0..PER_THREAD {
+                        common::fail_kind((attempt + thread * 5) % 10, attempt);
+                    }
+                });
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let stats = guard.shutdown(Duration::from_secs(30));
+    assert_eq!(stats.accepted, 2 * PER_THREAD, "{stats:?}");
+    assert_eq!(stats.dropped, 0, "{stats:?}");
+    common::assert_accounted(&stats);
+    let texts: Vec<String> = common::notifying(&mock.messages())
+        .iter()
+        .map(|m| m.plain_text())
+        .collect();
+    assert_eq!(texts.len(), 10, "{texts:#?}");
+    assert_eq!(common::tallied(&texts), 2 * PER_THREAD, "{texts:#?}");
+}

@@ -15,7 +15,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use crate::alert::AlertLevel;
-use crate::channel::gate::RepeatGate;
+use crate::channel::gate::{RepeatGate, Reservation};
 use crate::channel::{on_worker_thread, Producer};
 use crate::clock::Clock;
 use crate::record::{Captured, GateKey, Kind, Origin, Record, SpanList, SpanRecord};
@@ -362,13 +362,31 @@ impl TelegramLayer {
             fingerprint: collector.fingerprint,
             gate_key,
         };
-        producer.submit(Record::new(
-            level,
-            kind,
-            Origin::Event(metadata),
-            message,
-            captured,
-        ));
+        // Reserved before it is queued: from now on the kind's repeats are
+        // counted at the gate, even before the worker gets to this record,
+        // so a flood of one failure never fills the queue.
+        let reserved = self.reserve_gate(gate_key);
+        let record = Record::new(level, kind, Origin::Event(metadata), message, captured);
+        if !producer.submit(record) {
+            self.unreserve_gate(reserved, producer);
+        }
+    }
+
+    /// Reserves the gate for the kind of a record about to be queued; the
+    /// key, if this call reserved it.
+    #[inline]
+    fn reserve_gate(&self, key: Option<GateKey>) -> Option<GateKey> {
+        let (gate, key) = (self.rules.gate.as_ref()?, key?);
+        (gate.reserve(key) == Reservation::Reserved).then_some(key)
+    }
+
+    /// The record was dropped (full queue): the reservation goes, and the
+    /// repeats counted in it meanwhile are dropped with it (and counted).
+    #[cold]
+    fn unreserve_gate(&self, reserved: Option<GateKey>, producer: &Producer) {
+        if let (Some(gate), Some(key)) = (&self.rules.gate, reserved) {
+            producer.counters().drop_repeats(gate.close(key));
+        }
     }
 
     /// Whether the event is inside a skipped span; without a lookup while

@@ -28,18 +28,27 @@ pub(crate) use crate::record::GateKey;
 /// Slots in the table (a power of two). Kinds whose slot is taken by
 /// another kind simply use the ordinary path.
 const SLOTS: usize = 1024;
+/// `log2(SLOTS)`: a key's second slot comes from the bits above its first.
+const SLOT_BITS: u32 = 10;
 
 const COUNT_BITS: u32 = 24;
 const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 /// Set in every tag, so that an open slot is never zero.
 const OPEN_BIT: u64 = 1 << COUNT_BITS;
 
-/// Where a key lives in the table, and the tag that tells it from the other
-/// kinds that share its slot.
+/// Where a key may live in the table, and the tag that tells it from the
+/// other kinds that share a slot.
 impl GateKey {
-    fn slot(self) -> usize {
-        // The mask keeps the value below SLOTS, so the cast cannot truncate.
-        (self.0 & (SLOTS as u64 - 1)) as usize
+    /// The two slots a kind may use: when another kind holds the first, it
+    /// takes the second (so that two of a handful of kinds rarely fight over
+    /// one slot, which would send all of one's repeats through the queue).
+    fn slots(self) -> [usize; 2] {
+        let mask = SLOTS as u64 - 1;
+        // The mask keeps each value below SLOTS, so the casts cannot truncate.
+        [
+            (self.0 & mask) as usize,
+            ((self.0 >> SLOT_BITS) & mask) as usize,
+        ]
     }
 
     fn tag(self) -> u64 {
@@ -69,74 +78,144 @@ impl Default for RepeatGate {
 }
 
 impl RepeatGate {
-    /// Whether `key`'s slot is open (a repeat would be counted).
+    /// Whether `key`'s kind holds a slot (a repeat would be counted).
     #[cfg(test)]
     fn is_open(&self, key: GateKey) -> bool {
-        self.slots[key.slot()].0.load(Ordering::Relaxed) & !COUNT_MASK == key.tag()
+        let tag = key.tag();
+        key.slots()
+            .iter()
+            .any(|&i| self.slots[i].0.load(Ordering::Relaxed) & !COUNT_MASK == tag)
     }
 
-    /// Counts one repeat of `key` if its slot is open; `false` sends the
-    /// event down the ordinary path.
+    /// Counts one repeat of `key` if its kind holds a slot; `false` sends
+    /// the event down the ordinary path.
     pub(crate) fn count(&self, key: GateKey) -> bool {
-        let slot = &self.slots[key.slot()].0;
         let tag = key.tag();
-        let mut current = slot.load(Ordering::Relaxed);
-        loop {
-            if current & !COUNT_MASK != tag || current & COUNT_MASK == COUNT_MASK {
-                return false;
-            }
-            match slot.compare_exchange_weak(
-                current,
-                current + 1,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(now) => current = now,
-            }
-        }
-    }
-
-    /// Worker: opens `key`'s slot; `false` if another kind holds it.
-    pub(crate) fn open(&self, key: GateKey) -> bool {
-        self.slots[key.slot()]
-            .0
-            .compare_exchange(0, key.tag(), Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    }
-
-    /// Worker: the repeats counted for `key` since the last take; the slot
-    /// stays open.
-    pub(crate) fn take(&self, key: GateKey) -> u64 {
-        let slot = &self.slots[key.slot()].0;
-        let tag = key.tag();
-        let mut current = slot.load(Ordering::Relaxed);
-        loop {
-            if current & !COUNT_MASK != tag || current & COUNT_MASK == 0 {
-                return 0;
-            }
-            match slot.compare_exchange_weak(current, tag, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return current & COUNT_MASK,
-                Err(now) => current = now,
-            }
-        }
-    }
-
-    /// Worker: closes `key`'s slot; the repeats counted since the last take.
-    pub(crate) fn close(&self, key: GateKey) -> u64 {
-        let slot = &self.slots[key.slot()].0;
-        let tag = key.tag();
-        let mut current = slot.load(Ordering::Relaxed);
-        loop {
+        for i in key.slots() {
+            let slot = &self.slots[i].0;
+            let mut current = slot.load(Ordering::Relaxed);
             if current & !COUNT_MASK != tag {
-                return 0;
+                continue;
             }
-            match slot.compare_exchange_weak(current, 0, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return current & COUNT_MASK,
-                Err(now) => current = now,
+            loop {
+                if current & !COUNT_MASK != tag || current & COUNT_MASK == COUNT_MASK {
+                    return false;
+                }
+                match slot.compare_exchange_weak(
+                    current,
+                    current + 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(now) => current = now,
+                }
             }
         }
+        false
     }
+
+    /// Layer: the record of `key`'s kind is about to be queued: from now
+    /// on its repeats are counted here, before the worker has seen it, and
+    /// the worker adopts the count when it opens the kind.
+    pub(crate) fn reserve(&self, key: GateKey) -> Reservation {
+        let tag = key.tag();
+        let holds = |i: usize| self.slots[i].0.load(Ordering::Relaxed) & !COUNT_MASK == tag;
+        if key.slots().into_iter().any(holds) {
+            return Reservation::AlreadyOpen;
+        }
+        for i in key.slots() {
+            match self.slots[i]
+                .0
+                .compare_exchange(0, tag, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Reservation::Reserved,
+                Err(current) if current & !COUNT_MASK == tag => return Reservation::AlreadyOpen,
+                Err(_) => {}
+            }
+        }
+        Reservation::Taken
+    }
+
+    /// Worker: opens a slot for `key`'s kind, adopting what the layer
+    /// counted if it reserved one; `false` if other kinds hold both.
+    pub(crate) fn open(&self, key: GateKey) -> bool {
+        self.reserve(key) != Reservation::Taken
+    }
+
+    /// Worker: the repeats counted for `key` since the last take; its slot
+    /// stays open. (A race can leave a kind in both of its slots: both
+    /// count.)
+    pub(crate) fn take(&self, key: GateKey) -> u64 {
+        let tag = key.tag();
+        let mut taken = 0;
+        for i in distinct(key.slots()) {
+            let slot = &self.slots[i].0;
+            let mut current = slot.load(Ordering::Relaxed);
+            loop {
+                if current & !COUNT_MASK != tag || current & COUNT_MASK == 0 {
+                    break;
+                }
+                match slot.compare_exchange_weak(current, tag, Ordering::Relaxed, Ordering::Relaxed)
+                {
+                    Ok(_) => {
+                        taken += current & COUNT_MASK;
+                        break;
+                    }
+                    Err(now) => current = now,
+                }
+            }
+        }
+        taken
+    }
+
+    /// Worker: closes `key`'s slots; the repeats counted since the last take.
+    pub(crate) fn close(&self, key: GateKey) -> u64 {
+        let tag = key.tag();
+        let mut closed = 0;
+        for i in distinct(key.slots()) {
+            let slot = &self.slots[i].0;
+            let mut current = slot.load(Ordering::Relaxed);
+            loop {
+                if current & !COUNT_MASK != tag {
+                    break;
+                }
+                match slot.compare_exchange_weak(current, 0, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => {
+                        closed += current & COUNT_MASK;
+                        break;
+                    }
+                    Err(now) => current = now,
+                }
+            }
+        }
+        closed
+    }
+
+    /// Worker, when it stops: closes every slot; the repeats counted in
+    /// slots no kind was opened for (reserved for records it never got to).
+    pub(crate) fn close_every_slot(&self) -> u64 {
+        self.slots
+            .iter()
+            .map(|slot| slot.0.swap(0, Ordering::Relaxed) & COUNT_MASK)
+            .sum()
+    }
+}
+
+/// A key's slots, each once (both may be the same).
+fn distinct([first, second]: [usize; 2]) -> impl Iterator<Item = usize> {
+    std::iter::once(first).chain((second != first).then_some(second))
+}
+
+/// What [`RepeatGate::reserve`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reservation {
+    /// The slot was free and is now this kind's.
+    Reserved,
+    /// The slot was this kind's already (open, or reserved by another record).
+    AlreadyOpen,
+    /// Another kind holds the slot: its repeats take the ordinary path.
+    Taken,
 }
 
 /// A kind of alert the worker opened the gate for: what its repeats count
@@ -208,6 +287,14 @@ impl OpenKinds {
         Some((kind, repeats))
     }
 
+    /// Closes every slot, opened or only reserved (the worker stops); the
+    /// repeats no kind was settled for.
+    pub(crate) fn sweep(&mut self) -> u64 {
+        self.shut = true;
+        self.kinds.clear();
+        self.gate.close_every_slot()
+    }
+
     /// Closes every kind (the layer takes the ordinary path until the worker
     /// opens them again); with `shut`, for good.
     pub(crate) fn close_all(&mut self, shut: bool) -> Vec<(OpenKind, u64)> {
@@ -240,12 +327,31 @@ mod tests {
     }
 
     #[test]
-    fn another_kind_in_the_same_slot_is_not_counted() {
+    fn a_kind_whose_first_slot_is_taken_uses_its_second() {
         let gate = RepeatGate::default();
+        // Both have slot 3 first; `other`'s second is slot 0.
         let one = GateKey(0x1111_0000_0000_0003);
         let other = GateKey(0x2222_0000_0000_0003);
         assert!(gate.open(one));
-        assert!(!gate.open(other), "the slot is taken");
+        assert!(gate.open(other), "its second slot");
+        assert!(gate.count(one) && gate.count(other) && gate.count(other));
+        assert_eq!((gate.take(one), gate.take(other)), (1, 2));
+        assert_eq!(gate.close(other), 0);
+        assert!(!gate.count(other));
+        assert!(gate.count(one));
+        assert_eq!(gate.close(one), 1);
+    }
+
+    #[test]
+    fn a_kind_whose_two_slots_are_taken_is_not_counted() {
+        let gate = RepeatGate::default();
+        let one = GateKey(0x1111_0000_0000_0003); // slots 3, 0
+        let blocker = GateKey(0x3333_0000_0000_0000); // slots 0, 0
+        let other = GateKey(0x2222_0000_0000_0003); // slots 3, 0
+        assert!(gate.open(one));
+        assert!(gate.open(blocker));
+        assert!(!gate.open(other), "both slots are taken");
+        assert_eq!(gate.reserve(other), Reservation::Taken);
         assert!(!gate.count(other));
         assert_eq!(gate.take(other), 0);
         assert_eq!(gate.close(other), 0);
@@ -254,11 +360,25 @@ mod tests {
     }
 
     #[test]
+    fn the_layer_reserves_and_the_worker_adopts_the_count() {
+        let gate = RepeatGate::default();
+        let key = GateKey(0xfeed_0000_0000_0042);
+        assert_eq!(gate.reserve(key), Reservation::Reserved);
+        assert_eq!(gate.reserve(key), Reservation::AlreadyOpen);
+        assert!(gate.count(key) && gate.count(key));
+        assert!(gate.open(key), "adopted");
+        assert_eq!(gate.take(key), 2);
+        assert!(gate.count(key));
+        assert_eq!(gate.close_every_slot(), 1);
+        assert!(!gate.count(key));
+    }
+
+    #[test]
     fn a_full_count_falls_back_to_the_ordinary_path() {
         let gate = RepeatGate::default();
         let key = GateKey(42);
         assert!(gate.open(key));
-        gate.slots[key.slot()]
+        gate.slots[key.slots()[0]]
             .0
             .store(key.tag() | (COUNT_MASK - 1), Ordering::Relaxed);
         assert!(gate.count(key));

@@ -100,14 +100,16 @@ impl Producer {
     }
 
     /// Queues a record without ever blocking; a full or closed queue drops
-    /// it and counts the drop.
+    /// it and counts the drop. `true` if it was queued.
     #[inline]
-    pub(crate) fn submit(&self, record: Record) {
+    pub(crate) fn submit(&self, record: Record) -> bool {
         if !self.counters.accept() {
-            return;
+            return false;
         }
         if self.records.try_send(record).is_err() {
             self.counters.drop_one();
+            return false;
         }
+        true
     }
 }

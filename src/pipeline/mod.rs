@@ -259,12 +259,13 @@ impl Pipeline {
             .admit(fp, self.clock.now(), heading, &mut out.tallies);
         self.counters.set_dedup_evictions(self.dedup.evictions());
         // Held in this process's window: later repeats may be counted at
-        // the gate. (A fleet's first alert waits for its first repeat,
-        // which makes the fleet's tally known here.)
-        let opening = match claim {
-            Claim::Local => opening(record, fp, false, title, target),
-            _ => None,
-        };
+        // the gate. A fleet's first alert opens as a fleet kind: what the
+        // layer counted before the worker got here (it reserves the slot
+        // when it queues the record) goes to the fleet's tally, and the kind
+        // closes at the next settling, until a repeat makes the fleet's
+        // tally known here.
+        let fleet = claim != Claim::Local;
+        let opening = opening(record, fp, fleet, title, target);
         match verdict {
             Verdict::Alert => (Some(fp), opening),
             Verdict::Repeat { tally_due } => {

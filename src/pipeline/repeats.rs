@@ -49,6 +49,13 @@ impl Pipeline {
         tallies
     }
 
+    /// The worker stops: closes every slot, opened or only reserved by the
+    /// layer for a record the worker never got to; the repeats counted in
+    /// those (they were never settled, and are now lost).
+    pub(crate) fn sweep_gate(&mut self) -> u64 {
+        self.open_kinds.sweep()
+    }
+
     /// Closes every kind (each tick, so that no count outlives its window;
     /// with `shut`, for good), settling what was counted; the tallies due.
     pub(crate) fn close_gate(&mut self, shut: bool, fleet: &mut impl SharedRepeats) -> Vec<Tally> {

@@ -160,6 +160,12 @@ impl Worker {
             drop(record);
             unsent += 1;
         }
+        // Repeats the layer counted for records that were never processed.
+        let stranded = self.pipeline.sweep_gate();
+        if stranded > 0 {
+            self.counters.accept_repeats(stranded);
+            unsent += stranded;
+        }
         self.courier.abandon(REASON);
         if unsent > 0 {
             self.courier.fail(unsent, REASON);

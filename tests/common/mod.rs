@@ -52,3 +52,34 @@ pub fn notifying(messages: &[SentMessage]) -> Vec<&SentMessage> {
         .filter(|m| !m.disable_notification)
         .collect()
 }
+
+/// The ten failures of the flood tests, each with its own callsite.
+pub fn fail_kind(kind: u64, attempt: u64) {
+    match kind {
+        0 => tracing::error!(attempt, "payment provider refused the charge"),
+        1 => tracing::error!(attempt, "ledger out of balance"),
+        2 => tracing::error!(attempt, "inventory sync failed"),
+        3 => tracing::error!(attempt, "cache stampede"),
+        4 => tracing::error!(attempt, "mail relay rejected the message"),
+        5 => tracing::error!(attempt, "search index offline"),
+        6 => tracing::error!(attempt, "refund window expired"),
+        7 => tracing::error!(attempt, "tax service timed out"),
+        8 => tracing::error!(attempt, "fraud check unavailable"),
+        _ => tracing::error!(attempt, "shipping quote failed"),
+    }
+}
+
+/// The occurrences the chat's tallies show, summed over the alerts (an
+/// alert without a tally happened once).
+pub fn tallied(texts: &[String]) -> u64 {
+    texts
+        .iter()
+        .map(|text| {
+            text.split("🔁 ×")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(1)
+        })
+        .sum()
+}
