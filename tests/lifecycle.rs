@@ -309,3 +309,38 @@ fn a_redis_url_the_client_refuses_is_an_error_in_every_context() {
     check(multi.block_on(async { try_build() }));
     check(multi.block_on(async { tokio::task::spawn_blocking(try_build).await.unwrap() }));
 }
+
+/// Records a full queue drops are shown in the next digest by kind, not
+/// only counted.
+#[test]
+fn the_digest_says_which_kinds_a_full_queue_dropped() {
+    let mock = MockTelegram::start().unwrap();
+    mock.hang(true);
+    let (layer, guard) = builder(&mock).queue_capacity(1).build().unwrap();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..100 {
+            error!(i, "card declined for password=hunter2");
+            error!(target: "ledger", i, "ledger out of balance");
+        }
+    });
+    mock.hang(false);
+    let stats = guard.shutdown(Duration::from_secs(10));
+    assert!(stats.dropped >= 190, "{stats:?}");
+    let digest = mock
+        .messages()
+        .iter()
+        .map(|m| m.plain_text())
+        .find(|t| t.contains("DIGEST"))
+        .expect("a digest at shutdown");
+    assert!(digest.contains("🗑 Dropped (queue full)"), "{digest}");
+    assert!(digest.contains("ledger: ledger out of balance"), "{digest}");
+    assert!(digest.contains("card declined for password=***"), "sanitized: {digest}");
+    let per_kind: u64 = digest
+        .lines()
+        .skip_while(|line| !line.contains("Dropped (queue full)"))
+        .filter_map(|line| line.strip_prefix("• ×"))
+        .filter_map(|rest| rest.split(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(per_kind, stats.dropped, "{digest}");
+}

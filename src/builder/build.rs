@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::capture::panic;
 use crate::capture::TelegramLayer;
+use crate::channel::drops::DropTally;
 use crate::channel::gate::RepeatGate;
 use crate::channel::{self, KeptAlive, WorkerHandle};
 use crate::delivery::client::BotClient;
@@ -41,12 +42,14 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
         parts.pipeline.digest.window,
     );
     let gate = Arc::new(RepeatGate::default());
+    let drops = Arc::new(DropTally::default());
     let pipeline = Pipeline::new(
         parts.pipeline,
         parts.addresses,
         parts.clock.clone(),
         fleet.is_shared(),
         Arc::clone(&gate),
+        Arc::clone(&drops),
         Arc::clone(&counters),
         Arc::clone(&reporter),
     );
@@ -59,7 +62,7 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
         Arc::clone(&counters),
         reporter,
     );
-    let (producer, control, inbox) = channel::open(parts.queue_capacity, &counters);
+    let (producer, control, inbox) = channel::open(parts.queue_capacity, &counters, &drops);
     let kept = KeptAlive::default();
     let thread = worker::spawn(
         WorkerParts {

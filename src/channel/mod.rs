@@ -10,6 +10,7 @@
 //! opens the channel and hands each end to its owner.
 
 pub(crate) mod control;
+pub(crate) mod drops;
 pub(crate) mod gate;
 
 use std::cell::Cell;
@@ -19,6 +20,8 @@ use tokio::sync::mpsc;
 
 use crate::record::Record;
 use crate::stats::Counters;
+
+use drops::DropTally;
 
 pub(crate) use control::{Control, Flusher, KeptAlive, WorkerHandle};
 
@@ -77,12 +80,14 @@ pub(crate) struct Inbox {
 pub(crate) fn open(
     queue_capacity: usize,
     counters: &Arc<Counters>,
+    drops: &Arc<DropTally>,
 ) -> (Producer, mpsc::Sender<Control>, Inbox) {
     let (record_tx, records) = mpsc::channel(queue_capacity);
     let (control_tx, control) = mpsc::channel(CONTROL_CAPACITY);
     let producer = Producer {
         records: record_tx,
         counters: Arc::clone(counters),
+        drops: Arc::clone(drops),
     };
     (producer, control_tx, Inbox { records, control })
 }
@@ -92,6 +97,8 @@ pub(crate) fn open(
 pub(crate) struct Producer {
     records: mpsc::Sender<Record>,
     counters: Arc<Counters>,
+    /// Which kinds a full queue dropped, for the digest.
+    drops: Arc<DropTally>,
 }
 
 impl Producer {
@@ -106,10 +113,15 @@ impl Producer {
         if !self.counters.accept() {
             return false;
         }
-        if self.records.try_send(record).is_err() {
-            self.counters.drop_one();
-            return false;
+        match self.records.try_send(record) {
+            Ok(()) => true,
+            Err(error) => {
+                self.counters.drop_one();
+                if let mpsc::error::TrySendError::Full(record) = error {
+                    self.drops.note(&record);
+                }
+                false
+            }
         }
-        true
     }
 }

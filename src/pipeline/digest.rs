@@ -108,12 +108,16 @@ pub(crate) struct DigestData {
     warnings_untracked: u64,
     dropped: u64,
     deduplicated: u64,
+    /// Records a full queue dropped, by kind (`target\0message`).
+    #[serde(default)]
+    dropped_kinds: HashMap<String, WarningEntry>,
 }
 
 impl DigestData {
     fn is_quiet(&self) -> bool {
         self.slow.is_empty()
             && self.warnings.is_empty()
+            && self.dropped_kinds.is_empty()
             && self.slow_untracked + self.warnings_untracked + self.dropped + self.deduplicated == 0
     }
 
@@ -139,6 +143,16 @@ impl DigestData {
                 None => self.warnings_untracked += entry.count,
             }
         }
+        for (kind, entry) in other.dropped_kinds {
+            let room = self.dropped_kinds.len() < MAX_KEYS;
+            match self.dropped_kinds.get_mut(&kind) {
+                Some(mine) => mine.count += entry.count,
+                None if room => {
+                    self.dropped_kinds.insert(kind, entry);
+                }
+                None => {}
+            }
+        }
         self.slow_untracked += other.slow_untracked;
         self.warnings_untracked += other.warnings_untracked;
         self.dropped += other.dropped;
@@ -152,6 +166,7 @@ impl DigestData {
         }
         let (slow, slow_more_keys) = top_slow(self.slow, top);
         let (warnings, warnings_more_kinds) = top_warnings(self.warnings, top);
+        let (dropped_kinds, dropped_more_kinds) = top_warnings(self.dropped_kinds, top);
         Some(DigestReport {
             period,
             ended: SystemTime::now(),
@@ -162,6 +177,8 @@ impl DigestData {
             warnings_more_kinds,
             warnings_untracked: self.warnings_untracked,
             dropped: self.dropped,
+            dropped_kinds,
+            dropped_more_kinds,
             deduplicated: self.deduplicated,
         })
     }
@@ -248,6 +265,22 @@ impl Digest {
         let id = self.window_id;
         let (period, data) = self.take_data(now, totals);
         ClosedWindow { id, period, data }
+    }
+
+    /// Counts records a full queue dropped, by kind (sanitized message).
+    pub(crate) fn add_dropped(&mut self, target: &str, message: &str, count: u64) {
+        let kind = format!("{target}\u{0}{}", normalize(message));
+        let kinds = &mut self.data.dropped_kinds;
+        if let Some(entry) = kinds.get_mut(&kind) {
+            entry.count += count;
+        } else if kinds.len() < MAX_KEYS {
+            let entry = WarningEntry {
+                count,
+                target: target.to_owned(),
+                message: message.to_owned(),
+            };
+            kinds.insert(kind, entry);
+        }
     }
 
     /// Closes the window: how long it lasted, and its raw contents.

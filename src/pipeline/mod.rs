@@ -37,6 +37,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::alert::AlertLevel;
+use crate::channel::drops::DropTally;
 use crate::channel::gate::{OpenKind, OpenKinds, RepeatGate};
 use crate::chat::{Routes, Target};
 use crate::clock::Clock;
@@ -113,6 +114,8 @@ pub(crate) struct Pipeline {
     digest: Digest,
     counters: Arc<Counters>,
     reporter: Arc<Reporter>,
+    /// What the full queue dropped, by kind (filled by the producer).
+    drops: Arc<DropTally>,
     /// `Counters::dropped_for_room` when the last message was rendered.
     dropped_reported: u64,
     /// When a hook's panic was last alerted (once per digest window).
@@ -128,6 +131,7 @@ impl Pipeline {
         clock: Clock,
         shared: bool,
         gate: Arc<RepeatGate>,
+        drops: Arc<DropTally>,
         counters: Arc<Counters>,
         reporter: Arc<Reporter>,
     ) -> Self {
@@ -150,6 +154,7 @@ impl Pipeline {
             digest,
             counters,
             reporter,
+            drops,
             dropped_reported: 0,
             hook_alerted_at: None,
         }
@@ -349,8 +354,14 @@ impl Pipeline {
         tallies
     }
 
-    /// Closes the digest window (on time, or at shutdown).
+    /// Closes the digest window (on time, or at shutdown), with the kinds
+    /// of what a full queue dropped.
     pub(crate) fn close_window(&mut self) -> ClosedWindow {
+        let (dropped, _unnamed) = self.drops.take();
+        for kind in dropped {
+            let message = self.config.sanitizer.sanitize(&kind.message);
+            self.digest.add_dropped(&kind.target, &message, kind.count);
+        }
         let totals = Totals {
             dropped: self.counters.dropped_for_room(),
             deduplicated: self.counters.deduplicated(),

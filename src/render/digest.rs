@@ -42,6 +42,9 @@ pub(crate) struct DigestReport {
     pub(crate) warnings_more_kinds: usize,
     pub(crate) warnings_untracked: u64,
     pub(crate) dropped: u64,
+    /// The kinds of what was dropped, most first (what could be told apart).
+    pub(crate) dropped_kinds: Vec<WarningRow>,
+    pub(crate) dropped_more_kinds: usize,
     pub(crate) deduplicated: u64,
 }
 
@@ -59,6 +62,7 @@ pub(crate) fn render_digest(report: &DigestReport, ctx: &RenderContext<'_>) -> V
     w.text("\n");
     write_slow_rows(&mut w, report);
     write_warning_rows(&mut w, report);
+    write_dropped_rows(&mut w, report);
     let mut notices = Vec::new();
     if report.dropped > 0 {
         notices.push(format!("{} record(s) dropped (queue full)", report.dropped));
@@ -127,5 +131,24 @@ fn write_warning_rows(w: &mut HtmlWriter, report: &DigestReport) {
             "…and {} more warning(s) (too many kinds to track)\n",
             report.warnings_untracked
         ));
+    }
+}
+
+fn write_dropped_rows(w: &mut HtmlWriter, report: &DigestReport) {
+    if report.dropped_kinds.is_empty() {
+        return;
+    }
+    w.text("\n");
+    w.tagged("b", "🗑 Dropped (queue full)", 40);
+    w.text("\n");
+    for row in &report.dropped_kinds {
+        w.text(&format!("• ×{} ", row.count));
+        w.tagged("code", &row.target, 100);
+        w.text(": ");
+        w.text_capped(row.message.trim(), 200);
+        w.text("\n");
+    }
+    if report.dropped_more_kinds > 0 {
+        w.text(&format!("…and {} more kinds\n", report.dropped_more_kinds));
     }
 }
