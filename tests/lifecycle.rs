@@ -335,7 +335,10 @@ fn the_digest_says_which_kinds_a_full_queue_dropped() {
         .expect("a digest at shutdown");
     assert!(digest.contains("🗑 Dropped (queue full)"), "{digest}");
     assert!(digest.contains("ledger: ledger out of balance"), "{digest}");
-    assert!(digest.contains("card declined for password=***"), "sanitized: {digest}");
+    assert!(
+        digest.contains("card declined for password=***"),
+        "sanitized: {digest}"
+    );
     let per_kind: u64 = digest
         .lines()
         .skip_while(|line| !line.contains("Dropped (queue full)"))

@@ -17,7 +17,7 @@ use crate::delivery::Courier;
 use crate::error::Error;
 use crate::fleet::{Fleet, FleetStore};
 use crate::guard::TelegramGuard;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Links, Pipeline};
 use crate::report::Reporter;
 use crate::stats::Counters;
 use crate::worker::{self, Parts as WorkerParts};
@@ -48,10 +48,12 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
         parts.addresses,
         parts.clock.clone(),
         fleet.is_shared(),
-        Arc::clone(&gate),
-        Arc::clone(&drops),
-        Arc::clone(&counters),
-        Arc::clone(&reporter),
+        Links {
+            gate: Arc::clone(&gate),
+            drops: Arc::clone(&drops),
+            counters: Arc::clone(&counters),
+            reporter: Arc::clone(&reporter),
+        },
     );
     let courier = Courier::new(
         parts.delivery,

@@ -122,6 +122,17 @@ pub(crate) struct Pipeline {
     hook_alerted_at: Option<Instant>,
 }
 
+/// What the pipeline shares with the rest of the crate.
+#[derive(Debug)]
+pub(crate) struct Links {
+    /// The repeat gate the layer counts at.
+    pub(crate) gate: Arc<RepeatGate>,
+    /// What the full queue dropped, by kind (filled by the producer).
+    pub(crate) drops: Arc<DropTally>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) reporter: Arc<Reporter>,
+}
+
 impl Pipeline {
     /// A pipeline; `shared` when a fleet shares its dedup (then every
     /// closing window is tallied: other processes may have counted repeats).
@@ -130,11 +141,14 @@ impl Pipeline {
         addresses: Addresses,
         clock: Clock,
         shared: bool,
-        gate: Arc<RepeatGate>,
-        drops: Arc<DropTally>,
-        counters: Arc<Counters>,
-        reporter: Arc<Reporter>,
+        links: Links,
     ) -> Self {
+        let Links {
+            gate,
+            drops,
+            counters,
+            reporter,
+        } = links;
         let digest = Digest::new(
             config.digest.window,
             config.digest.slow_batch,
