@@ -440,3 +440,46 @@ impl Courier {
         self.outbox.requeue(message, None);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::BotToken;
+
+    fn courier() -> Courier {
+        let config = DeliveryConfig::default();
+        let token = BotToken::new("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw");
+        let client = BotClient::new(&config, &token).unwrap();
+        let reporter = Arc::new(Reporter::new(crate::sanitize::Sanitizer::new()));
+        Courier::new(
+            config,
+            ChatId::Id(-100),
+            8,
+            client,
+            Clock::System,
+            Arc::new(Counters::default()),
+            reporter,
+        )
+    }
+
+    #[test]
+    fn while_dark_a_reminder_is_due_every_five_minutes() {
+        let mut courier = courier();
+        let start = Instant::now();
+        assert_eq!(courier.remind_if_dark(start), None, "not dark");
+        courier.go_dark("403 Forbidden: bot was kicked");
+        assert_eq!(
+            courier.take_went_dark().as_deref(),
+            Some("403 Forbidden: bot was kicked")
+        );
+        assert_eq!(courier.take_went_dark(), None, "told once");
+        assert_eq!(courier.remind_if_dark(start), Some(start + DARK_REMINDER));
+        assert_eq!(courier.reminded_at, Some(start));
+        let later = start + Duration::from_secs(60);
+        assert_eq!(courier.remind_if_dark(later), Some(start + DARK_REMINDER));
+        assert_eq!(courier.reminded_at, Some(start), "not reminded again yet");
+        let due = start + DARK_REMINDER;
+        assert_eq!(courier.remind_if_dark(due), Some(due + DARK_REMINDER));
+        assert_eq!(courier.reminded_at, Some(due));
+    }
+}
