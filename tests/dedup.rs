@@ -320,29 +320,7 @@ fn a_flood_of_ten_kinds_from_two_threads_drops_nothing_and_is_tallied_whole() {
         .build()
         .unwrap();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
-    let threads: Vec<_> = (0..2)
-        .map(|thread| {
-            let dispatch = dispatch.clone();
-            std::thread::spawn(move || {
-                tracing::dispatcher::with_default(&dispatch, || {
-                    for attempt in 0..PER_THREAD {
-                        common::fail_kind((attempt + thread * 5) % 10, attempt);
-                    }
-                });
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread.join().unwrap();
-    }
+    common::flood_ten_kinds(&dispatch, PER_THREAD);
     let stats = guard.shutdown(Duration::from_secs(30));
-    assert_eq!(stats.accepted, 2 * PER_THREAD, "{stats:?}");
-    assert_eq!(stats.dropped, 0, "{stats:?}");
-    common::assert_accounted(&stats);
-    let texts: Vec<String> = common::notifying(&mock.messages())
-        .iter()
-        .map(|m| m.plain_text())
-        .collect();
-    assert_eq!(texts.len(), 10, "{texts:#?}");
-    assert_eq!(common::tallied(&texts), 2 * PER_THREAD, "{texts:#?}");
+    common::assert_flood_tallied(&stats, &mock, 2 * PER_THREAD);
 }

@@ -113,19 +113,12 @@ fn write_warning_rows(w: &mut HtmlWriter, report: &DigestReport) {
     if report.warnings.is_empty() && report.warnings_untracked == 0 {
         return;
     }
-    w.text("\n");
-    w.tagged("b", "🟠 Warnings", 32);
-    w.text("\n");
-    for row in &report.warnings {
-        w.text(&format!("• ×{} ", row.count));
-        w.tagged("code", &row.target, 100);
-        w.text(": ");
-        w.text_capped(row.message.trim(), 200);
-        w.text("\n");
-    }
-    if report.warnings_more_kinds > 0 {
-        w.text(&format!("…and {} more kinds\n", report.warnings_more_kinds));
-    }
+    write_kind_rows(
+        w,
+        "🟠 Warnings",
+        &report.warnings,
+        report.warnings_more_kinds,
+    );
     if report.warnings_untracked > 0 {
         w.text(&format!(
             "…and {} more warning(s) (too many kinds to track)\n",
@@ -138,17 +131,23 @@ fn write_dropped_rows(w: &mut HtmlWriter, report: &DigestReport) {
     if report.dropped_kinds.is_empty() {
         return;
     }
+    let (rows, more) = (&report.dropped_kinds, report.dropped_more_kinds);
+    write_kind_rows(w, "🗑 Dropped (queue full)", rows, more);
+}
+
+/// A section of kinds with their counts: `• ×N target: message`.
+fn write_kind_rows(w: &mut HtmlWriter, heading: &str, rows: &[WarningRow], more: usize) {
     w.text("\n");
-    w.tagged("b", "🗑 Dropped (queue full)", 40);
+    w.tagged("b", heading, 40);
     w.text("\n");
-    for row in &report.dropped_kinds {
+    for row in rows {
         w.text(&format!("• ×{} ", row.count));
         w.tagged("code", &row.target, 100);
         w.text(": ");
         w.text_capped(row.message.trim(), 200);
         w.text("\n");
     }
-    if report.dropped_more_kinds > 0 {
-        w.text(&format!("…and {} more kinds\n", report.dropped_more_kinds));
+    if more > 0 {
+        w.text(&format!("…and {more} more kinds\n"));
     }
 }

@@ -83,3 +83,37 @@ pub fn tallied(texts: &[String]) -> u64 {
         })
         .sum()
 }
+
+/// Two threads each emit `per_thread` errors of the ten flood kinds
+/// through `dispatch`; returns when both are done.
+pub fn flood_ten_kinds(dispatch: &tracing::Dispatch, per_thread: u64) {
+    let threads: Vec<_> = (0..2)
+        .map(|thread| {
+            let dispatch = dispatch.clone();
+            std::thread::spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    for attempt in 0..per_thread {
+                        fail_kind((attempt + thread * 5) % 10, attempt);
+                    }
+                });
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+/// A flood of `total` errors of the ten kinds was accepted whole, nothing
+/// dropped, ten alerts, and their tallies add up to it.
+pub fn assert_flood_tallied(stats: &Stats, mock: &MockTelegram, total: u64) {
+    assert_eq!(stats.accepted, total, "{stats:?}");
+    assert_eq!(stats.dropped, 0, "{stats:?}");
+    assert_accounted(stats);
+    let texts: Vec<String> = notifying(&mock.messages())
+        .iter()
+        .map(|m| m.plain_text())
+        .collect();
+    assert_eq!(texts.len(), 10, "{texts:#?}");
+    assert_eq!(tallied(&texts), total, "{texts:#?}");
+}
