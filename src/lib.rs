@@ -111,6 +111,18 @@
 //!   limits ([`Pacing`]), retried on transient failures ([`RetryPolicy`]),
 //!   and accounted for in [`Stats`].
 //!
+//! # When alerts cannot be delivered
+//!
+//! Failures are counted in [`Stats`] and said on stderr (sanitized, the
+//! same line at most once a minute). A revoked token or a bot removed from
+//! the main chat stops delivery for good: [`TelegramGuard::health`] then
+//! returns [`Health::Dark`], stderr says so every 5 minutes,
+//! [`Builder::on_delivery_failure`] is told, [`Builder::fallback_chat`] gets
+//! a notifying message, and [`TelegramGuard::check`] reports it. A user hook
+//! (`before_send`, `on_sent`, `on_delivery_failure`) that panics is reported
+//! once per digest window; a `before_send` that panics drops the record it
+//! was given rather than sending what it was meant to clean.
+//!
 //! # Fleets
 //!
 //! With [`Builder::redis_url`] (feature `redis`), the processes of a service
