@@ -234,6 +234,11 @@ impl Counters {
         self.closed.store(true, Ordering::Relaxed);
     }
 
+    /// Whether the pipeline is closed (shutting down or shut down).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
     /// Called by the guard when the worker did not answer by its deadline:
     /// everything not yet settled is counted as failed, and whatever the
     /// worker reports later is ignored.

@@ -164,10 +164,13 @@ fn on_panic(info: &PanicHookInfo<'_>, generation: u64, previous: &Hook) {
     let first_entry = IN_HOOK
         .try_with(|flag| !flag.replace(true))
         .unwrap_or(false);
-    if first_entry && !on_worker_thread() {
-        for registration in registrations(generation) {
-            registration.report(info);
-        }
+    let reported = if first_entry && !on_worker_thread() {
+        registrations(generation)
+    } else {
+        Vec::new()
+    };
+    for registration in &reported {
+        registration.report(info);
     }
     if first_entry {
         let _ = IN_HOOK.try_with(|flag| flag.set(false));
@@ -176,6 +179,11 @@ fn on_panic(info: &PanicHookInfo<'_>, generation: u64, previous: &Hook) {
     // printed here, a hook that always panics would print every record.
     if !in_user_hook() {
         previous(info);
+    }
+    // The burst goes on from here: the previous hook's own time (printing
+    // a backtrace can take long) is no gap between panics.
+    for registration in &reported {
+        registration.extend_burst();
     }
 }
 
@@ -199,14 +207,15 @@ impl Registration {
     /// Queues the panic's alert and, for the first panic of a burst, waits
     /// for its delivery (at most the configured bound for the whole burst).
     fn report(&self, info: &PanicHookInfo<'_>) {
-        if !self.config.report {
+        // A build shutting down (its worker may outlive the guard a little)
+        // takes no more records, and must not make a panic wait.
+        if !self.config.report || self.producer.counters().is_closed() {
             return;
         }
         report(&self.producer, info, self.config.max_frames);
         if self.starts_burst() {
             self.flusher.flush(self.config.flush_timeout);
         }
-        self.extend_burst();
     }
 
     /// Whether this panic starts a burst (and so may wait): no panic came
@@ -224,7 +233,8 @@ impl Registration {
             .is_ok()
     }
 
-    /// A burst lasts while panics come within `flush_timeout` of each other.
+    /// A burst lasts while panics come within `flush_timeout` of the end of
+    /// the last one's hook.
     fn extend_burst(&self) {
         let end = since_start().saturating_add(self.timeout_nanos());
         self.burst_until.fetch_max(end, Ordering::Relaxed);
