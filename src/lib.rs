@@ -164,8 +164,8 @@
 //!   the `redis` feature).
 //! - `builder/`: options, environment, validation (once, before any thread
 //!   starts) and the wiring; nothing imports it.
-//! - Leaf types (`error`, `alert`, `stats`, `clock`, `chat`, `check`, `text`,
-//!   `record`) depend on nothing above them; `report` is the one voice on
+//! - Leaf types (`error`, `alert`, `stats`, `health`, `clock`, `chat`, `check`,
+//!   `text`, `record`) depend on nothing above them; `report` is the one voice on
 //!   stderr, sanitized and rate-limited.
 //!
 //! # Cargo features

@@ -1,5 +1,10 @@
 //! The [`Record`]: what the layer hands the worker, owned.
 //!
+//! In: what capture read from an event, a slow span, a panic or a manual
+//! alert. Out: one owned value the pipeline's stages read and change
+//! ([`fields`] holds its data types, [`http`] the keys of HTTP request
+//! spans). A type, not a stage: it depends only on leaf types.
+//!
 //! Capture happens on the application's thread, so a record keeps raw
 //! values where it can (numbers, booleans, `&'static` names and metadata)
 //! and formats only what borrows from the caller (`Debug` values, error

@@ -4,8 +4,10 @@
 //! API this crate uses (`getMe`, `sendMessage`, `editMessageText`), checks
 //! requests the way Telegram does (token in the path, HTML tag whitelist and
 //! nesting, escaping, the 4096-unit limit), records what it accepted, and can
-//! be scripted to fail. Point a layer at it with
-//! [`Builder::api_url`](crate::Builder::api_url):
+//! be scripted to fail. In: Bot API requests (from this crate, or anything
+//! else speaking the Bot API). Out: what it accepted ([`MockTelegram::messages`])
+//! and every request's status ([`MockTelegram::requests`]). Point a layer at
+//! it with [`Builder::api_url`](crate::Builder::api_url):
 //!
 //! ```
 //! use std::time::Duration;
