@@ -14,9 +14,10 @@
 //! thread (with its own current-thread tokio runtime) renders and delivers
 //! it. A full queue drops the record and counts it; nothing in the layer
 //! blocks or panics. The crate's own HTTP stack never produces alerts. Once
-//! the worker has alerted a failure, its repeats inside the dedup window are
-//! not even captured: the layer counts each with one atomic operation and the
-//! worker adds the counts to the alert's tally (see [`Builder::rate_limit`]).
+//! a failure's first record is queued, its repeats inside the dedup window
+//! are not even captured: the layer counts each with one atomic operation
+//! and the worker adds the counts to the alert's tally (see
+//! [`Builder::rate_limit`]).
 //!
 //! # Example
 //!

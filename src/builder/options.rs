@@ -142,8 +142,9 @@ impl Builder {
     /// edited to show the tally (at 10, 100, 1 000 … and when the window
     /// closes). Zero turns deduplication off. Default 10 min.
     ///
-    /// Once the worker has seen an alert, its repeats inside the window are
-    /// counted on the calling thread with one atomic operation (about 0.1 µs)
+    /// From the moment an alert's first record is queued, its repeats inside
+    /// the window are counted on the calling thread with one atomic
+    /// operation (about 0.1 µs)
     /// instead of being captured and queued (about 1 µs), so a flood of one
     /// failure neither costs the application much nor fills the queue. The
     /// worker settles those counts at least every 500 ms, so `Stats` and the
