@@ -6,9 +6,10 @@ use std::error::Error as StdError;
 use std::fmt::{self, Write as _};
 
 use tracing_core::field::{Field, Visit};
+use tracing_core::Metadata;
 
 use crate::alert::AlertLevel;
-use crate::record::{FieldValue, Fields, CONTROL_PREFIX, MAX_ERROR_SOURCES};
+use crate::record::{FieldValue, Fields, LogOrigin, CONTROL_PREFIX, MAX_ERROR_SOURCES};
 use crate::text::{ShortText, Text};
 
 /// An instruction to this crate carried by a `telegram.*` field.
@@ -58,6 +59,17 @@ pub(crate) struct FieldCollector {
     pub(crate) title: Option<String>,
     /// `telegram.fingerprint = "..."`.
     pub(crate) fingerprint: Option<String>,
+    /// The event is a `log` record bridged by `tracing-log`: its `log.*`
+    /// fields say where it came from, and are not shown.
+    from_log: bool,
+    /// What those fields said.
+    pub(crate) log: Option<Box<LogOrigin>>,
+}
+
+/// Whether an event is a `log` record bridged by `tracing-log` (whose
+/// metadata is its own, shared by all such records of a level).
+pub(crate) fn is_log_event(metadata: &Metadata<'_>) -> bool {
+    metadata.target() == "log" && metadata.name() == "log event"
 }
 
 impl FieldCollector {
@@ -69,8 +81,22 @@ impl FieldCollector {
         }
     }
 
+    /// A collector for an event (a bridged `log` record's `log.*` fields
+    /// are read as its origin).
+    pub(crate) fn for_event(metadata: &Metadata<'_>) -> Self {
+        FieldCollector {
+            from_log: is_log_event(metadata),
+            ..FieldCollector::with_capacity(metadata.fields().len())
+        }
+    }
+
     fn push(&mut self, field: &Field, value: FieldValue) {
         let name = field.name();
+        if self.from_log {
+            if let Some(part) = name.strip_prefix("log.") {
+                return self.apply_log(part, &value);
+            }
+        }
         if name == "message" {
             self.message = Some(Text::from(value.to_string()));
         } else if name.starts_with(CONTROL_PREFIX) {
@@ -89,6 +115,25 @@ impl FieldCollector {
             (Instruction::Level, level) => self.level = AlertLevel::parse(&level.to_string()),
             (Instruction::Title, title) => self.title = Some(title.to_string()),
             (Instruction::Fingerprint, key) => self.fingerprint = Some(key.to_string()),
+        }
+    }
+
+    /// Reads one `log.*` field of a bridged `log` record.
+    fn apply_log(&mut self, part: &str, value: &FieldValue) {
+        let origin = self.log.get_or_insert_with(Box::default);
+        let text = || value.as_text().map(str::to_owned);
+        match part {
+            "target" => origin.target = text().unwrap_or_default(),
+            "module_path" => origin.module = text(),
+            "file" => origin.file = text(),
+            "line" => {
+                origin.line = match value {
+                    FieldValue::U64(line) => u32::try_from(*line).ok(),
+                    FieldValue::I64(line) => u32::try_from(*line).ok(),
+                    _ => None,
+                }
+            }
+            _ => {}
         }
     }
 

@@ -26,6 +26,9 @@ pub(crate) struct GateProbe {
     pub(crate) skip: bool,
     /// Something did not fit (a long message or fingerprint): no key.
     overflow: bool,
+    /// A bridged `log` record's `log.*` fields, hashed: its real origin
+    /// takes part in the fingerprint, so it takes part in the key (0: none).
+    log_origin: u64,
 }
 
 impl GateProbe {
@@ -53,6 +56,9 @@ impl GateProbe {
                 hash.write(piece);
             }),
         }
+        if self.log_origin != 0 {
+            hash.write_u64(self.log_origin);
+        }
         Some(GateKey(hash.finish()))
     }
 }
@@ -65,14 +71,49 @@ impl GateProbe {
         }
     }
 
+    /// Mixes a `log.*` field (a bridged `log` record's target, module, file
+    /// or line) into the origin hash.
+    #[cold]
+    fn note_log_origin(&mut self, name: &str, value: &[u8]) {
+        let mut hash = QuickHash(self.log_origin);
+        hash.write(name.as_bytes());
+        hash.write(value);
+        self.log_origin = hash.finish() | 1;
+    }
+
     /// A message or instruction recorded in a way the ordinary path turns
-    /// into text differently: let it decide.
+    /// into text differently: let it decide. (Called for every non-text
+    /// field of every repeat: most names are told apart by their first
+    /// letter.)
+    #[inline]
     fn unusual(&mut self, field: &Field) {
         let name = field.name();
+        if !matches!(name.as_bytes().first(), Some(b'm' | b't')) {
+            return;
+        }
         let instruction = Instruction::of(name);
         if name == "message" || instruction.is_some_and(|i| i != Instruction::Title) {
             self.overflow = true;
         }
+    }
+
+    /// [`unusual`](Self::unusual) for an integer, which may also be a
+    /// bridged `log` record's line (one function, one first-letter test).
+    fn unusual_u64(&mut self, field: &Field, value: u64) {
+        let name = field.name();
+        match name.as_bytes().first() {
+            Some(b'l') if name.starts_with("log.") => {
+                self.note_log_origin(name, &value.to_le_bytes());
+            }
+            Some(b'm' | b't') => self.unusual(field),
+            _ => {}
+        }
+    }
+
+    /// Whether a field is one of a bridged `log` record's `log.*` fields.
+    #[inline]
+    fn is_log_field(name: &str) -> bool {
+        name.as_bytes().first() == Some(&b'l') && name.starts_with("log.")
     }
 }
 
@@ -81,6 +122,9 @@ impl Visit for GateProbe {
         let name = field.name();
         if name == "message" {
             return self.set_message(value);
+        }
+        if Self::is_log_field(name) {
+            return self.note_log_origin(name, value.as_bytes());
         }
         // As the ordinary path reads them (`FieldCollector`): an unknown
         // level is ignored, and the title takes no part in the key.
@@ -111,8 +155,8 @@ impl Visit for GateProbe {
         self.unusual(field);
     }
 
-    fn record_u64(&mut self, field: &Field, _: u64) {
-        self.unusual(field);
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.unusual_u64(field, value);
     }
 
     fn record_i128(&mut self, field: &Field, _: i128) {

@@ -275,6 +275,7 @@ where
             backtrace: None,
             fingerprint: None,
             gate_key: None,
+            log: None,
         };
         let origin = Origin::Event(span.metadata());
         let kind = Kind::Slow(slow);
@@ -333,10 +334,17 @@ impl TelegramLayer {
             },
             None => SpanList::default(),
         };
-        let mut collector = FieldCollector::with_capacity(metadata.fields().len());
+        let mut collector = FieldCollector::for_event(metadata);
         event.record(&mut collector);
         if collector.skip {
             return;
+        }
+        // A bridged `log` record says its own target only in its fields:
+        // the same guards apply to it (reqwest, hyper and redis log there).
+        if let Some(log) = &collector.log {
+            if is_internal_target(&log.target) || self.rules.skip.skips_target(&log.target) {
+                return;
+            }
         }
         let kind = if *metadata.level() > self.min_level && collector.level.is_none() {
             Kind::DigestOnly
@@ -361,6 +369,7 @@ impl TelegramLayer {
             backtrace,
             fingerprint: collector.fingerprint,
             gate_key,
+            log: collector.log,
         };
         // Reserved before it is queued: from now on the kind's repeats are
         // counted at the gate, even before the worker gets to this record,

@@ -318,7 +318,7 @@ impl Digest {
     }
 
     fn add_warning(&mut self, record: &Record) {
-        let target = record.metadata().map_or("", |m| m.target());
+        let target = record.location().map_or("", |l| l.target);
         let kind = format!("{target}\u{0}{}", normalize(&record.message));
         let data = &mut self.data;
         if let Some(entry) = data.warnings.get_mut(&kind) {

@@ -20,9 +20,12 @@ pub(crate) fn fingerprint(record: &Record) -> u64 {
     hash.write(record.level.label().as_bytes());
     match record.origin {
         Origin::Event(metadata) => {
-            hash.write(metadata.target().as_bytes());
-            hash.write(metadata.file().unwrap_or("").as_bytes());
-            hash.write(&metadata.line().unwrap_or(0).to_le_bytes());
+            // A bridged `log` record's own location (its event's is `log`).
+            let location = record.location();
+            let target = location.map_or(metadata.target(), |l| l.target);
+            hash.write(target.as_bytes());
+            hash.write(location.and_then(|l| l.file).unwrap_or("").as_bytes());
+            hash.write(&location.and_then(|l| l.line).unwrap_or(0).to_le_bytes());
             hash.write(metadata.name().as_bytes());
         }
         Origin::Manual => {

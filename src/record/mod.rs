@@ -92,6 +92,8 @@ pub(crate) struct Record {
     pub(crate) fingerprint: Option<String>,
     /// The event's repeat-gate key, for the worker to open the gate with.
     pub(crate) gate_key: Option<GateKey>,
+    /// Where a `log` record bridged by `tracing-log` came from.
+    pub(crate) log: Option<Box<LogOrigin>>,
 }
 
 impl Record {
@@ -112,6 +114,7 @@ impl Record {
             backtrace,
             fingerprint,
             gate_key,
+            log,
         } = captured;
         Record {
             level,
@@ -126,6 +129,7 @@ impl Record {
             frames: Vec::new(),
             fingerprint,
             gate_key,
+            log,
         }
     }
 
@@ -142,6 +146,23 @@ impl Record {
             ..Captured::default()
         };
         Record::new(alert.level, Kind::Alert, Origin::Manual, message, captured)
+    }
+
+    /// Where the record happened: a bridged `log` record's own target, file
+    /// and line, or the event's; `None` for manual alerts.
+    pub(crate) fn location(&self) -> Option<Location<'_>> {
+        if let Some(log) = &self.log {
+            return Some(Location {
+                target: &log.target,
+                file: log.file.as_deref(),
+                line: log.line,
+            });
+        }
+        self.metadata().map(|metadata| Location {
+            target: metadata.target(),
+            file: metadata.file(),
+            line: metadata.line(),
+        })
     }
 
     /// The event's metadata, if this record came from an event.
@@ -169,6 +190,27 @@ pub(crate) struct Captured {
     pub(crate) fingerprint: Option<String>,
     /// The event's repeat-gate key.
     pub(crate) gate_key: Option<GateKey>,
+    /// Where a bridged `log` record came from.
+    pub(crate) log: Option<Box<LogOrigin>>,
+}
+
+/// Where a `log` record bridged by `tracing-log` came from: its event's
+/// own metadata only says `log`, the real target, module, file and line
+/// travel as `log.*` fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct LogOrigin {
+    pub(crate) target: String,
+    pub(crate) module: Option<String>,
+    pub(crate) file: Option<String>,
+    pub(crate) line: Option<u32>,
+}
+
+/// Where a record happened: target, file and line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Location<'a> {
+    pub(crate) target: &'a str,
+    pub(crate) file: Option<&'a str>,
+    pub(crate) line: Option<u32>,
 }
 
 /// Identifies a kind of alert on the application's thread (see the repeat

@@ -140,14 +140,14 @@ fn write_dropped_notice(w: &mut HtmlWriter, dropped: u64) {
 }
 
 fn write_location(w: &mut HtmlWriter, record: &Record) {
-    let Some(metadata) = record.metadata() else {
+    let Some(location) = record.location() else {
         return;
     };
     w.text("\n📍 ");
-    w.tagged("code", metadata.target(), 200);
-    if let Some(file) = metadata.file() {
+    w.tagged("code", location.target, 200);
+    if let Some(file) = location.file {
         let file = short_path(file);
-        let location = match metadata.line() {
+        let location = match location.line {
             Some(line) => format!("{file}:{line}"),
             None => file.to_owned(),
         };
