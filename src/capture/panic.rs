@@ -7,7 +7,8 @@
 //! have happened while one of their locks was held), and waits for delivery
 //! only for a short bound — once per burst of panics, and not at all on the
 //! worker's own thread. It is installed once however many layers are built,
-//! and the previous hook is put back when the last guard goes.
+//! and the previous hook is put back when the last build's worker has
+//! stopped (the worker runs the user's hooks, whose panics ours keeps quiet).
 
 use std::cell::Cell;
 use std::panic::PanicHookInfo;
@@ -60,7 +61,8 @@ struct Registration {
     burst_until: AtomicU64,
 }
 
-/// Keeps a build's panics reported; dropping it (with the guard) removes
+/// Keeps a build's panics reported; dropping it (when the build's worker
+/// thread exits, after its guard shut it down) removes
 /// the registration, and the hook itself when it was the last one and no
 /// other hook was installed after ours.
 #[derive(Debug)]
