@@ -327,3 +327,61 @@ fn the_check_says_what_is_wrong() {
     assert!(text.contains("add the bot to the chat"), "{text}");
     assert!(text.contains("no forum topic 77"), "{text}");
 }
+
+#[derive(Debug)]
+enum LoadError {
+    NotFound(u64),
+    Refused(u64),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::NotFound(id) => write!(f, "row {id} not found"),
+            LoadError::Refused(shard) => write!(f, "connection refused by shard {shard}"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+#[instrument(err)]
+fn load(id: u64) -> Result<(), LoadError> {
+    if id.is_multiple_of(2) {
+        Err(LoadError::NotFound(id))
+    } else {
+        Err(LoadError::Refused(id % 3))
+    }
+}
+
+/// `#[instrument(err)]` with the default settings: one callsite failing in
+/// two ways makes two alerts (the error's value is part of the
+/// fingerprint), while ids and numbers inside an error still fold.
+#[test]
+fn one_callsite_failing_in_two_ways_makes_two_alerts() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = TelegramLayer::builder()
+        .bot_token(mock.token())
+        .chat_id(-100)
+        .api_url(mock.url())
+        .pacing(tracing_telegram::Pacing::disabled())
+        .build()
+        .unwrap();
+    let stats = run_with(layer, guard, || {
+        for id in 0..6 {
+            let _ = load(id);
+        }
+    });
+    common::assert_accounted(&stats);
+    let messages = mock.messages();
+    let alerts = common::notifying(&messages);
+    let texts: Vec<String> = alerts.iter().map(|m| m.plain_text()).collect();
+    assert_eq!(texts.len(), 2, "{texts:#?}");
+    assert!(texts[0].contains("row 0 not found"), "{texts:#?}");
+    assert!(texts[0].contains("🔁 ×3"), "{texts:#?}");
+    assert!(
+        texts[1].contains("connection refused by shard 1"),
+        "{texts:#?}"
+    );
+    assert!(texts[1].contains("🔁 ×3"), "{texts:#?}");
+}

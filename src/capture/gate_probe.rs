@@ -8,7 +8,7 @@ use tracing_core::field::{Field, Visit};
 use tracing_core::Metadata;
 
 use crate::alert::AlertLevel;
-use crate::record::GateKey;
+use crate::record::{first_line, is_error_field, GateKey};
 use crate::text::normalize::normalized_bytes;
 use crate::text::InlineText;
 
@@ -29,6 +29,9 @@ pub(crate) struct GateProbe {
     /// A bridged `log` record's `log.*` fields, hashed: its real origin
     /// takes part in the fingerprint, so it takes part in the key (0: none).
     log_origin: u64,
+    /// Error-carrying fields (`error`, `status`, …), hashed as the
+    /// fingerprint reads them (0: none).
+    errors: u64,
 }
 
 impl GateProbe {
@@ -59,6 +62,9 @@ impl GateProbe {
         if self.log_origin != 0 {
             hash.write_u64(self.log_origin);
         }
+        if self.errors != 0 {
+            hash.write_u64(self.errors);
+        }
         Some(GateKey(hash.finish()))
     }
 }
@@ -69,6 +75,25 @@ impl GateProbe {
         if self.message.write_str(text).is_err() {
             self.overflow = true;
         }
+    }
+
+    /// Mixes an error-carrying text field into the key: its first line,
+    /// normalised (as the fingerprint reads it).
+    #[cold]
+    fn note_error_text(&mut self, name: &str, text: &str) {
+        let mut hash = QuickHash(self.errors);
+        hash.write(name.as_bytes());
+        normalized_bytes(first_line(text).as_bytes(), |piece| hash.write(piece));
+        self.errors = hash.finish() | 1;
+    }
+
+    /// Mixes an error-carrying integer (a status code) into the key.
+    #[cold]
+    fn note_error_number(&mut self, name: &str, number: &[u8]) {
+        let mut hash = QuickHash(self.errors);
+        hash.write(name.as_bytes());
+        hash.write(number);
+        self.errors = hash.finish() | 1;
     }
 
     /// Mixes a `log.*` field (a bridged `log` record's target, module, file
@@ -88,7 +113,16 @@ impl GateProbe {
     #[inline]
     fn unusual(&mut self, field: &Field) {
         let name = field.name();
-        if !matches!(name.as_bytes().first(), Some(b'm' | b't')) {
+        if !matches!(
+            name.as_bytes().first(),
+            Some(b'm' | b't' | b'e' | b'c' | b's' | b'h')
+        ) {
+            return;
+        }
+        // An error-carrying value the probe does not read as the ordinary
+        // path does (an `Error`, a float): let that path decide.
+        if is_error_field(name) {
+            self.overflow = true;
             return;
         }
         let instruction = Instruction::of(name);
@@ -104,6 +138,9 @@ impl GateProbe {
         match name.as_bytes().first() {
             Some(b'l') if name.starts_with("log.") => {
                 self.note_log_origin(name, &value.to_le_bytes());
+            }
+            Some(b's' | b'h') if is_error_field(name) => {
+                self.note_error_number(name, &value.to_le_bytes());
             }
             Some(b'm' | b't') => self.unusual(field),
             _ => {}
@@ -125,6 +162,9 @@ impl Visit for GateProbe {
         }
         if Self::is_log_field(name) {
             return self.note_log_origin(name, value.as_bytes());
+        }
+        if is_error_field(name) {
+            return self.note_error_text(name, value);
         }
         // As the ordinary path reads them (`FieldCollector`): an unknown
         // level is ignored, and the title takes no part in the key.
@@ -177,6 +217,13 @@ impl Visit for GateProbe {
             self.message.clear();
             if write!(self.message, "{value:?}").is_err() {
                 self.overflow = true;
+            }
+        } else if is_error_field(field.name()) {
+            // `error = %e` (as `#[instrument(err)]` records it) or `?e`.
+            let mut text = InlineText::<255>::default();
+            match write!(text, "{value:?}") {
+                Ok(()) => self.note_error_text(field.name(), text.as_str()),
+                Err(_) => self.overflow = true,
             }
         } else {
             self.unusual(field);

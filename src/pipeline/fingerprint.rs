@@ -4,9 +4,12 @@
 //! normalised (numbers, UUIDs, hex ids, quoted values, durations), hashed
 //! with FNV-1a so that every process of a fleet computes the same value.
 //! `"db timeout after 130 ms"` and `"db timeout after 4127 ms"` share one.
-//! An explicit `telegram.fingerprint = "..."` field replaces all of that.
+//! The values of error-carrying fields (`error`, `status`, …) count too,
+//! normalised the same way (status codes as they are), so that a callsite
+//! failing in two ways makes two alerts. An explicit
+//! `telegram.fingerprint = "..."` field replaces all of that.
 
-use crate::record::{Origin, Record};
+use crate::record::{first_line, is_error_field, FieldValue, Origin, Record};
 use crate::text::normalize::normalized;
 
 /// The fingerprint of a record.
@@ -37,7 +40,36 @@ pub(crate) fn fingerprint(record: &Record) -> u64 {
     }
     hash.write(b"\0");
     normalized(&record.message, |piece| hash.write(piece));
+    for (name, value) in &record.fields {
+        if is_error_field(name) {
+            hash.write(b"\0");
+            hash.write(name.as_bytes());
+            hash.write(b"=");
+            write_error_value(&mut hash, value);
+        }
+    }
     hash.finish()
+}
+
+/// An error-carrying value: integers (status codes) as they are, text by
+/// its first line normalised, an error by its own and its sources' first
+/// lines.
+fn write_error_value(hash: &mut Fnv, value: &FieldValue) {
+    match value {
+        FieldValue::I64(n) => hash.write(n.to_string().as_bytes()),
+        FieldValue::U64(n) => hash.write(n.to_string().as_bytes()),
+        FieldValue::Error { message, sources } => {
+            normalized(first_line(message), |piece| hash.write(piece));
+            for source in sources {
+                hash.write(b"\0");
+                normalized(first_line(source), |piece| hash.write(piece));
+            }
+        }
+        other => match other.as_text() {
+            Some(text) => normalized(first_line(text), |piece| hash.write(piece)),
+            None => hash.write(other.to_string().as_bytes()),
+        },
+    }
 }
 
 /// FNV-1a, 64 bit: tiny, and the same in every process and release.

@@ -14,6 +14,28 @@ pub(crate) const MAX_ERROR_SOURCES: usize = 8;
 /// (`telegram.skip`, …), not data to show.
 pub(crate) const CONTROL_PREFIX: &str = "telegram.";
 
+/// Whether a field's value says *which* failure happened (`error`, an
+/// HTTP `status`, tower-http's `classification`, …): its normalised value
+/// takes part in the fingerprint, so distinct errors at one callsite are
+/// distinct alerts while "row 0 not found" and "row 2 not found" stay one.
+pub(crate) fn is_error_field(name: &str) -> bool {
+    matches!(
+        name,
+        "error"
+            | "err"
+            | "exception"
+            | "error.message"
+            | "classification"
+            | "status"
+            | "http.response.status_code"
+    )
+}
+
+/// The first line of a text (an error's `Display` may go on for pages).
+pub(crate) fn first_line(text: &str) -> &str {
+    text.split('\n').next().unwrap_or("")
+}
+
 /// The name of a field: `&'static` for `tracing` fields, owned for manual
 /// alert details.
 pub(crate) type FieldName = Cow<'static, str>;

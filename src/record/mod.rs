@@ -22,7 +22,8 @@ use crate::alert::{Alert, AlertLevel};
 use crate::text::Text;
 
 pub(crate) use fields::{
-    FieldValue, Fields, SpanList, SpanRecord, CONTROL_PREFIX, MAX_ERROR_SOURCES,
+    first_line, is_error_field, FieldValue, Fields, SpanList, SpanRecord, CONTROL_PREFIX,
+    MAX_ERROR_SOURCES,
 };
 
 /// Where a record came from.
