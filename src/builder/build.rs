@@ -78,7 +78,7 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
         kept.clone(),
     )?;
     let producer = Arc::new(producer);
-    let handle = WorkerHandle::new(control, thread, counters);
+    let handle = WorkerHandle::new(control, thread, counters, Arc::clone(&gate));
     let layer = TelegramLayer::new(
         Arc::clone(&producer),
         parts.capture,

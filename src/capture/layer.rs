@@ -323,6 +323,13 @@ impl TelegramLayer {
         if is_internal_target(target) || self.rules.skip.skips_target(target) {
             return;
         }
+        // Once the pipeline is closed (shut down, or abandoned at its
+        // deadline) a repeat is not counted at the gate, where nobody may
+        // settle it: it is refused and counted as dropped like the rest.
+        if producer.counters().is_closed() {
+            let _refused = producer.counters().accept();
+            return;
+        }
         let gate_key = match self.try_gate(event, ctx) {
             Gate::Counted | Gate::Hidden => return,
             Gate::Missed(key) => key,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use crate::channel::gate::RepeatGate;
 use crate::check::{CheckProblem, CheckReport};
 use crate::stats::Counters;
 
@@ -78,6 +79,8 @@ pub(crate) struct WorkerHandle {
     control: mpsc::Sender<Control>,
     thread: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
+    /// The repeat gate, swept if the worker misses its shutdown deadline.
+    gate: Arc<RepeatGate>,
 }
 
 impl WorkerHandle {
@@ -86,11 +89,13 @@ impl WorkerHandle {
         control: mpsc::Sender<Control>,
         thread: JoinHandle<()>,
         counters: Arc<Counters>,
+        gate: Arc<RepeatGate>,
     ) -> Self {
         WorkerHandle {
             control,
             thread: Some(thread),
             counters,
+            gate,
         }
     }
 
@@ -138,6 +143,9 @@ impl WorkerHandle {
             && answer.recv_timeout(timeout + ANSWER_SLACK).is_ok();
         if !answered {
             self.counters.abandon();
+            // Repeats counted at the gate that the worker has not settled:
+            // accepted now, and failed with the rest.
+            self.counters.accept_repeats(self.gate.close_every_slot());
             return;
         }
         if let Some(thread) = self.thread.take() {
