@@ -8,7 +8,7 @@ use tracing_core::field::{Field, Visit};
 use tracing_core::Metadata;
 
 use crate::alert::AlertLevel;
-use crate::record::{first_line, is_error_field, GateKey};
+use crate::record::{first_line, is_error_field, is_response_field, GateKey};
 use crate::text::normalize::normalized_bytes;
 use crate::text::InlineText;
 
@@ -77,6 +77,22 @@ impl GateProbe {
         }
     }
 
+    /// A `telegram.*` instruction, read as the ordinary path reads it
+    /// (`FieldCollector`): an unknown level is ignored, and the title takes
+    /// no part in the key.
+    fn instruction(&mut self, name: &str, value: &str) {
+        match Instruction::of(name) {
+            Some(Instruction::Fingerprint) => {
+                let mut hash = QuickHash::default();
+                hash.write(value.as_bytes());
+                self.fingerprint = Some(hash.finish());
+            }
+            Some(Instruction::Level) => self.level = AlertLevel::parse(value),
+            Some(Instruction::Skip) => self.skip |= means_skip(value),
+            Some(Instruction::Title) | None => {}
+        }
+    }
+
     /// Mixes an error-carrying text field into the key: its first line,
     /// normalised (as the fingerprint reads it).
     #[cold]
@@ -84,15 +100,6 @@ impl GateProbe {
         let mut hash = QuickHash(self.errors);
         hash.write(name.as_bytes());
         normalized_bytes(first_line(text).as_bytes(), |piece| hash.write(piece));
-        self.errors = hash.finish() | 1;
-    }
-
-    /// Mixes an error-carrying integer (a status code) into the key.
-    #[cold]
-    fn note_error_number(&mut self, name: &str, number: &[u8]) {
-        let mut hash = QuickHash(self.errors);
-        hash.write(name.as_bytes());
-        hash.write(number);
         self.errors = hash.finish() | 1;
     }
 
@@ -139,44 +146,29 @@ impl GateProbe {
             Some(b'l') if name.starts_with("log.") => {
                 self.note_log_origin(name, &value.to_le_bytes());
             }
-            Some(b's' | b'h') if is_error_field(name) => {
-                self.note_error_number(name, &value.to_le_bytes());
-            }
+            Some(b's' | b'h') if is_response_field(name) => self.overflow = true,
             Some(b'm' | b't') => self.unusual(field),
             _ => {}
         }
-    }
-
-    /// Whether a field is one of a bridged `log` record's `log.*` fields.
-    #[inline]
-    fn is_log_field(name: &str) -> bool {
-        name.as_bytes().first() == Some(&b'l') && name.starts_with("log.")
     }
 }
 
 impl Visit for GateProbe {
     fn record_str(&mut self, field: &Field, value: &str) {
         let name = field.name();
-        if name == "message" {
-            return self.set_message(value);
-        }
-        if Self::is_log_field(name) {
-            return self.note_log_origin(name, value.as_bytes());
-        }
-        if is_error_field(name) {
-            return self.note_error_text(name, value);
-        }
-        // As the ordinary path reads them (`FieldCollector`): an unknown
-        // level is ignored, and the title takes no part in the key.
-        match Instruction::of(name) {
-            Some(Instruction::Fingerprint) => {
-                let mut hash = QuickHash::default();
-                hash.write(value.as_bytes());
-                self.fingerprint = Some(hash.finish());
+        // Every text field of every repeat comes here: the names that
+        // matter are told apart by their first letter first.
+        match name.as_bytes().first() {
+            Some(b'm') if name == "message" => self.set_message(value),
+            Some(b'l') if name.starts_with("log.") => {
+                self.note_log_origin(name, value.as_bytes());
             }
-            Some(Instruction::Level) => self.level = AlertLevel::parse(value),
-            Some(Instruction::Skip) => self.skip |= means_skip(value),
-            Some(Instruction::Title) | None => {}
+            // Which request a response answered takes part in the
+            // fingerprint and is not known here: the ordinary path decides.
+            Some(b'c' | b's' | b'h') if is_response_field(name) => self.overflow = true,
+            Some(b'e') if is_error_field(name) => self.note_error_text(name, value),
+            Some(b't') => self.instruction(name, value),
+            _ => {}
         }
     }
 
@@ -218,6 +210,8 @@ impl Visit for GateProbe {
             if write!(self.message, "{value:?}").is_err() {
                 self.overflow = true;
             }
+        } else if is_response_field(field.name()) {
+            self.overflow = true;
         } else if is_error_field(field.name()) {
             // `error = %e` (as `#[instrument(err)]` records it) or `?e`.
             let mut text = InlineText::<255>::default();

@@ -40,6 +40,11 @@ pub(crate) fn fingerprint(record: &Record) -> u64 {
     }
     hash.write(b"\0");
     normalized(&record.message, |piece| hash.write(piece));
+    // A response's request: the same status on two routes is two failures.
+    if let Some((request, _)) = record.http_response() {
+        hash.write(b"\0request=");
+        hash.write(request.as_bytes());
+    }
     for (name, value) in &record.fields {
         if is_error_field(name) {
             hash.write(b"\0");

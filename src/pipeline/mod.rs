@@ -44,7 +44,7 @@ use crate::clock::Clock;
 use crate::delivery::{Delivered, Message};
 use crate::record::http::span_key;
 use crate::record::{Kind, Record};
-use crate::render::alert::{slow_message, slow_title};
+use crate::render::alert::{response_title, slow_message, slow_title};
 use crate::render::{render_digest, render_record, render_tally, Identity, Limits, RenderContext};
 use crate::report::Reporter;
 use crate::sanitize::Sanitizer;
@@ -192,6 +192,7 @@ impl Pipeline {
         if let Some(dropped) = self.run_hook(&mut record) {
             return dropped;
         }
+        name_response(&mut record);
         let mut prepared = Prepared::default();
         let fingerprint_of_new = match key {
             Some(fp) => match self.deduplicate(&record, fp, claim, &mut prepared) {
@@ -434,6 +435,17 @@ impl Pipeline {
             .sanitizer
             .sanitize(&title_of(record))
             .into_owned()
+    }
+}
+
+/// An HTTP response event gets a title naming the request it answered and
+/// its status (unless it has one of its own).
+fn name_response(record: &mut Record) {
+    if record.title.is_some() {
+        return;
+    }
+    if let Some((request, status)) = record.http_response() {
+        record.title = Some(response_title(&request, &status));
     }
 }
 

@@ -31,6 +31,17 @@ pub(crate) fn is_error_field(name: &str) -> bool {
     )
 }
 
+/// Whether a field carries an HTTP response's status (tower-http's
+/// `classification`, OpenTelemetry's `http.response.status_code`, a plain
+/// `status`): the event reports a response, and which request it answered
+/// (method and route) tells failures apart.
+pub(crate) fn is_response_field(name: &str) -> bool {
+    matches!(
+        name,
+        "classification" | "status" | "http.response.status_code"
+    )
+}
+
 /// The first line of a text (an error's `Display` may go on for pages).
 pub(crate) fn first_line(text: &str) -> &str {
     text.split('\n').next().unwrap_or("")

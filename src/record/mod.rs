@@ -22,8 +22,8 @@ use crate::alert::{Alert, AlertLevel};
 use crate::text::Text;
 
 pub(crate) use fields::{
-    first_line, is_error_field, FieldValue, Fields, SpanList, SpanRecord, CONTROL_PREFIX,
-    MAX_ERROR_SOURCES,
+    first_line, is_error_field, is_response_field, FieldValue, Fields, SpanList, SpanRecord,
+    CONTROL_PREFIX, MAX_ERROR_SOURCES,
 };
 
 /// Where a record came from.
@@ -164,6 +164,24 @@ impl Record {
             file: metadata.file(),
             line: metadata.line(),
         })
+    }
+
+    /// For a record that reports an HTTP response (it has a status field):
+    /// the key of the request it answered (`GET /orders/{id}`, from the
+    /// innermost enclosing HTTP request span) and the status's text.
+    pub(crate) fn http_response(&self) -> Option<(String, String)> {
+        let status = self
+            .fields
+            .iter()
+            .find(|(name, _)| is_response_field(name))
+            .map(|(_, value)| value.to_string())?;
+        let span = self
+            .spans
+            .iter()
+            .rev()
+            .find(|span| http::http_request(span.fields.as_deref()).is_some())?;
+        let key = http::span_key(span.target, span.name, span.fields.as_deref());
+        Some((key, status))
     }
 
     /// The event's metadata, if this record came from an event.

@@ -254,6 +254,40 @@ fn span_line(span: &SpanRecord) -> String {
     line
 }
 
+/// The title of an event that reports an HTTP response inside a request
+/// span: `GET /orders/{id} → 500 Internal Server Error`.
+pub(crate) fn response_title(request: &str, status: &str) -> String {
+    let status = status.trim().trim_start_matches("Status code: ");
+    let status = match status.parse::<u16>() {
+        Ok(code) => match reason_phrase(code) {
+            Some(reason) => format!("{code} {reason}"),
+            None => code.to_string(),
+        },
+        Err(_) => status.to_owned(),
+    };
+    format!("{request} → {status}")
+}
+
+/// The reason phrase of the statuses a failing service answers most.
+fn reason_phrase(code: u16) -> Option<&'static str> {
+    Some(match code {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => return None,
+    })
+}
+
 /// A slow span's title: `Slow: GET /orders/{id}`.
 pub(crate) fn slow_title(key: &str) -> String {
     format!("Slow: {key}")

@@ -1,0 +1,89 @@
+//! tower-http's `TraceLayer` in a real axum app, with the default settings
+//! (dedup on): failures are grouped by the request they answered (method
+//! and route, ids folded) and their status, and titled so.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use tower_http::trace::TraceLayer;
+use tracing_subscriber::prelude::*;
+use tracing_telegram::testing::MockTelegram;
+use tracing_telegram::{Pacing, TelegramLayer};
+
+async fn order_fails() -> (StatusCode, &'static str) {
+    (StatusCode::INTERNAL_SERVER_ERROR, "boom")
+}
+
+async fn payment_fails() -> (StatusCode, &'static str) {
+    (StatusCode::BAD_GATEWAY, "upstream down")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_told_apart_by_route_and_status() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = TelegramLayer::builder()
+        .bot_token(mock.token())
+        .chat_id(-100)
+        .api_url(mock.url())
+        .pacing(Pacing::disabled())
+        .build()
+        .unwrap();
+    // axum spawns a task per connection on any runtime thread: the layer
+    // is global, as in a service (this binary has only this test).
+    tracing_subscriber::registry().with(layer).init();
+    let app = axum::Router::new()
+        .route("/orders/{id}", get(order_fails))
+        .route("/carts/{id}", get(order_fails))
+        .route("/payments/{id}", get(payment_fails))
+        .layer(TraceLayer::new_for_http());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = reqwest::Client::new();
+    for path in [
+        "/orders/1",
+        "/orders/2",
+        "/payments/9",
+        "/carts/5",
+        "/orders/3",
+    ] {
+        client
+            .get(format!("http://{address}{path}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    server.abort();
+    let stats = tokio::task::spawn_blocking(move || guard.shutdown(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    let texts: Vec<String> = mock
+        .messages()
+        .iter()
+        .filter(|m| !m.disable_notification)
+        .map(|m| m.plain_text())
+        .collect();
+    assert_eq!(
+        texts.len(),
+        3,
+        "one per route and status: {texts:#?} {stats:?}"
+    );
+    let orders = texts
+        .iter()
+        .find(|t| t.contains("GET /orders/{id} → 500 Internal Server Error"))
+        .unwrap_or_else(|| panic!("{texts:#?}"));
+    assert!(
+        orders.contains("🔁 ×3"),
+        "the same route and status repeat: {orders}"
+    );
+    for other in [
+        "GET /carts/{id} → 500 Internal Server Error",
+        "GET /payments/{id} → 502 Bad Gateway",
+    ] {
+        assert!(
+            texts.iter().any(|t| t.contains(other)),
+            "{other}: {texts:#?}"
+        );
+    }
+}
