@@ -40,20 +40,8 @@ async fn tower_http_failures_and_slow_requests_alert() {
         .route("/slow", get(slow))
         .route("/fast", get(fast))
         .layer(TraceLayer::new_for_http());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-
-    let client = reqwest::Client::new();
-    for (path, status) in [("/orders/77/fail", 500), ("/slow", 200), ("/fast", 200)] {
-        let response = client
-            .get(format!("http://{address}{path}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), status, "{path}");
-    }
-    server.abort();
+    let statuses = common::get_each(app, &["/orders/77/fail", "/slow", "/fast"]).await;
+    assert_eq!(statuses, [500, 200, 200]);
     let stats = tokio::task::spawn_blocking(move || guard.shutdown(Duration::from_secs(5)))
         .await
         .unwrap();

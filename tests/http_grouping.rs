@@ -2,6 +2,8 @@
 //! (dedup on): failures are grouped by the request they answered (method
 //! and route, ids folded) and their status, and titled so.
 
+mod common;
+
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -37,24 +39,15 @@ async fn failures_are_told_apart_by_route_and_status() {
         .route("/carts/{id}", get(order_fails))
         .route("/payments/{id}", get(payment_fails))
         .layer(TraceLayer::new_for_http());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let client = reqwest::Client::new();
-    for path in [
+    let paths = [
         "/orders/1",
         "/orders/2",
         "/payments/9",
         "/carts/5",
         "/orders/3",
-    ] {
-        client
-            .get(format!("http://{address}{path}"))
-            .send()
-            .await
-            .unwrap();
-    }
-    server.abort();
+    ];
+    let statuses = common::get_each(app, &paths).await;
+    assert_eq!(statuses, [500, 500, 502, 500, 500]);
     let stats = tokio::task::spawn_blocking(move || guard.shutdown(Duration::from_secs(5)))
         .await
         .unwrap();

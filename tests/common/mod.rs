@@ -117,3 +117,23 @@ pub fn assert_flood_tallied(stats: &Stats, mock: &MockTelegram, total: u64) {
     assert_eq!(texts.len(), 10, "{texts:#?}");
     assert_eq!(tallied(&texts), total, "{texts:#?}");
 }
+
+/// Serves `app` on loopback, sends a GET for each path in turn, stops the
+/// server, and returns the statuses.
+pub async fn get_each(app: axum::Router, paths: &[&str]) -> Vec<u16> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for path in paths {
+        let response = client
+            .get(format!("http://{address}{path}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    server.abort();
+    statuses
+}
