@@ -45,9 +45,14 @@ fn a_slow_span_is_alerted_and_a_fast_one_is_not() {
         .unwrap();
     let stats = run_with(layer, guard, || {
         let _job = info_span!("nightly_job", batch = 7).entered();
-        info_span!("export_invoices", rows = 1200)
-            .in_scope(|| clock.advance(Duration::from_millis(120)));
-        info_span!("quick_check").in_scope(|| clock.advance(Duration::from_millis(1)));
+        info_span!(
+            "export_invoices",
+            rows = 1200,
+            telegram.slow_threshold_ms = 50
+        )
+        .in_scope(|| clock.advance(Duration::from_millis(120)));
+        info_span!("quick_check", telegram.slow_threshold_ms = 50)
+            .in_scope(|| clock.advance(Duration::from_millis(1)));
     });
     let messages = mock.messages();
     let alerts = alerts(&messages);
@@ -157,7 +162,7 @@ fn a_span_entered_on_one_thread_and_closed_on_another_is_timed() {
     let mock = MockTelegram::start().unwrap();
     let (builder, clock) = clocked(&mock);
     let (layer, guard) = builder
-        .slow_threshold(Duration::from_millis(120))
+        .slow_threshold_for("handoff", Duration::from_millis(120))
         .judge_busy_time(true)
         .build()
         .unwrap();
@@ -196,7 +201,11 @@ fn a_span_entered_on_one_thread_and_closed_on_another_is_timed() {
 fn busy_time_can_be_judged_for_spans_that_mostly_wait() {
     let mock = MockTelegram::start().unwrap();
     let (builder, clock) = clocked(&mock);
-    let (layer, guard) = builder.judge_busy_time(true).build().unwrap();
+    let (layer, guard) = builder
+        .judge_busy_time(true)
+        .judge_all_spans(true)
+        .build()
+        .unwrap();
     run_with(layer, guard, || {
         let waiting = info_span!("long_poll");
         waiting.in_scope(|| clock.advance(Duration::from_millis(10)));
@@ -288,4 +297,175 @@ fn a_digest_with_500_keys_keeps_within_the_limit() {
         "the warnings; each slow key alerted once: {stats:?}"
     );
     assert_eq!(stats.sent, 500);
+}
+
+/// The default settings with a 300 ms threshold, on a virtual clock.
+fn judged_at_300_ms(mock: &MockTelegram) -> (tracing_telegram::Builder, TestClock) {
+    let clock = TestClock::new();
+    mock.set_clock(clock.clone());
+    let builder = common::default_builder(mock)
+        .clock(clock.clone())
+        .slow_threshold(Duration::from_millis(300));
+    (builder, clock)
+}
+
+#[tracing::instrument(skip(clock))]
+fn serve_connections(clock: &TestClock, port: u16) {
+    clock.advance(Duration::from_millis(600));
+}
+
+#[test]
+fn long_lived_spans_are_not_judged_unless_asked() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = judged_at_300_ms(&mock);
+    let (layer, guard) = builder.build().unwrap();
+    let stats = run_with(layer, guard, || {
+        // An `#[instrument]`ed loop and a plain span: neither is judged.
+        serve_connections(&clock, 8080);
+        info_span!("consume", queue = "orders").in_scope(|| clock.advance(Duration::from_secs(5)));
+        // A span that asks to be judged, against its own threshold.
+        info_span!("reindex", telegram.slow_threshold_ms = 400)
+            .in_scope(|| clock.advance(Duration::from_millis(600)));
+        // A threshold recorded once the span runs.
+        let span = info_span!("import", telegram.slow_threshold_ms = tracing::field::Empty);
+        span.record("telegram.slow_threshold_ms", 1_000);
+        span.in_scope(|| clock.advance(Duration::from_millis(600)));
+    });
+    let alerts = alerts(&mock.messages());
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert!(
+        alerts[0].contains("Slow: slow_spans::reindex"),
+        "{}",
+        alerts[0]
+    );
+    assert!(
+        alerts[0].contains("took 600 ms (threshold 400 ms)"),
+        "{}",
+        alerts[0]
+    );
+    assert_eq!((stats.accepted, stats.batched), (1, 0), "{stats:?}");
+}
+
+#[test]
+fn judge_all_spans_restores_judging_every_span_but_never_slow() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = judged_at_300_ms(&mock);
+    let (layer, guard) = builder
+        .judge_all_spans(true)
+        .never_slow("consume")
+        .build()
+        .unwrap();
+    run_with(layer, guard, || {
+        serve_connections(&clock, 8080);
+        info_span!("consume").in_scope(|| clock.advance(Duration::from_secs(5)));
+    });
+    let alerts = alerts(&mock.messages());
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert!(
+        alerts[0].contains("Slow: slow_spans::serve_connections"),
+        "{}",
+        alerts[0]
+    );
+}
+
+#[tracing::instrument(skip(clock), fields(telegram.slow_threshold_ms = 300))]
+fn run_query(clock: &TestClock, table: &str, ms: u64) {
+    clock.advance(Duration::from_millis(ms));
+}
+
+#[tracing::instrument(skip(clock))]
+fn handle_order(clock: &TestClock, query_ms: u64, rest_ms: u64) {
+    run_query(clock, "orders", query_ms);
+    run_query(clock, "items", query_ms / 2);
+    clock.advance(Duration::from_millis(rest_ms));
+}
+
+#[test]
+fn a_slow_request_is_one_alert_listing_its_slow_spans() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = judged_at_300_ms(&mock);
+    let (layer, guard) = builder
+        .slow_threshold_for("handle_order", Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let stats = run_with(layer, guard, || {
+        // Request, handler and both queries slow: one unit of work.
+        info_span!("request", method = "GET", uri = "/orders/7")
+            .in_scope(|| handle_order(&clock, 800, 100));
+    });
+    let messages = mock.messages();
+    let alerts = alerts(&messages);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = &alerts[0];
+    for expected in [
+        "Slow: GET /orders/{id}",
+        "took 1.30 s (threshold 300 ms)",
+        "slowest inside: handle_order 1.30 s, run_query 800 ms, run_query 400 ms",
+    ] {
+        assert!(
+            alert.contains(expected),
+            "missing {expected:?} in:\n{alert}"
+        );
+    }
+    // The rest of the unit is counted in the digest.
+    assert_eq!((stats.sent, stats.batched), (1, 3), "{stats:?}");
+    let digest = &digests(&messages)[0];
+    assert!(digest.contains("slow_spans::run_query ×2"), "{digest}");
+    assert!(digest.contains("slow_spans::handle_order ×1"), "{digest}");
+    assert_accounted(&stats);
+}
+
+#[test]
+fn a_slow_span_inside_a_request_not_yet_slow_is_the_units_alert() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = judged_at_300_ms(&mock);
+    let (layer, guard) = builder
+        .slow_threshold_for("request", Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let stats = run_with(layer, guard, || {
+        // The query is slow at 500 ms, before its request is; the request
+        // ends slow too, but the unit already has its alert.
+        info_span!("request", method = "GET", uri = "/orders/7").in_scope(|| {
+            run_query(&clock, "orders", 500);
+            clock.advance(Duration::from_secs(4));
+        });
+        // A fast request with a slow query: the query is its unit's alert,
+        // but its key was alerted in this slow batch window: counted.
+        info_span!("request", method = "GET", uri = "/orders/8")
+            .in_scope(|| run_query(&clock, "orders", 400));
+    });
+    let alerts = alerts(&mock.messages());
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert!(
+        alerts[0].contains("Slow: slow_spans::run_query"),
+        "{}",
+        alerts[0]
+    );
+    assert!(
+        alerts[0].contains("took 500 ms (threshold 300 ms)"),
+        "{}",
+        alerts[0]
+    );
+    assert_eq!((stats.sent, stats.batched), (1, 2), "{stats:?}");
+}
+
+#[test]
+fn spans_closing_after_shutdown_began_are_not_judged() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = judged_at_300_ms(&mock);
+    let (layer, guard) = builder.build().unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let request = tracing::dispatcher::with_default(&dispatch, || {
+        info_span!("request", method = "GET", uri = "/stream")
+    });
+    clock.advance(Duration::from_secs(60));
+    let stats = guard.shutdown(Duration::from_secs(5));
+    drop(request);
+    assert!(
+        alerts(&mock.messages()).is_empty(),
+        "{:#?}",
+        mock.messages()
+    );
+    assert_eq!(stats.accepted, 0, "{stats:?}");
 }

@@ -67,21 +67,40 @@ impl Builder {
         self
     }
 
-    /// Spans that take at least this long (from creation to close) are
-    /// slow: the first of a key in a `slow_batch_window` is alerted as a
+    /// Judged spans that take at least this long (from creation to close)
+    /// are slow: the first of a key in a `slow_batch_window` is alerted as a
     /// Warning, and all are counted in the digest. Default 3 s.
+    ///
+    /// Judged are HTTP request spans (a method field and a path or route
+    /// field, as tower-http's `TraceLayer` makes them), spans named with
+    /// [`slow_threshold_for`](Self::slow_threshold_for), and spans carrying
+    /// `telegram.slow_threshold_ms = N` (their own threshold, in ms); with
+    /// [`judge_all_spans`](Self::judge_all_spans), every span. Other spans
+    /// are not timed. Of the slow spans of one unit of work (a request and
+    /// the handler and query spans inside it) one is alerted; the others
+    /// go to the digest, and the alert lists the slowest of them.
     pub fn slow_threshold(mut self, threshold: Duration) -> Self {
         self.capture.slow.threshold = threshold;
         self
     }
 
-    /// A threshold for spans named `name` (the `#[instrument]`ed function's
-    /// name, or the span macro's name), overriding `slow_threshold`.
+    /// Judges spans named `name` (the `#[instrument]`ed function's name, or
+    /// the span macro's name) against `threshold`, overriding
+    /// `slow_threshold`. A span's own `telegram.slow_threshold_ms` wins.
     pub fn slow_threshold_for(mut self, name: impl Into<String>, threshold: Duration) -> Self {
         self.capture
             .slow
             .by_name
             .insert(name.into(), Some(threshold));
+        self
+    }
+
+    /// `true` judges every span (except those named with
+    /// [`never_slow`](Self::never_slow)), not only HTTP requests and the
+    /// spans given a threshold: long-lived spans (a server loop, a consumer,
+    /// a connection) then alert when they close. Default `false`.
+    pub fn judge_all_spans(mut self, all: bool) -> Self {
+        self.capture.slow.judge_all = all;
         self
     }
 

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt::{self, Write as _};
+use std::time::Duration;
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::Metadata;
@@ -23,6 +24,9 @@ pub(crate) enum Instruction {
     Title,
     /// `telegram.fingerprint = "..."`: the dedup key, instead of the computed one.
     Fingerprint,
+    /// `telegram.slow_threshold_ms = 500` (on a span): judge it slow
+    /// against this threshold.
+    SlowThreshold,
 }
 
 impl Instruction {
@@ -35,14 +39,33 @@ impl Instruction {
             "level" => Some(Instruction::Level),
             "title" => Some(Instruction::Title),
             "fingerprint" => Some(Instruction::Fingerprint),
+            "slow_threshold_ms" => Some(Instruction::SlowThreshold),
             _ => None,
         }
+    }
+
+    /// Whether an event's value of this instruction changes its dedup key.
+    pub(crate) fn shapes_the_key(self) -> bool {
+        matches!(
+            self,
+            Instruction::Skip | Instruction::Level | Instruction::Fingerprint
+        )
     }
 }
 
 /// Whether a `telegram.skip` value recorded as text means "skip".
 pub(crate) fn means_skip(text: &str) -> bool {
     text == "true"
+}
+
+/// A positive number of milliseconds, given as an integer or as text.
+fn positive_millis(value: &FieldValue) -> Option<Duration> {
+    let millis = match value {
+        FieldValue::U64(n) => Some(*n),
+        FieldValue::I64(n) => u64::try_from(*n).ok(),
+        other => other.as_text().and_then(|text| text.trim().parse().ok()),
+    };
+    millis.filter(|ms| *ms > 0).map(Duration::from_millis)
 }
 
 /// Collects an event's or span's fields, and the `telegram.*` instructions
@@ -59,6 +82,8 @@ pub(crate) struct FieldCollector {
     pub(crate) title: Option<String>,
     /// `telegram.fingerprint = "..."`.
     pub(crate) fingerprint: Option<String>,
+    /// `telegram.slow_threshold_ms = N`, N > 0.
+    pub(crate) slow_threshold: Option<Duration>,
     /// The event is a `log` record bridged by `tracing-log`: its `log.*`
     /// fields say where it came from, and are not shown.
     from_log: bool,
@@ -115,6 +140,7 @@ impl FieldCollector {
             (Instruction::Level, level) => self.level = AlertLevel::parse(&level.to_string()),
             (Instruction::Title, title) => self.title = Some(title.to_string()),
             (Instruction::Fingerprint, key) => self.fingerprint = Some(key.to_string()),
+            (Instruction::SlowThreshold, millis) => self.slow_threshold = positive_millis(millis),
         }
     }
 

@@ -89,7 +89,7 @@ impl GateProbe {
             }
             Some(Instruction::Level) => self.level = AlertLevel::parse(value),
             Some(Instruction::Skip) => self.skip |= means_skip(value),
-            Some(Instruction::Title) | None => {}
+            Some(Instruction::Title | Instruction::SlowThreshold) | None => {}
         }
     }
 
@@ -133,7 +133,7 @@ impl GateProbe {
             return;
         }
         let instruction = Instruction::of(name);
-        if name == "message" || instruction.is_some_and(|i| i != Instruction::Title) {
+        if name == "message" || instruction.is_some_and(Instruction::shapes_the_key) {
             self.overflow = true;
         }
     }

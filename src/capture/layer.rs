@@ -18,7 +18,9 @@ use crate::alert::AlertLevel;
 use crate::channel::gate::{RepeatGate, Reservation};
 use crate::channel::{on_worker_thread, Producer};
 use crate::clock::Clock;
-use crate::record::{Captured, GateKey, Kind, Origin, Record, SpanList, SpanRecord};
+use crate::record::{
+    Captured, Fields, GateKey, Kind, Origin, Record, SlowSpan, SpanList, SpanRecord,
+};
 use crate::text::Text;
 
 use super::backtrace;
@@ -26,8 +28,10 @@ use super::feedback::is_internal_target;
 use super::fields::FieldCollector;
 use super::gate_probe::GateProbe;
 use super::skip::SkipRules;
+use super::slow::settle_unit;
 use super::slow::SlowRules;
-use super::span_state::{LayerId, SpanState, SpanStates, Timing};
+use super::span_state::{LayerId, SpanState, SpanStates};
+use super::timing::Timing;
 use super::CaptureConfig;
 
 /// A `tracing_subscriber` layer that sends error events to Telegram.
@@ -154,14 +158,16 @@ impl TelegramLayer {
         if let Some(message) = collector.message {
             fields.push(("message".into(), message.into()));
         }
+        // Only judged spans are timed: the clock is not read for others.
+        let timing = self
+            .rules
+            .slow
+            .threshold_of(attrs.metadata(), collector.slow_threshold)
+            .map(|threshold| Timing::start(self.rules.clock.now(), threshold));
         SpanState {
             skipped: None,
             fields: (!fields.is_empty()).then(|| Arc::new(fields)),
-            timing: self
-                .rules
-                .slow
-                .enabled()
-                .then(|| Timing::start(self.rules.clock.now())),
+            timing,
         }
     }
 }
@@ -217,6 +223,9 @@ where
             *state = SpanState::skipped(&self.rules.skipped_alive);
             return;
         }
+        if let (Some(timing), Some(threshold)) = (&mut state.timing, collector.slow_threshold) {
+            timing.set_threshold(threshold);
+        }
         match &mut state.fields {
             Some(fields) => collector.merge_into(Arc::make_mut(fields)),
             None if !collector.fields.is_empty() => {
@@ -238,29 +247,18 @@ where
         let Some(producer) = self.active() else {
             return;
         };
+        // Spans that close once shutdown began are not judged: a loop or a
+        // connection ends then because the service stops, not because it
+        // was slow.
+        if producer.counters().is_closed() {
+            return;
+        }
         let Some(span) = ctx.span(&id) else {
             return;
         };
-        let (fields, slow) = {
-            let extensions = span.extensions();
-            let Some(SpanState {
-                skipped: None,
-                fields,
-                timing: Some(timing),
-            }) = extensions
-                .get::<SpanStates>()
-                .and_then(|states| states.get(self.id))
-            else {
-                return;
-            };
-            let Some(slow) = self
-                .rules
-                .slow
-                .judge(span.name(), timing.finish(self.rules.clock.now()))
-            else {
-                return;
-            };
-            (fields.clone(), slow)
+        let now = self.rules.clock.now();
+        let Some((fields, mut slow)) = self.slow_verdict(&span, now) else {
+            return;
         };
         // `None` if an ancestor is skipped.
         let Some(parents) = span.parent().map_or(Some(SpanList::default()), |parent| {
@@ -268,6 +266,7 @@ where
         }) else {
             return;
         };
+        settle_unit(self.id, &self.rules.slow, &span, &mut slow, now);
         let captured = Captured {
             title: None,
             fields: fields.map(|f| (*f).clone()).unwrap_or_default(),
@@ -451,6 +450,33 @@ impl TelegramLayer {
             return Gate::Counted;
         }
         Gate::Missed(Some(key))
+    }
+
+    /// A judged span's fields and verdict, if it was slow (and is not
+    /// skipped).
+    fn slow_verdict<R>(
+        &self,
+        span: &SpanRef<'_, R>,
+        now: Instant,
+    ) -> Option<(Option<Arc<Fields>>, SlowSpan)>
+    where
+        R: for<'a> LookupSpan<'a>,
+    {
+        let extensions = span.extensions();
+        let SpanState {
+            skipped: None,
+            fields,
+            timing: Some(timing),
+        } = extensions
+            .get::<SpanStates>()
+            .and_then(|states| states.get(self.id))?
+        else {
+            return None;
+        };
+        let mut slow = self.rules.slow.judge(timing, now)?;
+        slow.nested = timing.unit_alerted();
+        slow.inside = timing.slow_inside().to_vec();
+        Some((fields.clone(), slow))
     }
 
     /// Runs `update` on the span's timer, if it has one.

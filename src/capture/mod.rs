@@ -9,7 +9,8 @@
 //! panics: a level comparison rejects ignored events before anything else.
 //!
 //! - [`layer`]: the `Layer` impl, [`TelegramLayer`].
-//! - [`span_state`]: what each span keeps (skipped, fields, timer).
+//! - [`span_state`]: what each span keeps (skipped, fields, timer);
+//!   [`timing`]: the timer of a span judged slow.
 //! - [`fields`]: the field visitor, the one parser of `telegram.*` fields.
 //! - [`gate_probe`]: an event's repeat-gate key, read without allocating.
 //! - [`skip`], [`slow`], [`feedback`]: what is hidden, what is slow, and the
@@ -25,6 +26,7 @@ pub(crate) mod panic;
 pub(crate) mod skip;
 pub(crate) mod slow;
 pub(crate) mod span_state;
+pub(crate) mod timing;
 
 use std::time::Duration;
 

@@ -1,22 +1,47 @@
-//! Which spans are slow: a default threshold, per-name thresholds, and
-//! whether total or busy time is judged.
+//! Which spans are judged slow, against what threshold, and which of the
+//! slow spans of one unit of work is alerted.
+//!
+//! A span is judged when it is created, from its callsite and fields: HTTP
+//! request spans, spans named with `slow_threshold_for`, spans that carry
+//! `telegram.slow_threshold_ms`, or every span with `judge_all_spans`.
+//! `never_slow` exempts. Spans that are not judged are not timed at all:
+//! an `#[instrument]`ed server loop, a consumer or a connection span lives
+//! as long as the process and is not "slow".
+//!
+//! A unit of work (a request, and the handler and query spans inside it) is
+//! alerted once: the first slow span to close whose judged ancestors are
+//! not already over their threshold is the unit's alert; every other slow
+//! span of the unit goes to the digest only, and the outermost one's alert
+//! lists its slowest judged descendants.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::record::SlowSpan;
+use tracing_core::Metadata;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-/// The slow-span configuration, consulted when a span closes.
+use crate::record::{is_http_request_span, SlowChild, SlowSpan};
+
+use super::span_state::{LayerId, SpanStates};
+use super::timing::Timing;
+
+/// The field that gives a span its own threshold, in milliseconds.
+pub(crate) const THRESHOLD_FIELD: &str = "telegram.slow_threshold_ms";
+
+/// The slow-span configuration, consulted when a span is created and when
+/// it closes.
 #[derive(Debug, Clone)]
 pub(crate) struct SlowRules {
     /// `false` turns span timing off entirely.
     pub(crate) on: bool,
-    /// The threshold of spans that have none by name.
+    /// The threshold of judged spans that name none.
     pub(crate) threshold: Duration,
     /// Thresholds by span name (`None`: never slow).
     pub(crate) by_name: HashMap<String, Option<Duration>>,
     /// Judge time spent entered rather than time from creation to close.
     pub(crate) judge_busy: bool,
+    /// Judge every span, not only HTTP requests and the spans named.
+    pub(crate) judge_all: bool,
 }
 
 impl Default for SlowRules {
@@ -26,6 +51,7 @@ impl Default for SlowRules {
             threshold: Duration::from_secs(3),
             by_name: HashMap::new(),
             judge_busy: false,
+            judge_all: false,
         }
     }
 }
@@ -39,64 +65,207 @@ impl SlowRules {
         }
     }
 
-    /// Whether spans are timed at all.
-    pub(crate) fn enabled(&self) -> bool {
-        self.on
-    }
-
-    /// The slow-span verdict for a span named `name` that took
-    /// `(total, busy)`; `None` if it was fast enough.
-    pub(crate) fn judge(
+    /// The threshold a new span is judged against, or `None` if it is not
+    /// judged (and so not timed). `declared` is the value of its
+    /// `telegram.slow_threshold_ms` field, if it has one.
+    pub(crate) fn threshold_of(
         &self,
-        name: &str,
-        (total, busy): (Duration, Duration),
-    ) -> Option<SlowSpan> {
+        metadata: &Metadata<'_>,
+        declared: Option<Duration>,
+    ) -> Option<Duration> {
         if !self.on {
             return None;
         }
-        let threshold = if self.by_name.is_empty() {
-            Some(self.threshold)
+        let by_name = if self.by_name.is_empty() {
+            None
         } else {
-            self.by_name
-                .get(name)
-                .copied()
-                .unwrap_or(Some(self.threshold))
-        }?;
+            self.by_name.get(metadata.name()).copied()
+        };
+        match (by_name, declared) {
+            (Some(None), _) => None, // never_slow
+            (_, Some(declared)) => Some(declared),
+            (Some(Some(named)), None) => Some(named),
+            (None, None) => self.judges_by_default(metadata).then_some(self.threshold),
+        }
+    }
+
+    /// Whether a span with no threshold of its own is judged against the
+    /// default one.
+    fn judges_by_default(&self, metadata: &Metadata<'_>) -> bool {
+        self.judge_all
+            || is_http_request_span(metadata.fields())
+            || metadata.fields().field(THRESHOLD_FIELD).is_some()
+    }
+
+    /// The verdict on a judged span closing at `now`; `None` if it was fast
+    /// enough.
+    pub(crate) fn judge(&self, timing: &Timing, now: Instant) -> Option<SlowSpan> {
+        let (total, busy) = timing.finish(now);
         let slow = SlowSpan {
             total,
             busy,
-            threshold,
+            threshold: timing.threshold(),
             judged_busy: self.judge_busy,
+            nested: false,
+            inside: Vec::new(),
         };
-        (slow.measured() >= threshold).then_some(slow)
+        (slow.measured() >= slow.threshold).then_some(slow)
     }
+
+    /// Whether a judged span is already over its threshold at `now` (and so
+    /// will be slow when it closes).
+    pub(crate) fn already_slow(&self, timing: &Timing, now: Instant) -> bool {
+        let (total, busy) = timing.finish(now);
+        let measured = if self.judge_busy { busy } else { total };
+        measured >= timing.threshold()
+    }
+}
+
+/// Settles whether the slow span `span` is its unit of work's alert. It is
+/// not (`slow.nested`: digest only) when a slow span inside it was alerted,
+/// when a slow span around it was, or when a judged span around it is
+/// already over its threshold (and so will be alerted when it closes, with
+/// this one listed). Otherwise it is, and the judged spans around it will
+/// go to the digest only.
+pub(crate) fn settle_unit<'a, R>(
+    layer: LayerId,
+    rules: &SlowRules,
+    span: &SpanRef<'a, R>,
+    slow: &mut SlowSpan,
+    now: Instant,
+) where
+    R: LookupSpan<'a>,
+{
+    let Some(parent) = span.parent() else {
+        return;
+    };
+    let mut judged_around = false;
+    for ancestor in parent.scope() {
+        let extensions = ancestor.extensions();
+        if let Some(timing) = timing_of(extensions.get::<SpanStates>(), layer) {
+            judged_around = true;
+            if timing.unit_alerted() || rules.already_slow(timing, now) {
+                slow.nested = true;
+                break;
+            }
+        }
+    }
+    if !judged_around {
+        return;
+    }
+    let this = SlowChild {
+        name: span.name(),
+        took: slow.measured(),
+    };
+    for ancestor in parent.scope() {
+        let mut extensions = ancestor.extensions_mut();
+        let states = extensions.get_mut::<SpanStates>();
+        let Some(timing) = states
+            .and_then(|states| states.get_mut(layer))
+            .and_then(|state| state.timing.as_mut())
+        else {
+            continue;
+        };
+        if slow.nested {
+            timing.note_slow_inside([this]);
+        } else {
+            timing.mark_unit_alerted();
+        }
+    }
+}
+
+fn timing_of(states: Option<&SpanStates>, layer: LayerId) -> Option<&Timing> {
+    states?.get(layer)?.timing.as_ref()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tracing_core::callsite::{Callsite, Identifier};
+    use tracing_core::field::FieldSet;
+    use tracing_core::{Interest, Kind, Level};
+
+    struct Site;
+    impl Callsite for Site {
+        fn set_interest(&self, _: Interest) {}
+        fn metadata(&self) -> &Metadata<'_> {
+            unreachable!("not registered")
+        }
+    }
+    static SITE: Site = Site;
+
+    fn span(name: &'static str, fields: &'static [&'static str]) -> Metadata<'static> {
+        Metadata::new(
+            name,
+            "app",
+            Level::INFO,
+            None,
+            None,
+            None,
+            FieldSet::new(fields, Identifier(&SITE)),
+            Kind::SPAN,
+        )
+    }
 
     #[test]
-    fn per_name_thresholds_override_the_default() {
+    fn which_spans_are_judged() {
         let rules = SlowRules {
-            on: true,
-            threshold: Duration::from_millis(50),
             by_name: HashMap::from([
                 ("export".to_owned(), Some(Duration::from_secs(10))),
                 ("poll".to_owned(), None),
             ]),
-            judge_busy: false,
+            ..SlowRules::default()
         };
-        let took = |ms| (Duration::from_millis(ms), Duration::from_millis(1));
-        assert!(rules.judge("request", took(120)).is_some());
-        assert!(rules.judge("request", took(10)).is_none());
-        assert!(rules.judge("export", took(120)).is_none());
-        assert!(rules.judge("poll", took(60_000)).is_none());
+        let default = Some(Duration::from_secs(3));
+        assert_eq!(rules.threshold_of(&span("serve", &[]), None), None);
+        assert_eq!(
+            rules.threshold_of(&span("request", &["method", "uri"]), None),
+            default
+        );
+        assert_eq!(
+            rules.threshold_of(&span("export", &[]), None),
+            Some(Duration::from_secs(10))
+        );
+        let own = Some(Duration::from_millis(250));
+        assert_eq!(rules.threshold_of(&span("export", &[]), own), own);
+        assert_eq!(
+            rules.threshold_of(&span("serve", &[THRESHOLD_FIELD]), None),
+            default
+        );
+        assert_eq!(
+            rules.threshold_of(&span("poll", &["method", "uri"]), own),
+            None
+        );
+        let all = SlowRules {
+            judge_all: true,
+            ..rules
+        };
+        assert_eq!(all.threshold_of(&span("serve", &[]), None), default);
+        assert_eq!(all.threshold_of(&span("poll", &[]), None), None);
+        assert_eq!(
+            SlowRules::off().threshold_of(&span("request", &["method", "uri"]), own),
+            None
+        );
+    }
+
+    #[test]
+    fn a_span_is_slow_at_its_own_threshold() {
+        let rules = SlowRules::default();
+        let start = Instant::now();
+        let timing = Timing::start(start, Duration::from_millis(50));
+        assert!(rules
+            .judge(&timing, start + Duration::from_millis(10))
+            .is_none());
+        let slow = rules.judge(&timing, start + Duration::from_millis(120));
+        assert_eq!(slow.map(|s| s.threshold), Some(Duration::from_millis(50)));
         let busy = SlowRules {
             judge_busy: true,
             ..rules
         };
-        assert!(busy.judge("request", took(120)).is_none(), "mostly waiting");
-        assert!(SlowRules::off().judge("request", took(60_000)).is_none());
+        assert!(
+            busy.judge(&timing, start + Duration::from_millis(120))
+                .is_none(),
+            "never entered"
+        );
     }
 }

@@ -3,9 +3,10 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use crate::record::Fields;
+
+use super::timing::Timing;
 
 /// Span extension: what the layer keeps for each span it sees.
 #[derive(Debug)]
@@ -14,7 +15,7 @@ pub(crate) struct SpanState {
     pub(crate) skipped: Option<SkipMark>,
     /// The span's fields, shared with every record captured inside it.
     pub(crate) fields: Option<Arc<Fields>>,
-    /// Total and busy time, for slow-span detection.
+    /// Total and busy time, for spans judged slow (no others are timed).
     pub(crate) timing: Option<Timing>,
 }
 
@@ -51,57 +52,6 @@ impl Drop for SkipMark {
     fn drop(&mut self) {
         // The registry drops a span's extensions when the span closes.
         self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Span timing: kept in the span's extensions, never in thread-locals, since
-/// a span may be entered on one thread and closed on another.
-#[derive(Debug)]
-pub(crate) struct Timing {
-    created: Instant,
-    busy: Duration,
-    /// When the span was last entered while not already entered.
-    entered_at: Option<Instant>,
-    /// How many threads have it entered right now.
-    entries: u32,
-}
-
-impl Timing {
-    /// A timer started at `now`.
-    pub(crate) fn start(now: Instant) -> Self {
-        Timing {
-            created: now,
-            busy: Duration::ZERO,
-            entered_at: None,
-            entries: 0,
-        }
-    }
-
-    pub(crate) fn enter(&mut self, now: Instant) {
-        if self.entries == 0 {
-            self.entered_at = Some(now);
-        }
-        self.entries += 1;
-    }
-
-    pub(crate) fn exit(&mut self, now: Instant) {
-        self.entries = self.entries.saturating_sub(1);
-        if self.entries == 0 {
-            if let Some(entered_at) = self.entered_at.take() {
-                self.busy += now.saturating_duration_since(entered_at);
-            }
-        }
-    }
-
-    /// `(total, busy)` at `now`.
-    pub(crate) fn finish(&self, now: Instant) -> (Duration, Duration) {
-        let ongoing = self
-            .entered_at
-            .map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
-        (
-            now.saturating_duration_since(self.created),
-            self.busy + ongoing,
-        )
     }
 }
 

@@ -244,6 +244,10 @@ impl Digest {
             }
             (Kind::Slow(slow), Some(key)) => {
                 self.add_slow(key, slow);
+                // Part of a unit of work alerted by another of its spans.
+                if slow.nested {
+                    return Route::Batched;
+                }
                 if self.first_in_slow_window(key, now) {
                     Route::Alert
                 } else {
@@ -420,6 +424,8 @@ mod tests {
             busy: Duration::ZERO,
             threshold: Duration::from_millis(50),
             judged_busy: false,
+            nested: false,
+            inside: Vec::new(),
         };
         let kind = Kind::Slow(slow);
         let (level, origin) = (AlertLevel::Warning, Origin::Manual);

@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use tracing_core::field::FieldSet;
+
 use crate::record::Fields;
 
 const ROUTE_FIELDS: &[&str] = &["http.route", "route"];
@@ -16,6 +18,15 @@ const PATH_FIELDS: &[&str] = &[
     "url.full",
 ];
 const METHOD_FIELDS: &[&str] = &["http.request.method", "http.method", "method"];
+
+/// Whether a span's callsite describes an HTTP request: it declares a
+/// method field and a path or route field (tower-http's `request` span,
+/// OpenTelemetry's `http.request.method` + `url.path`, and the like). Read
+/// from the callsite, so a field recorded later (`Empty` at creation) counts.
+pub(crate) fn is_http_request_span(fields: &FieldSet) -> bool {
+    let declares = |names: &[&str]| names.iter().any(|name| fields.field(name).is_some());
+    declares(METHOD_FIELDS) && (declares(PATH_FIELDS) || declares(ROUTE_FIELDS))
+}
 
 /// The first of `names` that `fields` has a text value for.
 fn field<'a>(fields: Option<&'a Fields>, names: &[&str]) -> Option<&'a str> {

@@ -3,7 +3,7 @@
 //! In: what capture read from an event, a slow span, a panic or a manual
 //! alert. Out: one owned value the pipeline's stages read and change
 //! ([`fields`] holds its data types, [`http`] the keys of HTTP request
-//! spans). A type, not a stage: it depends only on leaf types.
+//! spans, [`slow`] what a slow span measured). A type, not a stage: it depends only on leaf types.
 //!
 //! Capture happens on the application's thread, so a record keeps raw
 //! values where it can (numbers, booleans, `&'static` names and metadata)
@@ -13,6 +13,7 @@
 
 pub(crate) mod fields;
 pub(crate) mod http;
+pub(crate) mod slow;
 
 use std::time::SystemTime;
 
@@ -25,6 +26,8 @@ pub(crate) use fields::{
     first_line, is_error_field, is_response_field, FieldValue, Fields, SpanList, SpanRecord,
     CONTROL_PREFIX, MAX_ERROR_SOURCES,
 };
+pub(crate) use http::is_http_request_span;
+pub(crate) use slow::{keep_slowest, SlowChild, SlowSpan};
 
 /// Where a record came from.
 #[derive(Debug, Clone)]
@@ -45,30 +48,6 @@ pub(crate) enum Kind {
     DigestOnly,
     /// A span that took longer than its threshold.
     Slow(SlowSpan),
-}
-
-/// How long a slow span took, and against what threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SlowSpan {
-    /// From creation to close.
-    pub(crate) total: std::time::Duration,
-    /// Time spent entered (doing work rather than waiting).
-    pub(crate) busy: std::time::Duration,
-    /// The threshold it exceeded.
-    pub(crate) threshold: std::time::Duration,
-    /// Whether `busy` (rather than `total`) was judged.
-    pub(crate) judged_busy: bool,
-}
-
-impl SlowSpan {
-    /// The duration that was judged.
-    pub(crate) fn measured(&self) -> std::time::Duration {
-        if self.judged_busy {
-            self.busy
-        } else {
-            self.total
-        }
-    }
 }
 
 /// Everything the worker needs to turn one occurrence into a message.

@@ -294,18 +294,26 @@ pub(crate) fn slow_title(key: &str) -> String {
 }
 
 /// A slow span's message: how long it took against its threshold (and its
-/// busy time, when that is what was judged).
+/// busy time, when that is what was judged), then the slowest judged spans
+/// inside it.
 pub(crate) fn slow_message(slow: &SlowSpan) -> String {
     let took = format_duration(slow.total);
     let threshold = format_duration(slow.threshold);
-    if slow.judged_busy {
+    let mut message = if slow.judged_busy {
         format!(
             "took {took} (threshold {threshold}; busy {})",
             format_duration(slow.busy)
         )
     } else {
         format!("took {took} (threshold {threshold})")
+    };
+    for (i, child) in slow.inside.iter().enumerate() {
+        message.push_str(if i == 0 { "\nslowest inside: " } else { ", " });
+        message.push_str(child.name);
+        message.push(' ');
+        message.push_str(&format_duration(child.took));
     }
+    message
 }
 
 #[cfg(test)]

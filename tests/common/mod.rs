@@ -27,6 +27,16 @@ pub fn builder(mock: &MockTelegram) -> Builder {
         .rate_limit(std::time::Duration::ZERO)
 }
 
+/// A builder pointed at `mock` with the default settings (dedup on,
+/// default thresholds); only pacing is off, since the tests are not about it.
+pub fn default_builder(mock: &MockTelegram) -> Builder {
+    TelegramLayer::builder()
+        .bot_token(mock.token())
+        .chat_id(CHAT)
+        .api_url(mock.url())
+        .pacing(Pacing::disabled())
+}
+
 /// Runs `body` with only `layer` installed (thread-local, so tests do not
 /// interfere), then shuts the guard down and returns its stats.
 pub fn run_with(layer: TelegramLayer, guard: TelegramGuard, body: impl FnOnce()) -> Stats {
