@@ -104,13 +104,36 @@
 //! - ERROR events (or any level from [`Builder::min_level`]) become alerts;
 //!   repeats within [`Builder::rate_limit`] are counted, and the original
 //!   alert is edited to show the tally.
-//! - Spans slower than [`Builder::slow_threshold`] alert once per key and
-//!   window; every slow span and every WARN event is counted in a silent
-//!   digest each [`Builder::batch_window`].
+//! - Judged spans slower than [`Builder::slow_threshold`] alert once per key
+//!   and window, one alert per unit of work; every slow span and every WARN
+//!   event is counted in a silent digest each [`Builder::batch_window`].
+//!   Judged are HTTP request spans, spans named with
+//!   [`Builder::slow_threshold_for`], and spans carrying
+//!   `telegram.slow_threshold_ms = N`; [`Builder::judge_all_spans`] judges
+//!   every span.
 //! - Panics become Critical alerts ([`Builder::capture_panics`]).
 //! - Everything is sanitized first ([`Sanitizer`]), paced under Telegram's
 //!   limits ([`Pacing`]), retried on transient failures ([`RetryPolicy`]),
 //!   and accounted for in [`Stats`].
+//!
+//! # Filters
+//!
+//! The layer sees what the subscriber's filters let through. A global
+//! `EnvFilter::new("info")` removes tower-http's DEBUG request spans: 5xx
+//! alerts lose their method and route and slow requests go unseen. Filter
+//! the log output only, or keep `tower_http=debug`:
+//!
+//! ```
+//! use tracing_subscriber::{fmt, prelude::*, EnvFilter};
+//! # let (telegram, _guard) = tracing_telegram::TelegramLayer::builder().enabled(false).build().unwrap();
+//! let subscriber = tracing_subscriber::registry()
+//!     // The log output at INFO; the Telegram layer sees every span.
+//!     .with(fmt::layer().with_filter(EnvFilter::new("info")))
+//!     .with(telegram);
+//! # drop(subscriber);
+//! // Or, with one global filter:
+//! // .with(EnvFilter::new("info,tower_http=debug"))
+//! ```
 //!
 //! # When alerts cannot be delivered
 //!
