@@ -347,6 +347,11 @@ impl std::error::Error for LoadError {}
 
 #[instrument(err)]
 fn load(id: u64) -> Result<(), LoadError> {
+    lookup(id)
+}
+
+/// Even ids are missing; odd ones hit a shard that refuses.
+fn lookup(id: u64) -> Result<(), LoadError> {
     if id.is_multiple_of(2) {
         Err(LoadError::NotFound(id))
     } else {
@@ -354,34 +359,94 @@ fn load(id: u64) -> Result<(), LoadError> {
     }
 }
 
+#[instrument(err(Debug))]
+fn load_debug(id: u64) -> Result<(), LoadError> {
+    lookup(id)
+}
+
+/// The alerts (notifying messages) that `body` raises under the default
+/// settings (dedup on), as text.
+fn default_alerts(body: impl FnOnce()) -> Vec<String> {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = common::default_builder(&mock).build().unwrap();
+    let stats = run_with(layer, guard, body);
+    common::assert_accounted(&stats);
+    common::notifying(&mock.messages())
+        .iter()
+        .map(|m| m.plain_text())
+        .collect()
+}
+
+/// Two alerts, the first containing `first`, the second `second`, each
+/// tallied ×3.
+fn assert_two_kinds_of_three(texts: &[String], first: &str, second: &str) {
+    assert_eq!(texts.len(), 2, "{texts:#?}");
+    assert!(texts[0].contains(first), "{texts:#?}");
+    assert!(texts[1].contains(second), "{texts:#?}");
+    assert!(texts.iter().all(|t| t.contains("🔁 ×3")), "{texts:#?}");
+}
+
 /// `#[instrument(err)]` with the default settings: one callsite failing in
 /// two ways makes two alerts (the error's value is part of the
 /// fingerprint), while ids and numbers inside an error still fold.
 #[test]
 fn one_callsite_failing_in_two_ways_makes_two_alerts() {
-    let mock = MockTelegram::start().unwrap();
-    let (layer, guard) = TelegramLayer::builder()
-        .bot_token(mock.token())
-        .chat_id(-100)
-        .api_url(mock.url())
-        .pacing(tracing_telegram::Pacing::disabled())
-        .build()
-        .unwrap();
-    let stats = run_with(layer, guard, || {
+    let texts = default_alerts(|| {
         for id in 0..6 {
             let _ = load(id);
         }
     });
-    common::assert_accounted(&stats);
-    let messages = mock.messages();
-    let alerts = common::notifying(&messages);
-    let texts: Vec<String> = alerts.iter().map(|m| m.plain_text()).collect();
-    assert_eq!(texts.len(), 2, "{texts:#?}");
-    assert!(texts[0].contains("row 0 not found"), "{texts:#?}");
-    assert!(texts[0].contains("🔁 ×3"), "{texts:#?}");
-    assert!(
-        texts[1].contains("connection refused by shard 1"),
-        "{texts:#?}"
-    );
-    assert!(texts[1].contains("🔁 ×3"), "{texts:#?}");
+    assert_two_kinds_of_three(&texts, "row 0 not found", "connection refused by shard 1");
+}
+
+/// The same with `err(Debug)`: the error's `Debug` text is the value.
+#[test]
+fn err_debug_failing_in_two_ways_makes_two_alerts() {
+    let texts = default_alerts(|| {
+        for id in 0..6 {
+            let _ = load_debug(id);
+        }
+    });
+    assert_two_kinds_of_three(&texts, "NotFound(0)", "Refused(1)");
+}
+
+/// An error whose own message is always the same, with two root causes.
+#[derive(Debug)]
+struct SyncError(std::io::Error);
+
+impl std::fmt::Display for SyncError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("sync with the warehouse failed")
+    }
+}
+
+impl std::error::Error for SyncError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+fn report_sync_failure(error: &SyncError) {
+    tracing::error!(error = error as &dyn std::error::Error, "sync failed");
+}
+
+/// `error = &e as &dyn Error` from one callsite: the source chain tells the
+/// two root causes apart.
+#[test]
+fn one_error_type_with_two_root_causes_makes_two_alerts() {
+    use std::io::{Error, ErrorKind};
+    let texts = default_alerts(|| {
+        for attempt in 0..6 {
+            let cause = if attempt % 2 == 0 {
+                Error::new(
+                    ErrorKind::ConnectionRefused,
+                    "connection refused (os error 111)",
+                )
+            } else {
+                Error::new(ErrorKind::TimedOut, format!("timed out after {attempt} s"))
+            };
+            report_sync_failure(&SyncError(cause));
+        }
+    });
+    assert_two_kinds_of_three(&texts, "connection refused", "timed out after 1 s");
 }
