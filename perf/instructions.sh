@@ -15,7 +15,7 @@ count() { # stack operation -> instructions per call
     | awk -v n="$calls" '{printf "%.0f", $1 / (n + 1)}'
 }
 printf '%-8s %-18s %12s %8s\n' operation stack instr/call ratio
-for operation in info span error; do
+for operation in info span plain-span error; do
   base=$(count baseline "$operation")
   printf '%-8s %-18s %12s %8s\n' "$operation" baseline "$base" 1.00
   stacks="telegram json"

@@ -22,8 +22,9 @@ pub(crate) struct Timing {
     /// work has its alert, so this span goes to the digest only.
     unit_alerted: bool,
     /// The slowest judged spans inside this one that went to the digest,
-    /// slowest first (listed in this span's alert).
-    slow_inside: Vec<SlowChild>,
+    /// slowest first (listed in this span's alert); boxed, since few spans
+    /// have any and every judged span carries the field.
+    slow_inside: Option<Box<SlowInside>>,
 }
 
 impl Timing {
@@ -36,7 +37,7 @@ impl Timing {
             entries: 0,
             threshold,
             unit_alerted: false,
-            slow_inside: Vec::new(),
+            slow_inside: None,
         }
     }
 
@@ -87,13 +88,23 @@ impl Timing {
 
     /// Notes slow spans inside this one that went to the digest.
     pub(crate) fn note_slow_inside(&mut self, children: impl IntoIterator<Item = SlowChild>) {
+        let inside = self.slow_inside.get_or_insert_with(Box::default);
         for child in children {
-            keep_slowest(&mut self.slow_inside, child);
+            keep_slowest(&mut inside.slowest, child);
         }
     }
 
     /// The slowest spans noted inside this one.
     pub(crate) fn slow_inside(&self) -> &[SlowChild] {
-        &self.slow_inside
+        self.slow_inside
+            .as_deref()
+            .map_or(&[], |inside| inside.slowest.as_slice())
     }
+}
+
+/// The slowest spans noted inside a span (kept behind one pointer in its
+/// timer: few spans have any, and every judged span carries the field).
+#[derive(Debug, Default)]
+struct SlowInside {
+    slowest: Vec<SlowChild>,
 }

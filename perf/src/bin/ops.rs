@@ -6,7 +6,8 @@
 //! Run: `ops <stack> <operation> [calls]` with stack one of `baseline`,
 //! `telegram` (default configuration: repeats counted at the gate),
 //! `telegram-captured` (deduplication off: every event captured and queued),
-//! `sentry`, `json`; operation one of `info`, `span`, `error`. Each call runs
+//! `sentry`, `json`; operation one of `info`, `span` (an HTTP request span,
+//! judged slow), `plain-span` (a span not judged), `error`. Each call runs
 //! in `op_<operation>`, the function callgrind is told to count
 //! (`--toggle-collect='ops::op_*'`), inside two entered spans with fields.
 
@@ -30,6 +31,16 @@ fn op_span() {
     drop(span);
 }
 
+/// A span that is not judged slow (no HTTP fields, no threshold).
+#[inline(never)]
+fn op_plain_span() {
+    let span = info_span!("load_customer", customer_id = 77_u64);
+    let entered = span.enter();
+    std::hint::black_box(&entered);
+    drop(entered);
+    drop(span);
+}
+
 #[inline(never)]
 fn op_error() {
     error!(
@@ -43,13 +54,14 @@ fn op_error() {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(stack), Some(operation)) = (args.next(), args.next()) else {
-        eprintln!("usage: ops <baseline|telegram|telegram-captured|sentry|json> <info|span|error> [calls]");
+        eprintln!("usage: ops <baseline|telegram|telegram-captured|sentry|json> <info|span|plain-span|error> [calls]");
         std::process::exit(2);
     };
     let calls: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
     let op: fn() = match operation.as_str() {
         "info" => op_info,
         "span" => op_span,
+        "plain-span" => op_plain_span,
         "error" => op_error,
         other => {
             eprintln!("unknown operation {other}");
