@@ -452,3 +452,43 @@ fn a_fleet_flood_of_ten_kinds_drops_nothing_and_is_tallied_whole() {
     let stats = guard.shutdown(Duration::from_secs(30));
     common::assert_flood_tallied(&stats, &mock, 2 * PER_THREAD);
 }
+
+/// Three processes count repeats of one alert: each tally threshold the
+/// fleet's count crosses is one edit (by the process whose count crossed
+/// it in Redis), not one per process.
+#[test]
+fn each_threshold_is_one_edit_for_the_whole_fleet() {
+    let Some(url) = shared_redis("fleet_one_edit_per_threshold") else {
+        return;
+    };
+    let mock = MockTelegram::start().unwrap();
+    let prefix = prefix("one-edit");
+    let members: Vec<_> = (0..3)
+        .map(|_| fleet_member(&mock, &url, &prefix).build().unwrap())
+        .collect();
+    let (layers, guards): (Vec<_>, Vec<_>) = members.into_iter().unzip();
+    let dispatches: Vec<_> = layers.into_iter().map(dispatch).collect();
+    tracing::dispatcher::with_default(&dispatches[0], || ledger_down(0));
+    assert!(guards[0].flush(Duration::from_secs(5)), "the first alerts");
+    // 3 × 40 repeats: the fleet's count reaches 121, past 10 and 100.
+    for round in 0..40 {
+        for dispatch in &dispatches {
+            tracing::dispatcher::with_default(dispatch, || ledger_down(round));
+        }
+    }
+    for guard in &guards {
+        assert!(guard.flush(Duration::from_secs(5)));
+    }
+    let edits = mock
+        .requests()
+        .iter()
+        .filter(|r| r.method == "editMessageText")
+        .count();
+    assert_eq!(edits, 2, "one edit per threshold: {:#?}", mock.messages());
+    drop(dispatches);
+    let stats = shutdown_all(guards);
+    let deduplicated: u64 = stats.iter().map(|s| s.deduplicated).sum();
+    assert_eq!(deduplicated, 120, "{stats:?}");
+    let text = mock.messages()[0].plain_text();
+    assert!(text.contains("🔁 ×121"), "the final tally: {text}");
+}

@@ -54,6 +54,10 @@ impl FleetStore {
         match *self {}
     }
 
+    pub(crate) fn take_crossed(&mut self) -> Vec<(u64, u64)> {
+        match *self {}
+    }
+
     pub(crate) async fn total(&mut self, _: u64) -> Option<u64> {
         match *self {}
     }

@@ -29,6 +29,10 @@ pub(crate) use redis::{FleetConfig, FleetStore};
 /// Whether this build can share state through Redis (the `redis` feature).
 pub(crate) const AVAILABLE: bool = cfg!(feature = "redis");
 
+/// How often the repeats counted for other processes' alerts are sent to
+/// Redis (all kinds in one call): how stale a fleet tally may be.
+const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How long after a digest window closes its fleet leader is chosen, so that
 /// every process has pushed its part.
 const DIGEST_GRACE: Duration = Duration::from_secs(10);
@@ -45,6 +49,8 @@ pub(crate) struct Fleet {
     digest_period: Duration,
     /// Windows pushed, and when to try to lead their digest.
     collects: Vec<(u64, Instant)>,
+    /// When batched repeat counts were last sent.
+    last_sync: Instant,
 }
 
 impl Fleet {
@@ -59,6 +65,7 @@ impl Fleet {
             dedup_window,
             digest_period,
             collects: Vec::new(),
+            last_sync: Instant::now(),
         }
     }
 
@@ -101,11 +108,26 @@ impl Fleet {
             .is_some_and(FleetStore::has_pending_repeats)
     }
 
-    /// Sends the batched repeat counts.
+    /// When the batched repeat counts are to be sent (`None`: none wait):
+    /// [`SYNC_INTERVAL`] after the last sync, whatever else wakes the worker.
+    pub(crate) fn next_sync(&self) -> Option<Instant> {
+        self.has_pending_repeats()
+            .then_some(self.last_sync + SYNC_INTERVAL)
+    }
+
+    /// Sends the batched repeat counts if they are due.
+    pub(crate) async fn sync_if_due(&mut self, now: Instant) {
+        if self.next_sync().is_some_and(|due| due <= now) {
+            self.flush_repeats().await;
+        }
+    }
+
+    /// Sends the batched repeat counts now (also at shutdown).
     pub(crate) async fn flush_repeats(&mut self) {
         if let Some(store) = &mut self.store {
             store.flush_all_repeats().await;
         }
+        self.last_sync = Instant::now();
     }
 
     /// Tells the fleet where an alert's original went, so that any process
@@ -123,8 +145,10 @@ impl Fleet {
             return;
         };
         for tally in tallies {
-            if let Some(total) = store.total(tally.fingerprint).await {
-                tally.total = tally.total.max(total);
+            if !tally.fleet_total_known {
+                if let Some(total) = store.total(tally.fingerprint).await {
+                    tally.total = tally.total.max(total);
+                }
             }
             if tally.delivered.is_none() {
                 tally.delivered = store.original(tally.fingerprint).await;
@@ -207,6 +231,13 @@ impl SharedRepeats for Fleet {
         self.store
             .as_ref()
             .is_some_and(|store| store.knows_repeat(fingerprint))
+    }
+
+    fn take_crossed(&mut self) -> Vec<(u64, u64)> {
+        self.store
+            .as_mut()
+            .map(FleetStore::take_crossed)
+            .unwrap_or_default()
     }
 }
 

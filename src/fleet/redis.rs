@@ -2,10 +2,16 @@
 //! a fleet.
 //!
 //! - First writer wins: `SET {prefix}:dedup:{fp} NX PX window` decides which
-//!   process alerts; the others count the record as a repeat.
-//! - Fleet tallies: every repeat runs `INCR` (with the window as expiry, in
-//!   one Lua script) on `{prefix}:tally:{fp}`; the process that alerted reads
-//!   the total when it reports the tally.
+//!   process alerts; the others count the record as a repeat (one script:
+//!   the claim, or the count).
+//! - Fleet tallies: `{prefix}:tally:{fp}` counts the repeats (with the
+//!   window as expiry); the process that alerted reads the total when it
+//!   reports the final tally. Once a kind is claimed, its later records are
+//!   counted here, and once a second one script carries every such kind's
+//!   count and asks whether its claim still holds: in steady state a
+//!   process talks to Redis about once a second however many kinds fail.
+//!   The process whose count crosses a tally threshold in Redis (exactly
+//!   one does) edits the alert.
 //! - Startup notices once per deploy: `SET {prefix}:started:{service}:{version} NX`.
 //! - Every key has a TTL and lives under the configurable prefix.
 //!
@@ -25,7 +31,7 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, Script};
 
 use crate::delivery::Delivered;
-use crate::pipeline::{Claim, DigestData};
+use crate::pipeline::{crosses_threshold, Claim, DigestData};
 use crate::report::Reporter;
 use crate::stats::Counters;
 
@@ -61,10 +67,16 @@ pub(crate) struct FleetStore {
     reporter: Arc<Reporter>,
     /// Whether the last call failed (to announce recovery once).
     degraded: bool,
-    incr_with_expiry: Script,
+    /// Claims a kind, or counts a repeat of it: one call.
+    claim_or_count: Script,
+    /// Counts the repeats of many kinds and checks their claims: one call.
+    sync_known: Script,
+    /// Tally thresholds this process's counts crossed in Redis: the kind's
+    /// fingerprint and its fleet total (for the worker to edit the alert).
+    crossed: Vec<(u64, u64)>,
     /// Fingerprints known to be fleet repeats: their further repeats are
-    /// counted here and sent as one `INCRBY` at most every
-    /// [`REPEAT_BATCH`], instead of two round trips each.
+    /// counted here and sent with every other kind's in one script call,
+    /// instead of two round trips each.
     known: HashMap<u64, KnownRepeat>,
 }
 
@@ -89,9 +101,40 @@ impl KnownRepeat {
     }
 }
 
-/// How long a "known repeat" is trusted before Redis is asked again, and so
-/// how stale a fleet tally can be.
-const REPEAT_BATCH: Duration = Duration::from_secs(1);
+/// How long a "known repeat" is trusted before Redis is asked again. Each
+/// sync (about once a second, see the worker) renews it for the kinds that
+/// repeated, so that a steadily failing kind never asks on its own.
+const REPEAT_TRUST: Duration = Duration::from_secs(3);
+
+/// Most kinds one sync call carries (the rest go in further calls).
+const SYNC_BATCH: usize = 500;
+
+/// What [`CLAIM_SCRIPT`] answers when this process claimed the kind.
+const FIRST: i64 = -1;
+
+/// `SET KEYS[1] NX` (the claim, `ARGV[1]` this process, `ARGV[2]` the
+/// window): -1 if it was taken here; otherwise a repeat, added to the tally
+/// `KEYS[2]` (expiring with the window), whose new count is returned.
+const CLAIM_SCRIPT: &str = "\
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end
+local n = redis.call('INCRBY', KEYS[2], 1)
+if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return n";
+
+/// For each kind: `KEYS[2i-1]` its tally, `KEYS[2i]` its claim,
+/// `ARGV[i+1]` the repeats to add (`ARGV[1]`: the window, for a new tally's
+/// expiry). Returns, per kind, the tally after the addition and whether the
+/// claim still holds.
+const SYNC_SCRIPT: &str = "\
+local out = {}
+for i = 1, #KEYS / 2 do
+  local add = tonumber(ARGV[i + 1])
+  local n = redis.call('INCRBY', KEYS[2 * i - 1], add)
+  if n == add then redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[1]) end
+  out[2 * i - 1] = n
+  out[2 * i] = redis.call('EXISTS', KEYS[2 * i])
+end
+return out";
 
 /// Most fingerprints remembered as known repeats.
 const MAX_KNOWN: usize = 10_000;
@@ -123,12 +166,9 @@ impl FleetStore {
             counters,
             reporter,
             degraded: false,
-            // INCRBY, and an expiry when this call created the key.
-            incr_with_expiry: Script::new(
-                "local n = redis.call('INCRBY', KEYS[1], ARGV[2]) \
-                 if n == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
-                 return n",
-            ),
+            claim_or_count: Script::new(CLAIM_SCRIPT),
+            sync_known: Script::new(SYNC_SCRIPT),
+            crossed: Vec::new(),
             known: HashMap::new(),
         }
     }
@@ -147,23 +187,47 @@ impl FleetStore {
                 known.pending += 1;
                 return Claim::Repeat {
                     total: known.total(),
+                    crossed: false, // found when the count reaches Redis
                 };
             }
             self.flush_repeats(fingerprint).await;
         }
-        let key = format!("{}:dedup:{fingerprint:016x}", self.prefix);
-        match self.set_nx(key, window).await {
-            Some(true) => Claim::First,
-            Some(false) => match self.count_repeats(fingerprint, 1, window).await {
-                Some(repeats) => {
-                    self.remember_repeat(fingerprint, repeats, window, now)
-                        .await;
-                    Claim::Repeat { total: repeats + 1 }
+        match self.claim_or_count(fingerprint, window).await {
+            // This process's alert: its later records are repeats, counted
+            // here and synced like any other fleet kind's.
+            Some(FIRST) => {
+                self.remember_repeat(fingerprint, 0, window, now).await;
+                Claim::First
+            }
+            Some(repeats) => {
+                let repeats = repeats.unsigned_abs();
+                self.remember_repeat(fingerprint, repeats, window, now)
+                    .await;
+                Claim::Repeat {
+                    total: repeats + 1,
+                    crossed: crosses_threshold(repeats + 1, 1),
                 }
-                None => Claim::Local,
-            },
+            }
             None => Claim::Local,
         }
+    }
+
+    /// Claims `fingerprint` for this process, or counts a repeat of it, in
+    /// one call: [`FIRST`], or the fleet's repeat count after this one.
+    async fn claim_or_count(&mut self, fingerprint: u64, window: Duration) -> Option<i64> {
+        let claim = format!("{}:dedup:{fingerprint:016x}", self.prefix);
+        let tally = format!("{}:tally:{fingerprint:016x}", self.prefix);
+        let (script, instance) = (self.claim_or_count.clone(), self.instance.clone());
+        self.call(|mut conn| async move {
+            script
+                .key(&claim)
+                .key(&tally)
+                .arg(&instance)
+                .arg(millis(window))
+                .invoke_async::<i64>(&mut conn)
+                .await
+        })
+        .await
     }
 
     /// Repeats the layer counted at the gate for a fingerprint known to be
@@ -187,7 +251,9 @@ impl FleetStore {
             .is_some_and(|known| Instant::now() < known.until)
     }
 
-    /// Sends every batched repeat count (periodically, and at shutdown).
+    /// Sends every batched repeat count (about once a second, and at
+    /// shutdown), in one script call per [`SYNC_BATCH`] kinds, and renews
+    /// the trust of the kinds whose alert's claim still holds.
     pub(crate) async fn flush_all_repeats(&mut self) {
         let pending: Vec<u64> = self
             .known
@@ -195,12 +261,67 @@ impl FleetStore {
             .filter(|(_, known)| known.pending > 0)
             .map(|(fingerprint, _)| *fingerprint)
             .collect();
-        for fingerprint in pending {
-            self.flush_repeats(fingerprint).await;
+        for batch in pending.chunks(SYNC_BATCH) {
+            self.sync(batch).await;
         }
         let now = Instant::now();
         self.known
             .retain(|_, known| known.pending > 0 || now < known.until);
+    }
+
+    /// Counts the pending repeats of `fingerprints` in Redis (one call); a
+    /// kind whose claim still holds stays known for [`REPEAT_TRUST`], one
+    /// whose claim expired is forgotten (its next record claims anew). If
+    /// Redis is away, the counts stay here and the next sync retries.
+    async fn sync(&mut self, fingerprints: &[u64]) {
+        let script = self.sync_known.clone();
+        let mut invocation = script.prepare_invoke();
+        let window = fingerprints
+            .first()
+            .and_then(|fp| self.known.get(fp))
+            .map_or(Duration::ZERO, |known| known.window);
+        invocation.arg(millis(window));
+        let mut sent = Vec::with_capacity(fingerprints.len());
+        for fingerprint in fingerprints {
+            let Some(known) = self.known.get(fingerprint) else {
+                continue;
+            };
+            invocation
+                .key(format!("{}:tally:{fingerprint:016x}", self.prefix))
+                .key(format!("{}:dedup:{fingerprint:016x}", self.prefix))
+                .arg(known.pending);
+            sent.push((*fingerprint, known.pending));
+        }
+        if sent.is_empty() {
+            return;
+        }
+        let Some(answers) = self
+            .call(|mut conn| async move { invocation.invoke_async::<Vec<u64>>(&mut conn).await })
+            .await
+        else {
+            return;
+        };
+        let now = Instant::now();
+        for ((fingerprint, added), answer) in sent.iter().zip(answers.chunks(2)) {
+            let (Some(entry), [repeats, holds]) = (self.known.get_mut(fingerprint), answer) else {
+                continue;
+            };
+            entry.fleet_repeats = *repeats;
+            entry.pending = entry.pending.saturating_sub(*added);
+            if crosses_threshold(repeats + 1, *added) {
+                self.crossed.push((*fingerprint, repeats + 1));
+            }
+            entry.until = if *holds == 1 {
+                now + REPEAT_TRUST.min(entry.window)
+            } else {
+                now
+            };
+        }
+    }
+
+    /// The thresholds crossed since the last call: fingerprint and total.
+    pub(crate) fn take_crossed(&mut self) -> Vec<(u64, u64)> {
+        std::mem::take(&mut self.crossed)
     }
 
     /// Whether repeats are waiting to be counted in Redis.
@@ -224,7 +345,7 @@ impl FleetStore {
         self.known.insert(
             fingerprint,
             KnownRepeat {
-                until: now + REPEAT_BATCH.min(window),
+                until: now + REPEAT_TRUST.min(window),
                 window,
                 fleet_repeats: repeats,
                 pending: 0,
@@ -232,24 +353,15 @@ impl FleetStore {
         );
     }
 
-    /// Counts `fingerprint`'s batched repeats in Redis.
+    /// Counts `fingerprint`'s batched repeats in Redis, if it has any (a
+    /// kind with none stays known for as long as it is trusted).
     async fn flush_repeats(&mut self, fingerprint: u64) {
-        let Some(known) = self.known.get(&fingerprint).copied() else {
-            return;
-        };
-        if known.pending == 0 {
-            self.known.remove(&fingerprint);
-            return;
-        }
-        // If Redis is away, the count stays here and the next flush retries.
-        if let Some(repeats) = self
-            .count_repeats(fingerprint, known.pending, known.window)
-            .await
+        if self
+            .known
+            .get(&fingerprint)
+            .is_some_and(|known| known.pending > 0)
         {
-            if let Some(entry) = self.known.get_mut(&fingerprint) {
-                entry.fleet_repeats = repeats;
-                entry.pending = 0;
-            }
+            self.sync(&[fingerprint]).await;
         }
     }
 
@@ -391,26 +503,6 @@ impl FleetStore {
             })
             .await?;
         Some(set.is_some())
-    }
-
-    /// Adds `count` repeats to the fleet's tally; the new total of repeats.
-    async fn count_repeats(
-        &mut self,
-        fingerprint: u64,
-        count: u64,
-        window: Duration,
-    ) -> Option<u64> {
-        let key = format!("{}:tally:{fingerprint:016x}", self.prefix);
-        let script = self.incr_with_expiry.clone();
-        self.call(|mut conn| async move {
-            script
-                .key(&key)
-                .arg(millis(window))
-                .arg(count)
-                .invoke_async::<u64>(&mut conn)
-                .await
-        })
-        .await
     }
 
     /// Runs one command with the timeout; `None` (counted, reported) on

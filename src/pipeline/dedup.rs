@@ -61,8 +61,10 @@ pub(crate) enum Claim {
     /// This process saw it first in the fleet: alert.
     First,
     /// Another process (or this one) alerted already: only count it. This
-    /// is occurrence number `total` in the fleet.
-    Repeat { total: u64 },
+    /// is occurrence number `total` in the fleet; `crossed` if Redis' own
+    /// count crossed a tally threshold with it (exactly one process sees
+    /// each crossing, so that one edits the alert).
+    Repeat { total: u64, crossed: bool },
 }
 
 /// What to do with a record.
@@ -91,6 +93,9 @@ pub(crate) struct Tally {
     /// A threshold update (dropped if the original cannot be found), not
     /// the window's final word.
     pub(crate) threshold: bool,
+    /// `total` is the fleet's own count (a crossing Redis reported), so it
+    /// need not be read again.
+    pub(crate) fleet_total_known: bool,
 }
 
 impl Tally {
@@ -286,6 +291,7 @@ impl Dedup {
             delivered: None,
             shown: 1,
             threshold: true,
+            fleet_total_known: true,
         }
     }
 
@@ -363,6 +369,7 @@ fn tally_of(fingerprint: u64, entry: &Entry, window: Duration) -> Tally {
         delivered: entry.delivered.clone(),
         shown: entry.reported + 1,
         threshold: false,
+        fleet_total_known: false,
     }
 }
 

@@ -50,12 +50,13 @@ use crate::report::Reporter;
 use crate::sanitize::Sanitizer;
 use crate::stats::{Counters, Outcome};
 
-pub(crate) use dedup::{Claim, DedupConfig, Tally};
+pub(crate) use dedup::{crosses_threshold, Claim, DedupConfig, Tally};
 pub(crate) use digest::{ClosedWindow, DigestConfig, DigestData};
 pub(crate) use hook::BeforeSend;
+use repeats::FleetHeadings;
 pub(crate) use repeats::SharedRepeats;
 
-use dedup::{crosses_threshold, Dedup, Verdict};
+use dedup::{Dedup, Verdict};
 use digest::{Digest, Route, Totals};
 use hook::HookVerdict;
 
@@ -111,6 +112,8 @@ pub(crate) struct Pipeline {
     /// The kinds whose repeats the layer counts at the gate (the dedup
     /// stage's side of the repeat gate, see [`repeats`]).
     open_kinds: OpenKinds,
+    /// Headings of kinds other processes alerted (see [`repeats`]).
+    fleet_headings: FleetHeadings,
     digest: Digest,
     counters: Arc<Counters>,
     reporter: Arc<Reporter>,
@@ -165,6 +168,7 @@ impl Pipeline {
             clock,
             dedup,
             open_kinds: OpenKinds::new(gate),
+            fleet_headings: FleetHeadings::default(),
             digest,
             counters,
             reporter,
@@ -263,14 +267,16 @@ impl Pipeline {
         // what dedup keeps of them (the title) is sanitized on its own.
         let title = self.safe_title(record);
         let target = self.addresses.routes.target(record.level);
-        if let Claim::Repeat { total } = claim {
+        if let Claim::Repeat { total, crossed } = claim {
             // Another alert of the fleet (maybe ours) covers it.
             self.counters.settle(Outcome::Deduplicated, 1);
             let _ = self.dedup.add_repeats(fp, 1);
-            if crosses_threshold(total, 1) {
-                let heading = (title.as_str(), record.level, &target);
+            let heading = (title.as_str(), record.level, &target);
+            if crossed {
                 out.tallies.push(self.dedup.fleet_tally(fp, total, heading));
             }
+            // Later crossings are found when the batched counts reach Redis.
+            self.fleet_headings.remember(fp, heading);
             return (None, opening(record, fp, true, title, target));
         }
         let heading = (title.as_str(), record.level, &target);

@@ -8,7 +8,11 @@
 //! [`SharedRepeats`] (implemented by `fleet::Fleet`), so that this stage
 //! needs nothing from the fleet's code.
 
+use std::collections::{HashMap, VecDeque};
+
+use crate::alert::AlertLevel;
 use crate::channel::gate::{GateKey, OpenKind};
+use crate::chat::Target;
 use crate::stats::Outcome;
 
 use super::dedup::crosses_threshold;
@@ -22,6 +26,51 @@ pub(crate) trait SharedRepeats {
 
     /// Whether another process's alert still covers `fingerprint`.
     fn covers(&self, fingerprint: u64) -> bool;
+
+    /// The tally thresholds this process's counts crossed in the fleet's
+    /// store since the last call (exactly one process sees each): the
+    /// fingerprint and the fleet's total.
+    fn take_crossed(&mut self) -> Vec<(u64, u64)>;
+}
+
+/// The headings of kinds another process alerted, for the tallies this
+/// process sends when its counts cross a threshold. Bounded: past
+/// [`MAX_FLEET_HEADINGS`] the oldest half is forgotten (a crossing of a
+/// forgotten kind is left to the holder's final tally).
+#[derive(Debug, Default)]
+pub(crate) struct FleetHeadings {
+    headings: HashMap<u64, (String, AlertLevel, Target)>,
+    order: VecDeque<u64>,
+}
+
+/// Most fleet kinds whose heading is kept.
+const MAX_FLEET_HEADINGS: usize = 10_000;
+
+impl FleetHeadings {
+    /// Remembers the heading of a fleet kind (once).
+    pub(crate) fn remember(
+        &mut self,
+        fingerprint: u64,
+        (title, level, target): (&str, AlertLevel, &Target),
+    ) {
+        if self.headings.contains_key(&fingerprint) {
+            return;
+        }
+        if self.order.len() >= MAX_FLEET_HEADINGS {
+            for old in self.order.drain(..MAX_FLEET_HEADINGS / 2) {
+                self.headings.remove(&old);
+            }
+        }
+        self.headings
+            .insert(fingerprint, (title.to_owned(), level, target.clone()));
+        self.order.push_back(fingerprint);
+    }
+
+    fn get(&self, fingerprint: u64) -> Option<(&str, AlertLevel, &Target)> {
+        self.headings
+            .get(&fingerprint)
+            .map(|(title, level, target)| (title.as_str(), *level, target))
+    }
 }
 
 impl Pipeline {
@@ -34,16 +83,27 @@ impl Pipeline {
     /// Settles the repeats counted since the last call, and closes the kinds
     /// whose window this process no longer holds; the tallies due.
     pub(crate) fn settle_gate(&mut self, fleet: &mut impl SharedRepeats) -> Vec<Tally> {
+        let mut tallies = self.crossed_tallies(fleet);
         if self.open_kinds.is_empty() {
-            return Vec::new();
+            return tallies;
         }
-        let mut tallies = Vec::new();
         for (kind, repeats) in self.open_kinds.take_counts() {
             tallies.extend(self.settle(&kind, repeats, fleet));
         }
         for key in self.stale_kinds(fleet) {
             if let Some((kind, repeats)) = self.open_kinds.close(key) {
                 tallies.extend(self.settle(&kind, repeats, fleet));
+            }
+        }
+        tallies
+    }
+
+    /// Tallies for the thresholds this process's fleet counts crossed.
+    pub(crate) fn crossed_tallies(&mut self, fleet: &mut impl SharedRepeats) -> Vec<Tally> {
+        let mut tallies = Vec::new();
+        for (fingerprint, total) in fleet.take_crossed() {
+            if let Some(heading) = self.fleet_headings.get(fingerprint) {
+                tallies.push(self.dedup.fleet_tally(fingerprint, total, heading));
             }
         }
         tallies
@@ -102,11 +162,12 @@ impl Pipeline {
         // the repeats are counted above but no longer tallied here.
         let local_total = self.dedup.add_repeats(fp, repeats);
         match fleet_total {
-            Some(total) if crosses_threshold(total, repeats) => {
+            // Crossings are found when the counts reach the fleet's store.
+            Some(_) => {
                 let heading = (kind.title.as_str(), kind.level, &kind.target);
-                Some(self.dedup.fleet_tally(fp, total, heading))
+                self.fleet_headings.remember(fp, heading);
+                None
             }
-            Some(_) => None,
             None => local_total
                 .filter(|total| crosses_threshold(*total, repeats))
                 .and_then(|_| self.dedup.tally(fp)),

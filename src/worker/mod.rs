@@ -52,9 +52,6 @@ const DRAIN_BUDGET: Duration = Duration::from_millis(5);
 /// (and so how late a threshold tally may come).
 const GATE_INTERVAL: Duration = Duration::from_millis(500);
 
-/// How often batched fleet repeat counts are sent to Redis.
-const FLEET_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
-
 /// What the worker does besides running the stages.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct WorkerConfig {
@@ -159,6 +156,7 @@ impl Worker {
                 self.tick().await;
             }
             self.take_gate_counts().await;
+            self.sync_fleet().await;
             self.answer_flushes();
             self.finish_when_idle().await;
             let next_reminder = self.courier.remind_if_dark(Instant::now());
@@ -176,7 +174,7 @@ impl Worker {
             let idle = self.in_flight.is_none() && self.courier.is_empty();
             let listen = self.records_open && self.courier.has_room() && idle;
             let poll_later = self.records_open && !idle;
-            let repeats_pending = self.fleet.has_pending_repeats();
+            let next_sync = self.fleet.next_sync();
             tokio::select! {
                 biased;
                 command = self.control.recv(), if self.control_open => self.on_command(command).await,
@@ -195,9 +193,7 @@ impl Worker {
                 () = tokio::time::sleep(DRAIN_INTERVAL), if poll_later => {}
                 () = tokio::time::sleep(GATE_INTERVAL), if self.pipeline.has_open_kinds() => {}
                 () = sleep_until(next_reminder), if next_reminder.is_some() => {}
-                () = tokio::time::sleep(FLEET_FLUSH_INTERVAL), if repeats_pending => {
-                    self.fleet.flush_repeats().await;
-                }
+                () = sleep_until(next_sync), if next_sync.is_some() => {}
             }
         }
     }

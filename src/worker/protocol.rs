@@ -67,6 +67,8 @@ impl Worker {
         self.held_tallies.extend(tallies);
         self.final_tallies_due = true;
         self.fleet.flush_repeats().await;
+        let crossed = self.pipeline.crossed_tallies(&mut self.fleet);
+        self.held_tallies.extend(crossed);
         let window = self.pipeline.close_window();
         self.share_window(window).await;
         self.send_fleet_digests(true).await;
