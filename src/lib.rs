@@ -232,7 +232,7 @@ pub mod testing;
 
 pub use alert::{Alert, AlertLevel};
 pub use builder::Builder;
-pub use capture::TelegramLayer;
+pub use capture::{TelegramFilter, TelegramLayer};
 pub use channel::DEFAULT_QUEUE_CAPACITY;
 pub use chat::{ChatId, Destination};
 pub use check::{CheckProblem, CheckReport};

@@ -98,7 +98,14 @@ fn filters_decide_what_the_layer_sees() {
             .with(layer)
             .into()
     };
-    for compose in [keep_tower_http, per_layer] {
+    // Both behind per-layer filters: the layer's own keeps what it needs.
+    let both_filtered: Compose = |layer| {
+        Registry::default()
+            .with(quiet_fmt().with_filter(EnvFilter::new("info")))
+            .with(layer.filtered())
+            .into()
+    };
+    for compose in [keep_tower_http, per_layer, both_filtered] {
         let texts = alerts_under(compose);
         assert_eq!(texts.len(), 2, "{texts:#?}");
         assert!(

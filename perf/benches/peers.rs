@@ -30,6 +30,25 @@ fn span_lifecycle() {
     drop(span);
 }
 
+/// A span that is not judged slow (no HTTP fields, no threshold).
+fn plain_span_lifecycle() {
+    let span = info_span!("load_customer", customer_id = 77_u64);
+    let entered = span.enter();
+    black_box(&entered);
+    drop(entered);
+    drop(span);
+}
+
+/// Hot instrumentation nobody here wants: a `trace!` and a `debug_span!`.
+fn unwanted_debug() {
+    tracing::trace!(bytes = 512_u64, "read from the socket");
+    let span = tracing::debug_span!("h2_stream", id = 7_u64);
+    let entered = span.enter();
+    black_box(&entered);
+    drop(entered);
+    drop(span);
+}
+
 /// Measured inside two entered spans (see `in_two_spans`); the spans' own
 /// cost is the span lifecycle row.
 fn captured_error() {
@@ -126,6 +145,38 @@ fn peers(c: &mut Criterion) {
     );
     on_telegram(&mut group, &mock, ignored_info);
     on(&mut group, "fmt json + non_blocking", &json, ignored_info);
+    group.finish();
+
+    let mut group =
+        c.benchmark_group("trace! + debug_span! beside fmt behind a per-layer INFO filter");
+    group.measurement_time(Duration::from_secs(3));
+    for (name, beside) in [
+        ("fmt alone", perf::Beside::None),
+        ("fmt + tracing-telegram", perf::Beside::Plain),
+        ("fmt + tracing-telegram.filtered()", perf::Beside::Filtered),
+    ] {
+        let (dispatch, guard) = perf::fmt_info(&mock, BATCH as usize * 2, beside);
+        on(&mut group, name, &dispatch, unwanted_debug);
+        drop(guard);
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("span new/enter/exit/close, not judged");
+    group.measurement_time(Duration::from_secs(3));
+    on(
+        &mut group,
+        "baseline: registry + no-op",
+        &baseline,
+        plain_span_lifecycle,
+    );
+    on_telegram(&mut group, &mock, plain_span_lifecycle);
+    on(&mut group, "sentry-tracing", &sentry, plain_span_lifecycle);
+    on(
+        &mut group,
+        "fmt json + non_blocking",
+        &json,
+        plain_span_lifecycle,
+    );
     group.finish();
 
     let mut group = c.benchmark_group("span new/enter/exit/close");

@@ -34,7 +34,50 @@ pub fn telegram_with(
     capacity: usize,
     rate_limit: Duration,
 ) -> (tracing::Dispatch, TelegramGuard) {
-    let (layer, guard) = TelegramLayer::builder()
+    let (layer, guard) = telegram_layer(mock, capacity, rate_limit);
+    (
+        tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+        guard,
+    )
+}
+
+/// An application's usual set-up: `fmt` behind a per-layer `INFO` filter
+/// (writing nowhere), and beside it tracing-telegram as it is (`Plain`),
+/// behind its own filter (`Filtered`), or not at all (`None`).
+pub fn fmt_info(
+    mock: &MockTelegram,
+    capacity: usize,
+    telegram: Beside,
+) -> (tracing::Dispatch, Option<TelegramGuard>) {
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::sink)
+        .with_filter(LevelFilter::INFO);
+    let registry = tracing_subscriber::registry().with(fmt);
+    let (layer, guard) = telegram_layer(mock, capacity, Duration::from_secs(600));
+    match telegram {
+        Beside::None => (tracing::Dispatch::new(registry), None),
+        Beside::Plain => (tracing::Dispatch::new(registry.with(layer)), Some(guard)),
+        Beside::Filtered => (
+            tracing::Dispatch::new(registry.with(layer.filtered())),
+            Some(guard),
+        ),
+    }
+}
+
+/// How tracing-telegram sits beside `fmt` in [`fmt_info`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beside {
+    None,
+    Plain,
+    Filtered,
+}
+
+fn telegram_layer(
+    mock: &MockTelegram,
+    capacity: usize,
+    rate_limit: Duration,
+) -> (TelegramLayer, TelegramGuard) {
+    TelegramLayer::builder()
         .rate_limit(rate_limit)
         .bot_token(mock.token())
         .chat_id(-1001234567890_i64)
@@ -43,11 +86,7 @@ pub fn telegram_with(
         .queue_capacity(capacity)
         .capture_panics(false)
         .build()
-        .expect("valid configuration");
-    (
-        tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
-        guard,
-    )
+        .expect("valid configuration")
 }
 
 /// A Sentry transport that discards every envelope.

@@ -95,6 +95,17 @@ impl Builder {
         self
     }
 
+    /// Spans at or above this level are captured: their fields explain the
+    /// alerts raised inside them, and they may be judged slow. Below it, a
+    /// span is captured only if it looks like an HTTP request (tower-http
+    /// makes those at DEBUG), carries a `telegram.*` field, or is of a
+    /// skipped target. Default `INFO`. See [`TelegramLayer::filtered`](crate::TelegramLayer::filtered)
+    /// for skipping the rest at the callsite.
+    pub fn span_level(mut self, level: Level) -> Self {
+        self.capture.span_level = level;
+        self
+    }
+
     /// `true` judges every span (except those named with
     /// [`never_slow`](Self::never_slow)), not only HTTP requests and the
     /// spans given a threshold: long-lived spans (a server loop, a consumer,

@@ -5,33 +5,31 @@
 //! captured events become an owned [`Record`] that is handed to the worker
 //! with `try_send` (never blocking), and nothing here can panic.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Instant;
 
 use tracing_core::span::{Attributes, Id, Record as SpanValues};
 use tracing_core::{Event, Level, Subscriber};
+use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use crate::alert::AlertLevel;
-use crate::channel::gate::{RepeatGate, Reservation};
+use crate::channel::gate::RepeatGate;
 use crate::channel::{on_worker_thread, Producer};
 use crate::clock::Clock;
-use crate::record::{
-    Captured, Fields, GateKey, Kind, Origin, Record, SlowSpan, SpanList, SpanRecord,
-};
+use crate::record::{Captured, Fields, Kind, Origin, Record, SlowSpan, SpanList};
 use crate::text::Text;
 
-use super::backtrace;
-use super::feedback::is_internal_target;
+use super::event::span_records;
 use super::fields::FieldCollector;
-use super::gate_probe::GateProbe;
 use super::skip::SkipRules;
 use super::slow::settle_unit;
 use super::slow::SlowRules;
 use super::span_state::{LayerId, SpanState, SpanStates};
 use super::timing::Timing;
+use super::wants::{TelegramFilter, Wants};
 use super::CaptureConfig;
 
 /// A `tracing_subscriber` layer that sends error events to Telegram.
@@ -46,13 +44,15 @@ use super::CaptureConfig;
 #[derive(Debug)]
 pub struct TelegramLayer {
     /// Tells this layer's span state from other layers' (see `SpanStates`).
-    id: LayerId,
-    producer: Option<Arc<Producer>>,
+    pub(super) id: LayerId,
+    pub(super) producer: Option<Arc<Producer>>,
     /// Events at or above this level are alerted.
-    min_level: Level,
+    pub(super) min_level: Level,
     /// Events at or above this level (and below `min_level`) go to the digest.
-    capture_level: Level,
-    rules: Arc<LayerRules>,
+    pub(super) capture_level: Level,
+    pub(super) rules: Arc<LayerRules>,
+    /// What it wants to see (shared with its [`TelegramFilter`]).
+    pub(super) wants: Wants,
 }
 
 impl Clone for TelegramLayer {
@@ -65,23 +65,24 @@ impl Clone for TelegramLayer {
             min_level: self.min_level,
             capture_level: self.capture_level,
             rules: Arc::clone(&self.rules),
+            wants: self.wants.clone(),
         }
     }
 }
 
 /// Everything the layer's callbacks consult.
 #[derive(Debug, Default)]
-struct LayerRules {
-    skip: SkipRules,
-    slow: SlowRules,
-    clock: Clock,
-    capture_backtrace: bool,
+pub(super) struct LayerRules {
+    pub(super) skip: SkipRules,
+    pub(super) slow: SlowRules,
+    pub(super) clock: Clock,
+    pub(super) capture_backtrace: bool,
     /// Where repeats of alerts inside their dedup window are counted
     /// (`None` when nothing is deduplicated, or a `before_send` hook must
     /// see every record).
-    gate: Option<Arc<RepeatGate>>,
+    pub(super) gate: Option<Arc<RepeatGate>>,
     /// Skipped spans alive now (see `SkipMark`).
-    skipped_alive: Arc<AtomicUsize>,
+    pub(super) skipped_alive: Arc<AtomicUsize>,
 }
 
 impl TelegramLayer {
@@ -96,6 +97,7 @@ impl TelegramLayer {
                 slow: SlowRules::off(),
                 ..LayerRules::default()
             }),
+            wants: Wants::nothing(),
         }
     }
 
@@ -110,12 +112,18 @@ impl TelegramLayer {
         let CaptureConfig {
             min_level,
             digest_level,
+            span_level,
             skip,
             slow,
             capture_backtrace,
         } = config;
         // The more verbose of the two levels is the capture threshold.
         let capture_level = digest_level.map_or(min_level, |digest| digest.max(min_level));
+        let wants = Wants {
+            event_level: Some(capture_level),
+            span_level,
+            skip: Arc::new(skip.clone()),
+        };
         TelegramLayer {
             id: LayerId::next(),
             producer: Some(producer),
@@ -129,7 +137,39 @@ impl TelegramLayer {
                 gate,
                 skipped_alive: Arc::default(),
             }),
+            wants,
         }
+    }
+
+    /// The per-layer filter that lets this layer see only what it wants
+    /// (see [`TelegramFilter`]); [`filtered`](Self::filtered) applies it.
+    pub fn filter(&self) -> TelegramFilter {
+        TelegramFilter::new(self.wants.clone())
+    }
+
+    /// This layer behind its own per-layer filter: callsites it does not
+    /// want (events below the digest level; spans below
+    /// [`span_level`](crate::Builder::span_level) that are not HTTP
+    /// requests, carry no `telegram.*` field and are not of a skipped
+    /// target) are disabled for it alone, once per callsite. With other
+    /// layers behind per-layer filters too, `trace!` and `debug_span!`
+    /// instrumentation none of them wants then costs nothing. Other layers
+    /// see exactly what they saw before.
+    ///
+    /// ```
+    /// use tracing_subscriber::{filter::LevelFilter, fmt, prelude::*};
+    /// # let (telegram, _guard) = tracing_telegram::TelegramLayer::builder().enabled(false).build().unwrap();
+    /// tracing_subscriber::registry()
+    ///     .with(fmt::layer().with_filter(LevelFilter::INFO))
+    ///     .with(telegram.filtered())
+    ///     .init();
+    /// ```
+    pub fn filtered<S>(self) -> Filtered<TelegramLayer, TelegramFilter, S>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let filter = self.filter();
+        self.with_filter(filter)
     }
 
     /// Whether this layer sends anything at all.
@@ -137,7 +177,7 @@ impl TelegramLayer {
         self.producer.is_some()
     }
 
-    fn active(&self) -> Option<&Producer> {
+    pub(super) fn active(&self) -> Option<&Producer> {
         match &self.producer {
             Some(producer) if !on_worker_thread() => Some(producer),
             _ => None,
@@ -177,7 +217,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if self.active().is_none() {
+        if self.active().is_none() || !self.wants.span(attrs.metadata()) {
             return;
         }
         let Some(span) = ctx.span(id) else {
@@ -295,163 +335,7 @@ where
     }
 }
 
-/// What the repeat gate made of an event.
-enum Gate {
-    /// Counted as a repeat of an alert inside its dedup window: done.
-    Counted,
-    /// Not reported at all (`telegram.skip = true` on the event).
-    Hidden,
-    /// Take the ordinary path (with the key, for the worker to open).
-    Missed(Option<GateKey>),
-}
-
 impl TelegramLayer {
-    /// Captures an event at a captured level: counted at the repeat gate,
-    /// or made into a record for the worker.
-    #[inline(never)]
-    fn capture_event<S>(&self, event: &Event<'_>, ctx: Context<'_, S>)
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        let ctx = &ctx;
-        let metadata = event.metadata();
-        let Some(producer) = self.active() else {
-            return;
-        };
-        let target = metadata.target();
-        if is_internal_target(target) || self.rules.skip.skips_target(target) {
-            return;
-        }
-        // Once the pipeline is closed (shut down, or abandoned at its
-        // deadline) a repeat is not counted at the gate, where nobody may
-        // settle it: it is refused and counted as dropped like the rest.
-        if producer.counters().is_closed() {
-            let _refused = producer.counters().accept();
-            return;
-        }
-        let gate_key = match self.try_gate(event, ctx) {
-            Gate::Counted | Gate::Hidden => return,
-            Gate::Missed(key) => key,
-        };
-        let spans = match ctx.event_scope(event) {
-            Some(scope) => match span_records(self.id, scope) {
-                Some(spans) => spans,
-                None => return, // inside a skipped span
-            },
-            None => SpanList::default(),
-        };
-        let mut collector = FieldCollector::for_event(metadata);
-        event.record(&mut collector);
-        if collector.skip {
-            return;
-        }
-        // A bridged `log` record says its own target only in its fields:
-        // the same guards apply to it (reqwest, hyper and redis log there).
-        if let Some(log) = &collector.log {
-            if is_internal_target(&log.target) || self.rules.skip.skips_target(&log.target) {
-                return;
-            }
-        }
-        let kind = if *metadata.level() > self.min_level && collector.level.is_none() {
-            Kind::DigestOnly
-        } else {
-            Kind::Alert
-        };
-        let gate_key = gate_key.filter(|_| kind == Kind::Alert);
-        // Only for records that will be alerted, and only when asked for:
-        // capturing walks the stack.
-        let backtrace = (self.rules.capture_backtrace && kind == Kind::Alert).then(|| {
-            producer.counters().backtrace_captured();
-            backtrace::capture()
-        });
-        let level = collector
-            .level
-            .unwrap_or_else(|| AlertLevel::from_tracing(metadata.level()));
-        let message = collector.message.unwrap_or_default();
-        let captured = Captured {
-            title: collector.title,
-            fields: collector.fields,
-            spans,
-            backtrace,
-            fingerprint: collector.fingerprint,
-            gate_key,
-            log: collector.log,
-        };
-        // Reserved before it is queued: from now on the kind's repeats are
-        // counted at the gate, even before the worker gets to this record,
-        // so a flood of one failure never fills the queue.
-        let reserved = self.reserve_gate(gate_key);
-        let record = Record::new(level, kind, Origin::Event(metadata), message, captured);
-        if !producer.submit(record) {
-            self.unreserve_gate(reserved, producer);
-        }
-    }
-
-    /// Reserves the gate for the kind of a record about to be queued; the
-    /// key, if this call reserved it.
-    #[inline]
-    fn reserve_gate(&self, key: Option<GateKey>) -> Option<GateKey> {
-        let (gate, key) = (self.rules.gate.as_ref()?, key?);
-        (gate.reserve(key) == Reservation::Reserved).then_some(key)
-    }
-
-    /// The record was dropped (full queue): the reservation goes, and the
-    /// repeats counted in it meanwhile are dropped with it (and counted).
-    #[cold]
-    fn unreserve_gate(&self, reserved: Option<GateKey>, producer: &Producer) {
-        if let (Some(gate), Some(key)) = (&self.rules.gate, reserved) {
-            producer.counters().drop_repeats(gate.close(key));
-        }
-    }
-
-    /// Whether the event is inside a skipped span; without a lookup while
-    /// no skipped span exists.
-    fn inside_skipped_span<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> bool
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        self.rules.skipped_alive.load(Ordering::Relaxed) > 0
-            && inside_skipped_span(self.id, event, ctx)
-    }
-
-    /// Counts the event at the repeat gate if the worker has opened it for
-    /// this kind of alert (and nothing hides the event).
-    fn try_gate<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Gate
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        let Some(gate) = &self.rules.gate else {
-            return Gate::Missed(None);
-        };
-        let metadata = event.metadata();
-        // Below `min_level` only a `telegram.level` field can make an alert;
-        // without one the event is for the digest, which the gate does not
-        // count: no need to read its fields here.
-        if *metadata.level() > self.min_level && metadata.fields().field("telegram.level").is_none()
-        {
-            return Gate::Missed(None);
-        }
-        let mut probe = GateProbe::default();
-        event.record(&mut probe);
-        if probe.skip {
-            return Gate::Hidden;
-        }
-        let level = probe.level_override();
-        if *metadata.level() > self.min_level && level.is_none() {
-            return Gate::Missed(None); // digest-only: not deduplicated
-        }
-        let level = level.unwrap_or_else(|| AlertLevel::from_tracing(metadata.level()));
-        let Some(key) = probe.key(metadata, level) else {
-            return Gate::Missed(None);
-        };
-        // The skipped-span check first: it costs one load while no skipped
-        // span is alive, and a repeat must not be counted inside one.
-        if !self.inside_skipped_span(event, ctx) && gate.count(key) {
-            return Gate::Counted;
-        }
-        Gate::Missed(Some(key))
-    }
-
     /// A judged span's fields and verdict, if it was slow (and is not
     /// skipped).
     fn slow_verdict<R>(
@@ -501,50 +385,6 @@ impl TelegramLayer {
             update(timing, self.rules.clock.now());
         }
     }
-}
-
-/// Whether the event is inside a span `layer` skips.
-fn inside_skipped_span<S>(layer: LayerId, event: &Event<'_>, ctx: &Context<'_, S>) -> bool
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    ctx.event_scope(event).is_some_and(|mut scope| {
-        scope.any(|span| {
-            span.extensions()
-                .get::<SpanStates>()
-                .and_then(|states| states.get(layer))
-                .is_some_and(SpanState::is_skipped)
-        })
-    })
-}
-
-/// Span records, root first, for the spans of a scope given leaf first (as
-/// the registry walks them: `from_root` would collect them into a buffer to
-/// turn them around); `None` if any span is skipped.
-fn span_records<'a, R>(
-    layer: LayerId,
-    spans: impl Iterator<Item = SpanRef<'a, R>>,
-) -> Option<SpanList>
-where
-    R: LookupSpan<'a> + 'a,
-{
-    let mut records = SpanList::default();
-    for span in spans {
-        let extensions = span.extensions();
-        let state = extensions
-            .get::<SpanStates>()
-            .and_then(|states| states.get(layer));
-        if state.is_some_and(SpanState::is_skipped) {
-            return None;
-        }
-        records.push(SpanRecord {
-            name: span.name(),
-            target: span.metadata().target(),
-            fields: state.and_then(|state| state.fields.clone()),
-        });
-    }
-    records.reverse();
-    Some(records)
 }
 
 #[cfg(all(test, feature = "testing"))]

@@ -16,8 +16,11 @@
 //! - [`skip`], [`slow`], [`feedback`]: what is hidden, what is slow, and the
 //!   guard against the crate alerting on its own HTTP and Redis stack.
 //! - [`panic`], [`backtrace`]: the panic hook and stack capture.
+//! - [`wants`]: what the layer wants to see, per callsite, and the
+//!   per-layer filter that tells the registry ([`TelegramFilter`]).
 
 pub(crate) mod backtrace;
+pub(crate) mod event;
 pub(crate) mod feedback;
 pub(crate) mod fields;
 pub(crate) mod gate_probe;
@@ -27,6 +30,7 @@ pub(crate) mod skip;
 pub(crate) mod slow;
 pub(crate) mod span_state;
 pub(crate) mod timing;
+pub(crate) mod wants;
 
 use std::time::Duration;
 
@@ -35,6 +39,7 @@ use tracing_core::Level;
 pub use layer::TelegramLayer;
 use skip::SkipRules;
 use slow::SlowRules;
+pub use wants::TelegramFilter;
 
 /// What the layer captures.
 #[derive(Debug, Clone)]
@@ -43,6 +48,9 @@ pub(crate) struct CaptureConfig {
     pub(crate) min_level: Level,
     /// Events at or above this level (and below `min_level`) go to the digest.
     pub(crate) digest_level: Option<Level>,
+    /// Spans at or above this level are captured (and HTTP request spans,
+    /// spans with `telegram.*` fields and spans of skipped targets at any).
+    pub(crate) span_level: Level,
     pub(crate) skip: SkipRules,
     pub(crate) slow: SlowRules,
     /// Capture a backtrace for every alerted event.
@@ -54,6 +62,7 @@ impl Default for CaptureConfig {
         CaptureConfig {
             min_level: Level::ERROR,
             digest_level: Some(Level::WARN),
+            span_level: Level::INFO,
             skip: SkipRules::new(&["/health".to_owned(), "/metrics".to_owned()], Vec::new()),
             slow: SlowRules::default(),
             capture_backtrace: false,

@@ -180,7 +180,7 @@ fn main() {
     let children: Vec<Child> = (0..processes)
         .map(|_| {
             Command::new(&exe)
-                .args(["child", &mock.url(), &mock.token(), &redis_url])
+                .args(["child", mock.url(), mock.token(), redis_url.as_str()])
                 .spawn()
                 .expect("child")
         })

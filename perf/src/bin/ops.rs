@@ -6,8 +6,11 @@
 //! Run: `ops <stack> <operation> [calls]` with stack one of `baseline`,
 //! `telegram` (default configuration: repeats counted at the gate),
 //! `telegram-captured` (deduplication off: every event captured and queued),
-//! `sentry`, `json`; operation one of `info`, `span` (an HTTP request span,
-//! judged slow), `plain-span` (a span not judged), `error`. Each call runs
+//! `sentry`, `json`, `fmt-info` (fmt behind a per-layer INFO filter) and
+//! `fmt-info-telegram` / `fmt-info-telegram-filtered` (the layer beside
+//! it, as it is or behind its own filter); operation one of `info`, `span` (an HTTP request span,
+//! judged slow), `plain-span` (a span not judged), `debug` (a `trace!`
+//! and a `debug_span!`), `error`. Each call runs
 //! in `op_<operation>`, the function callgrind is told to count
 //! (`--toggle-collect='ops::op_*'`), inside two entered spans with fields.
 
@@ -41,6 +44,17 @@ fn op_plain_span() {
     drop(span);
 }
 
+/// Hot instrumentation no layer here wants: a `trace!` and a `debug_span!`.
+#[inline(never)]
+fn op_debug() {
+    tracing::trace!(bytes = 512_u64, "read from the socket");
+    let span = tracing::debug_span!("h2_stream", id = 7_u64);
+    let entered = span.enter();
+    std::hint::black_box(&entered);
+    drop(entered);
+    drop(span);
+}
+
 #[inline(never)]
 fn op_error() {
     error!(
@@ -54,7 +68,7 @@ fn op_error() {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(stack), Some(operation)) = (args.next(), args.next()) else {
-        eprintln!("usage: ops <baseline|telegram|telegram-captured|sentry|json> <info|span|plain-span|error> [calls]");
+        eprintln!("usage: ops <baseline|telegram|telegram-captured|sentry|json|fmt-info|fmt-info-telegram|fmt-info-telegram-filtered> <info|span|plain-span|debug|error> [calls]");
         std::process::exit(2);
     };
     let calls: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
@@ -62,6 +76,7 @@ fn main() {
         "info" => op_info,
         "span" => op_span,
         "plain-span" => op_plain_span,
+        "debug" => op_debug,
         "error" => op_error,
         other => {
             eprintln!("unknown operation {other}");
@@ -81,6 +96,16 @@ fn main() {
         "json" => {
             let (dispatch, guard) = perf::non_blocking_json();
             keep_alive.push(Box::new(guard));
+            dispatch
+        }
+        "fmt-info" | "fmt-info-telegram" | "fmt-info-telegram-filtered" => {
+            let beside = match stack.as_str() {
+                "fmt-info" => perf::Beside::None,
+                "fmt-info-telegram" => perf::Beside::Plain,
+                _ => perf::Beside::Filtered,
+            };
+            let (dispatch, guard) = perf::fmt_info(&mock, calls as usize + 16, beside);
+            telegram_guard = guard;
             dispatch
         }
         "telegram" | "telegram-captured" => {

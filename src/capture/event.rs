@@ -1,0 +1,228 @@
+//! The layer's event path: an event at a captured level is counted at the
+//! repeat gate (a repeat of an alert inside its dedup window) or made into
+//! a [`Record`] for the worker, with the spans around it.
+
+use std::sync::atomic::Ordering;
+
+use tracing_core::{Event, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+use crate::alert::AlertLevel;
+use crate::channel::gate::{GateKey, Reservation};
+use crate::channel::Producer;
+use crate::record::{Captured, Kind, Origin, Record, SpanList, SpanRecord};
+
+use super::backtrace;
+use super::feedback::is_internal_target;
+use super::fields::FieldCollector;
+use super::gate_probe::GateProbe;
+use super::layer::TelegramLayer;
+use super::span_state::{LayerId, SpanState, SpanStates};
+
+/// What the repeat gate made of an event.
+enum Gate {
+    /// Counted as a repeat of an alert inside its dedup window: done.
+    Counted,
+    /// Not reported at all (`telegram.skip = true` on the event).
+    Hidden,
+    /// Take the ordinary path (with the key, for the worker to open).
+    Missed(Option<GateKey>),
+}
+
+impl TelegramLayer {
+    /// Captures an event at a captured level: counted at the repeat gate,
+    /// or made into a record for the worker.
+    #[inline(never)]
+    pub(super) fn capture_event<S>(&self, event: &Event<'_>, ctx: Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let ctx = &ctx;
+        let metadata = event.metadata();
+        let Some(producer) = self.active() else {
+            return;
+        };
+        let target = metadata.target();
+        if is_internal_target(target) || self.rules.skip.skips_target(target) {
+            return;
+        }
+        // Once the pipeline is closed (shut down, or abandoned at its
+        // deadline) a repeat is not counted at the gate, where nobody may
+        // settle it: it is refused and counted as dropped like the rest.
+        if producer.counters().is_closed() {
+            let _refused = producer.counters().accept();
+            return;
+        }
+        let gate_key = match self.try_gate(event, ctx) {
+            Gate::Counted | Gate::Hidden => return,
+            Gate::Missed(key) => key,
+        };
+        let spans = match ctx.event_scope(event) {
+            Some(scope) => match span_records(self.id, scope) {
+                Some(spans) => spans,
+                None => return, // inside a skipped span
+            },
+            None => SpanList::default(),
+        };
+        let mut collector = FieldCollector::for_event(metadata);
+        event.record(&mut collector);
+        if collector.skip {
+            return;
+        }
+        // A bridged `log` record says its own target only in its fields:
+        // the same guards apply to it (reqwest, hyper and redis log there).
+        if let Some(log) = &collector.log {
+            if is_internal_target(&log.target) || self.rules.skip.skips_target(&log.target) {
+                return;
+            }
+        }
+        let kind = if *metadata.level() > self.min_level && collector.level.is_none() {
+            Kind::DigestOnly
+        } else {
+            Kind::Alert
+        };
+        let gate_key = gate_key.filter(|_| kind == Kind::Alert);
+        // Only for records that will be alerted, and only when asked for:
+        // capturing walks the stack.
+        let backtrace = (self.rules.capture_backtrace && kind == Kind::Alert).then(|| {
+            producer.counters().backtrace_captured();
+            backtrace::capture()
+        });
+        let level = collector
+            .level
+            .unwrap_or_else(|| AlertLevel::from_tracing(metadata.level()));
+        let message = collector.message.unwrap_or_default();
+        let captured = Captured {
+            title: collector.title,
+            fields: collector.fields,
+            spans,
+            backtrace,
+            fingerprint: collector.fingerprint,
+            gate_key,
+            log: collector.log,
+        };
+        // Reserved before it is queued: from now on the kind's repeats are
+        // counted at the gate, even before the worker gets to this record,
+        // so a flood of one failure never fills the queue.
+        let reserved = self.reserve_gate(gate_key);
+        let record = Record::new(level, kind, Origin::Event(metadata), message, captured);
+        if !producer.submit(record) {
+            self.unreserve_gate(reserved, producer);
+        }
+    }
+
+    /// Reserves the gate for the kind of a record about to be queued; the
+    /// key, if this call reserved it.
+    #[inline]
+    fn reserve_gate(&self, key: Option<GateKey>) -> Option<GateKey> {
+        let (gate, key) = (self.rules.gate.as_ref()?, key?);
+        (gate.reserve(key) == Reservation::Reserved).then_some(key)
+    }
+
+    /// The record was dropped (full queue): the reservation goes, and the
+    /// repeats counted in it meanwhile are dropped with it (and counted).
+    #[cold]
+    fn unreserve_gate(&self, reserved: Option<GateKey>, producer: &Producer) {
+        if let (Some(gate), Some(key)) = (&self.rules.gate, reserved) {
+            producer.counters().drop_repeats(gate.close(key));
+        }
+    }
+
+    /// Whether the event is inside a skipped span; without a lookup while
+    /// no skipped span exists.
+    fn inside_skipped_span<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> bool
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        self.rules.skipped_alive.load(Ordering::Relaxed) > 0
+            && inside_skipped_span(self.id, event, ctx)
+    }
+
+    /// Counts the event at the repeat gate if the worker has opened it for
+    /// this kind of alert (and nothing hides the event).
+    fn try_gate<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Gate
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let Some(gate) = &self.rules.gate else {
+            return Gate::Missed(None);
+        };
+        let metadata = event.metadata();
+        // Below `min_level` only a `telegram.level` field can make an alert;
+        // without one the event is for the digest, which the gate does not
+        // count: no need to read its fields here.
+        if *metadata.level() > self.min_level && metadata.fields().field("telegram.level").is_none()
+        {
+            return Gate::Missed(None);
+        }
+        let mut probe = GateProbe::default();
+        event.record(&mut probe);
+        if probe.skip {
+            return Gate::Hidden;
+        }
+        let level = probe.level_override();
+        if *metadata.level() > self.min_level && level.is_none() {
+            return Gate::Missed(None); // digest-only: not deduplicated
+        }
+        let level = level.unwrap_or_else(|| AlertLevel::from_tracing(metadata.level()));
+        let Some(key) = probe.key(metadata, level) else {
+            return Gate::Missed(None);
+        };
+        // The skipped-span check first: it costs one load while no skipped
+        // span is alive, and a repeat must not be counted inside one.
+        if !self.inside_skipped_span(event, ctx) && gate.count(key) {
+            return Gate::Counted;
+        }
+        Gate::Missed(Some(key))
+    }
+}
+
+/// Whether the event is inside a span `layer` skips.
+fn inside_skipped_span<S>(layer: LayerId, event: &Event<'_>, ctx: &Context<'_, S>) -> bool
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    ctx.event_scope(event).is_some_and(|mut scope| {
+        scope.any(|span| {
+            span.extensions()
+                .get::<SpanStates>()
+                .and_then(|states| states.get(layer))
+                .is_some_and(SpanState::is_skipped)
+        })
+    })
+}
+
+/// Span records, root first, for the spans of a scope given leaf first (as
+/// the registry walks them: `from_root` would collect them into a buffer to
+/// turn them around); `None` if any span is skipped.
+pub(super) fn span_records<'a, R>(
+    layer: LayerId,
+    spans: impl Iterator<Item = SpanRef<'a, R>>,
+) -> Option<SpanList>
+where
+    R: LookupSpan<'a> + 'a,
+{
+    let mut records = SpanList::default();
+    for span in spans {
+        let extensions = span.extensions();
+        // A span without this layer's state is one it does not want (a
+        // DEBUG span of a library): left out, as its filter would.
+        let Some(state) = extensions
+            .get::<SpanStates>()
+            .and_then(|states| states.get(layer))
+        else {
+            continue;
+        };
+        if state.is_skipped() {
+            return None;
+        }
+        records.push(SpanRecord {
+            name: span.name(),
+            target: span.metadata().target(),
+            fields: state.fields.clone(),
+        });
+    }
+    records.reverse();
+    Some(records)
+}

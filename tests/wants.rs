@@ -1,0 +1,98 @@
+//! The layer declares what it wants: behind its own per-layer filter
+//! (`TelegramLayer::filtered`) it sees events from the digest level up,
+//! spans from `span_level` up, and HTTP request spans, spans with
+//! `telegram.*` fields and spans of skipped targets at any level — while
+//! every other layer sees exactly what it saw before. The default settings.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{debug_span, error, trace, trace_span, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::prelude::*;
+use tracing_telegram::testing::MockTelegram;
+
+/// A layer with no filter that counts everything it is shown.
+#[derive(Clone, Default)]
+struct Counting {
+    events: Arc<AtomicUsize>,
+    spans: Arc<AtomicUsize>,
+}
+
+impl<S: Subscriber> Layer<S> for Counting {
+    fn on_event(&self, _: &tracing::Event<'_>, _: Context<'_, S>) {
+        self.events.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn on_new_span(
+        &self,
+        _: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: Context<'_, S>,
+    ) {
+        self.spans.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What a service's hot path and a failing request look like.
+fn work() {
+    for i in 0..5 {
+        trace!(i, "polling the socket");
+        debug_span!("h2_stream", id = i).in_scope(|| trace!("frame"));
+    }
+    debug_span!("request", method = "GET", uri = "/orders/7").in_scope(|| {
+        debug_span!("pool_checkout").in_scope(|| error!("order lookup failed"));
+    });
+    trace_span!("vault_read", telegram.skip = true).in_scope(|| error!("secret read failed"));
+}
+
+fn run(filtered: bool) -> (Vec<String>, usize, usize) {
+    let mock = MockTelegram::start().unwrap();
+    let (telegram, guard) = common::default_builder(&mock).build().unwrap();
+    let counting = Counting::default();
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::sink)
+        .with_filter(LevelFilter::INFO);
+    let registry = tracing_subscriber::registry()
+        .with(fmt)
+        .with(counting.clone());
+    if filtered {
+        tracing::subscriber::with_default(registry.with(telegram.filtered()), work);
+    } else {
+        tracing::subscriber::with_default(registry.with(telegram), work);
+    }
+    let stats = guard.shutdown(Duration::from_secs(5));
+    common::assert_accounted(&stats);
+    let texts = common::notifying(&mock.messages())
+        .iter()
+        .map(|m| m.plain_text())
+        .collect();
+    let events = counting.events.load(Ordering::Relaxed);
+    let spans = counting.spans.load(Ordering::Relaxed);
+    (texts, events, spans)
+}
+
+#[test]
+fn the_layer_sees_what_it_wants_and_others_see_everything() {
+    for filtered in [true, false] {
+        let (texts, events, spans) = run(filtered);
+        // The layer beside it still sees every TRACE event and DEBUG span.
+        assert_eq!((events, spans), (12, 8), "filtered: {filtered}");
+        // One alert: the request's, with the request span (DEBUG, HTTP)
+        // and without the library's DEBUG span; the skipped span at TRACE
+        // hides its error.
+        assert_eq!(texts.len(), 1, "{texts:#?}");
+        let text = &texts[0];
+        assert!(text.contains("order lookup failed"), "{text}");
+        assert!(
+            text.contains("request{method=GET, uri=/orders/7}"),
+            "{text}"
+        );
+        assert!(!text.contains("pool_checkout"), "{text}");
+        assert!(!text.contains("secret read failed"), "{text}");
+    }
+}
