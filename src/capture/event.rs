@@ -6,19 +6,19 @@ use std::sync::atomic::Ordering;
 
 use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::{LookupSpan, SpanRef};
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::alert::AlertLevel;
 use crate::channel::gate::{GateKey, Reservation};
 use crate::channel::Producer;
-use crate::record::{Captured, Kind, Origin, Record, SpanList, SpanRecord};
+use crate::record::{Captured, Kind, Origin, Record, SpanList};
 
 use super::backtrace;
 use super::feedback::is_internal_target;
 use super::fields::FieldCollector;
 use super::gate_probe::GateProbe;
 use super::layer::TelegramLayer;
-use super::span_state::{LayerId, SpanState, SpanStates};
+use super::span_state::{inside_skipped_span, span_records};
 
 /// What the repeat gate made of an event.
 enum Gate {
@@ -176,53 +176,4 @@ impl TelegramLayer {
         }
         Gate::Missed(Some(key))
     }
-}
-
-/// Whether the event is inside a span `layer` skips.
-fn inside_skipped_span<S>(layer: LayerId, event: &Event<'_>, ctx: &Context<'_, S>) -> bool
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    ctx.event_scope(event).is_some_and(|mut scope| {
-        scope.any(|span| {
-            span.extensions()
-                .get::<SpanStates>()
-                .and_then(|states| states.get(layer))
-                .is_some_and(SpanState::is_skipped)
-        })
-    })
-}
-
-/// Span records, root first, for the spans of a scope given leaf first (as
-/// the registry walks them: `from_root` would collect them into a buffer to
-/// turn them around); `None` if any span is skipped.
-pub(super) fn span_records<'a, R>(
-    layer: LayerId,
-    spans: impl Iterator<Item = SpanRef<'a, R>>,
-) -> Option<SpanList>
-where
-    R: LookupSpan<'a> + 'a,
-{
-    let mut records = SpanList::default();
-    for span in spans {
-        let extensions = span.extensions();
-        // A span without this layer's state is one it does not want (a
-        // DEBUG span of a library): left out, as its filter would.
-        let Some(state) = extensions
-            .get::<SpanStates>()
-            .and_then(|states| states.get(layer))
-        else {
-            continue;
-        };
-        if state.is_skipped() {
-            return None;
-        }
-        records.push(SpanRecord {
-            name: span.name(),
-            target: span.metadata().target(),
-            fields: state.fields.clone(),
-        });
-    }
-    records.reverse();
-    Some(records)
 }

@@ -22,12 +22,10 @@ use crate::clock::Clock;
 use crate::record::{Captured, Fields, Kind, Origin, Record, SlowSpan, SpanList};
 use crate::text::Text;
 
-use super::event::span_records;
 use super::fields::FieldCollector;
 use super::skip::SkipRules;
-use super::slow::settle_unit;
-use super::slow::SlowRules;
-use super::span_state::{LayerId, SpanState, SpanStates};
+use super::slow::{settle_unit, SlowRules};
+use super::span_state::{span_records, LayerId, SpanState, SpanStates};
 use super::timing::Timing;
 use super::wants::{TelegramFilter, Wants};
 use super::CaptureConfig;

@@ -93,3 +93,29 @@ impl Default for PanicConfig {
         }
     }
 }
+
+/// Metadata for unit tests of per-callsite decisions, from a callsite that
+/// is never registered.
+#[cfg(test)]
+pub(crate) fn test_metadata(
+    kind: tracing_core::Kind,
+    level: Level,
+    target: &'static str,
+    name: &'static str,
+    fields: &'static [&'static str],
+) -> tracing_core::Metadata<'static> {
+    use tracing_core::callsite::{Callsite, Identifier};
+    use tracing_core::field::FieldSet;
+    use tracing_core::{Interest, Metadata};
+
+    struct Site;
+    impl Callsite for Site {
+        fn set_interest(&self, _: Interest) {}
+        fn metadata(&self) -> &Metadata<'_> {
+            unreachable!("never registered")
+        }
+    }
+    static SITE: Site = Site;
+    let fields = FieldSet::new(fields, Identifier(&SITE));
+    Metadata::new(name, target, level, None, None, None, fields, kind)
+}

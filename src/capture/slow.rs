@@ -181,30 +181,10 @@ fn timing_of(states: Option<&SpanStates>, layer: LayerId) -> Option<&Timing> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracing_core::callsite::{Callsite, Identifier};
-    use tracing_core::field::FieldSet;
-    use tracing_core::{Interest, Kind, Level};
-
-    struct Site;
-    impl Callsite for Site {
-        fn set_interest(&self, _: Interest) {}
-        fn metadata(&self) -> &Metadata<'_> {
-            unreachable!("not registered")
-        }
-    }
-    static SITE: Site = Site;
+    use tracing_core::{Kind, Level};
 
     fn span(name: &'static str, fields: &'static [&'static str]) -> Metadata<'static> {
-        Metadata::new(
-            name,
-            "app",
-            Level::INFO,
-            None,
-            None,
-            None,
-            FieldSet::new(fields, Identifier(&SITE)),
-            Kind::SPAN,
-        )
+        crate::capture::test_metadata(Kind::SPAN, Level::INFO, "app", name, fields)
     }
 
     #[test]

@@ -1,10 +1,15 @@
 //! What the layer keeps in each span's extensions: whether it is skipped,
-//! its fields (shared with every record captured inside it), and its timer.
+//! its fields (shared with every record captured inside it), and its timer;
+//! and the walks over a scope's states.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::record::Fields;
+use tracing_core::{Event, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+use crate::record::{Fields, SpanList, SpanRecord};
 
 use super::timing::Timing;
 
@@ -135,4 +140,57 @@ impl SpanStates {
             }
         }
     }
+}
+
+/// Whether the event is inside a span `layer` skips.
+pub(crate) fn inside_skipped_span<S>(
+    layer: LayerId,
+    event: &Event<'_>,
+    ctx: &Context<'_, S>,
+) -> bool
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    ctx.event_scope(event).is_some_and(|mut scope| {
+        scope.any(|span| {
+            span.extensions()
+                .get::<SpanStates>()
+                .and_then(|states| states.get(layer))
+                .is_some_and(SpanState::is_skipped)
+        })
+    })
+}
+
+/// Span records, root first, for the spans of a scope given leaf first (as
+/// the registry walks them: `from_root` would collect them into a buffer to
+/// turn them around); `None` if any span is skipped.
+pub(crate) fn span_records<'a, R>(
+    layer: LayerId,
+    spans: impl Iterator<Item = SpanRef<'a, R>>,
+) -> Option<SpanList>
+where
+    R: LookupSpan<'a> + 'a,
+{
+    let mut records = SpanList::default();
+    for span in spans {
+        let extensions = span.extensions();
+        // A span without this layer's state is one it does not want (a
+        // DEBUG span of a library): left out, as its filter would.
+        let Some(state) = extensions
+            .get::<SpanStates>()
+            .and_then(|states| states.get(layer))
+        else {
+            continue;
+        };
+        if state.is_skipped() {
+            return None;
+        }
+        records.push(SpanRecord {
+            name: span.name(),
+            target: span.metadata().target(),
+            fields: state.fields.clone(),
+        });
+    }
+    records.reverse();
+    Some(records)
 }

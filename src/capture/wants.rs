@@ -114,18 +114,7 @@ impl<S> Filter<S> for TelegramFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracing_core::callsite::{Callsite, Identifier};
-    use tracing_core::field::FieldSet;
     use tracing_core::Kind;
-
-    struct Site;
-    impl Callsite for Site {
-        fn set_interest(&self, _: Interest) {}
-        fn metadata(&self) -> &Metadata<'_> {
-            unreachable!("not registered")
-        }
-    }
-    static SITE: Site = Site;
 
     fn metadata(
         kind: Kind,
@@ -133,8 +122,7 @@ mod tests {
         target: &'static str,
         fields: &'static [&'static str],
     ) -> Metadata<'static> {
-        let fields = FieldSet::new(fields, Identifier(&SITE));
-        Metadata::new("m", target, level, None, None, None, fields, kind)
+        crate::capture::test_metadata(kind, level, target, "m", fields)
     }
 
     #[test]
