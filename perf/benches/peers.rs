@@ -131,6 +131,24 @@ fn on_telegram_with(
 
 fn peers(c: &mut Criterion) {
     let mock = MockTelegram::start().expect("mock");
+    // First, while no other subscriber exists: tracing combines the
+    // interest of every live dispatcher in a callsite, so another one that
+    // wants everything (the no-op baseline) would make every callsite ask.
+    let mut group =
+        c.benchmark_group("trace! + debug_span! beside fmt behind a per-layer INFO filter");
+    group.measurement_time(Duration::from_secs(3));
+    for (name, beside) in [
+        ("fmt alone", perf::Beside::None),
+        ("fmt + tracing-telegram", perf::Beside::Plain),
+        ("fmt + tracing-telegram.filtered()", perf::Beside::Filtered),
+    ] {
+        let (dispatch, guard) = perf::fmt_info(&mock, BATCH as usize * 2, beside);
+        on(&mut group, name, &dispatch, unwanted_debug);
+        drop(dispatch);
+        drop(guard);
+    }
+    group.finish();
+
     let baseline = perf::baseline();
     let (sentry, _sentry_guard) = perf::sentry();
     let (json, _json_guard) = perf::non_blocking_json();
@@ -145,20 +163,6 @@ fn peers(c: &mut Criterion) {
     );
     on_telegram(&mut group, &mock, ignored_info);
     on(&mut group, "fmt json + non_blocking", &json, ignored_info);
-    group.finish();
-
-    let mut group =
-        c.benchmark_group("trace! + debug_span! beside fmt behind a per-layer INFO filter");
-    group.measurement_time(Duration::from_secs(3));
-    for (name, beside) in [
-        ("fmt alone", perf::Beside::None),
-        ("fmt + tracing-telegram", perf::Beside::Plain),
-        ("fmt + tracing-telegram.filtered()", perf::Beside::Filtered),
-    ] {
-        let (dispatch, guard) = perf::fmt_info(&mock, BATCH as usize * 2, beside);
-        on(&mut group, name, &dispatch, unwanted_debug);
-        drop(guard);
-    }
     group.finish();
 
     let mut group = c.benchmark_group("span new/enter/exit/close, not judged");

@@ -294,8 +294,7 @@ where
         let Some(span) = ctx.span(&id) else {
             return;
         };
-        let now = self.rules.clock.now();
-        let Some((fields, mut slow)) = self.slow_verdict(&span, now) else {
+        let Some((fields, mut slow, now)) = self.slow_verdict(&span) else {
             return;
         };
         // `None` if an ancestor is skipped.
@@ -336,11 +335,11 @@ where
 impl TelegramLayer {
     /// A judged span's fields and verdict, if it was slow (and is not
     /// skipped).
+    /// (The clock is read only for a judged span.)
     fn slow_verdict<R>(
         &self,
         span: &SpanRef<'_, R>,
-        now: Instant,
-    ) -> Option<(Option<Arc<Fields>>, SlowSpan)>
+    ) -> Option<(Option<Arc<Fields>>, SlowSpan, Instant)>
     where
         R: for<'a> LookupSpan<'a>,
     {
@@ -355,10 +354,11 @@ impl TelegramLayer {
         else {
             return None;
         };
+        let now = self.rules.clock.now();
         let mut slow = self.rules.slow.judge(timing, now)?;
         slow.nested = timing.unit_alerted();
         slow.inside = timing.slow_inside().to_vec();
-        Some((fields.clone(), slow))
+        Some((fields.clone(), slow, now))
     }
 
     /// Runs `update` on the span's timer, if it has one.
