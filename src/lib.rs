@@ -127,9 +127,11 @@
 //! use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 //! # let (telegram, _guard) = tracing_telegram::TelegramLayer::builder().enabled(false).build().unwrap();
 //! let subscriber = tracing_subscriber::registry()
-//!     // The log output at INFO; the Telegram layer sees every span.
+//!     // The log output at INFO; the Telegram layer sees what it wants
+//!     // (its own per-layer filter: `trace!`/`debug_span!` nobody wants
+//!     // then costs nothing).
 //!     .with(fmt::layer().with_filter(EnvFilter::new("info")))
-//!     .with(telegram);
+//!     .with(telegram.filtered());
 //! # drop(subscriber);
 //! // Or, with one global filter:
 //! // .with(EnvFilter::new("info,tower_http=debug"))
