@@ -238,17 +238,25 @@ impl QuickHash {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
+        let word_at = |at: usize| {
             let mut word = [0; 8];
-            word.copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
+            word.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(word)
+        };
+        let tail = bytes.len() % 8;
+        if bytes.len() < 8 {
+            let mut word = [0; 8];
+            word[..tail].copy_from_slice(bytes);
+            self.write_u64(u64::from_le_bytes(word) ^ ((tail as u64) << 56));
+            return;
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.write_u64(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
+        for i in 0..bytes.len() / 8 {
+            self.write_u64(word_at(i * 8));
+        }
+        // The tail as the last eight bytes (overlapping the last whole word:
+        // no copy of a variable length), marked with its length.
+        if tail != 0 {
+            self.write_u64(word_at(bytes.len() - 8) ^ ((tail as u64) << 56));
         }
     }
 
