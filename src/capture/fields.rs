@@ -106,6 +106,15 @@ impl FieldCollector {
         }
     }
 
+    /// A collector that adds to `fields` (a reused buffer, see
+    /// `field_pool`).
+    pub(crate) fn filling(fields: Fields) -> Self {
+        FieldCollector {
+            fields,
+            ..FieldCollector::default()
+        }
+    }
+
     /// A collector for an event (a bridged `log` record's `log.*` fields
     /// are read as its origin).
     pub(crate) fn for_event(metadata: &Metadata<'_>) -> Self {

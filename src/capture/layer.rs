@@ -22,7 +22,9 @@ use crate::clock::Clock;
 use crate::record::{Captured, Fields, Kind, Origin, Record, SlowSpan, SpanList};
 use crate::text::Text;
 
+use super::field_pool::{self, PooledFields};
 use super::fields::FieldCollector;
+use super::shape::SpanShape;
 use super::skip::SkipRules;
 use super::slow::{settle_unit, SlowRules};
 use super::span_state::{span_records, LayerId, SpanState, SpanStates};
@@ -187,24 +189,37 @@ impl TelegramLayer {
         if self.rules.skip.skips_target(attrs.metadata().target()) {
             return SpanState::skipped(&self.rules.skipped_alive);
         }
-        let mut collector = FieldCollector::with_capacity(attrs.metadata().fields().len());
+        // The fields go into a reused buffer (see `field_pool`).
+        let mut buffer = field_pool::take();
+        let mut fields = Arc::get_mut(&mut buffer)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        fields.reserve(attrs.metadata().fields().len());
+        let mut collector = FieldCollector::filling(fields);
         attrs.record(&mut collector);
-        if collector.skip || self.rules.skip.skips_path(&collector.fields) {
+        let shape = SpanShape::of(attrs.metadata().fields());
+        // Only a span with a path field can serve an ignored path.
+        if collector.skip || (shape.path && self.rules.skip.skips_path(&collector.fields)) {
             return SpanState::skipped(&self.rules.skipped_alive);
         }
         let mut fields = collector.fields;
         if let Some(message) = collector.message {
             fields.push(("message".into(), message.into()));
         }
+        match Arc::get_mut(&mut buffer) {
+            Some(slot) => *slot = fields,
+            // Not reached: the buffer came out of the pool unshared.
+            None => buffer = Arc::new(fields),
+        }
         // Only judged spans are timed: the clock is not read for others.
         let timing = self
             .rules
             .slow
-            .threshold_of(attrs.metadata(), collector.slow_threshold)
+            .threshold_of(attrs.metadata(), shape, collector.slow_threshold)
             .map(|threshold| Timing::start(self.rules.clock.now(), threshold));
         SpanState {
             skipped: None,
-            fields: (!fields.is_empty()).then(|| Arc::new(fields)),
+            fields: PooledFields::new(buffer),
             timing,
         }
     }
@@ -265,9 +280,9 @@ where
             timing.set_threshold(threshold);
         }
         match &mut state.fields {
-            Some(fields) => collector.merge_into(Arc::make_mut(fields)),
+            Some(fields) => collector.merge_into(fields.make_mut()),
             None if !collector.fields.is_empty() => {
-                state.fields = Some(Arc::new(collector.fields));
+                state.fields = PooledFields::new(Arc::new(collector.fields));
             }
             None => {}
         }
@@ -358,7 +373,7 @@ impl TelegramLayer {
         let mut slow = self.rules.slow.judge(timing, now)?;
         slow.nested = timing.unit_alerted();
         slow.inside = timing.slow_inside().to_vec();
-        Some((fields.clone(), slow, now))
+        Some((fields.as_ref().map(PooledFields::shared), slow, now))
     }
 
     /// Runs `update` on the span's timer, if it has one.

@@ -11,8 +11,10 @@
 //! - [`layer`]: the `Layer` impl, [`TelegramLayer`].
 //! - [`span_state`]: what each span keeps (skipped, fields, timer);
 //!   [`timing`]: the timer of a span judged slow.
-//! - [`fields`]: the field visitor, the one parser of `telegram.*` fields.
+//! - [`fields`]: the field visitor, the one parser of `telegram.*` fields;
+//!   [`field_pool`]: span field buffers reused across spans.
 //! - [`gate_probe`]: an event's repeat-gate key, read without allocating.
+//! - [`shape`]: what a span's callsite declares, read once per span.
 //! - [`skip`], [`slow`], [`feedback`]: what is hidden, what is slow, and the
 //!   guard against the crate alerting on its own HTTP and Redis stack.
 //! - [`panic`], [`backtrace`]: the panic hook and stack capture.
@@ -22,10 +24,12 @@
 pub(crate) mod backtrace;
 pub(crate) mod event;
 pub(crate) mod feedback;
+pub(crate) mod field_pool;
 pub(crate) mod fields;
 pub(crate) mod gate_probe;
 pub(crate) mod layer;
 pub(crate) mod panic;
+pub(crate) mod shape;
 pub(crate) mod skip;
 pub(crate) mod slow;
 pub(crate) mod span_state;

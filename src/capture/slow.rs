@@ -20,13 +20,11 @@ use std::time::{Duration, Instant};
 use tracing_core::Metadata;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-use crate::record::{is_http_request_span, SlowChild, SlowSpan};
+use crate::record::{SlowChild, SlowSpan};
 
+use super::shape::SpanShape;
 use super::span_state::{LayerId, SpanStates};
 use super::timing::Timing;
-
-/// The field that gives a span its own threshold, in milliseconds.
-pub(crate) const THRESHOLD_FIELD: &str = "telegram.slow_threshold_ms";
 
 /// The slow-span configuration, consulted when a span is created and when
 /// it closes.
@@ -71,6 +69,7 @@ impl SlowRules {
     pub(crate) fn threshold_of(
         &self,
         metadata: &Metadata<'_>,
+        shape: SpanShape,
         declared: Option<Duration>,
     ) -> Option<Duration> {
         if !self.on {
@@ -85,16 +84,11 @@ impl SlowRules {
             (Some(None), _) => None, // never_slow
             (_, Some(declared)) => Some(declared),
             (Some(Some(named)), None) => Some(named),
-            (None, None) => self.judges_by_default(metadata).then_some(self.threshold),
+            (None, None) => {
+                let judged = self.judge_all || shape.http_request || shape.slow_threshold;
+                judged.then_some(self.threshold)
+            }
         }
-    }
-
-    /// Whether a span with no threshold of its own is judged against the
-    /// default one.
-    fn judges_by_default(&self, metadata: &Metadata<'_>) -> bool {
-        self.judge_all
-            || is_http_request_span(metadata.fields())
-            || metadata.fields().field(THRESHOLD_FIELD).is_some()
     }
 
     /// The verdict on a judged span closing at `now`; `None` if it was fast
@@ -181,10 +175,22 @@ fn timing_of(states: Option<&SpanStates>, layer: LayerId) -> Option<&Timing> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::shape::THRESHOLD_FIELD;
     use tracing_core::{Kind, Level};
 
     fn span(name: &'static str, fields: &'static [&'static str]) -> Metadata<'static> {
         crate::capture::test_metadata(Kind::SPAN, Level::INFO, "app", name, fields)
+    }
+
+    /// `rules`' threshold for a span named `name` with `fields`.
+    fn threshold(
+        rules: &SlowRules,
+        name: &'static str,
+        fields: &'static [&'static str],
+        declared: Option<Duration>,
+    ) -> Option<Duration> {
+        let metadata = span(name, fields);
+        rules.threshold_of(&metadata, SpanShape::of(metadata.fields()), declared)
     }
 
     #[test]
@@ -197,33 +203,30 @@ mod tests {
             ..SlowRules::default()
         };
         let default = Some(Duration::from_secs(3));
-        assert_eq!(rules.threshold_of(&span("serve", &[]), None), None);
+        assert_eq!(threshold(&rules, "serve", &[], None), None);
         assert_eq!(
-            rules.threshold_of(&span("request", &["method", "uri"]), None),
+            threshold(&rules, "request", &["method", "uri"], None),
             default
         );
         assert_eq!(
-            rules.threshold_of(&span("export", &[]), None),
+            threshold(&rules, "export", &[], None),
             Some(Duration::from_secs(10))
         );
         let own = Some(Duration::from_millis(250));
-        assert_eq!(rules.threshold_of(&span("export", &[]), own), own);
+        assert_eq!(threshold(&rules, "export", &[], own), own);
         assert_eq!(
-            rules.threshold_of(&span("serve", &[THRESHOLD_FIELD]), None),
+            threshold(&rules, "serve", &[THRESHOLD_FIELD], None),
             default
         );
-        assert_eq!(
-            rules.threshold_of(&span("poll", &["method", "uri"]), own),
-            None
-        );
+        assert_eq!(threshold(&rules, "poll", &["method", "uri"], own), None);
         let all = SlowRules {
             judge_all: true,
             ..rules
         };
-        assert_eq!(all.threshold_of(&span("serve", &[]), None), default);
-        assert_eq!(all.threshold_of(&span("poll", &[]), None), None);
+        assert_eq!(threshold(&all, "serve", &[], None), default);
+        assert_eq!(threshold(&all, "poll", &[], None), None);
         assert_eq!(
-            SlowRules::off().threshold_of(&span("request", &["method", "uri"]), own),
+            threshold(&SlowRules::off(), "request", &["method", "uri"], own),
             None
         );
     }

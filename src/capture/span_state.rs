@@ -9,8 +9,9 @@ use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-use crate::record::{Fields, SpanList, SpanRecord};
+use crate::record::{SpanList, SpanRecord};
 
+use super::field_pool::PooledFields;
 use super::timing::Timing;
 
 /// Span extension: what the layer keeps for each span it sees.
@@ -19,7 +20,7 @@ pub(crate) struct SpanState {
     /// This span (and so everything inside it) is not reported.
     pub(crate) skipped: Option<SkipMark>,
     /// The span's fields, shared with every record captured inside it.
-    pub(crate) fields: Option<Arc<Fields>>,
+    pub(crate) fields: Option<PooledFields>,
     /// Total and busy time, for spans judged slow (no others are timed).
     pub(crate) timing: Option<Timing>,
 }
@@ -188,7 +189,7 @@ where
         records.push(SpanRecord {
             name: span.name(),
             target: span.metadata().target(),
-            fields: state.fields.clone(),
+            fields: state.fields.as_ref().map(PooledFields::shared),
         });
     }
     records.reverse();

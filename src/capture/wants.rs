@@ -17,8 +17,7 @@ use std::sync::Arc;
 use tracing_core::{Interest, Level, Metadata};
 use tracing_subscriber::layer::{Context, Filter};
 
-use crate::record::{is_http_request_span, CONTROL_PREFIX};
-
+use super::shape::SpanShape;
 use super::skip::SkipRules;
 
 /// The decision rules, shared by the layer and its filter.
@@ -62,12 +61,8 @@ impl Wants {
     /// A span below `span_level` that is wanted all the same.
     #[cold]
     fn span_below_level(&self, metadata: &Metadata<'_>) -> bool {
-        let fields = metadata.fields();
-        is_http_request_span(fields)
-            || fields
-                .iter()
-                .any(|field| field.name().starts_with(CONTROL_PREFIX))
-            || self.skip.skips_target(metadata.target())
+        let shape = SpanShape::of(metadata.fields());
+        shape.http_request || shape.telegram || self.skip.skips_target(metadata.target())
     }
 }
 

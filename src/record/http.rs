@@ -3,8 +3,6 @@
 
 use std::fmt::Write as _;
 
-use tracing_core::field::FieldSet;
-
 use crate::record::Fields;
 
 const ROUTE_FIELDS: &[&str] = &["http.route", "route"];
@@ -19,34 +17,20 @@ const PATH_FIELDS: &[&str] = &[
 ];
 const METHOD_FIELDS: &[&str] = &["http.request.method", "http.method", "method"];
 
-/// Whether a span's callsite describes an HTTP request: it declares a
-/// method field and a path or route field (tower-http's `request` span,
-/// OpenTelemetry's `http.request.method` + `url.path`, and the like). Read
-/// from the callsite, so a field recorded later (`Empty` at creation) counts.
-/// One pass over the names (every judged-or-not span creation asks).
-pub(crate) fn is_http_request_span(fields: &FieldSet) -> bool {
-    let (mut method, mut target) = (false, false);
-    for field in fields {
-        match classify(field.name()) {
-            Some(Declares::Method) => method = true,
-            Some(Declares::Target) => target = true,
-            None => {}
-        }
-    }
-    method && target
-}
-
-/// What an HTTP request span's field name declares.
+/// What an HTTP request span's field name declares (a span that declares
+/// both is an HTTP request span: `capture::shape`).
 #[derive(Debug, PartialEq)]
-enum Declares {
+pub(crate) enum Declares {
+    /// The request's method.
     Method,
+    /// Its path, URL or route.
     Target,
 }
 
 /// The names of [`METHOD_FIELDS`], [`PATH_FIELDS`] and [`ROUTE_FIELDS`],
 /// as one `match` (a length test, then one comparison: cheaper than
 /// searching the lists, for every span created).
-fn classify(name: &str) -> Option<Declares> {
+pub(crate) fn classify(name: &str) -> Option<Declares> {
     match name {
         "http.request.method" | "http.method" | "method" => Some(Declares::Method),
         "url.path" | "uri" | "path" | "http.target" | "url" | "http.url" | "url.full"

@@ -26,7 +26,7 @@ pub(crate) use fields::{
     first_line, is_error_field, is_response_field, FieldValue, Fields, SpanList, SpanRecord,
     CONTROL_PREFIX, MAX_ERROR_SOURCES,
 };
-pub(crate) use http::is_http_request_span;
+pub(crate) use http::{classify as http_field, Declares};
 pub(crate) use slow::{keep_slowest, SlowChild, SlowSpan};
 
 /// Where a record came from.
