@@ -18,6 +18,9 @@ struct Case {
     secret: String,
     text: String,
     emails: bool,
+    /// The secret is caught on its own, without the words around it (a
+    /// prefixed or structured format).
+    bare: bool,
 }
 
 /// The corpus: add a line to the TSV file to cover a new format or context.
@@ -34,6 +37,7 @@ fn corpus() -> Vec<Case> {
                 text: columns[2].replace("\\n", "\n").replace("{}", &secret),
                 secret,
                 emails: columns.get(3).is_some_and(|o| o.contains("emails")),
+                bare: columns.get(3).is_some_and(|o| o.contains("bare")),
             }
         })
         .collect()
@@ -114,6 +118,41 @@ fn replacements_keep_context() {
         ("key AKIAIOSFODNN7EXAMPLE denied", "key AKIA*** denied"),
     ] {
         assert_eq!(sanitizer.sanitize(input), expected, "{input}");
+    }
+}
+
+/// Prefixed service credentials are recognised by their format alone: a
+/// generic rule (`token = …`) is not what catches them.
+#[test]
+fn prefixed_service_credentials_are_caught_on_their_own() {
+    let sanitizer = Sanitizer::new();
+    let bare: Vec<Case> = corpus().into_iter().filter(|c| c.bare).collect();
+    assert!(bare.len() >= 50, "{} formats", bare.len());
+    for case in bare {
+        let clean = sanitizer.sanitize(&case.secret);
+        // What is left is the format's prefix (kept as context), then the
+        // marker; the prefix is the lesser part of the secret.
+        let kept = clean.strip_suffix("***").unwrap_or_else(|| {
+            panic!("{}: not redacted: {clean}", case.kind);
+        });
+        assert!(
+            case.secret.starts_with(kept) && kept.len() * 2 < case.secret.len(),
+            "{}: kept {kept:?} of {}",
+            case.kind,
+            case.secret
+        );
+    }
+}
+
+/// Look-alikes of the prefixed formats that must survive (one per line).
+#[test]
+fn look_alikes_of_service_credentials_survive() {
+    let sanitizer = Sanitizer::new().redact_emails(false);
+    let lines = include_str!("corpus/not_secrets.txt")
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty());
+    for line in lines {
+        assert_eq!(sanitizer.sanitize(line), line, "changed: {line}");
     }
 }
 

@@ -31,7 +31,7 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, Script};
 
 use crate::delivery::Delivered;
-use crate::pipeline::{crosses_threshold, Claim, DigestData};
+use crate::pipeline::{Claim, DigestData, Tally};
 use crate::report::Reporter;
 use crate::stats::Counters;
 
@@ -205,7 +205,7 @@ impl FleetStore {
                     .await;
                 Claim::Repeat {
                     total: repeats + 1,
-                    crossed: crosses_threshold(repeats + 1, 1),
+                    crossed: Tally::crossed(repeats + 1, 1),
                 }
             }
             None => Claim::Local,
@@ -308,7 +308,7 @@ impl FleetStore {
             };
             entry.fleet_repeats = *repeats;
             entry.pending = entry.pending.saturating_sub(*added);
-            if crosses_threshold(repeats + 1, *added) {
+            if Tally::crossed(repeats + 1, *added) {
                 self.crossed.push((*fingerprint, repeats + 1));
             }
             entry.until = if *holds == 1 {

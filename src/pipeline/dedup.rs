@@ -99,6 +99,12 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
+    /// Whether `added` occurrences that brought a count to `total` crossed
+    /// a tally threshold (for the fleet, on Redis' own count).
+    pub(crate) fn crossed(total: u64, added: u64) -> bool {
+        crosses_threshold(total, added)
+    }
+
     /// What the tally message says.
     pub(crate) fn text(&self) -> TallyText<'_> {
         TallyText {

@@ -50,7 +50,7 @@ use crate::report::Reporter;
 use crate::sanitize::Sanitizer;
 use crate::stats::{Counters, Outcome};
 
-pub(crate) use dedup::{crosses_threshold, Claim, DedupConfig, Tally};
+pub(crate) use dedup::{Claim, DedupConfig, Tally};
 pub(crate) use digest::{ClosedWindow, DigestConfig, DigestData};
 pub(crate) use hook::BeforeSend;
 use repeats::FleetHeadings;

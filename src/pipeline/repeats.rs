@@ -15,7 +15,6 @@ use crate::channel::gate::{GateKey, OpenKind};
 use crate::chat::Target;
 use crate::stats::Outcome;
 
-use super::dedup::crosses_threshold;
 use super::{Pipeline, Tally};
 
 /// What the fleet knows about repeats of kinds another process alerted.
@@ -169,7 +168,7 @@ impl Pipeline {
                 None
             }
             None => local_total
-                .filter(|total| crosses_threshold(*total, repeats))
+                .filter(|total| Tally::crossed(*total, repeats))
                 .and_then(|_| self.dedup.tally(fp)),
         }
     }

@@ -8,8 +8,9 @@
 //!
 //! Three kinds of rules run, in this order:
 //! 1. exact known secrets (the configured bot token);
-//! 2. the built-in credential patterns (the `BUILT_IN` table below; see the table
-//!    in `SECURITY.md`), plus the user's own [`Sanitizer::redact`] rules;
+//! 2. the built-in credential patterns (the prefixed tokens of widely used
+//!    services in [`services`], then the `BUILT_IN` table below; see the
+//!    table in `SECURITY.md`), plus the user's own [`Sanitizer::redact`] rules;
 //! 3. field-name rules: a field whose name looks sensitive (`password`,
 //!    `api_key`, `x-api-key`, `session`, …) has its value replaced whatever
 //!    it looks like.
@@ -26,6 +27,8 @@ use std::sync::{Arc, LazyLock};
 use regex::{Captures, Regex, RegexSet};
 
 use crate::record::{FieldValue, Record};
+
+mod services;
 
 /// What a redacted configured bot token is replaced with.
 pub(crate) const REDACTED_TOKEN: &str = "[redacted bot token]";
@@ -198,7 +201,13 @@ struct Compiled {
 }
 
 static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
-    let all: Vec<&BuiltIn> = BUILT_IN.iter().chain(std::iter::once(&EMAIL)).collect();
+    // The services' prefixed tokens first: the generic rules after them
+    // (`key = value`, bearer tokens) would keep less context.
+    let all: Vec<&BuiltIn> = services::SERVICES
+        .iter()
+        .chain(BUILT_IN)
+        .chain(std::iter::once(&EMAIL))
+        .collect();
     // The patterns are constants covered by this module's tests: compiling
     // them cannot fail at run time.
     let rules = all
@@ -298,7 +307,10 @@ impl Sanitizer {
     /// The names of the built-in rules, in the order they run (the e-mail
     /// rule, when on, runs last).
     pub fn built_in_rules() -> impl Iterator<Item = &'static str> {
-        BUILT_IN.iter().map(|rule| rule.name)
+        services::SERVICES
+            .iter()
+            .chain(BUILT_IN)
+            .map(|rule| rule.name)
     }
 
     /// Also replaces every match of `pattern` with `***`.
@@ -505,8 +517,9 @@ mod tests {
 
     #[test]
     fn built_in_rules_compile_and_are_documented_in_order() {
-        assert_eq!(COMPILED.rules.len(), BUILT_IN.len() + 1);
-        assert_eq!(Sanitizer::built_in_rules().count(), BUILT_IN.len());
+        let built_in = services::SERVICES.len() + BUILT_IN.len();
+        assert_eq!(COMPILED.rules.len(), built_in + 1);
+        assert_eq!(Sanitizer::built_in_rules().count(), built_in);
         assert_eq!(EMAIL.name, "e-mail address");
     }
 
