@@ -450,3 +450,53 @@ fn one_error_type_with_two_root_causes_makes_two_alerts() {
     });
     assert_two_kinds_of_three(&texts, "connection refused", "timed out after 1 s");
 }
+
+fn charge(trace_id: &str) {
+    let _span = tracing::info_span!("request", trace_id, span_id = "00f067aa0ba902b7").entered();
+    error!("charge declined");
+}
+
+/// The trace id of an enclosing span is shown and linked; fingerprints
+/// ignore it: the same failure in two traces is one alert, ×2.
+#[test]
+fn alerts_link_their_trace_and_group_across_traces() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = common::default_builder(&mock)
+        .trace_link("https://grafana.example/explore?left=tempo&trace={trace_id}")
+        .build()
+        .unwrap();
+    run_with(layer, guard, || {
+        charge("4bf92f3577b34da6a3ce929d0e0e4736");
+        charge("5c0a3b2e1d9f4e6a8b7c6d5e4f3a2b1c");
+    });
+    let messages = mock.messages();
+    let alerts = common::notifying(&messages);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = alerts[0];
+    assert!(
+        alert.text.contains(
+            "<a href=\"https://grafana.example/explore?left=tempo&amp;trace=4bf92f3577b34da6a3ce929d0e0e4736\">4bf92f3577b34da6a3ce929d0e0e4736</a>"
+        ),
+        "{}",
+        alert.text
+    );
+    let text = alert.plain_text();
+    assert!(
+        text.contains("🧵 trace 4bf92f3577b34da6a3ce929d0e0e4736 · span 00f067aa0ba902b7"),
+        "{text}"
+    );
+    assert!(text.contains("🔁 ×2"), "{text}");
+}
+
+#[test]
+fn a_trace_link_without_the_placeholder_is_an_error() {
+    for template in ["https://tempo.example/trace/", "javascript:x({trace_id})"] {
+        let error = TelegramLayer::builder()
+            .bot_token("123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
+            .chat_id(-100)
+            .trace_link(template)
+            .build()
+            .unwrap_err();
+        assert!(error.to_string().contains("trace_link"), "{error}");
+    }
+}

@@ -60,6 +60,18 @@ impl Builder {
         self
     }
 
+    /// Links each alert's trace: `template` is a URL of the team's tracing
+    /// UI with `{trace_id}` in it (`https://grafana.example/explore?trace={trace_id}`,
+    /// `https://jaeger.example/trace/{trace_id}`). The trace id (and span id)
+    /// come from a `trace_id` (`span_id`) field of the event or of an
+    /// enclosing span, innermost first; without a template they are shown
+    /// unlinked. Fingerprints ignore them. A template that is not an
+    /// http(s) URL with the placeholder is an `Error` at `build`.
+    pub fn trace_link(mut self, template: impl Into<String>) -> Self {
+        self.pipeline.trace_link = Some(template.into());
+        self
+    }
+
     /// `false` builds a layer that does nothing and a guard that returns at
     /// once. Default `true`.
     pub fn enabled(mut self, enabled: bool) -> Self {

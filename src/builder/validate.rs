@@ -11,6 +11,7 @@ use crate::delivery::DeliveryConfig;
 use crate::error::Error;
 use crate::fleet::FleetConfig;
 use crate::pipeline::{Addresses, PipelineConfig};
+use crate::render::trace::valid_link_template;
 use crate::worker::WorkerConfig;
 
 use super::Builder;
@@ -84,6 +85,15 @@ impl Builder {
         }
         require_positive("redis_timeout", self.redis_timeout)?;
         require_positive("slow_threshold", self.capture.slow.threshold)?;
+        if let Some(template) = &self.pipeline.trace_link {
+            if !valid_link_template(template) {
+                return Err(Error::invalid(
+                    "trace_link",
+                    template,
+                    "an http(s) URL containing {trace_id}, without spaces or quotes",
+                ));
+            }
+        }
         require_positive("slow_batch_window", self.pipeline.digest.slow_batch)?;
         require_positive("batch_window", self.pipeline.digest.window)?;
         require_positive("connect_timeout", self.delivery.connect_timeout)?;

@@ -72,6 +72,8 @@ pub(crate) struct PipelineConfig {
     pub(crate) digest: DigestConfig,
     pub(crate) sanitizer: Sanitizer,
     pub(crate) before_send: Option<BeforeSend>,
+    /// `https://…/{trace_id}`: links each alert's trace (checked when built).
+    pub(crate) trace_link: Option<String>,
 }
 
 /// Where messages go: each level's destination, the digest's, and the
@@ -432,6 +434,7 @@ impl Pipeline {
             max_fields: limits.max_fields,
             dropped_since_last,
             max_messages: 1 + limits.max_continuation_messages,
+            trace_link: self.config.trace_link.as_deref(),
         }
     }
 

@@ -9,6 +9,7 @@ use crate::record::{FieldValue, Record, SlowSpan, SpanRecord};
 
 use super::html::HtmlWriter;
 use super::time::format_duration;
+use super::trace::TraceContext;
 use super::RenderContext;
 
 /// Longest title (explicit, or the message's first line) shown.
@@ -33,6 +34,7 @@ pub(crate) fn render_record(record: &Record, ctx: &RenderContext<'_>) -> Vec<Str
     write_header(&mut w, record.level, ctx);
     write_summary(&mut w, record);
     write_http_request(&mut w, record);
+    write_trace(&mut w, record, ctx.trace_link);
     write_dropped_notice(&mut w, ctx.dropped_since_last);
     write_location(&mut w, record);
     write_fields(&mut w, record, ctx);
@@ -128,6 +130,24 @@ fn write_http_request(w: &mut HtmlWriter, record: &Record) {
         w.tagged("code", &request, 300);
         w.text("\n");
     }
+}
+
+/// `🧵 trace 4bf92f… · span 00f067…`, the trace id linked when a template
+/// is configured.
+fn write_trace(w: &mut HtmlWriter, record: &Record, template: Option<&str>) {
+    let Some(trace) = TraceContext::of(record) else {
+        return;
+    };
+    w.text("🧵 trace ");
+    match template.and_then(|template| trace.link(template)) {
+        Some(href) => w.link(&href, &trace.trace_id),
+        None => w.tagged("code", &trace.trace_id, 64),
+    }
+    if let Some(span_id) = &trace.span_id {
+        w.text(" · span ");
+        w.tagged("code", span_id, 64);
+    }
+    w.text("\n");
 }
 
 fn write_dropped_notice(w: &mut HtmlWriter, dropped: u64) {

@@ -91,6 +91,21 @@ impl HtmlWriter {
         self.close();
     }
 
+    /// `<a href="href">text</a>` when the text fits on this page whole (a
+    /// link is never split across pages); otherwise the text alone. `href`
+    /// must need no escaping but `&` (checked where it is made).
+    pub(crate) fn link(&mut self, href: &str, text: &str) {
+        let units: usize = text.chars().map(visible_units).sum();
+        if units > self.remaining {
+            return self.text(text);
+        }
+        self.out.push_str("<a href=\"");
+        self.out.push_str(&href.replace('&', "&amp;"));
+        self.out.push_str("\">");
+        self.remaining -= escape_into(&mut self.out, text).min(self.remaining);
+        self.out.push_str("</a>");
+    }
+
     /// An opening tag (`tag` may carry attributes); costs no visible units.
     pub(crate) fn open(&mut self, tag: &'static str) {
         self.out.push('<');

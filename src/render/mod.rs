@@ -15,6 +15,7 @@ pub(crate) mod html;
 pub(crate) mod notice;
 pub(crate) mod tally;
 pub(crate) mod time;
+pub(crate) mod trace;
 
 pub(crate) use alert::render_record;
 pub(crate) use digest::render_digest;
@@ -80,4 +81,6 @@ pub(crate) struct RenderContext<'a> {
     pub(crate) dropped_since_last: u64,
     /// Messages an alert may take: 1 + continuation messages.
     pub(crate) max_messages: usize,
+    /// `https://…/{trace_id}`: links an alert's trace id (see [`trace`]).
+    pub(crate) trace_link: Option<&'a str>,
 }
