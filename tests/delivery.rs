@@ -396,3 +396,45 @@ fn shutdown_counts_what_pacing_could_not_send_in_time() {
     assert_eq!(stats.failed, 10 - stats.sent, "{stats:?}");
     assert_accounted(&stats);
 }
+
+/// The application's own `reqwest::Client` carries the alerts (its user
+/// agent reaches the Bot API), and the crate's request timeout still bounds
+/// each request it sends.
+#[test]
+fn an_applications_own_http_client_is_used_and_still_bounded() {
+    let mock = MockTelegram::start().unwrap();
+    let client = reqwest::Client::builder()
+        .user_agent("billing-service/2.4")
+        .build()
+        .unwrap();
+    let (layer, guard) = builder(&mock).http_client(client.clone()).build().unwrap();
+    let stats = run_with(layer, guard, || error!("ledger unavailable"));
+    assert_eq!(stats.sent, 1, "{stats:?}");
+    let agents: Vec<_> = mock.requests().into_iter().map(|r| r.user_agent).collect();
+    assert_eq!(agents, [Some("billing-service/2.4".to_owned())]);
+
+    mock.hang(true);
+    let (layer, guard) = builder(&mock)
+        .http_client(client)
+        .request_timeout(Duration::from_millis(300))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let stats = run_with(layer, guard, || error!("still unavailable"));
+    assert_eq!(stats.failed, 1, "{stats:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "bounded by the request timeout"
+    );
+    mock.hang(false);
+}
+
+#[test]
+fn the_built_in_client_names_the_crate() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = builder(&mock).build().unwrap();
+    run_with(layer, guard, || error!("ledger unavailable"));
+    let agent = mock.requests()[0].user_agent.clone().unwrap_or_default();
+    assert!(agent.starts_with("tracing-telegram/"), "{agent}");
+}

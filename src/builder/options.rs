@@ -60,6 +60,18 @@ impl Builder {
         self
     }
 
+    /// Sends through the application's own `reqwest::Client` (a proxy, a
+    /// company CA or the system's roots, a local address). The crate still
+    /// bounds every request with [`request_timeout`](Self::request_timeout);
+    /// the client's own connect timeout applies (`connect_timeout` is for the
+    /// client built here). Without it, the client built here uses rustls
+    /// with the webpki roots (the system's with the `native-roots` feature)
+    /// and the proxies of `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.delivery.http_client = Some(client);
+        self
+    }
+
     /// Links each alert's trace: `template` is a URL of the team's tracing
     /// UI with `{trace_id}` in it (`https://grafana.example/explore?trace={trace_id}`,
     /// `https://jaeger.example/trace/{trace_id}`). The trace id (and span id)

@@ -18,6 +18,8 @@ use crate::error::Error;
 /// A client for one bot.
 pub(crate) struct BotClient {
     http: reqwest::Client,
+    /// Bounds every request, whoever built the client.
+    request_timeout: Duration,
     /// `{api_url}/bot{token}/`: secret, never printed.
     method_base: String,
     api_url: String,
@@ -178,14 +180,17 @@ impl BotClient {
     /// A client for the configured Bot API; fails only if the TLS stack
     /// cannot be set up.
     pub(crate) fn new(config: &DeliveryConfig, token: &BotToken) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .user_agent(concat!("tracing-telegram/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::HttpClient(e.without_url().to_string()))?;
+        let http = match &config.http_client {
+            Some(client) => client.clone(),
+            None => reqwest::Client::builder()
+                .connect_timeout(config.connect_timeout)
+                .user_agent(concat!("tracing-telegram/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| Error::HttpClient(e.without_url().to_string()))?,
+        };
         Ok(BotClient {
             http,
+            request_timeout: config.request_timeout,
             method_base: format!("{}/bot{}/", config.api_url, token.expose()),
             api_url: config.api_url.clone(),
         })
@@ -220,6 +225,7 @@ impl BotClient {
         let response = self
             .http
             .post(url)
+            .timeout(self.request_timeout)
             .json(body)
             .send()
             .await

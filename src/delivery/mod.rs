@@ -51,6 +51,10 @@ pub(crate) struct DeliveryConfig {
     pub(crate) protect_content: bool,
     pub(crate) on_sent: Option<OnSent>,
     pub(crate) on_failure: Option<OnFailure>,
+    /// The application's own HTTP client (proxy, roots, local address);
+    /// `None`: one built here (rustls, with webpki roots or, with the
+    /// `native-roots` feature, the system's).
+    pub(crate) http_client: Option<reqwest::Client>,
 }
 
 impl Default for DeliveryConfig {
@@ -65,6 +69,7 @@ impl Default for DeliveryConfig {
             protect_content: false,
             on_sent: None,
             on_failure: None,
+            http_client: None,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -17,10 +17,16 @@ use super::{Reply, SentMessage, Shared, MAX_MESSAGE_UNITS};
 pub(super) async fn handle(
     State(shared): State<Arc<Shared>>,
     Path((bot, method)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let user_agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let log = |status: u16| shared.log(&method, status, user_agent.clone());
     if bot.strip_prefix("bot") != Some(shared.token.as_str()) {
-        shared.log(&method, 401);
+        log(401);
         return api_error(StatusCode::UNAUTHORIZED, "Unauthorized", None);
     }
     // Decide under the lock, and subscribe to releases there too, so that a
@@ -45,19 +51,19 @@ pub(super) async fn handle(
     };
     if let Some(reply) = scripted {
         if reply == Reply::Hang {
-            shared.log(&method, 0);
+            log(0);
             // Wait for `hang(false)`; when the mock is dropped this future is dropped too.
             let _ = release.wait_for(|current| *current != generation).await;
-            return Box::pin(handle(State(shared), Path((bot, method)), body)).await;
+            return Box::pin(handle(State(shared), Path((bot, method)), headers, body)).await;
         }
         let response = scripted_reply(&reply);
-        shared.log(&method, response.status().as_u16());
+        log(response.status().as_u16());
         return response;
     }
     let request: Value = match serde_json::from_slice(&body) {
         Ok(Value::Object(map)) => Value::Object(map),
         _ => {
-            shared.log(&method, 400);
+            log(400);
             return api_error(
                 StatusCode::BAD_REQUEST,
                 "Bad Request: expected a JSON object body",
@@ -73,7 +79,7 @@ pub(super) async fn handle(
         "editMessageText" => edit_message_text(&shared, &request),
         _ => api_error(StatusCode::NOT_FOUND, "Not Found", None),
     };
-    shared.log(&method, response.status().as_u16());
+    log(response.status().as_u16());
     response
 }
 

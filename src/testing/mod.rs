@@ -135,6 +135,8 @@ pub struct RequestLog {
     pub status: u16,
     /// When it arrived.
     pub received_at: Instant,
+    /// Its `User-Agent` header (which HTTP client sent it).
+    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -215,13 +217,14 @@ impl Shared {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn log(&self, method: &str, status: u16) {
+    fn log(&self, method: &str, status: u16, user_agent: Option<String>) {
         let mut inner = self.lock();
         let received_at = inner.now();
         inner.requests.push(RequestLog {
             method: method.to_owned(),
             status,
             received_at,
+            user_agent,
         });
         drop(inner);
         self.changed.notify_all();
