@@ -233,7 +233,7 @@ mod guard;
 pub mod testing;
 
 pub use alert::{Alert, AlertLevel};
-pub use builder::Builder;
+pub use builder::{Builder, SettingValue, Settings};
 pub use capture::{TelegramFilter, TelegramLayer};
 pub use channel::DEFAULT_QUEUE_CAPACITY;
 pub use chat::{ChatId, Destination};

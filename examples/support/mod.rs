@@ -25,6 +25,7 @@ pub struct Target {
 
 impl Target {
     /// A builder for a real chat (from the environment) or for a fake one.
+    #[allow(dead_code)] // the config_file example configures itself
     pub fn builder(service: &str) -> Result<(Builder, Target), Box<dyn std::error::Error>> {
         if std::env::var_os("TELEGRAM_BOT_TOKEN").is_some() {
             println!("Posting to the chat in TELEGRAM_CHAT_ID.");

@@ -16,7 +16,10 @@
 mod build;
 pub(crate) mod env;
 mod options;
+pub(crate) mod settings;
 mod validate;
+
+pub use settings::{SettingValue, Settings};
 
 use std::fmt;
 use std::time::Duration;
@@ -143,6 +146,15 @@ impl Builder {
     /// read from a secret store).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         env::read(Builder::default(), &lookup)
+    }
+
+    /// A builder configured by [`Settings`] deserialized from the
+    /// application's own configuration file: the same keys (in lower case),
+    /// defaults and checks as [`from_env`](Builder::from_env); an error names
+    /// the setting by its variable's name (`invalid ALERT_RATE_LIMIT_MINUTES`).
+    /// Options set on the returned builder apply on top.
+    pub fn from_settings(settings: &Settings) -> Result<Self, Error> {
+        env::read(Builder::default(), &settings.lookup())
     }
 
     /// Validates the configuration, starts the worker thread, and returns the
