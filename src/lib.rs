@@ -198,6 +198,9 @@
 //!
 //! - `redis` (default): the shared store for fleets ([`Builder::redis_url`]).
 //! - `testing`: [`testing::MockTelegram`], a fake Bot API server for tests.
+//! - `metrics`: [`Stats`] and [`Health`] published through the `metrics`
+//!   facade (`tracing_telegram_alerts_sent_total`, `tracing_telegram_health`, …).
+//! - `native-roots`: the system's root certificates for TLS as well.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -213,6 +216,7 @@ mod text;
 
 // The data and its plumbing.
 mod channel;
+mod export;
 mod record;
 mod report;
 mod sanitize;

@@ -34,6 +34,7 @@ use crate::channel::{mark_worker_thread, Control, Inbox, KeptAlive};
 use crate::delivery::client::ApiError;
 use crate::delivery::{Courier, Message};
 use crate::error::Error;
+use crate::export::MetricsExport;
 use crate::fleet::Fleet;
 use crate::pipeline::Pipeline;
 use crate::record::Record;
@@ -115,10 +116,13 @@ struct Worker {
     final_tallies_due: bool,
     /// The gate's last tallies, held until then.
     held_tallies: Vec<crate::pipeline::Tally>,
+    /// `Stats` and `Health` in the application's metrics (feature `metrics`).
+    metrics: MetricsExport,
 }
 
 impl Worker {
     fn new(parts: Parts, inbox: Inbox) -> Self {
+        let metrics = MetricsExport::new(parts.pipeline.deploy().0);
         Worker {
             config: parts.config,
             pipeline: parts.pipeline,
@@ -135,6 +139,7 @@ impl Worker {
             shutdown_notice_due: false,
             final_tallies_due: false,
             held_tallies: Vec::new(),
+            metrics,
         }
     }
 
@@ -157,6 +162,10 @@ impl Worker {
             }
             self.take_gate_counts().await;
             self.sync_fleet().await;
+            let counters = &self.counters;
+            self.metrics.publish_if_due(Instant::now(), || {
+                (counters.snapshot(), counters.health.get())
+            });
             self.answer_flushes();
             self.finish_when_idle().await;
             let next_reminder = self.courier.remind_if_dark(Instant::now());

@@ -175,6 +175,9 @@ impl Worker {
         for flush in self.flushes.drain(..) {
             let _ = flush.done.try_send(self.counters.settled() >= flush.target);
         }
+        // The final figures, before the guard is told.
+        self.metrics
+            .publish(&self.counters.snapshot(), &self.counters.health.get());
         if let Some(stopping) = self.stopping.take() {
             let _ = stopping.done.try_send(());
         }
