@@ -201,6 +201,8 @@
 //! - `metrics`: [`Stats`] and [`Health`] published through the `metrics`
 //!   facade (`tracing_telegram_alerts_sent_total`, `tracing_telegram_health`, …).
 //! - `native-roots`: the system's root certificates for TLS as well.
+//! - `opentelemetry`: alerts carry the trace id `tracing-opentelemetry` 0.34
+//!   gave the failing span (linked with [`Builder::trace_link`]).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

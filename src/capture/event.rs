@@ -11,13 +11,14 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::alert::AlertLevel;
 use crate::channel::gate::{GateKey, Reservation};
 use crate::channel::Producer;
-use crate::record::{Captured, Kind, Origin, Record, SpanList};
+use crate::record::{Captured, FieldValue, Fields, Kind, Origin, Record, SpanList};
 
 use super::backtrace;
 use super::feedback::is_internal_target;
 use super::fields::FieldCollector;
 use super::gate_probe::GateProbe;
 use super::layer::TelegramLayer;
+use super::otel::OtelSource;
 use super::span_state::{inside_skipped_span, span_records};
 
 /// What the repeat gate made of an event.
@@ -93,9 +94,11 @@ impl TelegramLayer {
             .level
             .unwrap_or_else(|| AlertLevel::from_tracing(metadata.level()));
         let message = collector.message.unwrap_or_default();
+        let mut fields = collector.fields;
+        self.add_otel_ids(event, ctx, &mut fields);
         let captured = Captured {
             title: collector.title,
-            fields: collector.fields,
+            fields,
             spans,
             backtrace,
             fingerprint: collector.fingerprint,
@@ -122,6 +125,26 @@ impl TelegramLayer {
 
     /// The record was dropped (full queue): the reservation goes, and the
     /// repeats counted in it meanwhile are dropped with it (and counted).
+    /// The event's trace and span ids from `tracing-opentelemetry`, unless
+    /// its fields name a trace already.
+    fn add_otel_ids<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, fields: &mut Fields)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if !OtelSource::ENABLED || fields.iter().any(|(name, _)| name == "trace_id") {
+            return;
+        }
+        // The span is looked up, and its extensions released, before the
+        // OpenTelemetry layer locks them.
+        let Some(id) = ctx.event_span(event).map(|span| span.id()) else {
+            return;
+        };
+        if let Some((trace_id, span_id)) = self.rules.otel.ids(&id) {
+            fields.push(("trace_id".into(), FieldValue::Text(trace_id)));
+            fields.push(("span_id".into(), FieldValue::Text(span_id)));
+        }
+    }
+
     #[cold]
     fn unreserve_gate(&self, reserved: Option<GateKey>, producer: &Producer) {
         if let (Some(gate), Some(key)) = (&self.rules.gate, reserved) {

@@ -24,6 +24,7 @@ use crate::text::Text;
 
 use super::field_pool::{self, PooledFields};
 use super::fields::FieldCollector;
+use super::otel::OtelSource;
 use super::shape::SpanShape;
 use super::skip::SkipRules;
 use super::slow::{settle_unit, SlowRules};
@@ -83,6 +84,8 @@ pub(super) struct LayerRules {
     pub(super) gate: Option<Arc<RepeatGate>>,
     /// Skipped spans alive now (see `SkipMark`).
     pub(super) skipped_alive: Arc<AtomicUsize>,
+    /// Trace ids from `tracing-opentelemetry` (feature `opentelemetry`).
+    pub(super) otel: OtelSource,
 }
 
 impl TelegramLayer {
@@ -136,6 +139,7 @@ impl TelegramLayer {
                 capture_backtrace,
                 gate,
                 skipped_alive: Arc::default(),
+                otel: OtelSource::default(),
             }),
             wants,
         }
@@ -229,6 +233,10 @@ impl<S> Layer<S> for TelegramLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_register_dispatch(&self, subscriber: &tracing_core::Dispatch) {
+        self.rules.otel.register(subscriber);
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if self.active().is_none() || !self.wants.span(attrs.metadata()) {
             return;

@@ -18,6 +18,7 @@
 //! - [`skip`], [`slow`], [`feedback`]: what is hidden, what is slow, and the
 //!   guard against the crate alerting on its own HTTP and Redis stack.
 //! - [`panic`], [`backtrace`]: the panic hook and stack capture.
+//! - [`otel`]: the trace id `tracing-opentelemetry` gave the event's span.
 //! - [`wants`]: what the layer wants to see, per callsite, and the
 //!   per-layer filter that tells the registry ([`TelegramFilter`]).
 
@@ -28,6 +29,7 @@ pub(crate) mod field_pool;
 pub(crate) mod fields;
 pub(crate) mod gate_probe;
 pub(crate) mod layer;
+pub(crate) mod otel;
 pub(crate) mod panic;
 pub(crate) mod shape;
 pub(crate) mod skip;
