@@ -139,7 +139,7 @@ impl TelegramLayer {
         let Some(id) = ctx.event_span(event).map(|span| span.id()) else {
             return;
         };
-        if let Some((trace_id, span_id)) = self.rules.otel.ids(&id) {
+        if let Some((trace_id, span_id)) = self.otel.ids(&id) {
             fields.push(("trace_id".into(), FieldValue::Text(trace_id)));
             fields.push(("span_id".into(), FieldValue::Text(span_id)));
         }

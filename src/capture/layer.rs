@@ -54,6 +54,9 @@ pub struct TelegramLayer {
     pub(super) rules: Arc<LayerRules>,
     /// What it wants to see (shared with its [`TelegramFilter`]).
     pub(super) wants: Wants,
+    /// Trace ids from `tracing-opentelemetry` (feature `opentelemetry`):
+    /// this layer value's own, since a clone may sit in another subscriber.
+    pub(super) otel: OtelSource,
 }
 
 impl Clone for TelegramLayer {
@@ -67,6 +70,7 @@ impl Clone for TelegramLayer {
             capture_level: self.capture_level,
             rules: Arc::clone(&self.rules),
             wants: self.wants.clone(),
+            otel: OtelSource::default(),
         }
     }
 }
@@ -84,8 +88,6 @@ pub(super) struct LayerRules {
     pub(super) gate: Option<Arc<RepeatGate>>,
     /// Skipped spans alive now (see `SkipMark`).
     pub(super) skipped_alive: Arc<AtomicUsize>,
-    /// Trace ids from `tracing-opentelemetry` (feature `opentelemetry`).
-    pub(super) otel: OtelSource,
 }
 
 impl TelegramLayer {
@@ -101,6 +103,7 @@ impl TelegramLayer {
                 ..LayerRules::default()
             }),
             wants: Wants::nothing(),
+            otel: OtelSource::default(),
         }
     }
 
@@ -139,9 +142,9 @@ impl TelegramLayer {
                 capture_backtrace,
                 gate,
                 skipped_alive: Arc::default(),
-                otel: OtelSource::default(),
             }),
             wants,
+            otel: OtelSource::default(),
         }
     }
 
@@ -234,7 +237,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_register_dispatch(&self, subscriber: &tracing_core::Dispatch) {
-        self.rules.otel.register(subscriber);
+        self.otel.register(subscriber);
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
