@@ -43,7 +43,7 @@ fn wait_for_pushed_windows(url: &str, prefix: &str, parts: usize) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}:digest:*"))
+            .arg(format!("{{{prefix}}}:digest:*"))
             .query(&mut conn)
             .unwrap();
         let pushed: usize = keys

@@ -202,24 +202,43 @@ pub(super) fn fleet_config(
     prefix: &str,
     timeout: Duration,
 ) -> Result<FleetConfig, Error> {
-    const EXPECTED: &str = "a redis://, rediss:// or redis+unix:// URL the Redis client accepts";
-    let (shown, scheme_ok) = match reqwest::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                // Infallible for URLs with a host, which are the only ones
-                // that can carry a password; ignore the result either way.
-                let _ = parsed.set_password(Some("***"));
+    const EXPECTED: &str = "a redis://, rediss://, redis+unix:// or redis+cluster://host:port,host:port URL the Redis client accepts";
+    let cluster = ["redis+cluster://", "rediss+cluster://"]
+        .into_iter()
+        .find_map(|scheme| url.strip_prefix(scheme).map(|rest| (scheme, rest)));
+    let (shown, scheme_ok) = match cluster {
+        // A list of nodes is not one URL: shown with its password masked.
+        Some((scheme, rest)) => (format!("{scheme}{}", mask_password(rest)), true),
+        None => match reqwest::Url::parse(url) {
+            Ok(mut parsed) => {
+                if parsed.password().is_some() {
+                    // Infallible for URLs with a host, which are the only ones
+                    // that can carry a password; ignore the result either way.
+                    let _ = parsed.set_password(Some("***"));
+                }
+                let scheme_ok =
+                    matches!(parsed.scheme(), "redis" | "rediss" | "redis+unix" | "unix");
+                (parsed.to_string(), scheme_ok)
             }
-            let scheme_ok = matches!(parsed.scheme(), "redis" | "rediss" | "redis+unix" | "unix");
-            (parsed.to_string(), scheme_ok)
-        }
-        Err(_) => ("<unparseable URL>".to_owned(), false),
+            Err(_) => ("<unparseable URL>".to_owned(), false),
+        },
     };
     if !scheme_ok {
         return Err(Error::invalid(option, &shown, EXPECTED));
     }
     FleetConfig::new(url, prefix, timeout)
         .map_err(|why| Error::invalid(option, &format!("{shown} ({why})"), EXPECTED))
+}
+
+/// `user:secret@hosts` → `user:***@hosts`.
+fn mask_password(rest: &str) -> String {
+    match rest.rsplit_once('@') {
+        Some((credentials, hosts)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{hosts}"),
+            None => format!("{credentials}@{hosts}"),
+        },
+        None => rest.to_owned(),
+    }
 }
 
 fn require_positive(option: &'static str, value: Duration) -> Result<(), Error> {

@@ -11,6 +11,8 @@
 //! Redis trouble never stops alerts: each call is bounded, and a failed one
 //! is decided in this process's memory (counted in `Stats::redis_fallbacks`).
 
+#[cfg(feature = "redis")]
+mod connection;
 #[cfg(not(feature = "redis"))]
 mod disabled;
 #[cfg(feature = "redis")]

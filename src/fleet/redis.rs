@@ -27,9 +27,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Client, Script};
+use ::redis::Script;
 
+use super::connection::{hash_tagged, FleetConnection, RedisTarget};
 use crate::delivery::Delivered;
 use crate::pipeline::{Claim, DigestData, Tally};
 use crate::report::Reporter;
@@ -38,7 +38,7 @@ use crate::stats::Counters;
 /// A Redis URL the Redis client accepted, and how to use it.
 #[derive(Debug, Clone)]
 pub(crate) struct FleetConfig {
-    client: Client,
+    target: RedisTarget,
     prefix: String,
     timeout: Duration,
 }
@@ -47,9 +47,9 @@ impl FleetConfig {
     /// Parses `url` with the Redis client's own parser (so that what passes
     /// here also connects later); the error says why, without the URL.
     pub(crate) fn new(url: &str, prefix: &str, timeout: Duration) -> Result<Self, String> {
-        let client = Client::open(url).map_err(|error| format!("{:?}", error.kind()))?;
+        let target = RedisTarget::parse(url, timeout)?;
         Ok(FleetConfig {
-            client,
+            target,
             prefix: prefix.to_owned(),
             timeout,
         })
@@ -58,8 +58,8 @@ impl FleetConfig {
 
 /// A connection to the fleet's Redis, or the memory of having none.
 pub(crate) struct FleetStore {
-    client: Client,
-    connection: Option<ConnectionManager>,
+    target: RedisTarget,
+    connection: Option<FleetConnection>,
     prefix: String,
     timeout: Duration,
     instance: String,
@@ -158,9 +158,10 @@ impl FleetStore {
         reporter: Arc<Reporter>,
     ) -> Self {
         FleetStore {
-            client: config.client,
+            target: config.target,
             connection: None,
-            prefix: config.prefix,
+            // One hash tag for every key: the scripts' keys share a slot.
+            prefix: hash_tagged(&config.prefix),
             timeout: config.timeout,
             instance: instance_id(),
             counters,
@@ -509,7 +510,7 @@ impl FleetStore {
     /// any failure.
     async fn call<T, F, Fut>(&mut self, command: F) -> Option<T>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(FleetConnection) -> Fut,
         Fut: std::future::Future<Output = ::redis::RedisResult<T>>,
     {
         let connection = self.connection().await?;
@@ -524,15 +525,11 @@ impl FleetStore {
     }
 
     /// The connection, established on first use (bounded by the timeout).
-    async fn connection(&mut self) -> Option<ConnectionManager> {
+    async fn connection(&mut self) -> Option<FleetConnection> {
         if let Some(connection) = &self.connection {
             return Some(connection.clone());
         }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1);
-        let connect = ConnectionManager::new_with_config(self.client.clone(), config);
+        let connect = self.target.connect(self.timeout);
         match tokio::time::timeout(self.timeout * 2, connect).await {
             Ok(Ok(connection)) => {
                 self.connection = Some(connection.clone());

@@ -92,3 +92,179 @@ impl Drop for OwnRedis {
         let _ = self.child.wait();
     }
 }
+
+/// A Redis Cluster of this test's own: `masters` nodes with one replica
+/// each, on free ports, killed on drop. Where `redis-server` or
+/// `redis-cli` is missing, the test says loudly that it skipped — unless
+/// `CI` is set, where that is a failure.
+pub struct OwnCluster {
+    nodes: Vec<Child>,
+    ports: Vec<u16>,
+    dir: std::path::PathBuf,
+}
+
+impl OwnCluster {
+    pub fn start(test: &str, masters: usize) -> Option<OwnCluster> {
+        let dir = std::env::temp_dir().join(format!("tt-cluster-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cluster = OwnCluster {
+            nodes: Vec::new(),
+            ports: Vec::new(),
+            dir,
+        };
+        for _ in 0..masters * 2 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let spawned = Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    &format!("nodes-{port}.conf"),
+                    "--cluster-node-timeout",
+                    "1000",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .current_dir(&cluster.dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            match spawned {
+                Ok(child) => cluster.nodes.push(child),
+                Err(error) if std::env::var_os("CI").is_some() => {
+                    panic!("{test}: cannot start redis-server ({error}), and CI is set")
+                }
+                Err(error) => {
+                    eprintln!("\n*** SKIPPED {test}: cannot start redis-server ({error}) ***\n");
+                    return None;
+                }
+            }
+            cluster.ports.push(port);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !cluster.ports.iter().all(|port| answers(*port)) {
+            assert!(
+                Instant::now() < deadline,
+                "{test}: cluster nodes did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut create = Command::new("redis-cli");
+        create.args(["--cluster", "create"]);
+        for port in &cluster.ports {
+            create.arg(format!("127.0.0.1:{port}"));
+        }
+        let created = create
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .output();
+        match created {
+            Ok(output) if output.status.success() => {}
+            Ok(output) => panic!(
+                "{test}: redis-cli --cluster create failed:\n{}",
+                String::from_utf8_lossy(&output.stdout)
+            ),
+            Err(error) if std::env::var_os("CI").is_some() => {
+                panic!("{test}: cannot run redis-cli ({error}), and CI is set")
+            }
+            Err(error) => {
+                eprintln!("\n*** SKIPPED {test}: cannot run redis-cli ({error}) ***\n");
+                return None;
+            }
+        }
+        cluster.wait_until_ok(test);
+        Some(cluster)
+    }
+
+    /// Waits (up to 15 s) until every live node says `cluster_state:ok`.
+    pub fn wait_until_ok(&self, test: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let ok = self
+                .ports
+                .iter()
+                .filter(|port| answers(**port))
+                .all(|port| {
+                    Command::new("redis-cli")
+                        .args(["-p", &port.to_string(), "cluster", "info"])
+                        .output()
+                        .is_ok_and(|o| {
+                            String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok")
+                        })
+                });
+            if ok {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{test}: the cluster did not become ok"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `redis+cluster://` with every node.
+    pub fn url(&self) -> String {
+        let nodes: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        format!("redis+cluster://{}", nodes.join(","))
+    }
+
+    /// Kills the master that holds `key`'s slot; returns its port.
+    pub fn kill_master_of(&mut self, key: &str) -> u16 {
+        let port = self.ports[0];
+        let output = Command::new("redis-cli")
+            .args(["-c", "-p", &port.to_string(), "cluster", "keyslot", key])
+            .output()
+            .unwrap();
+        let slot: u16 = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .unwrap();
+        let nodes = Command::new("redis-cli")
+            .args(["-p", &port.to_string(), "cluster", "nodes"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&nodes.stdout).into_owned();
+        let master_port = text
+            .lines()
+            .filter(|line| line.contains("master"))
+            .find(|line| {
+                line.split_whitespace().skip(8).any(|range| {
+                    let (start, end) = range.split_once('-').unwrap_or((range, range));
+                    matches!((start.parse::<u16>(), end.parse::<u16>()), (Ok(s), Ok(e)) if s <= slot && slot <= e)
+                })
+            })
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|address| address.split(['@', ':']).nth(1))
+            .and_then(|port| port.parse::<u16>().ok())
+            .expect("a master for the slot");
+        let index = self.ports.iter().position(|p| *p == master_port).unwrap();
+        let _ = self.nodes[index].kill();
+        let _ = self.nodes[index].wait();
+        master_port
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.kill();
+            let _ = node.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
