@@ -202,8 +202,8 @@ pub(super) fn fleet_config(
     prefix: &str,
     timeout: Duration,
 ) -> Result<FleetConfig, Error> {
-    const EXPECTED: &str = "a redis://, rediss://, redis+unix:// or redis+cluster://host:port,host:port URL the Redis client accepts";
-    let cluster = ["redis+cluster://", "rediss+cluster://"]
+    const EXPECTED: &str = "a redis://, rediss://, redis+unix:// redis+cluster://host:port,host:port or redis+sentinel://host:port,host:port/service URL the Redis client accepts";
+    let cluster = ["redis+cluster://", "rediss+cluster://", "redis+sentinel://"]
         .into_iter()
         .find_map(|scheme| url.strip_prefix(scheme).map(|rest| (scheme, rest)));
     let (shown, scheme_ok) = match cluster {

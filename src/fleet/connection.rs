@@ -1,8 +1,10 @@
 //! Which Redis a fleet shares, and the connection to it: one server
 //! (`redis://`, `rediss://`, through a connection manager that reconnects
-//! by itself) or a Redis Cluster (`redis+cluster://host:port,host:port`, or
+//! by itself), a Redis Cluster (`redis+cluster://host:port,host:port`, or
 //! `rediss+cluster://` with TLS; the cluster connection follows slot moves
-//! and failovers by itself). Every key the fleet uses carries one hash tag
+//! and failovers by itself), or the master a Sentinel set names
+//! (`redis+sentinel://host:port,host:port/service`; after a failure the
+//! next call asks the sentinels again, so a failover is followed). Every key the fleet uses carries one hash tag
 //! (the prefix, in braces), so its multi-key scripts run in cluster mode.
 
 use std::time::Duration;
@@ -10,7 +12,11 @@ use std::time::Duration;
 use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
+use ::redis::sentinel::{SentinelClient, SentinelServerType};
 use ::redis::{Client, Cmd, Pipeline, RedisFuture, RedisResult, Value};
+
+/// The scheme that names a Sentinel set.
+const SENTINEL_SCHEME: &str = "redis+sentinel://";
 
 /// The scheme prefixes that name a cluster.
 const CLUSTER_SCHEMES: [(&str, &str); 2] = [
@@ -21,9 +27,11 @@ const CLUSTER_SCHEMES: [(&str, &str); 2] = [
 /// Where the fleet's Redis is.
 #[derive(Clone)]
 pub(crate) enum RedisTarget {
-    /// Both boxed: the clients are large, and the target is kept once.
+    /// Boxed: the clients are large, and the target is kept once.
     Server(Box<Client>),
     Cluster(Box<ClusterClient>),
+    /// The sentinels' URLs and the service (master group) name.
+    Sentinel(Box<(Vec<String>, String)>),
 }
 
 impl std::fmt::Debug for RedisTarget {
@@ -32,6 +40,7 @@ impl std::fmt::Debug for RedisTarget {
         f.write_str(match self {
             RedisTarget::Server(_) => "RedisTarget::Server",
             RedisTarget::Cluster(_) => "RedisTarget::Cluster",
+            RedisTarget::Sentinel(_) => "RedisTarget::Sentinel",
         })
     }
 }
@@ -52,22 +61,42 @@ impl RedisTarget {
                 return Ok(RedisTarget::Cluster(Box::new(client)));
             }
         }
+        if let Some(rest) = url.strip_prefix(SENTINEL_SCHEME) {
+            let (hosts, service) = rest
+                .rsplit_once('/')
+                .filter(|(_, service)| !service.is_empty())
+                .ok_or("a sentinel URL ends with /service-name")?;
+            let nodes = cluster_nodes("redis://", hosts)?;
+            // Checked now, so that a bad URL is an error at build.
+            SentinelClient::build(nodes.clone(), service, None, SentinelServerType::Master)
+                .map_err(kind)?;
+            return Ok(RedisTarget::Sentinel(Box::new((nodes, service.to_owned()))));
+        }
         Client::open(url)
             .map(|client| RedisTarget::Server(Box::new(client)))
             .map_err(kind)
     }
 
+    /// Whether a failed call should drop the connection, so that the next
+    /// one finds the master again (after a Sentinel failover).
+    pub(crate) fn reconnects_after_failure(&self) -> bool {
+        matches!(self, RedisTarget::Sentinel(_))
+    }
+
     /// Connects (bounded by `timeout` per attempt).
     pub(crate) async fn connect(&self, timeout: Duration) -> RedisResult<FleetConnection> {
         match self {
-            RedisTarget::Server(client) => {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(timeout))
-                    .set_response_timeout(Some(timeout))
-                    .set_number_of_retries(1);
-                ConnectionManager::new_with_config((**client).clone(), config)
-                    .await
-                    .map(FleetConnection::Server)
+            RedisTarget::Server(client) => manage((**client).clone(), timeout).await,
+            RedisTarget::Sentinel(sentinel) => {
+                let (nodes, service) = &**sentinel;
+                let mut sentinels = SentinelClient::build(
+                    nodes.clone(),
+                    service,
+                    None,
+                    SentinelServerType::Master,
+                )?;
+                let master = sentinels.async_get_client().await?;
+                manage(master, timeout).await
             }
             RedisTarget::Cluster(client) => client
                 .get_async_connection()
@@ -75,6 +104,17 @@ impl RedisTarget {
                 .map(|connection| FleetConnection::Cluster(Box::new(connection))),
         }
     }
+}
+
+/// A connection manager for one server.
+async fn manage(client: Client, timeout: Duration) -> RedisResult<FleetConnection> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(1);
+    ConnectionManager::new_with_config(client, config)
+        .await
+        .map(FleetConnection::Server)
 }
 
 /// `user:pass@h1:p1,h2:p2/` → one node URL per host, each with the
@@ -162,6 +202,11 @@ mod tests {
             RedisTarget::parse("redis://a:6379/", timeout),
             Ok(RedisTarget::Server(_))
         ));
+        assert!(matches!(
+            RedisTarget::parse("redis+sentinel://a:26379,b:26380/orders", timeout),
+            Ok(RedisTarget::Sentinel(_))
+        ));
+        assert!(RedisTarget::parse("redis+sentinel://a:26379", timeout).is_err());
         assert_eq!(hash_tagged("tt"), "{tt}");
     }
 }

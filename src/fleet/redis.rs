@@ -193,7 +193,17 @@ impl FleetStore {
             }
             self.flush_repeats(fingerprint).await;
         }
-        match self.claim_or_count(fingerprint, window).await {
+        // A claim that fails while Redis was fine is tried once more (on a
+        // fresh connection where the target needs one): right after a
+        // failover the first call meets the old master, and deciding in
+        // memory then would alert twice. During an outage it is not (each
+        // record would wait twice as long).
+        let was_degraded = self.degraded;
+        let answer = match self.claim_or_count(fingerprint, window).await {
+            None if !was_degraded => self.claim_or_count(fingerprint, window).await,
+            answer => answer,
+        };
+        match answer {
             // This process's alert: its later records are repeats, counted
             // here and synced like any other fleet kind's.
             Some(FIRST) => {
@@ -514,7 +524,12 @@ impl FleetStore {
         Fut: std::future::Future<Output = ::redis::RedisResult<T>>,
     {
         let connection = self.connection().await?;
-        match tokio::time::timeout(self.timeout, command(connection)).await {
+        let answer = tokio::time::timeout(self.timeout, command(connection)).await;
+        if !matches!(answer, Ok(Ok(_))) && self.target.reconnects_after_failure() {
+            // The master may have moved: the next call asks the sentinels.
+            self.connection = None;
+        }
+        match answer {
             Ok(Ok(value)) => {
                 self.recovered();
                 Some(value)

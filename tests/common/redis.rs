@@ -268,3 +268,155 @@ impl Drop for OwnCluster {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A master, its replica and three sentinels of this test's own, on free
+/// ports, killed on drop (skipped loudly where `redis-server` is missing,
+/// unless `CI` is set).
+pub struct OwnSentinels {
+    children: Vec<Child>,
+    pub master: u16,
+    pub replica: u16,
+    pub sentinels: Vec<u16>,
+    dir: std::path::PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+impl OwnSentinels {
+    pub const SERVICE: &'static str = "orders";
+
+    pub fn start(test: &str) -> Option<OwnSentinels> {
+        let dir = std::env::temp_dir().join(format!("tt-sentinel-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (master, replica) = (free_port(), free_port());
+        let mut set = OwnSentinels {
+            children: Vec::new(),
+            master,
+            replica,
+            sentinels: Vec::new(),
+            dir,
+        };
+        let common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+        let servers: [Vec<String>; 2] = [
+            vec!["--port".into(), master.to_string()],
+            vec![
+                "--port".into(),
+                replica.to_string(),
+                "--replicaof".into(),
+                "127.0.0.1".into(),
+                master.to_string(),
+            ],
+        ];
+        for args in servers {
+            match Command::new("redis-server")
+                .args(&args)
+                .args(common)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+            {
+                Ok(child) => set.children.push(child),
+                Err(error) if std::env::var_os("CI").is_some() => {
+                    panic!("{test}: cannot start redis-server ({error}), and CI is set")
+                }
+                Err(error) => {
+                    eprintln!("\n*** SKIPPED {test}: cannot start redis-server ({error}) ***\n");
+                    return None;
+                }
+            }
+        }
+        for _ in 0..3 {
+            let port = free_port();
+            let config = set.dir.join(format!("sentinel-{port}.conf"));
+            std::fs::write(
+                &config,
+                format!(
+                    "port {port}\nbind 127.0.0.1\nsentinel monitor {service} 127.0.0.1 {master} 2\n\
+                     sentinel down-after-milliseconds {service} 1000\n\
+                     sentinel failover-timeout {service} 5000\n",
+                    service = Self::SERVICE
+                ),
+            )
+            .unwrap();
+            let child = Command::new("redis-server")
+                .arg(&config)
+                .arg("--sentinel")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            set.children.push(child);
+            set.sentinels.push(port);
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let linked =
+                redis_cli(replica, &["info", "replication"]).contains("master_link_status:up");
+            let known = set.sentinels.iter().all(|port| {
+                redis_cli(*port, &["sentinel", "replicas", Self::SERVICE])
+                    .contains(&replica.to_string())
+            });
+            if linked && known {
+                return Some(set);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{test}: the sentinel set did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        let nodes: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        format!("redis+sentinel://{}/{}", nodes.join(","), Self::SERVICE)
+    }
+
+    /// Kills the master and waits (up to 20 s) until the sentinels name the
+    /// replica as the new master.
+    pub fn fail_over(&mut self, test: &str) {
+        let _ = self.children[0].kill();
+        let _ = self.children[0].wait();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !redis_cli(
+            self.sentinels[0],
+            &["sentinel", "get-master-addr-by-name", Self::SERVICE],
+        )
+        .contains(&self.replica.to_string())
+        {
+            assert!(Instant::now() < deadline, "{test}: no failover");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for OwnSentinels {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
