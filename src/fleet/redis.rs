@@ -353,13 +353,23 @@ impl FleetStore {
                 return; // still full of live entries: ask Redis every time
             }
         }
+        // Counts a failed sync left behind are kept for the next one, as
+        // long as the window they belong to still holds (a repeat); a new
+        // window (`repeats == 0`: this process's alert) starts from none.
+        let pending = match repeats {
+            0 => 0,
+            _ => self
+                .known
+                .get(&fingerprint)
+                .map_or(0, |known| known.pending),
+        };
         self.known.insert(
             fingerprint,
             KnownRepeat {
                 until: now + REPEAT_TRUST.min(window),
                 window,
                 fleet_repeats: repeats,
-                pending: 0,
+                pending,
             },
         );
     }
