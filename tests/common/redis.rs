@@ -32,46 +32,11 @@ pub struct OwnRedis {
 
 impl OwnRedis {
     pub fn start(test: &str, port: Option<u16>) -> Option<OwnRedis> {
-        let port = port.unwrap_or_else(|| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        });
-        let spawned = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(error) if std::env::var_os("CI").is_some() => {
-                panic!("{test}: cannot start redis-server ({error}), and CI is set")
-            }
-            Err(error) => {
-                eprintln!("\n*** SKIPPED {test}: cannot start redis-server ({error}) ***\n");
-                return None;
-            }
-        };
+        let port = port.unwrap_or_else(free_port);
+        let port_text = port.to_string();
+        let child = spawn_server(test, &["--port", &port_text], None)?;
         let server = OwnRedis { child, port };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !answers(port) {
-            assert!(
-                Instant::now() < deadline,
-                "{test}: redis-server did not come up"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for(test, "redis-server did not come up", 5, || answers(port));
         Some(server)
     }
 
@@ -105,61 +70,33 @@ pub struct OwnCluster {
 
 impl OwnCluster {
     pub fn start(test: &str, masters: usize) -> Option<OwnCluster> {
-        let dir = std::env::temp_dir().join(format!("tt-cluster-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir("cluster", test);
         let mut cluster = OwnCluster {
             nodes: Vec::new(),
             ports: Vec::new(),
             dir,
         };
         for _ in 0..masters * 2 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let spawned = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    &format!("nodes-{port}.conf"),
-                    "--cluster-node-timeout",
-                    "1000",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .current_dir(&cluster.dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn();
-            match spawned {
-                Ok(child) => cluster.nodes.push(child),
-                Err(error) if std::env::var_os("CI").is_some() => {
-                    panic!("{test}: cannot start redis-server ({error}), and CI is set")
-                }
-                Err(error) => {
-                    eprintln!("\n*** SKIPPED {test}: cannot start redis-server ({error}) ***\n");
-                    return None;
-                }
-            }
+            let port = free_port();
+            let (port_text, config) = (port.to_string(), format!("nodes-{port}.conf"));
+            let cluster_args = [
+                "--port",
+                &port_text,
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                &config,
+                "--cluster-node-timeout",
+                "1000",
+            ];
+            cluster
+                .nodes
+                .push(spawn_server(test, &cluster_args, Some(&cluster.dir))?);
             cluster.ports.push(port);
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !cluster.ports.iter().all(|port| answers(*port)) {
-            assert!(
-                Instant::now() < deadline,
-                "{test}: cluster nodes did not come up"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for(test, "cluster nodes did not come up", 5, || {
+            cluster.ports.iter().all(|port| answers(*port))
+        });
         let mut create = Command::new("redis-cli");
         create.args(["--cluster", "create"]);
         for port in &cluster.ports {
@@ -188,39 +125,17 @@ impl OwnCluster {
 
     /// Waits (up to 15 s) until every live node says `cluster_state:ok`.
     pub fn wait_until_ok(&self, test: &str) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let ok = self
-                .ports
+        wait_for(test, "the cluster did not become ok", 15, || {
+            self.ports
                 .iter()
                 .filter(|port| answers(**port))
-                .all(|port| {
-                    Command::new("redis-cli")
-                        .args(["-p", &port.to_string(), "cluster", "info"])
-                        .output()
-                        .is_ok_and(|o| {
-                            String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok")
-                        })
-                });
-            if ok {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{test}: the cluster did not become ok"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+                .all(|port| redis_cli(*port, &["cluster", "info"]).contains("cluster_state:ok"))
+        });
     }
 
     /// `redis+cluster://` with every node.
     pub fn url(&self) -> String {
-        let nodes: Vec<String> = self
-            .ports
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
-            .collect();
-        format!("redis+cluster://{}", nodes.join(","))
+        format!("redis+cluster://{}", node_list(&self.ports))
     }
 
     /// Kills the master that holds `key`'s slot; returns its port.
@@ -280,6 +195,62 @@ pub struct OwnSentinels {
     dir: std::path::PathBuf,
 }
 
+/// The arguments every data server of the tests gets.
+const SERVER_ARGS: [&str; 6] = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+
+/// A `redis-server` with `args` and [`SERVER_ARGS`] (see [`spawn_redis`]).
+fn spawn_server(test: &str, args: &[&str], dir: Option<&std::path::Path>) -> Option<Child> {
+    let all: Vec<&str> = args.iter().copied().chain(SERVER_ARGS).collect();
+    spawn_redis(test, &all, dir)
+}
+
+/// `redis-server args…` (in `dir`), or a loud skip where it cannot start
+/// (a failure under CI).
+fn spawn_redis(test: &str, args: &[&str], dir: Option<&std::path::Path>) -> Option<Child> {
+    let mut command = Command::new("redis-server");
+    command
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    match command.spawn() {
+        Ok(child) => Some(child),
+        Err(error) if std::env::var_os("CI").is_some() => {
+            panic!("{test}: cannot start redis-server ({error}), and CI is set")
+        }
+        Err(error) => {
+            eprintln!("\n*** SKIPPED {test}: cannot start redis-server ({error}) ***\n");
+            None
+        }
+    }
+}
+
+/// Polls `ready` until it holds, failing the test with `what` after
+/// `seconds`.
+fn wait_for(test: &str, what: &str, seconds: u64, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{test}: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `127.0.0.1:p1,127.0.0.1:p2,…`
+fn node_list(ports: &[u16]) -> String {
+    let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    nodes.join(",")
+}
+
+/// An empty directory of this test's own under the system's temp dir.
+fn fresh_dir(kind: &str, test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tt-{kind}-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -302,9 +273,7 @@ impl OwnSentinels {
     pub const SERVICE: &'static str = "orders";
 
     pub fn start(test: &str) -> Option<OwnSentinels> {
-        let dir = std::env::temp_dir().join(format!("tt-sentinel-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir("sentinel", test);
         let (master, replica) = (free_port(), free_port());
         let mut set = OwnSentinels {
             children: Vec::new(),
@@ -313,34 +282,17 @@ impl OwnSentinels {
             sentinels: Vec::new(),
             dir,
         };
-        let common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-        let servers: [Vec<String>; 2] = [
-            vec!["--port".into(), master.to_string()],
-            vec![
-                "--port".into(),
-                replica.to_string(),
-                "--replicaof".into(),
-                "127.0.0.1".into(),
-                master.to_string(),
-            ],
+        let (master_text, replica_text) = (master.to_string(), replica.to_string());
+        let master_args = ["--port", &master_text];
+        let replica_args = [
+            "--port",
+            &replica_text,
+            "--replicaof",
+            "127.0.0.1",
+            &master_text,
         ];
-        for args in servers {
-            match Command::new("redis-server")
-                .args(&args)
-                .args(common)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-            {
-                Ok(child) => set.children.push(child),
-                Err(error) if std::env::var_os("CI").is_some() => {
-                    panic!("{test}: cannot start redis-server ({error}), and CI is set")
-                }
-                Err(error) => {
-                    eprintln!("\n*** SKIPPED {test}: cannot start redis-server ({error}) ***\n");
-                    return None;
-                }
-            }
+        for args in [&master_args[..], &replica_args[..]] {
+            set.children.push(spawn_server(test, args, None)?);
         }
         for _ in 0..3 {
             let port = free_port();
@@ -355,42 +307,29 @@ impl OwnSentinels {
                 ),
             )
             .unwrap();
-            let child = Command::new("redis-server")
-                .arg(&config)
-                .arg("--sentinel")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            set.children.push(child);
+            let config = config.to_string_lossy().into_owned();
+            set.children
+                .push(spawn_redis(test, &[&config, "--sentinel"], None)?);
             set.sentinels.push(port);
         }
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
+        wait_for(test, "the sentinel set did not come up", 15, || {
             let linked =
                 redis_cli(replica, &["info", "replication"]).contains("master_link_status:up");
-            let known = set.sentinels.iter().all(|port| {
-                redis_cli(*port, &["sentinel", "replicas", Self::SERVICE])
-                    .contains(&replica.to_string())
-            });
-            if linked && known {
-                return Some(set);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{test}: the sentinel set did not come up"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            linked
+                && set.sentinels.iter().all(|port| {
+                    redis_cli(*port, &["sentinel", "replicas", Self::SERVICE])
+                        .contains(&replica.to_string())
+                })
+        });
+        Some(set)
     }
 
     pub fn url(&self) -> String {
-        let nodes: Vec<String> = self
-            .sentinels
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
-            .collect();
-        format!("redis+sentinel://{}/{}", nodes.join(","), Self::SERVICE)
+        format!(
+            "redis+sentinel://{}/{}",
+            node_list(&self.sentinels),
+            Self::SERVICE
+        )
     }
 
     /// Kills the master and waits (up to 20 s) until the sentinels name the
@@ -398,16 +337,14 @@ impl OwnSentinels {
     pub fn fail_over(&mut self, test: &str) {
         let _ = self.children[0].kill();
         let _ = self.children[0].wait();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !redis_cli(
-            self.sentinels[0],
-            &["sentinel", "get-master-addr-by-name", Self::SERVICE],
-        )
-        .contains(&self.replica.to_string())
-        {
-            assert!(Instant::now() < deadline, "{test}: no failover");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let (sentinel, replica) = (self.sentinels[0], self.replica.to_string());
+        wait_for(test, "no failover", 20, || {
+            redis_cli(
+                sentinel,
+                &["sentinel", "get-master-addr-by-name", Self::SERVICE],
+            )
+            .contains(&replica)
+        });
     }
 }
 
