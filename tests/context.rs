@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::failures::{lookup, LoadError, SyncError};
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -328,35 +330,9 @@ fn the_check_says_what_is_wrong() {
     assert!(text.contains("no forum topic 77"), "{text}");
 }
 
-#[derive(Debug)]
-enum LoadError {
-    NotFound(u64),
-    Refused(u64),
-}
-
-impl std::fmt::Display for LoadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LoadError::NotFound(id) => write!(f, "row {id} not found"),
-            LoadError::Refused(shard) => write!(f, "connection refused by shard {shard}"),
-        }
-    }
-}
-
-impl std::error::Error for LoadError {}
-
 #[instrument(err)]
 fn load(id: u64) -> Result<(), LoadError> {
     lookup(id)
-}
-
-/// Even ids are missing; odd ones hit a shard that refuses.
-fn lookup(id: u64) -> Result<(), LoadError> {
-    if id.is_multiple_of(2) {
-        Err(LoadError::NotFound(id))
-    } else {
-        Err(LoadError::Refused(id % 3))
-    }
 }
 
 #[instrument(err(Debug))]
@@ -408,22 +384,6 @@ fn err_debug_failing_in_two_ways_makes_two_alerts() {
         }
     });
     assert_two_kinds_of_three(&texts, "NotFound(0)", "Refused(1)");
-}
-
-/// An error whose own message is always the same, with two root causes.
-#[derive(Debug)]
-struct SyncError(std::io::Error);
-
-impl std::fmt::Display for SyncError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("sync with the warehouse failed")
-    }
-}
-
-impl std::error::Error for SyncError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
 }
 
 fn report_sync_failure(error: &SyncError) {

@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::failures::{lookup, LoadError, SyncError};
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -21,31 +23,6 @@ use tracing_subscriber::prelude::*;
 use tracing_telegram::testing::MockTelegram;
 use tracing_telegram::TelegramLayer;
 
-#[derive(Debug)]
-enum LoadError {
-    NotFound(u64),
-    Refused(u64),
-}
-
-impl std::fmt::Display for LoadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LoadError::NotFound(id) => write!(f, "row {id} not found"),
-            LoadError::Refused(shard) => write!(f, "connection refused by shard {shard}"),
-        }
-    }
-}
-
-impl std::error::Error for LoadError {}
-
-fn lookup(id: u64) -> Result<(), LoadError> {
-    if id.is_multiple_of(2) {
-        Err(LoadError::NotFound(id))
-    } else {
-        Err(LoadError::Refused(id % 3))
-    }
-}
-
 #[instrument(err)]
 fn load(id: u64) -> Result<(), LoadError> {
     lookup(id)
@@ -54,21 +31,6 @@ fn load(id: u64) -> Result<(), LoadError> {
 #[instrument(err(Debug))]
 fn load_debug(id: u64) -> Result<(), LoadError> {
     lookup(id)
-}
-
-#[derive(Debug)]
-struct SyncError(std::io::Error);
-
-impl std::fmt::Display for SyncError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("sync with the warehouse failed")
-    }
-}
-
-impl std::error::Error for SyncError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
 }
 
 fn sync(attempt: u64) {
