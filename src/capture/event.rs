@@ -11,7 +11,9 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::alert::AlertLevel;
 use crate::channel::gate::{GateKey, Reservation};
 use crate::channel::Producer;
-use crate::record::{Captured, FieldValue, Fields, Kind, Origin, Record, SpanList};
+use crate::record::{
+    Captured, FieldValue, Fields, Kind, Origin, Record, SpanList, SPAN_ID_FIELDS, TRACE_ID_FIELDS,
+};
 
 use super::backtrace;
 use super::feedback::is_internal_target;
@@ -131,7 +133,11 @@ impl TelegramLayer {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        if !OtelSource::ENABLED || fields.iter().any(|(name, _)| name == "trace_id") {
+        if !OtelSource::ENABLED
+            || fields
+                .iter()
+                .any(|(name, _)| TRACE_ID_FIELDS.contains(&name.as_ref()))
+        {
             return;
         }
         // The span is looked up, and its extensions released, before the
@@ -140,8 +146,8 @@ impl TelegramLayer {
             return;
         };
         if let Some((trace_id, span_id)) = self.otel.ids(&id) {
-            fields.push(("trace_id".into(), FieldValue::Text(trace_id)));
-            fields.push(("span_id".into(), FieldValue::Text(span_id)));
+            fields.push((TRACE_ID_FIELDS[0].into(), FieldValue::Text(trace_id)));
+            fields.push((SPAN_ID_FIELDS[0].into(), FieldValue::Text(span_id)));
         }
     }
 

@@ -14,6 +14,26 @@ pub(crate) const MAX_ERROR_SOURCES: usize = 8;
 /// (`telegram.skip`, …), not data to show.
 pub(crate) const CONTROL_PREFIX: &str = "telegram.";
 
+/// The names a trace id is read under (the first is the one written when
+/// capture adds a trace id of its own, see `capture::otel`).
+pub(crate) const TRACE_ID_FIELDS: &[&str] = &["trace_id", "trace.id", "otel.trace_id"];
+/// The names a span id is read under (the first, as above).
+pub(crate) const SPAN_ID_FIELDS: &[&str] = &["span_id", "span.id", "otel.span_id"];
+
+/// Text fields from `(name, value)` pairs, for tests.
+#[cfg(test)]
+pub(crate) fn text_fields(pairs: &[(&'static str, &str)]) -> Fields {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            (
+                std::borrow::Cow::Borrowed(*k),
+                FieldValue::Text((*v).to_owned()),
+            )
+        })
+        .collect()
+}
+
 /// Whether a field's value says *which* failure happened (`error`, an
 /// HTTP `status`, tower-http's `classification`, …): its normalised value
 /// takes part in the fingerprint, so distinct errors at one callsite are

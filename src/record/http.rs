@@ -112,15 +112,8 @@ fn is_id(segment: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::FieldValue;
-    use std::borrow::Cow;
 
-    fn fields(pairs: &[(&'static str, &str)]) -> Fields {
-        pairs
-            .iter()
-            .map(|(k, v)| (Cow::Borrowed(*k), FieldValue::Text((*v).to_owned())))
-            .collect()
-    }
+    use crate::record::fields::text_fields as fields;
 
     #[test]
     fn the_match_knows_every_listed_name() {

@@ -24,7 +24,7 @@ use crate::text::Text;
 
 pub(crate) use fields::{
     first_line, is_error_field, is_response_field, FieldValue, Fields, SpanList, SpanRecord,
-    CONTROL_PREFIX, MAX_ERROR_SOURCES,
+    CONTROL_PREFIX, MAX_ERROR_SOURCES, SPAN_ID_FIELDS, TRACE_ID_FIELDS,
 };
 pub(crate) use http::{classify as http_field, Declares};
 pub(crate) use slow::{keep_slowest, SlowChild, SlowSpan};

@@ -3,11 +3,7 @@
 //! shown under the title and, with a configured link template, linked to
 //! the trace in the team's tracing UI. Fingerprints never read it.
 
-use crate::record::{FieldValue, Fields, Record};
-
-/// The names a trace id or a span id is looked for under.
-const TRACE_ID_FIELDS: &[&str] = &["trace_id", "trace.id", "otel.trace_id"];
-const SPAN_ID_FIELDS: &[&str] = &["span_id", "span.id", "otel.span_id"];
+use crate::record::{FieldValue, Fields, Record, SPAN_ID_FIELDS, TRACE_ID_FIELDS};
 
 /// The longest id shown (W3C trace ids are 32 hex characters).
 const MAX_ID_LEN: usize = 64;
@@ -77,14 +73,8 @@ pub(crate) fn valid_link_template(template: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::borrow::Cow;
 
-    fn fields(pairs: &[(&'static str, &str)]) -> Fields {
-        pairs
-            .iter()
-            .map(|(k, v)| (Cow::Borrowed(*k), FieldValue::Text((*v).to_owned())))
-            .collect()
-    }
+    use crate::record::fields::text_fields as fields;
 
     #[test]
     fn ids_are_read_and_linked_only_when_url_safe() {
