@@ -311,18 +311,18 @@ where
         let Some(producer) = self.active() else {
             return;
         };
-        // Spans that close once shutdown began are not judged: a loop or a
-        // connection ends then because the service stops, not because it
-        // was slow.
-        if producer.counters().is_closed() {
-            return;
-        }
         let Some(span) = ctx.span(&id) else {
             return;
         };
         let Some((fields, mut slow, now)) = self.slow_verdict(&span) else {
             return;
         };
+        // Spans that close once shutdown began are not judged: a loop or a
+        // connection ends then because the service stops, not because it
+        // was slow. (Asked only of a slow span: most closes never get here.)
+        if producer.counters().is_closed() {
+            return;
+        }
         // `None` if an ancestor is skipped.
         let Some(parents) = span.parent().map_or(Some(SpanList::default()), |parent| {
             span_records(self.id, parent.scope())
