@@ -407,14 +407,17 @@ fn an_applications_own_http_client_is_used_and_still_bounded() {
         .user_agent("billing-service/2.4")
         .build()
         .unwrap();
-    let (layer, guard) = builder(&mock).http_client(client.clone()).build().unwrap();
+    let (layer, guard) = common::default_builder(&mock)
+        .http_client(client.clone())
+        .build()
+        .unwrap();
     let stats = run_with(layer, guard, || error!("ledger unavailable"));
     assert_eq!(stats.sent, 1, "{stats:?}");
     let agents: Vec<_> = mock.requests().into_iter().map(|r| r.user_agent).collect();
     assert_eq!(agents, [Some("billing-service/2.4".to_owned())]);
 
     mock.hang(true);
-    let (layer, guard) = builder(&mock)
+    let (layer, guard) = common::default_builder(&mock)
         .http_client(client)
         .request_timeout(Duration::from_millis(300))
         .retry(RetryPolicy::none())

@@ -14,7 +14,10 @@ fn stats_and_health_reach_the_exporter() {
     let prometheus = PrometheusBuilder::new().install_recorder().unwrap();
     let mock = MockTelegram::start().unwrap();
     mock.script(Reply::Unauthorized);
-    let (layer, guard) = common::builder(&mock).service("billing").build().unwrap();
+    let (layer, guard) = common::default_builder(&mock)
+        .service("billing")
+        .build()
+        .unwrap();
     let stats = common::run_with(layer, guard, || {
         error!("ledger unavailable"); // 401: the chat goes dark
         error!("ledger still unavailable");
