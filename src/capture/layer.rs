@@ -78,7 +78,8 @@ impl Clone for TelegramLayer {
 /// Everything the layer's callbacks consult.
 #[derive(Debug, Default)]
 pub(super) struct LayerRules {
-    pub(super) skip: SkipRules,
+    /// Shared with the layer's [`Wants`] (one copy of the rules).
+    pub(super) skip: Arc<SkipRules>,
     pub(super) slow: SlowRules,
     pub(super) clock: Clock,
     pub(super) capture_backtrace: bool,
@@ -125,10 +126,11 @@ impl TelegramLayer {
         } = config;
         // The more verbose of the two levels is the capture threshold.
         let capture_level = digest_level.map_or(min_level, |digest| digest.max(min_level));
+        let skip = Arc::new(skip);
         let wants = Wants {
             event_level: Some(capture_level),
             span_level,
-            skip: Arc::new(skip.clone()),
+            skip: Arc::clone(&skip),
         };
         TelegramLayer {
             id: LayerId::next(),
