@@ -202,6 +202,73 @@ fn redis_dying_mid_run_falls_back_and_sharing_resumes_when_it_returns() {
     }
 }
 
+/// What a failover does to a fleet: Redis stops answering for a while, and
+/// comes back without the keys it had (the new master had not received
+/// them). A process that knows the fleet alerted a kind keeps it a repeat
+/// through both: no second alert, from it or from a process that never saw
+/// the kind, and the claim is back in Redis.
+#[test]
+fn a_kind_the_fleet_alerted_stays_one_alert_through_an_outage_and_a_lost_claim() {
+    let Some(redis) = OwnRedis::start("lost_claim", None) else {
+        return;
+    };
+    let url = redis.url();
+    let mock = MockTelegram::start().unwrap();
+    let prefix = prefix("lost_claim");
+    let member = || {
+        let (layer, guard) = fleet_member(&mock, &url, &prefix)
+            .redis_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        (dispatch(layer), guard)
+    };
+    let ((a, guard_a), (b, guard_b)) = (member(), member());
+    let fail = |process: &tracing::Dispatch, guard: &TelegramGuard, attempt: u64| {
+        tracing::dispatcher::with_default(process, || ledger_down(attempt));
+        assert!(guard.flush(Duration::from_secs(5)));
+    };
+    fail(&a, &guard_a, 0);
+    fail(&b, &guard_b, 1);
+    assert_eq!(mock.messages().len(), 1);
+    // Past the few seconds a known repeat is trusted without asking Redis.
+    std::thread::sleep(Duration::from_millis(3_200));
+
+    let port = redis.kill();
+    fail(&b, &guard_b, 2);
+    assert!(guard_b.stats().redis_fallbacks > 0, "Redis was asked");
+    assert_eq!(mock.messages().len(), 1, "a known kind is no new alert");
+
+    let redis = OwnRedis::start("lost_claim (empty again)", Some(port)).unwrap();
+    fail(&b, &guard_b, 3);
+    let mut conn = redis::Client::open(redis.url().as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let claims: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{{{prefix}}}:dedup:*"))
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(claims.len(), 1, "the lost claim is back: {claims:?}");
+    let ttl: i64 = redis::cmd("PTTL").arg(&claims[0]).query(&mut conn).unwrap();
+    assert!(
+        (1..=600_000).contains(&ttl),
+        "for the rest of the window: {ttl}"
+    );
+
+    let (c, guard_c) = member();
+    fail(&c, &guard_c, 4);
+    assert_eq!(
+        common::notifying(&mock.messages()).len(),
+        1,
+        "a process that never saw the kind counts it as a repeat too"
+    );
+    drop((a, b, c));
+    let stats = shutdown_all(vec![guard_a, guard_b, guard_c]);
+    let sent: u64 = stats.iter().map(|s| s.sent).sum();
+    let deduplicated: u64 = stats.iter().map(|s| s.deduplicated).sum();
+    assert_eq!((sent, deduplicated), (1, 4), "{stats:?}");
+}
+
 #[test]
 fn an_unreachable_redis_at_start_still_builds_and_alerts() {
     let mock = MockTelegram::start().unwrap();

@@ -21,6 +21,13 @@
 //! counts a fallback in `Stats`, and says so once (through the reporter). The connection
 //! manager reconnects by itself; the first success after trouble is
 //! announced too. Everything here runs in the worker thread.
+//!
+//! A failover is trouble of a known shape: Redis is away for a moment, and
+//! the new master may lack the last writes (replication is asynchronous).
+//! So a kind this process knows the fleet alerted stays a repeat while its
+//! claim's window lasts, Redis answering or not (its counts wait here), and
+//! the sync puts back a claim Redis lost. Only a kind never seen here is
+//! decided in memory.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -91,6 +98,11 @@ struct KnownRepeat {
     fleet_repeats: u64,
     /// Repeats counted here since then.
     pending: u64,
+    /// Until when the fleet's claim on the kind holds, as Redis last said
+    /// (its remaining time to live). Until then, a failed call leaves the
+    /// kind a repeat (its counts wait here), and a claim Redis lost in a
+    /// failover is put back by the next sync.
+    covered_until: Instant,
 }
 
 impl KnownRepeat {
@@ -113,26 +125,37 @@ const SYNC_BATCH: usize = 500;
 const FIRST: i64 = -1;
 
 /// `SET KEYS[1] NX` (the claim, `ARGV[1]` this process, `ARGV[2]` the
-/// window): -1 if it was taken here; otherwise a repeat, added to the tally
-/// `KEYS[2]` (expiring with the window), whose new count is returned.
+/// window): `{-1, window}` if it was taken here; otherwise a repeat, added
+/// to the tally `KEYS[2]` (expiring with the window): its new count and the
+/// claim's remaining milliseconds.
 const CLAIM_SCRIPT: &str = "\
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {-1, tonumber(ARGV[2])} end
 local n = redis.call('INCRBY', KEYS[2], 1)
 if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
-return n";
+return {n, redis.call('PTTL', KEYS[1])}";
 
 /// For each kind: `KEYS[2i-1]` its tally, `KEYS[2i]` its claim,
-/// `ARGV[i+1]` the repeats to add (`ARGV[1]`: the window, for a new tally's
-/// expiry). Returns, per kind, the tally after the addition and whether the
-/// claim still holds.
+/// `ARGV[2i]` the repeats to add, `ARGV[2i+1]` how long this process knows
+/// the claim to hold still (`ARGV[1]`: the window, for a new tally's
+/// expiry). A claim that is gone although it should hold (Redis lost it in
+/// a failover: replication is asynchronous) is put back for that long, so
+/// that no process alerts the kind a second time. Returns, per kind, the
+/// tally after the addition and the claim's remaining milliseconds (-2:
+/// gone).
 const SYNC_SCRIPT: &str = "\
 local out = {}
 for i = 1, #KEYS / 2 do
-  local add = tonumber(ARGV[i + 1])
+  local add = tonumber(ARGV[2 * i])
   local n = redis.call('INCRBY', KEYS[2 * i - 1], add)
   if n == add then redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[1]) end
+  local ttl = redis.call('PTTL', KEYS[2 * i])
+  local restore = tonumber(ARGV[2 * i + 1])
+  if ttl == -2 and restore > 0 then
+    redis.call('SET', KEYS[2 * i], 'restored', 'PX', restore)
+    ttl = restore
+  end
   out[2 * i - 1] = n
-  out[2 * i] = redis.call('EXISTS', KEYS[2 * i])
+  out[2 * i] = ttl
 end
 return out";
 
@@ -191,6 +214,14 @@ impl FleetStore {
                     crossed: false, // found when the count reaches Redis
                 };
             }
+            if now < known.covered_until {
+                // The fleet's alert still covers it: count it, and let the
+                // sync renew the trust (or keep the count if Redis is away,
+                // rather than alert a kind this process knows was alerted).
+                known.pending += 1;
+                self.sync(&[fingerprint]).await;
+                return self.known_repeat(fingerprint);
+            }
             self.flush_repeats(fingerprint).await;
         }
         // A claim that fails while Redis was fine is tried once more (on a
@@ -206,13 +237,14 @@ impl FleetStore {
         match answer {
             // This process's alert: its later records are repeats, counted
             // here and synced like any other fleet kind's.
-            Some(FIRST) => {
-                self.remember_repeat(fingerprint, 0, window, now).await;
+            Some((FIRST, _)) => {
+                self.remember_repeat(fingerprint, 0, window, window, now)
+                    .await;
                 Claim::First
             }
-            Some(repeats) => {
+            Some((repeats, claim_ttl)) => {
                 let repeats = repeats.unsigned_abs();
-                self.remember_repeat(fingerprint, repeats, window, now)
+                self.remember_repeat(fingerprint, repeats, window, claim_ttl, now)
                     .await;
                 Claim::Repeat {
                     total: repeats + 1,
@@ -223,22 +255,38 @@ impl FleetStore {
         }
     }
 
+    /// A record of a kind the fleet's alert covers, counted already.
+    fn known_repeat(&self, fingerprint: u64) -> Claim {
+        let total = self.known.get(&fingerprint).map_or(1, KnownRepeat::total);
+        Claim::Repeat {
+            total,
+            crossed: false, // a crossing the sync found is in `crossed`
+        }
+    }
+
     /// Claims `fingerprint` for this process, or counts a repeat of it, in
-    /// one call: [`FIRST`], or the fleet's repeat count after this one.
-    async fn claim_or_count(&mut self, fingerprint: u64, window: Duration) -> Option<i64> {
+    /// one call: [`FIRST`] (or the fleet's repeat count after this one) and
+    /// how long the claim holds still.
+    async fn claim_or_count(
+        &mut self,
+        fingerprint: u64,
+        window: Duration,
+    ) -> Option<(i64, Duration)> {
         let claim = format!("{}:dedup:{fingerprint:016x}", self.prefix);
         let tally = format!("{}:tally:{fingerprint:016x}", self.prefix);
         let (script, instance) = (self.claim_or_count.clone(), self.instance.clone());
-        self.call(|mut conn| async move {
-            script
-                .key(&claim)
-                .key(&tally)
-                .arg(&instance)
-                .arg(millis(window))
-                .invoke_async::<i64>(&mut conn)
-                .await
-        })
-        .await
+        let (answer, claim_ttl) = self
+            .call(|mut conn| async move {
+                script
+                    .key(&claim)
+                    .key(&tally)
+                    .arg(&instance)
+                    .arg(millis(window))
+                    .invoke_async::<(i64, i64)>(&mut conn)
+                    .await
+            })
+            .await?;
+        Some((answer, claim_remaining(claim_ttl, window)))
     }
 
     /// Repeats the layer counted at the gate for a fingerprint known to be
@@ -250,6 +298,7 @@ impl FleetStore {
             window,
             fleet_repeats: 0,
             pending: 0,
+            covered_until: Instant::now(),
         });
         known.pending += repeats;
         known.total()
@@ -277,7 +326,7 @@ impl FleetStore {
         }
         let now = Instant::now();
         self.known
-            .retain(|_, known| known.pending > 0 || now < known.until);
+            .retain(|_, known| known.pending > 0 || now < known.until || now < known.covered_until);
     }
 
     /// Counts the pending repeats of `fingerprints` in Redis (one call); a
@@ -293,40 +342,47 @@ impl FleetStore {
             .map_or(Duration::ZERO, |known| known.window);
         invocation.arg(millis(window));
         let mut sent = Vec::with_capacity(fingerprints.len());
+        let asked = Instant::now();
         for fingerprint in fingerprints {
             let Some(known) = self.known.get(fingerprint) else {
                 continue;
             };
+            let restore = known.covered_until.saturating_duration_since(asked);
             invocation
                 .key(format!("{}:tally:{fingerprint:016x}", self.prefix))
                 .key(format!("{}:dedup:{fingerprint:016x}", self.prefix))
-                .arg(known.pending);
+                .arg(known.pending)
+                .arg(restore.as_millis().min(u128::from(u64::MAX)) as u64);
             sent.push((*fingerprint, known.pending));
         }
         if sent.is_empty() {
             return;
         }
         let Some(answers) = self
-            .call(|mut conn| async move { invocation.invoke_async::<Vec<u64>>(&mut conn).await })
+            .call(|mut conn| async move { invocation.invoke_async::<Vec<i64>>(&mut conn).await })
             .await
         else {
             return;
         };
-        let now = Instant::now();
         for ((fingerprint, added), answer) in sent.iter().zip(answers.chunks(2)) {
-            let (Some(entry), [repeats, holds]) = (self.known.get_mut(fingerprint), answer) else {
+            let (Some(entry), [repeats, claim_ttl]) = (self.known.get_mut(fingerprint), answer)
+            else {
                 continue;
             };
-            entry.fleet_repeats = *repeats;
+            let repeats = repeats.unsigned_abs();
+            entry.fleet_repeats = repeats;
             entry.pending = entry.pending.saturating_sub(*added);
             if Tally::crossed(repeats + 1, *added) {
                 self.crossed.push((*fingerprint, repeats + 1));
             }
-            entry.until = if *holds == 1 {
-                now + REPEAT_TRUST.min(entry.window)
+            if *claim_ttl == -2 {
+                // The window ended: the next record claims anew.
+                entry.until = asked;
+                entry.covered_until = asked;
             } else {
-                now
-            };
+                entry.until = asked + REPEAT_TRUST.min(entry.window);
+                entry.covered_until = asked + claim_remaining(*claim_ttl, entry.window);
+            }
         }
     }
 
@@ -345,6 +401,7 @@ impl FleetStore {
         fingerprint: u64,
         repeats: u64,
         window: Duration,
+        claim_holds: Duration,
         now: Instant,
     ) {
         if self.known.len() >= MAX_KNOWN {
@@ -370,6 +427,7 @@ impl FleetStore {
                 window,
                 fleet_repeats: repeats,
                 pending,
+                covered_until: now + claim_holds,
             },
         );
     }
@@ -583,6 +641,16 @@ impl FleetStore {
                 .notice("Redis is back; fleet-wide deduplication resumed");
             self.degraded = false;
         }
+    }
+}
+
+/// How long a claim holds still, from Redis' `PTTL` answer (a claim
+/// without expiry, which this crate never writes, counts as a full window).
+fn claim_remaining(ttl_millis: i64, window: Duration) -> Duration {
+    match u64::try_from(ttl_millis) {
+        Ok(millis) => Duration::from_millis(millis).min(window),
+        Err(_) if ttl_millis == -1 => window,
+        Err(_) => Duration::ZERO,
     }
 }
 

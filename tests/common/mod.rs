@@ -64,6 +64,27 @@ pub fn notifying(messages: &[SentMessage]) -> Vec<&SentMessage> {
         .collect()
 }
 
+/// The message [`fail_kind`] logs for `kind`.
+#[allow(dead_code)] // not every test binary uses it
+pub fn kind_message(kind: u64) -> &'static str {
+    KIND_MESSAGES[usize::try_from(kind)
+        .unwrap_or(usize::MAX)
+        .min(KIND_MESSAGES.len() - 1)]
+}
+
+const KIND_MESSAGES: [&str; 10] = [
+    "payment provider refused the charge",
+    "ledger out of balance",
+    "inventory sync failed",
+    "cache stampede",
+    "mail relay rejected the message",
+    "search index offline",
+    "refund window expired",
+    "tax service timed out",
+    "fraud check unavailable",
+    "shipping quote failed",
+];
+
 /// The ten failures of the flood tests, each with its own callsite.
 pub fn fail_kind(kind: u64, attempt: u64) {
     match kind {
