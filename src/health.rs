@@ -61,12 +61,27 @@ impl fmt::Display for Health {
 /// The shared, current [`Health`]. Dark is final: nothing brings a dark
 /// pipeline back but a restart.
 #[derive(Debug, Default)]
-pub(crate) struct HealthCell(Mutex<Health>);
+pub(crate) struct HealthCell(Mutex<Health>, Mutex<Option<String>>);
 
 impl HealthCell {
-    /// The health now.
+    /// The health now. Delivery that works while interactive alerts
+    /// turned themselves off is degraded, with that reason.
     pub(crate) fn get(&self) -> Health {
-        self.lock().clone()
+        let health = self.lock().clone();
+        if health.is_healthy() {
+            let off = self.1.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(reason) = off.as_ref() {
+                return Health::Degraded {
+                    reason: reason.clone(),
+                };
+            }
+        }
+        health
+    }
+
+    /// Interactive alerts turned themselves off (for good), for `reason`.
+    pub(crate) fn interactive_off(&self, reason: &str) {
+        *self.1.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason.to_owned());
     }
 
     /// A message went out.

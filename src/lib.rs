@@ -227,6 +227,7 @@ mod sanitize;
 mod capture;
 mod delivery;
 mod fleet;
+mod interact;
 mod pipeline;
 mod render;
 mod worker;

@@ -17,7 +17,10 @@ use crate::delivery::Courier;
 use crate::error::Error;
 use crate::fleet::{Fleet, FleetStore};
 use crate::guard::TelegramGuard;
+use crate::interact::callback::CallbackKey;
+use crate::interact::press::Gatekeeper;
 use crate::pipeline::{Links, Pipeline};
+use crate::render::actions::Buttons;
 use crate::report::Reporter;
 use crate::stats::Counters;
 use crate::worker::{self, Parts as WorkerParts};
@@ -36,14 +39,14 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
     let store = parts
         .fleet
         .map(|config| FleetStore::new(config, Arc::clone(&counters), Arc::clone(&reporter)));
-    let fleet = Fleet::new(
+    let mut fleet = Fleet::new(
         store,
         parts.pipeline.dedup.window,
         parts.pipeline.digest.window,
     );
     let gate = Arc::new(RepeatGate::default());
     let drops = Arc::new(DropTally::default());
-    let pipeline = Pipeline::new(
+    let mut pipeline = Pipeline::new(
         parts.pipeline,
         parts.addresses,
         parts.clock.clone(),
@@ -55,6 +58,23 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
             reporter: Arc::clone(&reporter),
         },
     );
+    let interactive = parts.interactive.map(|config| {
+        let key = CallbackKey::from_token(parts.token.expose());
+        let buttons = Buttons {
+            key: key.clone(),
+            mute_options: config.mute_options.clone(),
+        };
+        pipeline.enable_buttons(buttons);
+        fleet.interactive();
+        let chats = pipeline.alert_chats();
+        let gatekeeper = Gatekeeper::new(
+            key,
+            config.mute_options.clone(),
+            config.allowed_users.clone(),
+            chats,
+        );
+        (config, gatekeeper)
+    });
     let courier = Courier::new(
         parts.delivery,
         pipeline.main_chat(),
@@ -62,7 +82,7 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
         client,
         parts.clock.clone(),
         Arc::clone(&counters),
-        reporter,
+        Arc::clone(&reporter),
     );
     let (producer, control, inbox) = channel::open(parts.queue_capacity, &counters, &drops);
     let kept = KeptAlive::default();
@@ -73,6 +93,8 @@ pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Erro
             fleet,
             courier,
             counters: Arc::clone(&counters),
+            reporter,
+            interactive,
         },
         inbox,
         kept.clone(),

@@ -32,6 +32,7 @@ use crate::clock::Clock;
 use crate::delivery::DeliveryConfig;
 use crate::error::Error;
 use crate::guard::{TelegramGuard, DEFAULT_DROP_TIMEOUT};
+use crate::interact::InteractConfig;
 use crate::pipeline::PipelineConfig;
 use crate::render::Identity;
 use crate::worker::WorkerConfig;
@@ -65,6 +66,7 @@ pub struct Builder {
     pub(crate) pipeline: PipelineConfig,
     pub(crate) delivery: DeliveryConfig,
     pub(crate) worker: WorkerConfig,
+    pub(crate) interactive: InteractConfig,
     pub(crate) queue_capacity: usize,
     pub(crate) drop_timeout: Duration,
     pub(crate) clock: Clock,
@@ -113,6 +115,7 @@ impl Default for Builder {
             },
             delivery: DeliveryConfig::default(),
             worker: WorkerConfig::default(),
+            interactive: InteractConfig::default(),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             drop_timeout: DEFAULT_DROP_TIMEOUT,
             clock: Clock::System,

@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::delivery::DeliveryConfig;
 use crate::error::Error;
 use crate::fleet::FleetConfig;
+use crate::interact::{InteractConfig, MAX_MUTE, MAX_MUTE_OPTIONS};
 use crate::pipeline::{Addresses, PipelineConfig};
 use crate::render::trace::valid_link_template;
 use crate::worker::WorkerConfig;
@@ -38,6 +39,8 @@ pub(super) struct Parts {
     pub(super) drop_timeout: Duration,
     /// Notes from reading the configuration, for the reporter.
     pub(super) notes: Vec<String>,
+    /// Interactive alerts (`None`: off).
+    pub(super) interactive: Option<InteractConfig>,
 }
 
 impl Builder {
@@ -93,6 +96,9 @@ impl Builder {
                     "an http(s) URL containing {trace_id}, without spaces or quotes",
                 ));
             }
+        }
+        if self.interactive.enabled {
+            validate_interactive(&self.interactive, self.pipeline.dedup.window)?;
         }
         require_positive("slow_batch_window", self.pipeline.digest.slow_batch)?;
         require_positive("batch_window", self.pipeline.digest.window)?;
@@ -172,11 +178,51 @@ impl Builder {
             queue_capacity: self.queue_capacity,
             drop_timeout: self.drop_timeout,
             notes: self.notes,
+            interactive: self.interactive.enabled.then_some(self.interactive),
         }
     }
 }
 
 /// Checks an `http(s)://host[:port][/path]` URL and strips a trailing `/`.
+/// Interactive alerts need deduplication (buttons act on a kind), and
+/// mute options that fit a button and its signed data.
+fn validate_interactive(config: &InteractConfig, dedup_window: Duration) -> Result<(), Error> {
+    if dedup_window.is_zero() {
+        return Err(Error::invalid(
+            "interactive",
+            "true",
+            "deduplication on (rate_limit > 0): buttons act on an alert's kind",
+        ));
+    }
+    let options = &config.mute_options;
+    if options.is_empty() || options.len() > MAX_MUTE_OPTIONS {
+        return Err(Error::invalid(
+            "mute_options",
+            &format!("{} durations", options.len()),
+            "1 to 4 durations",
+        ));
+    }
+    for option in options {
+        let whole_minutes = option.as_secs() % 60 == 0 && option.subsec_nanos() == 0;
+        if !whole_minutes || *option < Duration::from_secs(60) || *option > MAX_MUTE {
+            return Err(Error::invalid(
+                "mute_options",
+                &format!("{option:?}"),
+                "whole minutes, from 1 minute to 7 days",
+            ));
+        }
+    }
+    let poll = config.poll_timeout;
+    if poll < Duration::from_secs(1) || poll > Duration::from_secs(50) {
+        return Err(Error::invalid(
+            "interactive_poll_timeout",
+            &format!("{poll:?}"),
+            "from 1 s to 50 s",
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn validate_api_url(option: &'static str, url: &str) -> Result<String, Error> {
     const EXPECTED: &str = "an http:// or https:// URL without query or fragment";
     let parsed =

@@ -226,6 +226,9 @@ pub(crate) struct OpenKind {
     pub(crate) fingerprint: u64,
     /// Counted towards the fleet's tally (Redis), not only this process's.
     pub(crate) fleet: bool,
+    /// A kind a chat member muted: its repeats are the mute's (the digest's
+    /// "muted ×N"), not the tally's.
+    pub(crate) muted: bool,
     /// The sanitized title, level and destination, for threshold tallies.
     pub(crate) title: String,
     pub(crate) level: AlertLevel,

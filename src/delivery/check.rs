@@ -42,6 +42,7 @@ impl Courier {
                 disable_notification: true,
                 protect_content: self.protect_content,
                 link_preview_options: LinkPreviewOptions { is_disabled: true },
+                reply_markup: None,
             };
             let Err(error) = self.client.send_message(&request).await else {
                 report.reachable.push(destination);

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::interact::updates::Update;
+use crate::render::actions::Keyboard;
+
 use crate::chat::{BotToken, ChatId};
 
 use super::DeliveryConfig;
@@ -46,6 +49,9 @@ pub(crate) struct SendMessage<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub(crate) protect_content: bool,
     pub(crate) link_preview_options: LinkPreviewOptions,
+    /// The buttons of an interactive alert.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reply_markup: Option<&'a Keyboard>,
 }
 
 /// The `editMessageText` request body.
@@ -56,6 +62,9 @@ pub(crate) struct EditMessageText<'a> {
     pub(crate) text: &'a str,
     pub(crate) parse_mode: &'static str,
     pub(crate) link_preview_options: LinkPreviewOptions,
+    /// The buttons after the edit (an edit without them removes them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reply_markup: Option<&'a Keyboard>,
 }
 
 /// Link previews are always off: alert text is not an invitation to fetch URLs.
@@ -216,7 +225,43 @@ impl BotClient {
         self.call("getMe", &serde_json::json!({})).await
     }
 
+    /// Button presses after `offset`, waiting up to `wait` for one (long
+    /// polling; the request may take that long plus the usual timeout).
+    pub(crate) async fn get_updates(
+        &self,
+        offset: i64,
+        wait: Duration,
+    ) -> Result<Vec<Update>, ApiError> {
+        let body = serde_json::json!({
+            "offset": offset,
+            "timeout": wait.as_secs(),
+            "allowed_updates": ["callback_query"],
+        });
+        self.call_within("getUpdates", &body, wait + self.request_timeout)
+            .await
+    }
+
+    /// Answers a press with a toast (Telegram shows a spinner until then).
+    pub(crate) async fn answer_callback_query(&self, id: &str, text: &str) -> Result<(), ApiError> {
+        let body = serde_json::json!({"callback_query_id": id, "text": text});
+        let _answered: serde_json::Value = self.call("answerCallbackQuery", &body).await?;
+        Ok(())
+    }
+
     async fn call<B, T>(&self, method: &str, body: &B) -> Result<T, ApiError>
+    where
+        B: Serialize + ?Sized,
+        T: for<'de> Deserialize<'de>,
+    {
+        self.call_within(method, body, self.request_timeout).await
+    }
+
+    async fn call_within<B, T>(
+        &self,
+        method: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<T, ApiError>
     where
         B: Serialize + ?Sized,
         T: for<'de> Deserialize<'de>,
@@ -225,7 +270,7 @@ impl BotClient {
         let response = self
             .http
             .post(url)
-            .timeout(self.request_timeout)
+            .timeout(timeout)
             .json(body)
             .send()
             .await

@@ -26,6 +26,7 @@ use crate::channel::call_user_hook;
 use crate::chat::ChatId;
 use crate::clock::Clock;
 use crate::health::Health;
+use crate::render::actions::AlertNotes;
 use crate::render::html_to_plain;
 use crate::report::Reporter;
 use crate::stats::{Counters, Outcome};
@@ -88,6 +89,10 @@ pub(crate) struct Delivered {
     pub(crate) html: String,
     /// `true` if it was sent as plain text (then it is not edited).
     pub(crate) plain: bool,
+    /// Who acknowledged or muted it (interactive alerts), shown with every
+    /// edit.
+    #[serde(default)]
+    pub(crate) notes: AlertNotes,
 }
 
 /// How long to wait after a 429 that gives no `retry_after`.
@@ -162,6 +167,11 @@ impl Courier {
         &self.clock
     }
 
+    /// The Bot API client (interactive alerts poll through it too).
+    pub(crate) fn client(&self) -> Arc<BotClient> {
+        Arc::clone(&self.client)
+    }
+
     pub(crate) fn has_room(&self) -> bool {
         self.outbox.has_room()
     }
@@ -196,6 +206,7 @@ impl Courier {
                         text: &message.text,
                         parse_mode: "HTML",
                         link_preview_options: LinkPreviewOptions { is_disabled: true },
+                        reply_markup: message.keyboard.as_ref(),
                     };
                     let result = client
                         .edit_message_text(&request)
@@ -216,6 +227,7 @@ impl Courier {
                     disable_notification: message.silent,
                     protect_content,
                     link_preview_options: LinkPreviewOptions { is_disabled: true },
+                    reply_markup: message.keyboard.as_ref(),
                 };
                 let result = client.send_message(&request).await;
                 (message, result)
@@ -279,6 +291,7 @@ impl Courier {
                 message_id,
                 html: message.text,
                 plain: message.plain,
+                notes: AlertNotes::default(),
             });
         }
     }

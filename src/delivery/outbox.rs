@@ -39,6 +39,8 @@ pub(crate) struct Message {
     pub(crate) edit: Option<i64>,
     /// What to send instead if the edit is refused.
     pub(crate) fallback: Option<String>,
+    /// The buttons of an interactive alert (its first page, and its edits).
+    pub(crate) keyboard: Option<crate::render::actions::Keyboard>,
 }
 
 impl Message {
@@ -65,6 +67,7 @@ impl Message {
             fingerprint: None,
             edit: None,
             fallback: None,
+            keyboard: None,
         }
     }
 }

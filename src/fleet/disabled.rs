@@ -74,6 +74,22 @@ impl FleetStore {
         match *self {}
     }
 
+    pub(crate) async fn lead(&mut self, _: Duration) -> Option<bool> {
+        match *self {}
+    }
+
+    pub(crate) async fn resign(&mut self) {
+        match *self {}
+    }
+
+    pub(crate) async fn mute(&mut self, _: u64, _: Duration) -> bool {
+        match *self {}
+    }
+
+    pub(crate) async fn unmute(&mut self, _: u64) -> bool {
+        match *self {}
+    }
+
     pub(crate) async fn push_digest(&mut self, _: u64, _: &DigestData, _: Duration) -> bool {
         match *self {}
     }

@@ -10,11 +10,16 @@
 //!
 //! Redis trouble never stops alerts: each call is bounded, and a failed one
 //! is decided in this process's memory (counted in `Stats::redis_fallbacks`).
+//!
+//! Interactive alerts share two things more ([`interactive`]): the leader
+//! lock (one process polls Telegram for presses) and mutes.
 
 #[cfg(feature = "redis")]
 mod connection;
 #[cfg(not(feature = "redis"))]
 mod disabled;
+#[cfg(feature = "redis")]
+mod interactive;
 #[cfg(feature = "redis")]
 mod redis;
 
@@ -53,6 +58,10 @@ pub(crate) struct Fleet {
     collects: Vec<(u64, Instant)>,
     /// When batched repeat counts were last sent.
     last_sync: Instant,
+    /// Interactive alerts: tallies take the notes the fleet stored.
+    interactive: bool,
+    /// Until when the leader lock this process took holds.
+    leads_until: Option<Instant>,
 }
 
 impl Fleet {
@@ -68,7 +77,14 @@ impl Fleet {
             digest_period,
             collects: Vec::new(),
             last_sync: Instant::now(),
+            interactive: false,
+            leads_until: None,
         }
+    }
+
+    /// Alerts carry buttons: tallies read the notes chat members added.
+    pub(crate) fn interactive(&mut self) {
+        self.interactive = true;
     }
 
     /// Whether other processes share this one's state.
@@ -140,6 +156,63 @@ impl Fleet {
         }
     }
 
+    /// Whether this process leads the fleet's interactive polling, taking
+    /// or renewing the lock for `ttl`: always on its own; with Redis away,
+    /// only while the lock it took still holds (so that two processes
+    /// never poll at once).
+    pub(crate) async fn lead(&mut self, ttl: Duration, now: Instant) -> bool {
+        let Some(store) = &mut self.store else {
+            return true;
+        };
+        match store.lead(ttl).await {
+            Some(true) => {
+                self.leads_until = Some(now + ttl);
+                true
+            }
+            Some(false) => {
+                self.leads_until = None;
+                false
+            }
+            None => self.leads_until.is_some_and(|until| now < until),
+        }
+    }
+
+    /// Gives the leader lock up (shutdown).
+    pub(crate) async fn resign(&mut self) {
+        if let (Some(store), Some(_)) = (&mut self.store, self.leads_until.take()) {
+            store.resign().await;
+        }
+    }
+
+    /// Mutes `fingerprint` fleet-wide for `duration` (nothing without a
+    /// fleet: the pipeline's own memory is all there is).
+    pub(crate) async fn mute(&mut self, fingerprint: u64, duration: Duration) {
+        if let Some(store) = &mut self.store {
+            store.mute(fingerprint, duration).await;
+        }
+    }
+
+    /// Ends a mute fleet-wide.
+    pub(crate) async fn unmute(&mut self, fingerprint: u64) {
+        if let Some(store) = &mut self.store {
+            store.unmute(fingerprint).await;
+        }
+    }
+
+    /// The original alert of `fingerprint` as the fleet stored it (with
+    /// its notes), if any.
+    pub(crate) async fn original(&mut self, fingerprint: u64) -> Option<Delivered> {
+        self.store.as_mut()?.original(fingerprint).await
+    }
+
+    /// Stores an alert with what chat members added to it, for `ttl` (a
+    /// muted alert's for the mute's length, to edit it when it ends).
+    pub(crate) async fn remember_for(&mut self, delivered: &Delivered, ttl: Duration) {
+        if let Some(store) = &mut self.store {
+            store.store_original(delivered, ttl).await;
+        }
+    }
+
     /// Completes tallies with the fleet's totals, and with the original an
     /// alert of another process was delivered as.
     pub(crate) async fn complete(&mut self, tallies: &mut [Tally]) {
@@ -152,8 +225,16 @@ impl Fleet {
                     tally.total = tally.total.max(total);
                 }
             }
-            if tally.delivered.is_none() {
-                tally.delivered = store.original(tally.fingerprint).await;
+            match &mut tally.delivered {
+                None => tally.delivered = store.original(tally.fingerprint).await,
+                // Another process may have acknowledged or muted it: the
+                // fleet's copy has the notes.
+                Some(delivered) if self.interactive => {
+                    if let Some(stored) = store.original(tally.fingerprint).await {
+                        delivered.notes = stored.notes;
+                    }
+                }
+                Some(_) => {}
             }
         }
     }

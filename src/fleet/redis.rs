@@ -67,9 +67,9 @@ impl FleetConfig {
 pub(crate) struct FleetStore {
     target: RedisTarget,
     connection: Option<FleetConnection>,
-    prefix: String,
+    pub(super) prefix: String,
     timeout: Duration,
-    instance: String,
+    pub(super) instance: String,
     counters: Arc<Counters>,
     reporter: Arc<Reporter>,
     /// Whether the last call failed (to announce recovery once).
@@ -127,35 +127,49 @@ const FIRST: i64 = -1;
 /// `SET KEYS[1] NX` (the claim, `ARGV[1]` this process, `ARGV[2]` the
 /// window): `{-1, window}` if it was taken here; otherwise a repeat, added
 /// to the tally `KEYS[2]` (expiring with the window): its new count and the
-/// claim's remaining milliseconds.
+/// claim's remaining milliseconds. While the kind is muted (`KEYS[3]`, set
+/// by a chat member's 🔕), nothing is claimed or counted: `{-3, the mute's
+/// remaining milliseconds}`.
 const CLAIM_SCRIPT: &str = "\
+local muted = redis.call('PTTL', KEYS[3])
+if muted > 0 then return {-3, muted} end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {-1, tonumber(ARGV[2])} end
 local n = redis.call('INCRBY', KEYS[2], 1)
 if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return {n, redis.call('PTTL', KEYS[1])}";
 
-/// For each kind: `KEYS[2i-1]` its tally, `KEYS[2i]` its claim,
-/// `ARGV[2i]` the repeats to add, `ARGV[2i+1]` how long this process knows
-/// the claim to hold still (`ARGV[1]`: the window, for a new tally's
-/// expiry). A claim that is gone although it should hold (Redis lost it in
-/// a failover: replication is asynchronous) is put back for that long, so
-/// that no process alerts the kind a second time. Returns, per kind, the
-/// tally after the addition and the claim's remaining milliseconds (-2:
-/// gone).
+/// What [`CLAIM_SCRIPT`] and [`SYNC_SCRIPT`] answer for a muted kind.
+const MUTED: i64 = -3;
+
+/// For each kind: `KEYS[3i-2]` its tally, `KEYS[3i-1]` its claim,
+/// `KEYS[3i]` its mute, `ARGV[2i]` the repeats to add, `ARGV[2i+1]` how
+/// long this process knows the claim to hold still (`ARGV[1]`: the window,
+/// for a new tally's expiry). A claim that is gone although it should hold
+/// (Redis lost it in a failover: replication is asynchronous) is put back
+/// for that long, so that no process alerts the kind a second time.
+/// Returns, per kind, the tally after the addition and the claim's
+/// remaining milliseconds (-2: gone); for a muted kind, nothing is counted
+/// and the answer is `-3` and the mute's remaining milliseconds.
 const SYNC_SCRIPT: &str = "\
 local out = {}
-for i = 1, #KEYS / 2 do
-  local add = tonumber(ARGV[2 * i])
-  local n = redis.call('INCRBY', KEYS[2 * i - 1], add)
-  if n == add then redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[1]) end
-  local ttl = redis.call('PTTL', KEYS[2 * i])
-  local restore = tonumber(ARGV[2 * i + 1])
-  if ttl == -2 and restore > 0 then
-    redis.call('SET', KEYS[2 * i], 'restored', 'PX', restore)
-    ttl = restore
+for i = 1, #KEYS / 3 do
+  local muted = redis.call('PTTL', KEYS[3 * i])
+  if muted > 0 then
+    out[2 * i - 1] = -3
+    out[2 * i] = muted
+  else
+    local add = tonumber(ARGV[2 * i])
+    local n = redis.call('INCRBY', KEYS[3 * i - 2], add)
+    if n == add then redis.call('PEXPIRE', KEYS[3 * i - 2], ARGV[1]) end
+    local ttl = redis.call('PTTL', KEYS[3 * i - 1])
+    local restore = tonumber(ARGV[2 * i + 1])
+    if ttl == -2 and restore > 0 then
+      redis.call('SET', KEYS[3 * i - 1], 'restored', 'PX', restore)
+      ttl = restore
+    end
+    out[2 * i - 1] = n
+    out[2 * i] = ttl
   end
-  out[2 * i - 1] = n
-  out[2 * i] = ttl
 end
 return out";
 
@@ -235,6 +249,10 @@ impl FleetStore {
             answer => answer,
         };
         match answer {
+            Some((MUTED, remaining)) => {
+                self.known.remove(&fingerprint);
+                Claim::Muted { remaining }
+            }
             // This process's alert: its later records are repeats, counted
             // here and synced like any other fleet kind's.
             Some((FIRST, _)) => {
@@ -275,11 +293,13 @@ impl FleetStore {
         let claim = format!("{}:dedup:{fingerprint:016x}", self.prefix);
         let tally = format!("{}:tally:{fingerprint:016x}", self.prefix);
         let (script, instance) = (self.claim_or_count.clone(), self.instance.clone());
+        let mute = format!("{}:mute:{fingerprint:016x}", self.prefix);
         let (answer, claim_ttl) = self
             .call(|mut conn| async move {
                 script
                     .key(&claim)
                     .key(&tally)
+                    .key(&mute)
                     .arg(&instance)
                     .arg(millis(window))
                     .invoke_async::<(i64, i64)>(&mut conn)
@@ -351,6 +371,7 @@ impl FleetStore {
             invocation
                 .key(format!("{}:tally:{fingerprint:016x}", self.prefix))
                 .key(format!("{}:dedup:{fingerprint:016x}", self.prefix))
+                .key(format!("{}:mute:{fingerprint:016x}", self.prefix))
                 .arg(known.pending)
                 .arg(restore.as_millis().min(u128::from(u64::MAX)) as u64);
             sent.push((*fingerprint, known.pending));
@@ -369,6 +390,14 @@ impl FleetStore {
             else {
                 continue;
             };
+            if *repeats == MUTED {
+                // Muted by a chat member: its records are the mute's now
+                // (the next one asks Redis and learns for how long).
+                entry.pending = 0;
+                entry.until = asked;
+                entry.covered_until = asked;
+                continue;
+            }
             let repeats = repeats.unsigned_abs();
             entry.fleet_repeats = repeats;
             entry.pending = entry.pending.saturating_sub(*added);
@@ -442,6 +471,12 @@ impl FleetStore {
         {
             self.sync(&[fingerprint]).await;
         }
+    }
+
+    /// Forgets that `fingerprint` is a fleet repeat (it was muted: the next
+    /// record asks Redis, which says so).
+    pub(super) fn forget_repeat(&mut self, fingerprint: u64) {
+        self.known.remove(&fingerprint);
     }
 
     /// The fleet's occurrences of `fingerprint` (the original included), if
@@ -586,7 +621,7 @@ impl FleetStore {
 
     /// Runs one command with the timeout; `None` (counted, reported) on
     /// any failure.
-    async fn call<T, F, Fut>(&mut self, command: F) -> Option<T>
+    pub(super) async fn call<T, F, Fut>(&mut self, command: F) -> Option<T>
     where
         F: FnOnce(FleetConnection) -> Fut,
         Fut: std::future::Future<Output = ::redis::RedisResult<T>>,
@@ -654,7 +689,7 @@ fn claim_remaining(ttl_millis: i64, window: Duration) -> Duration {
     }
 }
 
-fn millis(duration: Duration) -> u64 {
+pub(super) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis())
         .unwrap_or(u64::MAX)
         .max(1)

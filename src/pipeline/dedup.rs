@@ -65,6 +65,8 @@ pub(crate) enum Claim {
     /// count crossed a tally threshold with it (exactly one process sees
     /// each crossing, so that one edits the alert).
     Repeat { total: u64, crossed: bool },
+    /// A chat member muted the kind (fleet-wide) for `remaining` still.
+    Muted { remaining: Duration },
 }
 
 /// What to do with a record.
@@ -117,6 +119,7 @@ impl Tally {
                 .as_ref()
                 .filter(|delivered| !delivered.plain)
                 .map(|delivered| (delivered.message_id, delivered.html.as_str())),
+            notes: self.delivered.as_ref().map(|delivered| &delivered.notes),
         }
     }
 
@@ -269,6 +272,35 @@ impl Dedup {
         Some(entry.repeats + 1)
     }
 
+    /// The alert of `fingerprint` as it stands (for an edit a chat member's
+    /// press asks for), if this process holds it.
+    pub(crate) fn current(&self, fingerprint: u64) -> Option<Tally> {
+        let entry = self.entries.get(&fingerprint)?;
+        Some(tally_of(fingerprint, entry, self.window))
+    }
+
+    /// Records what chat members added to the alert of `fingerprint`.
+    pub(crate) fn set_notes(
+        &mut self,
+        fingerprint: u64,
+        notes: &crate::render::actions::AlertNotes,
+    ) {
+        if let Some(delivered) = self
+            .entries
+            .get_mut(&fingerprint)
+            .and_then(|entry| entry.delivered.as_mut())
+        {
+            delivered.notes = notes.clone();
+        }
+    }
+
+    /// Ends the window of `fingerprint` without a tally (its kind was
+    /// muted: the mute's count replaces it); the alert as it stood.
+    pub(crate) fn forget(&mut self, fingerprint: u64) -> Option<Tally> {
+        let entry = self.entries.remove(&fingerprint)?;
+        Some(tally_of(fingerprint, &entry, self.window))
+    }
+
     /// Whether `fingerprint` has an entry.
     pub(crate) fn holds(&self, fingerprint: u64) -> bool {
         self.entries.contains_key(&fingerprint)
@@ -415,6 +447,7 @@ mod tests {
             message_id: 1,
             html: "x".into(),
             plain: false,
+            notes: Default::default(),
         });
         assert_eq!(dedup.tally(7).map(|t| t.total), Some(100));
         admit(&mut dedup, 7, start, &mut tallies);

@@ -111,6 +111,9 @@ pub(crate) struct DigestData {
     /// Records a full queue dropped, by kind (`target\0message`).
     #[serde(default)]
     dropped_kinds: HashMap<String, WarningEntry>,
+    /// Records of kinds a chat member muted, by fingerprint (hex).
+    #[serde(default)]
+    muted_kinds: HashMap<String, WarningEntry>,
 }
 
 impl DigestData {
@@ -118,6 +121,7 @@ impl DigestData {
         self.slow.is_empty()
             && self.warnings.is_empty()
             && self.dropped_kinds.is_empty()
+            && self.muted_kinds.is_empty()
             && self.slow_untracked + self.warnings_untracked + self.dropped + self.deduplicated == 0
     }
 
@@ -143,16 +147,8 @@ impl DigestData {
                 None => self.warnings_untracked += entry.count,
             }
         }
-        for (kind, entry) in other.dropped_kinds {
-            let room = self.dropped_kinds.len() < MAX_KEYS;
-            match self.dropped_kinds.get_mut(&kind) {
-                Some(mine) => mine.count += entry.count,
-                None if room => {
-                    self.dropped_kinds.insert(kind, entry);
-                }
-                None => {}
-            }
-        }
+        merge_kinds(&mut self.dropped_kinds, other.dropped_kinds);
+        merge_kinds(&mut self.muted_kinds, other.muted_kinds);
         self.slow_untracked += other.slow_untracked;
         self.warnings_untracked += other.warnings_untracked;
         self.dropped += other.dropped;
@@ -167,6 +163,7 @@ impl DigestData {
         let (slow, slow_more_keys) = top_slow(self.slow, top);
         let (warnings, warnings_more_kinds) = top_warnings(self.warnings, top);
         let (dropped_kinds, dropped_more_kinds) = top_warnings(self.dropped_kinds, top);
+        let (muted_kinds, muted_more_kinds) = top_warnings(self.muted_kinds, top);
         Some(DigestReport {
             period,
             ended: SystemTime::now(),
@@ -179,6 +176,8 @@ impl DigestData {
             dropped: self.dropped,
             dropped_kinds,
             dropped_more_kinds,
+            muted_kinds,
+            muted_more_kinds,
             deduplicated: self.deduplicated,
         })
     }
@@ -274,17 +273,18 @@ impl Digest {
     /// Counts records a full queue dropped, by kind (sanitized message).
     pub(crate) fn add_dropped(&mut self, target: &str, message: &str, count: u64) {
         let kind = format!("{target}\u{0}{}", normalize(message));
-        let kinds = &mut self.data.dropped_kinds;
-        if let Some(entry) = kinds.get_mut(&kind) {
-            entry.count += count;
-        } else if kinds.len() < MAX_KEYS {
-            let entry = WarningEntry {
-                count,
-                target: target.to_owned(),
-                message: message.to_owned(),
-            };
-            kinds.insert(kind, entry);
-        }
+        add_kind(&mut self.data.dropped_kinds, kind, target, message, count);
+    }
+
+    /// Counts records of a muted kind (`fingerprint`; its sanitized title).
+    pub(crate) fn add_muted(&mut self, fingerprint: u64, target: &str, title: &str, count: u64) {
+        add_kind(
+            &mut self.data.muted_kinds,
+            format!("{fingerprint:016x}"),
+            target,
+            title,
+            count,
+        );
     }
 
     /// Closes the window: how long it lasted, and its raw contents.
@@ -360,6 +360,41 @@ impl Digest {
         }
         self.alerted_at.insert(key.to_owned(), now);
         true
+    }
+}
+
+/// Counts `count` records of `kind` (bounded: past [`MAX_KEYS`] kinds, new
+/// ones are not named).
+fn add_kind(
+    kinds: &mut HashMap<String, WarningEntry>,
+    kind: String,
+    target: &str,
+    message: &str,
+    count: u64,
+) {
+    if let Some(entry) = kinds.get_mut(&kind) {
+        entry.count += count;
+    } else if kinds.len() < MAX_KEYS {
+        let entry = WarningEntry {
+            count,
+            target: target.to_owned(),
+            message: message.to_owned(),
+        };
+        kinds.insert(kind, entry);
+    }
+}
+
+/// Adds another process's kinds to `mine` (bounded like one process's).
+fn merge_kinds(mine: &mut HashMap<String, WarningEntry>, other: HashMap<String, WarningEntry>) {
+    for (kind, entry) in other {
+        let room = mine.len() < MAX_KEYS;
+        match mine.get_mut(&kind) {
+            Some(kept) => kept.count += entry.count,
+            None if room => {
+                mine.insert(kind, entry);
+            }
+            None => {}
+        }
     }
 }
 

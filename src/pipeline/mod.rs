@@ -30,6 +30,7 @@ pub(crate) mod enrich;
 pub(crate) mod fingerprint;
 pub(crate) mod histogram;
 pub(crate) mod hook;
+pub(crate) mod mutes;
 pub(crate) mod notices;
 pub(crate) mod repeats;
 
@@ -125,6 +126,9 @@ pub(crate) struct Pipeline {
     dropped_reported: u64,
     /// When a hook's panic was last alerted (once per digest window).
     hook_alerted_at: Option<Instant>,
+    /// Interactive alerts: the buttons they carry, and the kinds chat
+    /// members muted (see [`mutes`]).
+    interactive: mutes::Interactive,
 }
 
 /// What the pipeline shares with the rest of the crate.
@@ -177,6 +181,7 @@ impl Pipeline {
             drops,
             dropped_reported: 0,
             hook_alerted_at: None,
+            interactive: mutes::Interactive::default(),
         }
     }
 
@@ -249,6 +254,12 @@ impl Pipeline {
         claim: Claim,
         out: &mut Prepared,
     ) -> Option<u64> {
+        if let Some(opening) = self.muted(record, fp, claim) {
+            if let Some(kind) = opening {
+                self.open_kinds.open(kind);
+            }
+            return None;
+        }
         let (verdict, opening) = self.admit(record, fp, claim, out);
         if let Some(kind) = opening {
             self.open_kinds.open(kind);
@@ -340,6 +351,7 @@ impl Pipeline {
         let mut alert = messages_for(pages, &target, heading, record.level.is_silent(), 1);
         if let Some(first) = alert.first_mut() {
             first.fingerprint = fingerprint;
+            first.keyboard = fingerprint.and_then(|fp| self.keyboard(fp, &Default::default()));
         }
         alert
     }
@@ -353,9 +365,10 @@ impl Pipeline {
     /// window closing, or a dedup window closing.
     pub(crate) fn next_wake(&self) -> Instant {
         let digest = self.digest.due_at();
-        self.dedup
-            .next_expiry()
-            .map_or(digest, |expiry| expiry.min(digest))
+        [self.dedup.next_expiry(), self.next_mute_end()]
+            .into_iter()
+            .flatten()
+            .fold(digest, Instant::min)
     }
 
     /// The periodic work that is due: tallies of closed dedup windows, and
@@ -364,6 +377,7 @@ impl Pipeline {
         let now = self.clock.now();
         let mut ticked = Ticked::default();
         self.dedup.expire(now, &mut ticked.tallies);
+        self.expire_mutes();
         if now >= self.digest.due_at() {
             ticked.window = Some(self.close_window());
         }
@@ -415,9 +429,11 @@ impl Pipeline {
             let (edit, text, fallback) = render_tally(&tally.text(), &self.config.identity.service);
             let heading = Heading::new(AlertLevel::Info, &tally.title);
             let mut pages = messages_for(vec![text], &tally.target, heading, true, 0);
+            let keyboard = edit.and_then(|_| self.tally_keyboard(tally));
             for page in &mut pages {
                 page.edit = edit;
                 page.fallback = fallback.clone();
+                page.keyboard = keyboard.clone();
             }
             messages.extend(pages);
         }
@@ -471,6 +487,7 @@ fn opening(
         key,
         fingerprint,
         fleet,
+        muted: false,
         title,
         level: record.level,
         target,

@@ -109,6 +109,17 @@ impl Pipeline {
         self.addresses.routes.target(AlertLevel::Error).chat_id
     }
 
+    /// The chats alerts go to (where their buttons may be pressed).
+    pub(crate) fn alert_chats(&self) -> Vec<ChatId> {
+        let mut chats = Vec::new();
+        for target in self.targets() {
+            if !chats.contains(&target.chat_id) {
+                chats.push(target.chat_id);
+            }
+        }
+        chats
+    }
+
     /// Every distinct destination, for the configuration check.
     pub(crate) fn targets(&self) -> Vec<Target> {
         let mut targets: Vec<Target> = Vec::new();

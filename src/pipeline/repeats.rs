@@ -126,13 +126,19 @@ impl Pipeline {
     }
 
     /// Open kinds whose dedup window is gone here: evicted for room, or
-    /// (fleet) no longer known to be covered by another alert.
+    /// (fleet) no longer known to be covered by another alert; and kinds
+    /// muted or unmuted since they opened.
     fn stale_kinds(&self, fleet: &impl SharedRepeats) -> Vec<GateKey> {
         self.open_kinds
             .kinds()
-            .filter(|kind| match kind.fleet {
-                true => !fleet.covers(kind.fingerprint),
-                false => !self.dedup.holds(kind.fingerprint),
+            .filter(|kind| {
+                // A kind muted or unmuted since it opened reopens as such.
+                self.mute_changed(kind)
+                    || match (kind.muted, kind.fleet) {
+                        (true, _) => false,
+                        (false, true) => !fleet.covers(kind.fingerprint),
+                        (false, false) => !self.dedup.holds(kind.fingerprint),
+                    }
             })
             .map(|kind| kind.key)
             .collect()
@@ -148,6 +154,12 @@ impl Pipeline {
         fleet: &mut impl SharedRepeats,
     ) -> Option<Tally> {
         if repeats == 0 {
+            return None;
+        }
+        if kind.muted {
+            self.counters.accept_repeats(repeats);
+            let (fp, title) = (kind.fingerprint, kind.title.as_str());
+            self.count_muted(fp, "", title, repeats);
             return None;
         }
         let fleet_total = match kind.fleet {

@@ -45,6 +45,9 @@ pub(crate) struct DigestReport {
     /// The kinds of what was dropped, most first (what could be told apart).
     pub(crate) dropped_kinds: Vec<WarningRow>,
     pub(crate) dropped_more_kinds: usize,
+    /// Kinds a chat member muted, with their records, most first.
+    pub(crate) muted_kinds: Vec<WarningRow>,
+    pub(crate) muted_more_kinds: usize,
     pub(crate) deduplicated: u64,
 }
 
@@ -63,6 +66,7 @@ pub(crate) fn render_digest(report: &DigestReport, ctx: &RenderContext<'_>) -> V
     write_slow_rows(&mut w, report);
     write_warning_rows(&mut w, report);
     write_dropped_rows(&mut w, report);
+    write_muted_rows(&mut w, report);
     let mut notices = Vec::new();
     if report.dropped > 0 {
         notices.push(format!("{} record(s) dropped (queue full)", report.dropped));
@@ -116,6 +120,7 @@ fn write_warning_rows(w: &mut HtmlWriter, report: &DigestReport) {
     write_kind_rows(
         w,
         "🟠 Warnings",
+        "",
         &report.warnings,
         report.warnings_more_kinds,
     );
@@ -132,16 +137,31 @@ fn write_dropped_rows(w: &mut HtmlWriter, report: &DigestReport) {
         return;
     }
     let (rows, more) = (&report.dropped_kinds, report.dropped_more_kinds);
-    write_kind_rows(w, "🗑 Dropped (queue full)", rows, more);
+    write_kind_rows(w, "🗑 Dropped (queue full)", "", rows, more);
 }
 
-/// A section of kinds with their counts: `• ×N target: message`.
-fn write_kind_rows(w: &mut HtmlWriter, heading: &str, rows: &[WarningRow], more: usize) {
+fn write_muted_rows(w: &mut HtmlWriter, report: &DigestReport) {
+    if report.muted_kinds.is_empty() {
+        return;
+    }
+    let (rows, more) = (&report.muted_kinds, report.muted_more_kinds);
+    write_kind_rows(w, "🔕 Muted", "muted ", rows, more);
+}
+
+/// A section of kinds with their counts: `• ×N target: message` (the
+/// count after `label`).
+fn write_kind_rows(
+    w: &mut HtmlWriter,
+    heading: &str,
+    label: &str,
+    rows: &[WarningRow],
+    more: usize,
+) {
     w.text("\n");
     w.tagged("b", heading, 40);
     w.text("\n");
     for row in rows {
-        w.text(&format!("• ×{} ", row.count));
+        w.text(&format!("• {label}×{} ", row.count));
         w.tagged("code", &row.target, 100);
         w.text(": ");
         w.text_capped(row.message.trim(), 200);

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::actions::AlertNotes;
 use super::html::{escape_into, html_to_plain, HtmlWriter, MAX_MESSAGE_UNITS};
 use super::time::{format_duration, format_utc};
 
@@ -18,6 +19,8 @@ pub(crate) struct TallyText<'a> {
     /// The original alert's message id and HTML, when it can be edited (it
     /// was sent as HTML).
     pub(crate) original: Option<(i64, &'a str)>,
+    /// Who acknowledged or muted it (interactive alerts).
+    pub(crate) notes: Option<&'a AlertNotes>,
 }
 
 /// A tally: the edit of the original alert `(Some(message_id), html, None)`
@@ -45,11 +48,18 @@ pub(crate) fn render_tally(
         return (None, follow_up, None);
     };
     let mut edited = html.to_owned();
-    edited.push_str("\n\n");
-    let line_units = escape_into(&mut edited, &line);
-    let original_units = html_to_plain(html).encode_utf16().count();
-    if original_units + 2 + line_units > MAX_MESSAGE_UNITS {
-        return (None, follow_up, None);
+    // An alert a chat member acted on before it repeated shows no tally.
+    if tally.total > 1 {
+        edited.push_str("\n\n");
+        let line_units = escape_into(&mut edited, &line);
+        let original_units = html_to_plain(html).encode_utf16().count();
+        if original_units + 2 + line_units > MAX_MESSAGE_UNITS {
+            return (None, follow_up, None);
+        }
+    }
+    if let Some(notes) = tally.notes {
+        // Notes that do not fit are left out (the buttons still say it).
+        let _fits = notes.append_to(&mut edited);
     }
     (Some(message_id), edited, Some(follow_up))
 }

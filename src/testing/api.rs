@@ -6,11 +6,11 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::html::parse_html;
+use super::response::{api_error, ok};
 use super::{Reply, SentMessage, Shared, MAX_MESSAGE_UNITS};
 
 /// Answers one Bot API call.
@@ -41,7 +41,10 @@ pub(super) async fn handle(
             let position = inner
                 .script
                 .iter()
-                .position(|(only, _)| only.as_deref().is_none_or(|m| m == method));
+                .position(|(only, _)| match only.as_deref() {
+                    Some(only) => only == method,
+                    None => matches!(method.as_str(), "sendMessage" | "editMessageText"),
+                });
             position
                 .and_then(|i| inner.script.remove(i))
                 .map(|(_, reply)| reply)
@@ -77,6 +80,8 @@ pub(super) async fn handle(
         ),
         "sendMessage" => send_message(&shared, &request),
         "editMessageText" => edit_message_text(&shared, &request),
+        "getUpdates" => super::updates::get_updates(&shared, &request).await,
+        "answerCallbackQuery" => super::updates::answer_callback_query(&shared, &request),
         _ => api_error(StatusCode::NOT_FOUND, "Not Found", None),
     };
     log(response.status().as_u16());
@@ -96,6 +101,10 @@ fn send_message(shared: &Shared, request: &Value) -> Response {
     };
     let (text, parse_mode) = match checked_text(request) {
         Ok(checked) => checked,
+        Err(description) => return api_error(StatusCode::BAD_REQUEST, &description, None),
+    };
+    let reply_markup = match checked_markup(request) {
+        Ok(markup) => markup,
         Err(description) => return api_error(StatusCode::BAD_REQUEST, &description, None),
     };
     let mut inner = shared.lock();
@@ -124,6 +133,7 @@ fn send_message(shared: &Shared, request: &Value) -> Response {
             .and_then(Value::as_bool)
             .unwrap_or(false),
         message_id,
+        reply_markup,
         received_at: now,
     });
     drop(inner);
@@ -143,6 +153,10 @@ fn edit_message_text(shared: &Shared, request: &Value) -> Response {
         Ok(checked) => checked,
         Err(description) => return api_error(StatusCode::BAD_REQUEST, &description, None),
     };
+    let reply_markup = match checked_markup(request) {
+        Ok(markup) => markup,
+        Err(description) => return api_error(StatusCode::BAD_REQUEST, &description, None),
+    };
     let mut inner = shared.lock();
     let Some(message) = inner
         .messages
@@ -155,7 +169,7 @@ fn edit_message_text(shared: &Shared, request: &Value) -> Response {
             None,
         );
     };
-    if message.text == text {
+    if message.text == text && message.reply_markup == reply_markup {
         return api_error(
             StatusCode::BAD_REQUEST,
             "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
@@ -164,9 +178,43 @@ fn edit_message_text(shared: &Shared, request: &Value) -> Response {
     }
     message.text = text.clone();
     message.parse_mode = parse_mode;
+    // An edit without a keyboard removes it, as on Telegram.
+    message.reply_markup = reply_markup;
     drop(inner);
     shared.changed.notify_all();
     ok(json!({"message_id": message_id, "date": 0, "text": text}))
+}
+
+/// The request's inline keyboard if Telegram would accept it (each button
+/// with a label and at most 64 bytes of `callback_data`), else the
+/// description of its 400 answer.
+fn checked_markup(request: &Value) -> Result<Option<Value>, String> {
+    let Some(markup) = request.get("reply_markup") else {
+        return Ok(None);
+    };
+    let rows = markup
+        .get("inline_keyboard")
+        .and_then(Value::as_array)
+        .ok_or("Bad Request: can't parse reply keyboard markup JSON object")?;
+    for button in rows
+        .iter()
+        .flat_map(|row| row.as_array().into_iter().flatten())
+    {
+        let label = button
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let data = button.get("callback_data").and_then(Value::as_str);
+        if label.is_empty() {
+            return Err(
+                "Bad Request: text buttons are unallowed in the inline keyboard".to_owned(),
+            );
+        }
+        if data.is_none_or(|data| data.is_empty() || data.len() > 64) {
+            return Err("Bad Request: BUTTON_DATA_INVALID".to_owned());
+        }
+    }
+    Ok(Some(markup.clone()))
 }
 
 /// The request's text and parse mode if Telegram would accept them, else the
@@ -235,18 +283,11 @@ fn scripted_reply(reply: &Reply) -> Response {
             "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0",
             None,
         ),
+        Reply::Conflict(description) => api_error(
+            StatusCode::CONFLICT,
+            &format!("Conflict: {description}"),
+            None,
+        ),
         Reply::Hang => api_error(StatusCode::INTERNAL_SERVER_ERROR, "hang", None),
     }
-}
-
-fn ok(result: Value) -> Response {
-    Json(json!({"ok": true, "result": result})).into_response()
-}
-
-fn api_error(status: StatusCode, description: &str, parameters: Option<Value>) -> Response {
-    let mut body = json!({"ok": false, "error_code": status.as_u16(), "description": description});
-    if let Some(parameters) = parameters {
-        body["parameters"] = parameters;
-    }
-    (status, Json(body)).into_response()
 }

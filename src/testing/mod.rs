@@ -47,6 +47,8 @@ use crate::delivery::pacing::{Pacing, Window};
 
 mod api;
 mod html;
+mod response;
+mod updates;
 
 use api::handle;
 pub use html::parse_html;
@@ -80,6 +82,10 @@ pub enum Reply {
     ParseError,
     /// 400 with this description (e.g. "message thread not found").
     BadRequest(String),
+    /// 409 Conflict with this description, as `getUpdates` answers while
+    /// the bot has a webhook (e.g. "can't use getUpdates method while
+    /// webhook is active") or another program polls it.
+    Conflict(String),
     /// Accept the connection and never answer (until the mock is dropped or
     /// [`MockTelegram::hang`] is turned off).
     Hang,
@@ -105,6 +111,9 @@ pub struct SentMessage {
     pub protect_content: bool,
     /// The id the mock assigned.
     pub message_id: i64,
+    /// `reply_markup` as sent (or as the last edit set it): an inline
+    /// keyboard, if any.
+    pub reply_markup: Option<Value>,
     /// When the mock received it.
     pub received_at: Instant,
 }
@@ -122,6 +131,45 @@ impl SentMessage {
     /// The visible length in UTF-16 code units, as Telegram counts it.
     pub fn visible_units(&self) -> usize {
         self.plain_text().encode_utf16().count()
+    }
+
+    /// The labels of its inline keyboard's buttons, row by row.
+    pub fn buttons(&self) -> Vec<String> {
+        self.button_pairs()
+            .into_iter()
+            .map(|(label, _)| label)
+            .collect()
+    }
+
+    /// The `callback_data` of the button labelled `label`.
+    pub fn button_data(&self, label: &str) -> Option<String> {
+        self.button_pairs()
+            .into_iter()
+            .find(|(text, _)| text == label)
+            .map(|(_, data)| data)
+    }
+
+    fn button_pairs(&self) -> Vec<(String, String)> {
+        let rows = self
+            .reply_markup
+            .as_ref()
+            .and_then(|markup| markup.get("inline_keyboard"))
+            .and_then(Value::as_array);
+        rows.into_iter()
+            .flatten()
+            .filter_map(Value::as_array)
+            .flatten()
+            .map(|button| {
+                let field = |name| {
+                    button
+                        .get(name)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                (field("text"), field("callback_data"))
+            })
+            .collect()
     }
 }
 
@@ -149,6 +197,14 @@ struct Inner {
     next_message_id: i64,
     clock: Option<TestClock>,
     limits: Option<Limits>,
+    /// Button presses not yet confirmed by a `getUpdates` offset.
+    updates: Vec<Value>,
+    next_update_id: i64,
+    /// Each `getUpdates` call's number: a newer call ends an older one
+    /// with 409, as Telegram does.
+    polls: u64,
+    /// `answerCallbackQuery` texts, by query id.
+    answers: HashMap<String, String>,
 }
 
 impl Inner {
@@ -265,6 +321,7 @@ impl MockTelegram {
             token: token.to_owned(),
             inner: Mutex::new(Inner {
                 next_message_id: 1,
+                next_update_id: 1,
                 ..Inner::default()
             }),
             changed: Condvar::new(),

@@ -13,10 +13,12 @@
 //!   hung Bot API never delays a flush or a shutdown past its deadline;
 //! - [`records`]: one record, and the repeats counted at the gate;
 //! - [`periodic`]: ticks, tallies and digest windows;
-//! - [`protocol`]: flush, shutdown and check requests.
+//! - [`protocol`]: flush, shutdown and check requests;
+//! - [`interact`]: button presses on interactive alerts (long polling).
 //!
 //! The builder wires it: it starts the thread with [`spawn`].
 
+mod interact;
 mod periodic;
 mod protocol;
 mod records;
@@ -36,8 +38,11 @@ use crate::delivery::{Courier, Message};
 use crate::error::Error;
 use crate::export::MetricsExport;
 use crate::fleet::Fleet;
+use crate::interact::press::Gatekeeper;
+use crate::interact::InteractConfig;
 use crate::pipeline::Pipeline;
 use crate::record::Record;
+use crate::report::Reporter;
 use crate::stats::Counters;
 
 use protocol::{PendingFlush, Stopping};
@@ -70,6 +75,9 @@ pub(crate) struct Parts {
     pub(crate) fleet: Fleet,
     pub(crate) courier: Courier,
     pub(crate) counters: Arc<Counters>,
+    pub(crate) reporter: Arc<Reporter>,
+    /// Interactive alerts: how, and who may press (`None`: off).
+    pub(crate) interactive: Option<(InteractConfig, Gatekeeper)>,
 }
 
 /// Starts the worker thread (its runtime is built first, so a failure
@@ -118,11 +126,18 @@ struct Worker {
     held_tallies: Vec<crate::pipeline::Tally>,
     /// `Stats` and `Health` in the application's metrics (feature `metrics`).
     metrics: MetricsExport,
+    reporter: Arc<Reporter>,
+    /// Button presses (interactive alerts), while on.
+    interaction: Option<interact::Interaction>,
 }
 
 impl Worker {
     fn new(parts: Parts, inbox: Inbox) -> Self {
         let metrics = MetricsExport::new(parts.pipeline.deploy().0);
+        let client = parts.courier.client();
+        let interaction = parts
+            .interactive
+            .map(|(config, gatekeeper)| interact::Interaction::new(config, gatekeeper, client));
         Worker {
             config: parts.config,
             pipeline: parts.pipeline,
@@ -140,6 +155,8 @@ impl Worker {
             final_tallies_due: false,
             held_tallies: Vec::new(),
             metrics,
+            reporter: parts.reporter,
+            interaction,
         }
     }
 
@@ -167,6 +184,7 @@ impl Worker {
                 (counters.snapshot(), counters.health.get())
             });
             self.answer_flushes();
+            self.poll_if_due().await;
             self.finish_when_idle().await;
             let next_reminder = self.courier.remind_if_dark(Instant::now());
             let next_send = self.dispatch();
@@ -184,6 +202,10 @@ impl Worker {
             let listen = self.records_open && self.courier.has_room() && idle;
             let poll_later = self.records_open && !idle;
             let next_sync = self.fleet.next_sync();
+            let next_poll = self
+                .interaction
+                .as_ref()
+                .and_then(interact::Interaction::wake_at);
             tokio::select! {
                 biased;
                 command = self.control.recv(), if self.control_open => self.on_command(command).await,
@@ -203,6 +225,8 @@ impl Worker {
                 () = tokio::time::sleep(GATE_INTERVAL), if self.pipeline.has_open_kinds() => {}
                 () = sleep_until(next_reminder), if next_reminder.is_some() => {}
                 () = sleep_until(next_sync), if next_sync.is_some() => {}
+                updates = interact::poll_done(&mut self.interaction) => self.on_updates(updates).await,
+                () = sleep_until(next_poll), if next_poll.is_some() => {}
             }
         }
     }

@@ -1,0 +1,276 @@
+//! Interactive alerts: chat members acknowledge, mute and unmute alerts
+//! from their buttons, through MockTelegram's `getUpdates` and
+//! `answerCallbackQuery`, under the default settings (dedup on, default
+//! thresholds) with `interactive(true)`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use tracing_subscriber::prelude::*;
+use tracing_telegram::testing::{MockTelegram, Reply, SentMessage, TestClock};
+use tracing_telegram::{Builder, Health, TelegramGuard};
+
+#[derive(Debug)]
+struct PaymentError(u64);
+
+impl std::fmt::Display for PaymentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "card issuer declined charge {}", self.0)
+    }
+}
+
+impl std::error::Error for PaymentError {}
+
+/// The way services fail: `#[instrument(err)]` on a fallible function.
+#[tracing::instrument(err)]
+fn charge(order: u64) -> Result<(), PaymentError> {
+    Err(PaymentError(order))
+}
+
+fn interactive(mock: &MockTelegram) -> Builder {
+    common::default_builder(mock)
+        .interactive(true)
+        .interactive_poll_timeout(Duration::from_secs(1))
+}
+
+/// Runs `body` with `builder`'s layer installed on this thread.
+fn with_layer(builder: Builder, body: impl FnOnce(&TelegramGuard)) -> tracing_telegram::Stats {
+    let (layer, guard) = builder.build().unwrap();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || body(&guard));
+    let stats = guard.shutdown(Duration::from_secs(10));
+    common::assert_accounted(&stats);
+    stats
+}
+
+fn fail(guard: &TelegramGuard, orders: std::ops::RangeInclusive<u64>) {
+    for order in orders {
+        let _ = charge(order);
+    }
+    assert!(guard.flush(Duration::from_secs(10)));
+}
+
+/// Waits (up to 10 s) until message `id` satisfies `done`; the message.
+fn wait_for(mock: &MockTelegram, id: i64, done: impl Fn(&SentMessage) -> bool) -> SentMessage {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let message = mock
+            .messages()
+            .into_iter()
+            .find(|m| m.message_id == id)
+            .expect("the message exists");
+        if done(&message) {
+            return message;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting: {message:#?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn only_alert(mock: &MockTelegram) -> SentMessage {
+    let alerts: Vec<SentMessage> = common::notifying(&mock.messages())
+        .into_iter()
+        .cloned()
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    alerts[0].clone()
+}
+
+#[test]
+fn ack_shows_who_and_when_and_the_tally_keeps_updating() {
+    let mock = MockTelegram::start().unwrap();
+    with_layer(interactive(&mock), |guard| {
+        fail(guard, 1..=1);
+        let alert = only_alert(&mock);
+        assert_eq!(alert.buttons(), ["✅ Ack", "🔕 1 h", "🔕 24 h"]);
+        assert!(alert.plain_text().contains("card issuer declined charge"));
+
+        let toast = mock.press(alert.message_id, 42, "✅ Ack");
+        assert_eq!(toast.as_deref(), Some("✅ Acknowledged"));
+        let acked = wait_for(&mock, alert.message_id, |m| {
+            m.plain_text().contains("✅ Acknowledged by @user42 at ")
+        });
+        assert_eq!(acked.buttons(), ["🔕 1 h", "🔕 24 h"], "acknowledged once");
+        assert!(
+            acked.text.starts_with(&alert.text),
+            "the alert itself is kept"
+        );
+
+        fail(guard, 2..=10);
+        let tallied = wait_for(&mock, alert.message_id, |m| {
+            m.plain_text().contains("🔁 ×10")
+        });
+        assert!(
+            tallied.plain_text().contains("✅ Acknowledged by @user42"),
+            "{}",
+            tallied.plain_text()
+        );
+        assert_eq!(
+            tallied.buttons(),
+            ["🔕 1 h", "🔕 24 h"],
+            "edits keep the buttons"
+        );
+        assert_eq!(common::notifying(&mock.messages()).len(), 1, "no new alert");
+    });
+}
+
+#[test]
+fn a_mute_counts_repeats_for_the_digest_and_a_kind_failing_after_it_is_alerted_anew() {
+    let mock = MockTelegram::start().unwrap();
+    let clock = TestClock::new();
+    let builder = interactive(&mock).clock(clock.clone());
+    with_layer(builder, |guard| {
+        fail(guard, 1..=1);
+        let alert = only_alert(&mock);
+        let toast = mock.press(alert.message_id, 42, "🔕 1 h");
+        assert_eq!(toast.as_deref(), Some("🔕 Muted for 1 h"));
+        let muted = wait_for(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
+        assert!(
+            muted.plain_text().contains("🔕 muted by @user42 until "),
+            "{}",
+            muted.plain_text()
+        );
+
+        fail(guard, 2..=6);
+        assert_eq!(
+            mock.messages().len(),
+            1,
+            "no alert, no tally edit while muted"
+        );
+        let unchanged = wait_for(&mock, alert.message_id, |_| true);
+        assert_eq!(unchanged.text, muted.text);
+
+        clock.advance(Duration::from_secs(61 * 60));
+        assert!(guard.flush(Duration::from_secs(10)));
+        let digest = mock
+            .wait_for_messages(2, Duration::from_secs(10))
+            .into_iter()
+            .find(|m| m.plain_text().contains("DIGEST"))
+            .expect("a digest");
+        let digest = digest.plain_text();
+        assert!(digest.contains("🔕 Muted"), "{digest}");
+        assert!(digest.contains("muted ×5"), "{digest}");
+
+        fail(guard, 7..=7);
+        let alerts = common::notifying(&mock.messages()).len();
+        assert_eq!(alerts, 2, "still failing when the mute ended: alerted anew");
+    });
+}
+
+#[test]
+fn unmute_restores_the_buttons_and_the_next_failure_alerts() {
+    let mock = MockTelegram::start().unwrap();
+    let stats = with_layer(interactive(&mock), |guard| {
+        fail(guard, 1..=1);
+        let alert = only_alert(&mock);
+        assert!(mock.press(alert.message_id, 42, "🔕 24 h").is_some());
+        wait_for(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
+        fail(guard, 2..=3);
+        let toast = mock.press(alert.message_id, 42, "🔔 Unmute");
+        assert_eq!(toast.as_deref(), Some("🔔 Unmuted"));
+        let unmuted = wait_for(&mock, alert.message_id, |m| m.buttons().len() == 3);
+        assert!(
+            !unmuted.plain_text().contains("muted by"),
+            "{}",
+            unmuted.plain_text()
+        );
+        fail(guard, 4..=4);
+        assert_eq!(
+            common::notifying(&mock.messages()).len(),
+            2,
+            "unmuted: alerted again"
+        );
+    });
+    // Two alerts sent; the two muted records counted for the digest.
+    assert_eq!((stats.sent, stats.batched), (2, 2), "{stats:?}");
+}
+
+#[test]
+fn forged_and_unknown_button_data_change_nothing() {
+    let mock = MockTelegram::start().unwrap();
+    with_layer(interactive(&mock), |guard| {
+        fail(guard, 1..=1);
+        let alert = only_alert(&mock);
+        let real = alert.button_data("🔕 24 h").unwrap();
+        // Another alert's kind, or a longer mute: the tag no longer matches.
+        let (body, tag) = real.rsplit_once('.').unwrap();
+        let forged = format!("{}.{tag}", body.replacen("m1440", "m10080", 1));
+        let toast = mock.press_data(alert.message_id, 42, &forged).unwrap();
+        assert!(toast.contains("could not be verified"), "{toast}");
+        let toast = mock
+            .press_data(alert.message_id, 42, "mute-everything")
+            .unwrap();
+        assert!(toast.contains("Unknown button"), "{toast}");
+        let flipped = format!("{body}.{}", "0".repeat(tag.len()));
+        let toast = mock.press_data(alert.message_id, 42, &flipped).unwrap();
+        assert!(toast.contains("could not be verified"), "{toast}");
+
+        fail(guard, 2..=2);
+        let after = wait_for(&mock, alert.message_id, |_| true);
+        assert_eq!(
+            (after.text.as_str(), after.buttons()),
+            (alert.text.as_str(), alert.buttons())
+        );
+        assert_eq!(
+            common::notifying(&mock.messages()).len(),
+            1,
+            "not muted: still deduplicated"
+        );
+    });
+}
+
+#[test]
+fn only_allowed_users_may_press() {
+    let mock = MockTelegram::start().unwrap();
+    with_layer(interactive(&mock).allowed_users([42]), |guard| {
+        fail(guard, 1..=1);
+        let alert = only_alert(&mock);
+        let toast = mock.press(alert.message_id, 7, "🔕 24 h").unwrap();
+        assert!(toast.contains("not allowed"), "{toast}");
+        fail(guard, 2..=2);
+        assert_eq!(
+            wait_for(&mock, alert.message_id, |_| true).text,
+            alert.text,
+            "not muted"
+        );
+        let toast = mock.press(alert.message_id, 42, "✅ Ack").unwrap();
+        assert_eq!(toast, "✅ Acknowledged");
+    });
+}
+
+#[test]
+fn a_bot_whose_updates_another_program_takes_turns_buttons_off_and_keeps_alerting() {
+    let mock = MockTelegram::start().unwrap();
+    mock.script_for(
+        "getUpdates",
+        Reply::Conflict("can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first".to_owned()),
+    );
+    with_layer(interactive(&mock), |guard| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while guard.health().is_healthy() {
+            assert!(Instant::now() < deadline, "interactivity never turned off");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let Health::Degraded { reason } = guard.health() else {
+            panic!("{:?}", guard.health());
+        };
+        assert!(reason.contains("interactive alerts turned off"), "{reason}");
+        assert!(reason.contains("409"), "{reason}");
+        fail(guard, 1..=1);
+        let alert = only_alert(&mock);
+        assert!(alert.buttons().is_empty(), "no buttons nobody could press");
+        let polls = mock
+            .requests()
+            .iter()
+            .filter(|r| r.method == "getUpdates")
+            .count();
+        std::thread::sleep(Duration::from_millis(1500));
+        let later = mock
+            .requests()
+            .iter()
+            .filter(|r| r.method == "getUpdates")
+            .count();
+        assert_eq!((polls, later), (1, 1), "no polling after the conflict");
+    });
+}
