@@ -81,7 +81,54 @@ pub(crate) fn read(
         builder = builder.redis_key_prefix(value.trim());
     }
     builder = read_redis_url(builder, &get)?;
+    read_interactive(builder, &get)
+}
+
+/// `TELEGRAM_INTERACTIVE`, `TELEGRAM_MUTE_MINUTES` (e.g. `60,1440`) and
+/// `TELEGRAM_ALLOWED_USERS` (user ids, comma-separated).
+fn read_interactive(
+    mut builder: Builder,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Builder, Error> {
+    if let Some(value) = get("TELEGRAM_INTERACTIVE") {
+        builder = builder.interactive(parse_bool("TELEGRAM_INTERACTIVE", &value)?);
+    }
+    if let Some(value) = get("TELEGRAM_MUTE_MINUTES") {
+        let minutes = parse_list("TELEGRAM_MUTE_MINUTES", &value, |m| {
+            parse_minutes("TELEGRAM_MUTE_MINUTES", m, 1)
+        })?;
+        builder = builder.mute_options(minutes);
+    }
+    if let Some(value) = get("TELEGRAM_ALLOWED_USERS") {
+        let users = parse_list("TELEGRAM_ALLOWED_USERS", &value, |id| {
+            id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+                Error::invalid(
+                    "TELEGRAM_ALLOWED_USERS",
+                    id,
+                    "Telegram user ids (positive numbers), comma-separated",
+                )
+            })
+        })?;
+        builder = builder.allowed_users(users);
+    }
     Ok(builder)
+}
+
+/// A comma-separated list, each item parsed by `item`.
+fn parse_list<T>(
+    var: &'static str,
+    value: &str,
+    item: impl Fn(&str) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    let items: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .collect();
+    if items.is_empty() {
+        return Err(Error::invalid(var, value, "a comma-separated list"));
+    }
+    items.into_iter().map(item).collect()
 }
 
 /// `TELEGRAM_REDIS_URL`, else `REDIS_URL`. The latter is often set for the
@@ -225,8 +272,17 @@ mod tests {
             ("SLOW_REQUESTS_BATCH_MINUTES", "5"),
             ("REDIS_URL", "rediss://user:pw@redis.internal:6380/0"),
             ("REDIS_KEY_PREFIX", "shop-prod"),
+            ("TELEGRAM_INTERACTIVE", "true"),
+            ("TELEGRAM_MUTE_MINUTES", "30, 240"),
+            ("TELEGRAM_ALLOWED_USERS", "42,1001"),
         ]);
         let b = from(&vars).unwrap();
+        assert!(b.interactive.enabled);
+        assert_eq!(
+            b.interactive.mute_options,
+            [Duration::from_secs(30 * 60), Duration::from_secs(4 * 3600)]
+        );
+        assert_eq!(b.interactive.allowed_users, [42, 1001]);
         assert!(b.enabled);
         assert_eq!(b.token.as_ref().unwrap().expose(), REQUIRED[0].1);
         assert_eq!(b.chat_id, Some(ChatId::Id(-1001234567890)));

@@ -54,7 +54,7 @@ impl Builder {
 
     /// The mute buttons' durations, in order (1 to 4 of them, whole
     /// minutes from 1 min to 7 days). Default 1 h and 24 h (env
-    /// `TELEGRAM_MUTE_OPTIONS`, e.g. `30m,4h`).
+    /// `TELEGRAM_MUTE_MINUTES`, e.g. `30,240`).
     pub fn mute_options(mut self, durations: impl IntoIterator<Item = Duration>) -> Self {
         self.interactive.mute_options = durations.into_iter().collect();
         self

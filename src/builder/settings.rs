@@ -65,6 +65,12 @@ pub struct Settings {
     pub slow_request_threshold_seconds: Option<SettingValue>,
     /// `SLOW_REQUESTS_BATCH_MINUTES`.
     pub slow_requests_batch_minutes: Option<SettingValue>,
+    /// `TELEGRAM_INTERACTIVE`.
+    pub telegram_interactive: Option<SettingValue>,
+    /// `TELEGRAM_MUTE_MINUTES` (a list, or a comma-separated string).
+    pub telegram_mute_minutes: Option<SettingValue>,
+    /// `TELEGRAM_ALLOWED_USERS` (a list, or a comma-separated string).
+    pub telegram_allowed_users: Option<SettingValue>,
 }
 
 /// One setting's value, as a file may write it.
@@ -143,6 +149,9 @@ impl Settings {
                 "SLOW_REQUESTS_BATCH_MINUTES",
                 &self.slow_requests_batch_minutes,
             ),
+            ("TELEGRAM_INTERACTIVE", &self.telegram_interactive),
+            ("TELEGRAM_MUTE_MINUTES", &self.telegram_mute_minutes),
+            ("TELEGRAM_ALLOWED_USERS", &self.telegram_allowed_users),
         ];
         all.into_iter()
             .filter_map(|(name, value)| value.as_ref().map(|v| (name, v.as_variable())))

@@ -82,7 +82,7 @@ impl FleetStore {
         match *self {}
     }
 
-    pub(crate) async fn mute(&mut self, _: u64, _: Duration) -> bool {
+    pub(crate) async fn mute(&mut self, _: u64, _: Duration, _: Duration) -> bool {
         match *self {}
     }
 

@@ -63,8 +63,15 @@ impl FleetStore {
     }
 
     /// Mutes `fingerprint` for `duration`, fleet-wide: its claim and tally
-    /// end with it (when the mute ends, the kind is alerted anew).
-    pub(crate) async fn mute(&mut self, fingerprint: u64, duration: Duration) -> bool {
+    /// end with it (when the mute ends, the kind is alerted anew), and a
+    /// mark that lives a dedup `window` tells every process that knew the
+    /// claim not to put it back (see the sync script).
+    pub(crate) async fn mute(
+        &mut self,
+        fingerprint: u64,
+        duration: Duration,
+        window: Duration,
+    ) -> bool {
         self.forget_repeat(fingerprint);
         let prefix = self.prefix.clone();
         self.call(|mut conn| async move {
@@ -79,6 +86,12 @@ impl FleetStore {
                 .cmd("DEL")
                 .arg(format!("{prefix}:dedup:{fingerprint:016x}"))
                 .arg(format!("{prefix}:tally:{fingerprint:016x}"))
+                .ignore()
+                .cmd("SET")
+                .arg(format!("{prefix}:ended:{fingerprint:016x}"))
+                .arg(1)
+                .arg("PX")
+                .arg(millis(window))
                 .ignore()
                 .query_async::<()>(&mut conn)
                 .await

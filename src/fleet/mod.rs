@@ -188,7 +188,7 @@ impl Fleet {
     /// fleet: the pipeline's own memory is all there is).
     pub(crate) async fn mute(&mut self, fingerprint: u64, duration: Duration) {
         if let Some(store) = &mut self.store {
-            store.mute(fingerprint, duration).await;
+            store.mute(fingerprint, duration, self.dedup_window).await;
         }
     }
 

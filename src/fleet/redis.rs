@@ -129,11 +129,15 @@ const FIRST: i64 = -1;
 /// to the tally `KEYS[2]` (expiring with the window): its new count and the
 /// claim's remaining milliseconds. While the kind is muted (`KEYS[3]`, set
 /// by a chat member's 🔕), nothing is claimed or counted: `{-3, the mute's
-/// remaining milliseconds}`.
+/// remaining milliseconds}`. A new claim clears `KEYS[4]`, the mark a mute
+/// leaves (see [`SYNC_SCRIPT`]).
 const CLAIM_SCRIPT: &str = "\
 local muted = redis.call('PTTL', KEYS[3])
 if muted > 0 then return {-3, muted} end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {-1, tonumber(ARGV[2])} end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('DEL', KEYS[4])
+  return {-1, tonumber(ARGV[2])}
+end
 local n = redis.call('INCRBY', KEYS[2], 1)
 if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return {n, redis.call('PTTL', KEYS[1])}";
@@ -141,30 +145,32 @@ return {n, redis.call('PTTL', KEYS[1])}";
 /// What [`CLAIM_SCRIPT`] and [`SYNC_SCRIPT`] answer for a muted kind.
 const MUTED: i64 = -3;
 
-/// For each kind: `KEYS[3i-2]` its tally, `KEYS[3i-1]` its claim,
-/// `KEYS[3i]` its mute, `ARGV[2i]` the repeats to add, `ARGV[2i+1]` how
-/// long this process knows the claim to hold still (`ARGV[1]`: the window,
-/// for a new tally's expiry). A claim that is gone although it should hold
-/// (Redis lost it in a failover: replication is asynchronous) is put back
-/// for that long, so that no process alerts the kind a second time.
+/// For each kind: `KEYS[4i-3]` its tally, `KEYS[4i-2]` its claim,
+/// `KEYS[4i-1]` its mute, `KEYS[4i]` the mark a mute leaves, `ARGV[2i]` the
+/// repeats to add, `ARGV[2i+1]` how long this process knows the claim to
+/// hold still (`ARGV[1]`: the window, for a new tally's expiry). A claim
+/// that is gone although it should hold (Redis lost it in a failover:
+/// replication is asynchronous) is put back for that long, so that no
+/// process alerts the kind a second time — unless a mute ended its window
+/// (the mark says so; the kind is alerted anew).
 /// Returns, per kind, the tally after the addition and the claim's
 /// remaining milliseconds (-2: gone); for a muted kind, nothing is counted
 /// and the answer is `-3` and the mute's remaining milliseconds.
 const SYNC_SCRIPT: &str = "\
 local out = {}
-for i = 1, #KEYS / 3 do
-  local muted = redis.call('PTTL', KEYS[3 * i])
+for i = 1, #KEYS / 4 do
+  local muted = redis.call('PTTL', KEYS[4 * i - 1])
   if muted > 0 then
     out[2 * i - 1] = -3
     out[2 * i] = muted
   else
     local add = tonumber(ARGV[2 * i])
-    local n = redis.call('INCRBY', KEYS[3 * i - 2], add)
-    if n == add then redis.call('PEXPIRE', KEYS[3 * i - 2], ARGV[1]) end
-    local ttl = redis.call('PTTL', KEYS[3 * i - 1])
+    local n = redis.call('INCRBY', KEYS[4 * i - 3], add)
+    if n == add then redis.call('PEXPIRE', KEYS[4 * i - 3], ARGV[1]) end
+    local ttl = redis.call('PTTL', KEYS[4 * i - 2])
     local restore = tonumber(ARGV[2 * i + 1])
-    if ttl == -2 and restore > 0 then
-      redis.call('SET', KEYS[3 * i - 1], 'restored', 'PX', restore)
+    if ttl == -2 and restore > 0 and redis.call('EXISTS', KEYS[4 * i]) == 0 then
+      redis.call('SET', KEYS[4 * i - 2], 'restored', 'PX', restore)
       ttl = restore
     end
     out[2 * i - 1] = n
@@ -229,14 +235,21 @@ impl FleetStore {
                 };
             }
             if now < known.covered_until {
-                // The fleet's alert still covers it: count it, and let the
-                // sync renew the trust (or keep the count if Redis is away,
-                // rather than alert a kind this process knows was alerted).
-                known.pending += 1;
-                self.sync(&[fingerprint]).await;
-                return self.known_repeat(fingerprint);
+                // The fleet's alert covers it as far as this process knows:
+                // the sync renews the trust, or keeps the counts if Redis is
+                // away (rather than alert a kind this process knows was
+                // alerted). If the kind was muted or its window ended, the
+                // record is claimed below like a new one.
+                self.sync_one(fingerprint).await;
+                if let Some(known) = self.known.get_mut(&fingerprint) {
+                    if Instant::now() < known.covered_until {
+                        known.pending += 1;
+                        return self.known_repeat(fingerprint);
+                    }
+                }
+            } else {
+                self.flush_repeats(fingerprint).await;
             }
-            self.flush_repeats(fingerprint).await;
         }
         // A claim that fails while Redis was fine is tried once more (on a
         // fresh connection where the target needs one): right after a
@@ -294,12 +307,14 @@ impl FleetStore {
         let tally = format!("{}:tally:{fingerprint:016x}", self.prefix);
         let (script, instance) = (self.claim_or_count.clone(), self.instance.clone());
         let mute = format!("{}:mute:{fingerprint:016x}", self.prefix);
+        let ended = format!("{}:ended:{fingerprint:016x}", self.prefix);
         let (answer, claim_ttl) = self
             .call(|mut conn| async move {
                 script
                     .key(&claim)
                     .key(&tally)
                     .key(&mute)
+                    .key(&ended)
                     .arg(&instance)
                     .arg(millis(window))
                     .invoke_async::<(i64, i64)>(&mut conn)
@@ -372,6 +387,7 @@ impl FleetStore {
                 .key(format!("{}:tally:{fingerprint:016x}", self.prefix))
                 .key(format!("{}:dedup:{fingerprint:016x}", self.prefix))
                 .key(format!("{}:mute:{fingerprint:016x}", self.prefix))
+                .key(format!("{}:ended:{fingerprint:016x}", self.prefix))
                 .arg(known.pending)
                 .arg(restore.as_millis().min(u128::from(u64::MAX)) as u64);
             sent.push((*fingerprint, known.pending));
@@ -459,6 +475,12 @@ impl FleetStore {
                 covered_until: now + claim_holds,
             },
         );
+    }
+
+    /// Syncs `fingerprint` alone, whether it has pending repeats or not (to
+    /// learn whether its claim still holds, or it was muted).
+    async fn sync_one(&mut self, fingerprint: u64) {
+        self.sync(&[fingerprint]).await;
     }
 
     /// Counts `fingerprint`'s batched repeats in Redis, if it has any (a

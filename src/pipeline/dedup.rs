@@ -301,6 +301,12 @@ impl Dedup {
         Some(tally_of(fingerprint, &entry, self.window))
     }
 
+    /// Ends the window of `fingerprint` early (the fleet's window ended
+    /// before this process's: a chat member muted the kind); its tally.
+    pub(crate) fn end_window(&mut self, fingerprint: u64) -> Option<Tally> {
+        self.remove(fingerprint)
+    }
+
     /// Whether `fingerprint` has an entry.
     pub(crate) fn holds(&self, fingerprint: u64) -> bool {
         self.entries.contains_key(&fingerprint)

@@ -129,6 +129,9 @@ pub(crate) struct Pipeline {
     /// Interactive alerts: the buttons they carry, and the kinds chat
     /// members muted (see [`mutes`]).
     interactive: mutes::Interactive,
+    /// Whether a fleet shares this process's state (then mutes are the
+    /// fleet's, and only briefly trusted here).
+    shared: bool,
 }
 
 /// What the pipeline shares with the rest of the crate.
@@ -182,6 +185,7 @@ impl Pipeline {
             dropped_reported: 0,
             hook_alerted_at: None,
             interactive: mutes::Interactive::default(),
+            shared,
         }
     }
 
@@ -291,6 +295,11 @@ impl Pipeline {
             // Later crossings are found when the batched counts reach Redis.
             self.fleet_headings.remember(fp, heading);
             return (None, opening(record, fp, true, title, target));
+        }
+        if claim == Claim::First {
+            // The fleet's window ended before this process's (a mute ended
+            // it): this process's ends too, and the kind is alerted anew.
+            out.tallies.extend(self.dedup.end_window(fp));
         }
         let heading = (title.as_str(), record.level, &target);
         let verdict = self
@@ -510,12 +519,17 @@ impl Heading {
     }
 }
 
-/// A record's short title: its explicit title, or its message's first line.
+/// A record's short title: its explicit title, or its message's first line
+/// (for an event without a message, such as `#[instrument(err)]` records,
+/// what the alert's headline says: `charge failed: …`).
 pub(crate) fn title_of(record: &Record) -> String {
-    record
-        .title
-        .clone()
-        .unwrap_or_else(|| record.message.lines().next().unwrap_or_default().to_owned())
+    if let Some(title) = &record.title {
+        return title.clone();
+    }
+    match record.message.lines().next().map(str::trim) {
+        Some(line) if !line.is_empty() => line.to_owned(),
+        _ => crate::render::alert::untitled(record),
+    }
 }
 
 /// The messages for an alert's pages: only the first may notify, and the

@@ -7,9 +7,14 @@
 //! The layer counts a muted kind's repeats at the gate like any other's.
 //! The worker tells this stage about presses; the fleet's answers
 //! ([`Claim::Muted`]) tell it about mutes pressed in other processes.
+//!
+//! With a fleet, Redis is the authority: what this process knows of a mute
+//! is trusted for [`MUTE_TRUST`] only, then the next record asks again (so
+//! an unmute pressed anywhere holds everywhere within seconds). If Redis
+//! does not answer, the mute holds as long as it was last known to.
 
 use std::collections::HashMap;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::channel::gate::OpenKind;
 use crate::delivery::{Delivered, Message};
@@ -19,14 +24,29 @@ use crate::stats::Outcome;
 
 use super::{messages_for, Claim, Heading, Pipeline, Tally};
 
+/// How long a fleet process trusts what it knows of a mute before it asks
+/// Redis again.
+const MUTE_TRUST: Duration = Duration::from_secs(3);
+
 /// Interactive alerts as the pipeline keeps them.
 #[derive(Debug, Default)]
 pub(crate) struct Interactive {
     /// The buttons alerts carry (`None`: not interactive, or turned off).
     buttons: Option<Buttons>,
-    /// Muted kinds: until when (on the pipeline's clock), and the alert as
-    /// it stood (to edit it again on 🔔 Unmute).
-    muted: HashMap<u64, (Instant, Option<Delivered>)>,
+    /// Muted kinds, as this process knows them.
+    muted: HashMap<u64, Mute>,
+}
+
+/// A muted kind.
+#[derive(Debug)]
+struct Mute {
+    /// When it ends (on the pipeline's clock).
+    until: Instant,
+    /// Until when this is trusted without asking the fleet (`until` for a
+    /// process on its own).
+    trusted_until: Instant,
+    /// The alert as it stood (to edit it again on 🔔 Unmute).
+    kept: Option<Delivered>,
 }
 
 impl Pipeline {
@@ -60,13 +80,35 @@ impl Pipeline {
         self.interactive
             .muted
             .get(&fingerprint)
-            .is_some_and(|(until, _)| now < *until)
+            .is_some_and(|mute| now < mute.until)
     }
 
     /// Forgets the mutes that ended (each tick).
     pub(super) fn expire_mutes(&mut self) {
         let now = self.clock.now();
-        self.interactive.muted.retain(|_, (until, _)| now < *until);
+        self.interactive.muted.retain(|_, mute| now < mute.until);
+    }
+
+    /// Remembers that `fingerprint` is muted for `remaining` (a press here,
+    /// or the fleet's answer), keeping the alert it knew.
+    fn remember_mute(&mut self, fingerprint: u64, remaining: Duration, kept: Option<Delivered>) {
+        let now = self.clock.now();
+        let trust = match self.shared {
+            true => remaining.min(MUTE_TRUST),
+            false => remaining,
+        };
+        let kept = kept.or_else(|| {
+            self.interactive
+                .muted
+                .remove(&fingerprint)
+                .and_then(|mute| mute.kept)
+        });
+        let mute = Mute {
+            until: now + remaining,
+            trusted_until: now + trust,
+            kept,
+        };
+        self.interactive.muted.insert(fingerprint, mute);
     }
 
     /// Counts `record` for its mute, if its kind is muted (here, or in the
@@ -77,10 +119,19 @@ impl Pipeline {
         fp: u64,
         claim: Claim,
     ) -> Option<Option<OpenKind>> {
-        if let Claim::Muted { remaining } = claim {
-            let until = self.clock.now() + remaining;
-            let kept = self.interactive.muted.remove(&fp).and_then(|(_, d)| d);
-            self.interactive.muted.insert(fp, (until, kept));
+        match claim {
+            // Muted in the fleet: the mute ended this process's window too
+            // (so that the kind is alerted anew when it ends).
+            Claim::Muted { remaining } => {
+                let kept = self.dedup.forget(fp).and_then(|alert| alert.delivered);
+                self.remember_mute(fp, remaining, kept);
+            }
+            // The fleet answered and knows no mute: it was lifted.
+            Claim::First | Claim::Repeat { .. } => {
+                self.interactive.muted.remove(&fp);
+            }
+            // Redis did not answer (or there is none): what is known holds.
+            Claim::Local => {}
         }
         if !self.is_muted(fp) {
             return None;
@@ -101,28 +152,60 @@ impl Pipeline {
         self.digest.add_muted(fp, target, title, count);
     }
 
-    /// Whether a gate kind no longer matches its kind's mute (it was muted
-    /// or unmuted since it opened): then it is closed and reopened.
+    /// Whether a gate kind no longer matches what is known of its kind's
+    /// mute (muted or unmuted since it opened, or, in a fleet, known too
+    /// long without asking): then it is closed, and the next record decides.
     pub(super) fn mute_changed(&self, kind: &OpenKind) -> bool {
-        kind.muted != self.is_muted(kind.fingerprint)
+        let now = self.clock.now();
+        let mute = self.interactive.muted.get(&kind.fingerprint);
+        let trusted = mute.is_some_and(|mute| now < mute.trusted_until.min(mute.until));
+        kind.muted != trusted
     }
 
-    /// Mutes `fingerprint` until `until` (a press here): its window ends
-    /// without a tally. The alert as this process held it, if it did.
-    pub(crate) fn mute(&mut self, fingerprint: u64, until: Instant) -> Option<Tally> {
+    /// Mutes `fingerprint` for `duration` (a press here): its window ends
+    /// without a tally, and the layer stops counting it as a repeat. The
+    /// alert as this process held it, if it did.
+    pub(crate) fn mute(&mut self, fingerprint: u64, duration: Duration) -> Option<Tally> {
         let alert = self.dedup.forget(fingerprint);
         let kept = alert.as_ref().and_then(|tally| tally.delivered.clone());
-        self.interactive.muted.insert(fingerprint, (until, kept));
+        self.remember_mute(fingerprint, duration, kept);
+        self.close_kinds_of(fingerprint);
         alert
     }
 
-    /// Ends a mute (a press here); the alert as it stood when muted, if
-    /// this process muted it.
+    /// Ends a mute (a press here): the layer stops counting the kind as
+    /// muted at once. The alert as it stood when muted, if this process
+    /// muted it.
     pub(crate) fn unmute(&mut self, fingerprint: u64) -> Option<Delivered> {
-        self.interactive
+        let kept = self
+            .interactive
             .muted
             .remove(&fingerprint)
-            .and_then(|(_, delivered)| delivered)
+            .and_then(|mute| mute.kept);
+        self.close_kinds_of(fingerprint);
+        kept
+    }
+
+    /// Closes the gate kinds of `fingerprint`, settling what they counted.
+    fn close_kinds_of(&mut self, fingerprint: u64) {
+        let keys: Vec<_> = self
+            .open_kinds
+            .kinds()
+            .filter(|kind| kind.fingerprint == fingerprint)
+            .map(|kind| kind.key)
+            .collect();
+        for key in keys {
+            if let Some((kind, repeats)) = self.open_kinds.close(key) {
+                if kind.muted {
+                    self.counters.accept_repeats(repeats);
+                    self.count_muted(kind.fingerprint, "", &kind.title, repeats);
+                } else if repeats > 0 {
+                    // Repeats of the window the mute ends: counted as such.
+                    self.counters.accept_repeats(repeats);
+                    self.counters.settle(Outcome::Deduplicated, repeats);
+                }
+            }
+        }
     }
 
     /// The alert of `fingerprint` as this process holds it (in its dedup
@@ -131,8 +214,8 @@ impl Pipeline {
         if let Some(tally) = self.dedup.current(fingerprint) {
             return Some((tally.delivered?, tally.total));
         }
-        let (_, kept) = self.interactive.muted.get(&fingerprint)?;
-        Some((kept.clone()?, 1))
+        let mute = self.interactive.muted.get(&fingerprint)?;
+        Some((mute.kept.clone()?, 1))
     }
 
     /// The dedup window (an alert's notes are kept in the fleet as long).
@@ -140,13 +223,15 @@ impl Pipeline {
         self.config.dedup.window
     }
 
-    /// When the next mute ends (the worker wakes then, to close its kind at
-    /// the gate, so that the next record is alerted anew).
+    /// When the next mute ends or needs asking the fleet again (the worker
+    /// wakes then, to close its kind at the gate, so that the next record
+    /// decides anew).
     pub(crate) fn next_mute_end(&self) -> Option<Instant> {
         self.interactive
             .muted
             .values()
-            .map(|(until, _)| *until)
+            .map(|mute| mute.until.min(mute.trusted_until))
+            .filter(|at| *at > self.clock.now())
             .min()
     }
 
@@ -154,7 +239,8 @@ impl Pipeline {
     pub(crate) fn set_notes(&mut self, delivered: &Delivered) {
         self.dedup
             .set_notes(delivered.fingerprint, &delivered.notes);
-        if let Some((_, Some(kept))) = self.interactive.muted.get_mut(&delivered.fingerprint) {
+        let mute = self.interactive.muted.get_mut(&delivered.fingerprint);
+        if let Some(kept) = mute.and_then(|mute| mute.kept.as_mut()) {
             kept.notes = delivered.notes.clone();
         }
     }

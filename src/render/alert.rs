@@ -105,7 +105,7 @@ pub(crate) fn short_path(file: &str) -> &str {
 
 /// A title for an event without a message (`#[instrument(err)]` records
 /// only an `error` field): the error, or where it happened.
-fn untitled(record: &Record) -> String {
+pub(crate) fn untitled(record: &Record) -> String {
     let error = record
         .fields
         .iter()

@@ -201,14 +201,14 @@ impl Worker {
     /// Carries a press out; the toast its presser sees.
     async fn carry_out(&mut self, press: Press) -> String {
         let fp = press.fingerprint;
-        let (wall, now) = (self.courier.clock().wall(), self.courier.clock().now());
+        let wall = self.courier.clock().wall();
         let (mut delivered, mut total) = self.alert_pressed(&press).await;
         let mut keep_for = self.pipeline.dedup_window();
         match press.action {
             Action::Ack => delivered.notes.ack = Some(Stamp::new(&press.by, wall)),
             Action::Mute(duration) => {
                 delivered.notes.mute = Some(Stamp::new(&press.by, wall + duration));
-                if let Some(held) = self.pipeline.mute(fp, now + duration) {
+                if let Some(held) = self.pipeline.mute(fp, duration) {
                     total = total.max(held.total);
                 }
                 self.fleet.mute(fp, duration).await;

@@ -1,0 +1,274 @@
+//! Interactive alerts in a fleet: two real processes share one Redis.
+//! Exactly one polls Telegram (the leader lock); a mute pressed through the
+//! leader is honoured by the other process at once; when the leader is
+//! killed (SIGKILL, no goodbye), the other takes the lock over and answers
+//! the next press, showing what the dead leader recorded (the ack). Default
+//! settings (dedup on) with `interactive(true)`.
+#![cfg(feature = "redis")]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tracing_subscriber::prelude::*;
+use tracing_telegram::testing::{MockTelegram, SentMessage};
+use tracing_telegram::TelegramLayer;
+
+#[derive(Debug)]
+struct PaymentError;
+
+impl std::fmt::Display for PaymentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("card issuer unreachable")
+    }
+}
+
+impl std::error::Error for PaymentError {}
+
+#[tracing::instrument(err)]
+fn charge(order: u64) -> Result<(), PaymentError> {
+    Err(PaymentError)
+}
+
+/// One process of the fleet (run by the test below, in child processes):
+/// fails once per `fail` line, stops at `exit`.
+#[test]
+#[ignore = "run by a_fleet_polls_once_and_a_new_leader_takes_over in child processes"]
+fn child_member() {
+    let env = |name: &str| std::env::var(name).expect(name);
+    let (layer, guard) = TelegramLayer::builder()
+        .bot_token(env("FLEET_TOKEN"))
+        .chat_id(common::CHAT)
+        .api_url(env("FLEET_API_URL"))
+        .redis_url(env("FLEET_REDIS_URL"))
+        .redis_key_prefix(env("FLEET_PREFIX"))
+        .redis_timeout(Duration::from_secs(2))
+        .pacing(tracing_telegram::Pacing::disabled())
+        .interactive(true)
+        .interactive_poll_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    let _default = tracing::subscriber::set_default(subscriber);
+    println!("READY {}", std::process::id());
+    let mut order = 0;
+    for line in std::io::stdin().lines() {
+        match line.unwrap().as_str() {
+            "fail" => {
+                order += 1;
+                let _ = charge(order);
+                assert!(guard.flush(Duration::from_secs(10)));
+                println!("DONE");
+            }
+            _ => break,
+        }
+    }
+    let stats = guard.shutdown(Duration::from_secs(10));
+    common::assert_accounted(&stats);
+    println!("STATS {} {}", stats.sent, stats.batched);
+}
+
+struct Member {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    pid: u32,
+}
+
+impl Member {
+    fn start(mock: &MockTelegram, url: &str, prefix: &str) -> Member {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_member", "--ignored", "--nocapture"])
+            .env("FLEET_TOKEN", mock.token())
+            .env("FLEET_API_URL", mock.url())
+            .env("FLEET_REDIS_URL", url)
+            .env("FLEET_PREFIX", prefix)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let ready = read_until(&mut stdout, "READY ");
+        let pid = ready.trim().parse().unwrap();
+        Member {
+            child,
+            stdin,
+            stdout,
+            pid,
+        }
+    }
+
+    fn fail(&mut self) {
+        self.stdin.write_all(b"fail\n").unwrap();
+        read_until(&mut self.stdout, "DONE");
+    }
+
+    /// Stops it and returns (sent, batched).
+    fn exit(mut self) -> (u64, u64) {
+        self.stdin.write_all(b"exit\n").unwrap();
+        let line = read_until(&mut self.stdout, "STATS ");
+        assert!(self.child.wait().unwrap().success());
+        let counts: Vec<u64> = line
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        (counts[0], counts[1])
+    }
+}
+
+/// Reads lines until one starts with `prefix`; the rest of it.
+fn read_until(stdout: &mut BufReader<ChildStdout>, prefix: &str) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = stdout.read_line(&mut line).unwrap();
+        assert!(read > 0, "the child ended before printing {prefix:?}");
+        if let Some(rest) = line.strip_prefix(prefix) {
+            return rest.to_owned();
+        }
+    }
+}
+
+/// The pid of the process holding the leader lock (waits up to 10 s).
+fn leader_pid(redis: &mut redis::Connection, prefix: &str) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let holder: Option<String> = redis::cmd("GET")
+            .arg(format!("{{{prefix}}}:interactive:leader"))
+            .query(redis)
+            .unwrap();
+        if let Some(pid) = holder.and_then(|h| h.split('-').next()?.parse().ok()) {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "no process took the lead");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_for(mock: &MockTelegram, id: i64, done: impl Fn(&SentMessage) -> bool) -> SentMessage {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let message = mock
+            .messages()
+            .into_iter()
+            .find(|m| m.message_id == id)
+            .unwrap();
+        if done(&message) {
+            return message;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting: {message:#?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_fleet_polls_once_and_a_new_leader_takes_over() {
+    let Some(url) = common::redis::shared_redis("a_fleet_polls_once") else {
+        return;
+    };
+    let mock = MockTelegram::start().unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let prefix = format!("tt-test:interactive:{}:{nanos}", std::process::id());
+    let mut redis = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let members = [
+        Member::start(&mock, &url, &prefix),
+        Member::start(&mock, &url, &prefix),
+    ];
+    let leader = leader_pid(&mut redis, &prefix);
+    let [first, second] = members;
+    let (leading, mut other) = if first.pid == leader {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert_eq!(leading.pid, leader);
+
+    other.fail();
+    let alerts = common::notifying(&mock.messages()).len();
+    assert_eq!(alerts, 1);
+    let alert = mock.messages().remove(0);
+    assert_eq!(
+        mock.press(alert.message_id, 42, "✅ Ack").as_deref(),
+        Some("✅ Acknowledged")
+    );
+    let toast = mock.press(alert.message_id, 42, "🔕 1 h");
+    assert_eq!(toast.as_deref(), Some("🔕 Muted for 1 h"));
+    wait_for(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
+    let mutes: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{{{prefix}}}:mute:*"))
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(mutes.len(), 1, "the mute lives in Redis");
+    let ttl: i64 = redis::cmd("PTTL").arg(&mutes[0]).query(&mut redis).unwrap();
+    assert!((3_500_000..=3_600_000).contains(&ttl), "for an hour: {ttl}");
+
+    // The process that did not handle the press honours the mute at once:
+    // no new alert, no tally edit.
+    let muted = wait_for(&mock, alert.message_id, |_| true);
+    for _ in 0..10 {
+        other.fail();
+    }
+    assert_eq!(
+        common::notifying(&mock.messages()).len(),
+        1,
+        "muted fleet-wide"
+    );
+    assert_eq!(
+        wait_for(&mock, alert.message_id, |_| true).text,
+        muted.text,
+        "no tally edit at ×10"
+    );
+    let conflicts = mock.count_status(409);
+    assert_eq!(conflicts, 0, "one poller at a time");
+
+    // The leader dies without a word; the other takes the lock over.
+    let mut dead = leading.child;
+    dead.kill().unwrap();
+    dead.wait().unwrap();
+    drop(leading.stdin);
+    assert_eq!(leader_pid_after(&mut redis, &prefix, leader), other.pid);
+    let toast = mock.press(alert.message_id, 42, "🔔 Unmute");
+    assert_eq!(
+        toast.as_deref(),
+        Some("🔔 Unmuted"),
+        "answered by the new leader"
+    );
+    let unmuted = wait_for(&mock, alert.message_id, |m| m.buttons().len() == 2);
+    assert!(
+        unmuted.plain_text().contains("✅ Acknowledged by @user42"),
+        "what the dead leader recorded is kept: {}",
+        unmuted.plain_text()
+    );
+    assert_eq!(unmuted.buttons(), ["🔕 1 h", "🔕 24 h"]);
+
+    other.fail();
+    assert_eq!(
+        common::notifying(&mock.messages()).len(),
+        2,
+        "unmuted: alerted anew"
+    );
+    let (sent, _batched) = other.exit();
+    assert_eq!(sent, 2, "its two alerts");
+}
+
+/// The pid of the leader once it is no longer `old` (waits up to 15 s).
+fn leader_pid_after(redis: &mut redis::Connection, prefix: &str, old: u32) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let pid = leader_pid(redis, prefix);
+        if pid != old {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "no process took the lead over");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
