@@ -19,14 +19,7 @@ use tracing_subscriber::prelude::*;
 use tracing_telegram::testing::MockTelegram;
 use tracing_telegram::{Builder, Stats, TelegramGuard};
 
-/// A key prefix no other test (or run) uses.
-fn prefix(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("tt-test:{test}:{}:{nanos}", std::process::id())
-}
+use common::redis::unique_prefix as prefix;
 
 fn fleet_member(mock: &MockTelegram, url: &str, prefix: &str) -> Builder {
     common::builder(mock)

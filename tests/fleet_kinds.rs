@@ -144,11 +144,7 @@ fn every_kind_has_one_fingerprint_across_processes() {
         return;
     };
     let mock = MockTelegram::start().unwrap();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let prefix = format!("tt-test:kinds:{}:{nanos}", std::process::id());
+    let prefix = common::redis::unique_prefix("kinds");
     let children: Vec<_> = (0..2)
         .map(|_| {
             Command::new(std::env::current_exe().unwrap())

@@ -51,23 +51,6 @@ fn fail(guard: &TelegramGuard, orders: std::ops::RangeInclusive<u64>) {
     assert!(guard.flush(Duration::from_secs(10)));
 }
 
-/// Waits (up to 10 s) until message `id` satisfies `done`; the message.
-fn wait_for(mock: &MockTelegram, id: i64, done: impl Fn(&SentMessage) -> bool) -> SentMessage {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let message = mock
-            .messages()
-            .into_iter()
-            .find(|m| m.message_id == id)
-            .expect("the message exists");
-        if done(&message) {
-            return message;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting: {message:#?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn only_alert(mock: &MockTelegram) -> SentMessage {
     let alerts: Vec<SentMessage> = common::notifying(&mock.messages())
         .into_iter()
@@ -88,7 +71,7 @@ fn ack_shows_who_and_when_and_the_tally_keeps_updating() {
 
         let toast = mock.press(alert.message_id, 42, "✅ Ack");
         assert_eq!(toast.as_deref(), Some("✅ Acknowledged"));
-        let acked = wait_for(&mock, alert.message_id, |m| {
+        let acked = common::wait_for_message(&mock, alert.message_id, |m| {
             m.plain_text().contains("✅ Acknowledged by @user42 at ")
         });
         assert_eq!(acked.buttons(), ["🔕 1 h", "🔕 24 h"], "acknowledged once");
@@ -98,7 +81,7 @@ fn ack_shows_who_and_when_and_the_tally_keeps_updating() {
         );
 
         fail(guard, 2..=10);
-        let tallied = wait_for(&mock, alert.message_id, |m| {
+        let tallied = common::wait_for_message(&mock, alert.message_id, |m| {
             m.plain_text().contains("🔁 ×10")
         });
         assert!(
@@ -125,7 +108,8 @@ fn a_mute_counts_repeats_for_the_digest_and_a_kind_failing_after_it_is_alerted_a
         let alert = only_alert(&mock);
         let toast = mock.press(alert.message_id, 42, "🔕 1 h");
         assert_eq!(toast.as_deref(), Some("🔕 Muted for 1 h"));
-        let muted = wait_for(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
+        let muted =
+            common::wait_for_message(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
         assert!(
             muted.plain_text().contains("🔕 muted by @user42 until "),
             "{}",
@@ -138,7 +122,7 @@ fn a_mute_counts_repeats_for_the_digest_and_a_kind_failing_after_it_is_alerted_a
             1,
             "no alert, no tally edit while muted"
         );
-        let unchanged = wait_for(&mock, alert.message_id, |_| true);
+        let unchanged = common::wait_for_message(&mock, alert.message_id, |_| true);
         assert_eq!(unchanged.text, muted.text);
 
         clock.advance(Duration::from_secs(61 * 60));
@@ -165,11 +149,11 @@ fn unmute_restores_the_buttons_and_the_next_failure_alerts() {
         fail(guard, 1..=1);
         let alert = only_alert(&mock);
         assert!(mock.press(alert.message_id, 42, "🔕 24 h").is_some());
-        wait_for(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
+        common::wait_for_message(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
         fail(guard, 2..=3);
         let toast = mock.press(alert.message_id, 42, "🔔 Unmute");
         assert_eq!(toast.as_deref(), Some("🔔 Unmuted"));
-        let unmuted = wait_for(&mock, alert.message_id, |m| m.buttons().len() == 3);
+        let unmuted = common::wait_for_message(&mock, alert.message_id, |m| m.buttons().len() == 3);
         assert!(
             !unmuted.plain_text().contains("muted by"),
             "{}",
@@ -207,7 +191,7 @@ fn forged_and_unknown_button_data_change_nothing() {
         assert!(toast.contains("could not be verified"), "{toast}");
 
         fail(guard, 2..=2);
-        let after = wait_for(&mock, alert.message_id, |_| true);
+        let after = common::wait_for_message(&mock, alert.message_id, |_| true);
         assert_eq!(
             (after.text.as_str(), after.buttons()),
             (alert.text.as_str(), alert.buttons())
@@ -230,7 +214,7 @@ fn only_allowed_users_may_press() {
         assert!(toast.contains("not allowed"), "{toast}");
         fail(guard, 2..=2);
         assert_eq!(
-            wait_for(&mock, alert.message_id, |_| true).text,
+            common::wait_for_message(&mock, alert.message_id, |_| true).text,
             alert.text,
             "not muted"
         );

@@ -13,7 +13,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tracing_subscriber::prelude::*;
-use tracing_telegram::testing::{MockTelegram, SentMessage};
+use tracing_telegram::testing::MockTelegram;
 use tracing_telegram::TelegramLayer;
 
 #[derive(Debug)]
@@ -148,33 +148,13 @@ fn leader_pid(redis: &mut redis::Connection, prefix: &str) -> u32 {
     }
 }
 
-fn wait_for(mock: &MockTelegram, id: i64, done: impl Fn(&SentMessage) -> bool) -> SentMessage {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let message = mock
-            .messages()
-            .into_iter()
-            .find(|m| m.message_id == id)
-            .unwrap();
-        if done(&message) {
-            return message;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting: {message:#?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_fleet_polls_once_and_a_new_leader_takes_over() {
     let Some(url) = common::redis::shared_redis("a_fleet_polls_once") else {
         return;
     };
     let mock = MockTelegram::start().unwrap();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let prefix = format!("tt-test:interactive:{}:{nanos}", std::process::id());
+    let prefix = common::redis::unique_prefix("interactive");
     let mut redis = redis::Client::open(url.as_str())
         .unwrap()
         .get_connection()
@@ -202,7 +182,7 @@ fn a_fleet_polls_once_and_a_new_leader_takes_over() {
     );
     let toast = mock.press(alert.message_id, 42, "🔕 1 h");
     assert_eq!(toast.as_deref(), Some("🔕 Muted for 1 h"));
-    wait_for(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
+    common::wait_for_message(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
     let mutes: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{{{prefix}}}:mute:*"))
         .query(&mut redis)
@@ -213,7 +193,7 @@ fn a_fleet_polls_once_and_a_new_leader_takes_over() {
 
     // The process that did not handle the press honours the mute at once:
     // no new alert, no tally edit.
-    let muted = wait_for(&mock, alert.message_id, |_| true);
+    let muted = common::wait_for_message(&mock, alert.message_id, |_| true);
     for _ in 0..10 {
         other.fail();
     }
@@ -223,7 +203,7 @@ fn a_fleet_polls_once_and_a_new_leader_takes_over() {
         "muted fleet-wide"
     );
     assert_eq!(
-        wait_for(&mock, alert.message_id, |_| true).text,
+        common::wait_for_message(&mock, alert.message_id, |_| true).text,
         muted.text,
         "no tally edit at ×10"
     );
@@ -242,7 +222,7 @@ fn a_fleet_polls_once_and_a_new_leader_takes_over() {
         Some("🔔 Unmuted"),
         "answered by the new leader"
     );
-    let unmuted = wait_for(&mock, alert.message_id, |m| m.buttons().len() == 2);
+    let unmuted = common::wait_for_message(&mock, alert.message_id, |m| m.buttons().len() == 2);
     assert!(
         unmuted.plain_text().contains("✅ Acknowledged by @user42"),
         "what the dead leader recorded is kept: {}",

@@ -169,3 +169,28 @@ pub async fn get_each(app: axum::Router, paths: &[&str]) -> Vec<u16> {
     server.abort();
     statuses
 }
+
+/// Waits (up to 10 s) until message `id` satisfies `done` (an edit may
+/// still be on its way); the message.
+pub fn wait_for_message(
+    mock: &MockTelegram,
+    id: i64,
+    done: impl Fn(&SentMessage) -> bool,
+) -> SentMessage {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let message = mock
+            .messages()
+            .into_iter()
+            .find(|m| m.message_id == id)
+            .expect("the message exists");
+        if done(&message) {
+            return message;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting: {message:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

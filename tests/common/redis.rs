@@ -357,3 +357,12 @@ impl Drop for OwnSentinels {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A key prefix no other test (or run) uses.
+pub fn unique_prefix(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("tt-test:{test}:{}:{nanos}", std::process::id())
+}
