@@ -188,6 +188,9 @@
 //! - `delivery/`: the outbox, pacing, retries, routes and the Bot API client.
 //! - `fleet/`: what a fleet shares through Redis (the only code that knows
 //!   the `redis` feature).
+//! - `interact/`: interactive alerts coming back from the chat (button
+//!   presses: their signed data, who may press, the updates they arrive
+//!   in); the worker polls for them and the pipeline honours the mutes.
 //! - `builder/`: options, environment, validation (once, before any thread
 //!   starts) and the wiring; nothing imports it.
 //! - Leaf types (`error`, `alert`, `stats`, `health`, `clock`, `chat`, `check`,

@@ -1,7 +1,9 @@
 //! `MockTelegram`: a fake Bot API server for tests (feature `testing`).
 //!
 //! It is a real HTTP server on `127.0.0.1` that speaks the subset of the Bot
-//! API this crate uses (`getMe`, `sendMessage`, `editMessageText`), checks
+//! API this crate uses (`getMe`, `sendMessage`, `editMessageText`, and for
+//! interactive alerts `getUpdates` and `answerCallbackQuery`, with inline
+//! keyboards: [`SentMessage::buttons`], [`MockTelegram::press`]), checks
 //! requests the way Telegram does (token in the path, HTML tag whitelist and
 //! nesting, escaping, the 4096-unit limit), records what it accepted, and can
 //! be scripted to fail. In: Bot API requests (from this crate, or anything
