@@ -135,6 +135,10 @@ fn a_mute_counts_repeats_for_the_digest_and_a_kind_failing_after_it_is_alerted_a
         let digest = digest.plain_text();
         assert!(digest.contains("🔕 Muted"), "{digest}");
         assert!(digest.contains("muted ×5"), "{digest}");
+        assert!(
+            digest.contains("charge failed: card issuer declined charge"),
+            "titled like the alert: {digest}"
+        );
 
         fail(guard, 7..=7);
         let alerts = common::notifying(&mock.messages()).len();
@@ -223,8 +227,10 @@ fn only_allowed_users_may_press() {
     });
 }
 
+/// Runs in a child process (see below) so that its stderr can be read.
 #[test]
-fn a_bot_whose_updates_another_program_takes_turns_buttons_off_and_keeps_alerting() {
+#[ignore = "run by a_bot_whose_updates_another_program_takes_turns_buttons_off_and_keeps_alerting"]
+fn child_meets_a_webhook() {
     let mock = MockTelegram::start().unwrap();
     mock.script_for(
         "getUpdates",
@@ -257,4 +263,34 @@ fn a_bot_whose_updates_another_program_takes_turns_buttons_off_and_keeps_alertin
             .count();
         assert_eq!((polls, later), (1, 1), "no polling after the conflict");
     });
+}
+
+#[test]
+fn a_bot_whose_updates_another_program_takes_turns_buttons_off_and_keeps_alerting() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_meets_a_webhook",
+            "--ignored",
+            "--nocapture",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "child failed:\n{stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("tracing-telegram:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one clear line:\n{stderr}");
+    assert!(
+        lines[0].contains("interactive alerts turned off"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("webhook"), "says why: {}", lines[0]);
+    assert!(
+        !stderr.contains(tracing_telegram::testing::MOCK_TOKEN),
+        "no token:\n{stderr}"
+    );
 }
