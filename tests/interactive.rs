@@ -294,3 +294,21 @@ fn a_bot_whose_updates_another_program_takes_turns_buttons_off_and_keeps_alertin
         "no token:\n{stderr}"
     );
 }
+
+#[test]
+fn a_hanging_poll_delays_neither_alerts_nor_shutdown() {
+    let mock = MockTelegram::start().unwrap();
+    mock.script_for("getUpdates", Reply::Hang);
+    let (layer, guard) = interactive(&mock).build().unwrap();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || fail(&guard, 1..=1));
+    assert_eq!(only_alert(&mock).buttons().len(), 3);
+    let started = Instant::now();
+    let stats = guard.shutdown(Duration::from_secs(5));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(stats.sent, 1);
+}
