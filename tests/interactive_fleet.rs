@@ -252,3 +252,65 @@ fn leader_pid_after(redis: &mut redis::Connection, prefix: &str, old: u32) -> u3
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The process holding an alert's window did not handle the mute (another
+/// leads): when its window ends, its final tally does not edit the muted
+/// alert.
+#[test]
+fn a_muted_alert_gets_no_tally_from_the_process_that_holds_it() {
+    let Some(url) = common::redis::shared_redis("muted_holder") else {
+        return;
+    };
+    let mock = MockTelegram::start().unwrap();
+    let prefix = common::redis::unique_prefix("muted_holder");
+    let member = |clock: Option<tracing_telegram::testing::TestClock>| {
+        let mut builder = common::default_builder(&mock)
+            .redis_url(&url)
+            .redis_key_prefix(&prefix)
+            .interactive(true)
+            .interactive_poll_timeout(Duration::from_secs(1));
+        if let Some(clock) = clock {
+            builder = builder.clock(clock);
+        }
+        let (layer, guard) = builder.build().unwrap();
+        (
+            tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+            guard,
+        )
+    };
+    let (leader, leader_guard) = member(None);
+    let mut redis = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    assert_eq!(leader_pid(&mut redis, &prefix), std::process::id());
+    let clock = tracing_telegram::testing::TestClock::new();
+    let (holder, holder_guard) = member(Some(clock.clone()));
+    tracing::dispatcher::with_default(&holder, || {
+        for order in 0..3 {
+            let _ = charge(order);
+        }
+    });
+    assert!(holder_guard.flush(Duration::from_secs(10)));
+    let alert = mock.messages().remove(0);
+    assert_eq!(
+        mock.press(alert.message_id, 42, "🔕 1 h").as_deref(),
+        Some("🔕 Muted for 1 h")
+    );
+    let muted = common::wait_for_message(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
+
+    clock.advance(Duration::from_secs(11 * 60)); // the holder's window ends
+    assert!(holder_guard.flush(Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_millis(300));
+    let after = common::wait_for_message(&mock, alert.message_id, |_| true);
+    assert_eq!(after.text, muted.text, "no tally edit while muted");
+    drop((holder, leader));
+    let _ = holder_guard.shutdown(Duration::from_secs(10));
+    let _ = leader_guard.shutdown(Duration::from_secs(10));
+    let last = common::wait_for_message(&mock, alert.message_id, |_| true);
+    assert!(
+        !last.plain_text().contains("🔁"),
+        "not at shutdown either: {}",
+        last.plain_text()
+    );
+}

@@ -434,7 +434,8 @@ impl Pipeline {
     /// The messages that report `tallies` (those with news).
     pub(crate) fn render_tallies(&self, tallies: Vec<Tally>) -> Vec<Message> {
         let mut messages = Vec::new();
-        for tally in tallies.iter().filter(|tally| tally.is_news()) {
+        let news = tallies.iter().filter(|tally| tally.is_news());
+        for tally in news.filter(|tally| !self.tally_muted(tally)) {
             let (edit, text, fallback) = render_tally(&tally.text(), &self.config.identity.service);
             let heading = Heading::new(AlertLevel::Info, &tally.title);
             let mut pages = messages_for(vec![text], &tally.target, heading, true, 0);

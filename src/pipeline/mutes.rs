@@ -146,6 +146,18 @@ impl Pipeline {
         Some(opening)
     }
 
+    /// Whether a tally must not edit its alert: the kind is muted (as this
+    /// process knows, or as the notes a chat member's press stored say —
+    /// another process may have muted it).
+    pub(super) fn tally_muted(&self, tally: &Tally) -> bool {
+        let noted = tally
+            .delivered
+            .as_ref()
+            .and_then(|delivered| delivered.notes.mute.as_ref())
+            .is_some_and(|mute| mute.is_after(self.clock.wall()));
+        noted || self.is_muted(tally.fingerprint)
+    }
+
     /// Counts `count` records of a muted kind for the digest.
     pub(super) fn count_muted(&mut self, fp: u64, target: &str, title: &str, count: u64) {
         self.counters.settle(Outcome::Batched, count);

@@ -30,6 +30,11 @@ impl Stamp {
     fn time(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(self.at)
     }
+
+    /// Whether its time is after `now` (a mute that still holds).
+    pub(crate) fn is_after(&self, now: SystemTime) -> bool {
+        self.time() > now
+    }
 }
 
 /// What an alert shows below its text besides the tally.
