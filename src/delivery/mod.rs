@@ -167,6 +167,12 @@ impl Courier {
         &self.clock
     }
 
+    /// The chats alerts go to since a migration (their buttons may be
+    /// pressed there).
+    pub(crate) fn migrated_chats(&self) -> Vec<ChatId> {
+        self.outbox.migrated()
+    }
+
     /// The Bot API client (interactive alerts poll through it too).
     pub(crate) fn client(&self) -> Arc<BotClient> {
         Arc::clone(&self.client)

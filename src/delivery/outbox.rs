@@ -165,6 +165,16 @@ impl Outbox {
         self.lane(chat_id).send_to.clone()
     }
 
+    /// The chats configured chats moved to (a group that became a
+    /// supergroup).
+    pub(crate) fn migrated(&self) -> Vec<ChatId> {
+        self.lanes
+            .iter()
+            .filter(|(configured, lane)| **configured != lane.send_to)
+            .map(|(_, lane)| lane.send_to.clone())
+            .collect()
+    }
+
     /// Sends everything for `chat_id` to `new_id` from now on. `false` if it
     /// already goes there (a repeated migration answer: do not loop).
     pub(crate) fn migrate(&mut self, chat_id: &ChatId, new_id: ChatId) -> bool {

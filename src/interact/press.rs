@@ -63,11 +63,20 @@ impl Gatekeeper {
     }
 
     /// The press `query` asks for at `now`, or the toast that refuses it.
-    pub(crate) fn judge(&self, query: &CallbackQuery, now: SystemTime) -> Result<Press, String> {
+    /// `migrated`: chats the alert chats moved to since they were
+    /// configured (alert chats too).
+    pub(crate) fn judge(
+        &self,
+        query: &CallbackQuery,
+        now: SystemTime,
+        migrated: &[ChatId],
+    ) -> Result<Press, String> {
         let Some(message) = &query.message else {
             return Err("⚠️ This alert is too old to act on".to_owned());
         };
-        if !self.is_alert_chat(message.chat.id, message.chat.username.as_deref()) {
+        let chat = &message.chat;
+        let moved_here = migrated.contains(&ChatId::Id(chat.id));
+        if !moved_here && !self.is_alert_chat(chat.id, chat.username.as_deref()) {
             return Err("⚠️ Not an alert chat: nothing changed".to_owned());
         }
         if !self.allowed_users.is_empty() && !self.allowed_users.contains(&query.from.id) {
@@ -140,22 +149,27 @@ mod tests {
     fn only_alert_chats_and_allowed_users_may_press() {
         let now = SystemTime::now();
         let data = CallbackKey::from_token("1:token").encode(Action::Ack, 9, now);
+        let judge = |keeper: &Gatekeeper, chat, name, user, migrated: &[ChatId]| {
+            let query = query(chat, name, user, data.clone());
+            keeper.judge(&query, now, migrated)
+        };
         let open = keeper(Vec::new());
-        let press = open
-            .judge(&query(-100, None, 7, data.clone()), now)
-            .unwrap();
+        let press = judge(&open, -100, None, 7, &[]).unwrap();
         assert_eq!(
             (press.action, press.fingerprint, press.by.as_str()),
             (Action::Ack, 9, "Ann")
         );
-        assert!(open
-            .judge(&query(-555, Some("ALERTS"), 7, data.clone()), now)
-            .is_ok());
-        let elsewhere = open.judge(&query(-555, None, 7, data.clone()), now);
+        assert!(judge(&open, -555, Some("ALERTS"), 7, &[]).is_ok());
+        let elsewhere = judge(&open, -555, None, 7, &[]);
         assert!(elsewhere.unwrap_err().contains("Not an alert chat"));
+        let migrated = [ChatId::Id(-555)];
+        assert!(
+            judge(&open, -555, None, 7, &migrated).is_ok(),
+            "a migrated chat"
+        );
         let closed = keeper(vec![42]);
-        let refused = closed.judge(&query(-100, None, 7, data.clone()), now);
+        let refused = judge(&closed, -100, None, 7, &[]);
         assert!(refused.unwrap_err().contains("not allowed"));
-        assert!(closed.judge(&query(-100, None, 42, data), now).is_ok());
+        assert!(judge(&closed, -100, None, 42, &[]).is_ok());
     }
 }

@@ -31,6 +31,7 @@ pub(crate) fn normalized(text: &str, emit: impl FnMut(&[u8])) {
 }
 
 /// [`normalized`] for bytes that are known to be UTF-8.
+#[inline]
 pub(crate) fn normalized_bytes(bytes: &[u8], mut emit: impl FnMut(&[u8])) {
     let bytes = first_chars(bytes, MAX_NORMALIZED_CHARS);
     // Only digits and quotes change anything (a token of hex letters alone

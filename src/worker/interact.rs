@@ -33,6 +33,10 @@ type PollRequest = Pin<Box<dyn Future<Output = Result<Vec<Update>, ApiError>> + 
 /// The longest wait between failed polls.
 const MAX_RETRY: Duration = Duration::from_secs(30);
 
+/// 409s in a row ("terminated by other getUpdates request") after which a
+/// fleet process concludes another program polls the bot.
+const MAX_FLEET_CONFLICTS: u32 = 3;
+
 /// The worker's interactive state.
 pub(super) struct Interaction {
     config: InteractConfig,
@@ -46,6 +50,11 @@ pub(super) struct Interaction {
     /// When to try polling (or taking the lead) next.
     next_poll: Instant,
     failures: u32,
+    /// 409s in a row that said another poller ended ours.
+    conflicts: u32,
+    /// Whether a fleet shares the lead (then another poller may, for a
+    /// moment, be this fleet's new leader while this one's poll ends).
+    fleet: bool,
     /// Turned off for good (409: another program takes the bot's updates).
     off: bool,
 }
@@ -65,6 +74,7 @@ impl Interaction {
         config: InteractConfig,
         gatekeeper: Gatekeeper,
         client: Arc<BotClient>,
+        fleet: bool,
     ) -> Self {
         Interaction {
             config,
@@ -75,6 +85,8 @@ impl Interaction {
             poll: None,
             next_poll: Instant::now(),
             failures: 0,
+            conflicts: 0,
+            fleet,
             off: false,
         }
     }
@@ -99,6 +111,31 @@ impl Interaction {
                 false => Ok(Vec::new()),
             }
         }));
+    }
+
+    /// Why a failed poll turns interactivity off for good, if it does: a
+    /// 409 (a webhook, or another program polling), or a revoked token.
+    fn why_off(&mut self, error: &ApiError) -> Option<&'static str> {
+        let ApiError::Rejected {
+            code, description, ..
+        } = error
+        else {
+            return None;
+        };
+        match code {
+            409 => {
+                self.conflicts += 1;
+                // In a fleet, "terminated by other getUpdates request" may
+                // be this fleet's new leader while this process's last poll
+                // ends: only a conflict that persists is another program.
+                let handover = self.fleet
+                    && description.contains("other getUpdates")
+                    && self.conflicts < MAX_FLEET_CONFLICTS;
+                (!handover).then_some("a webhook or another program takes this bot's updates")
+            }
+            401 => Some("the bot token is invalid or revoked"),
+            _ => None,
+        }
     }
 
     fn retry_later(&mut self) {
@@ -156,14 +193,16 @@ impl Worker {
             Err(error) => return self.poll_failed(&error),
         };
         interaction.failures = 0;
+        interaction.conflicts = 0;
         interaction.next_poll = Instant::now();
         interaction.offset = next_offset(interaction.offset, &updates);
         let now = self.courier.clock().wall();
+        let migrated = self.courier.migrated_chats();
         for query in updates.into_iter().filter_map(|u| u.callback_query) {
             let Some(interaction) = &self.interaction else {
                 return;
             };
-            let toast = match interaction.gatekeeper.judge(&query, now) {
+            let toast = match interaction.gatekeeper.judge(&query, now, &migrated) {
                 Ok(press) => self.carry_out(press).await,
                 Err(refusal) => refusal,
             };
@@ -174,24 +213,17 @@ impl Worker {
     }
 
     fn poll_failed(&mut self, error: &ApiError) {
-        let conflict = matches!(
-            error,
-            ApiError::Rejected {
-                code: 409 | 401,
-                ..
-            }
-        );
         let Some(interaction) = &mut self.interaction else {
             return;
         };
-        if !conflict {
+        let Some(why) = interaction.why_off(error) else {
             interaction.retry_later();
             return;
-        }
+        };
         interaction.off = true;
         self.pipeline.disable_buttons();
         let reason = format!(
-            "interactive alerts turned off: getUpdates answered {error} (a webhook or another program takes this bot's updates); alerts keep flowing, without buttons"
+            "interactive alerts turned off: getUpdates answered {error} ({why}); alerts keep flowing, without buttons"
         );
         let reason = self.reporter.scrub(&reason);
         self.reporter.notice(&reason);
@@ -222,9 +254,10 @@ impl Worker {
         }
         self.pipeline.set_notes(&delivered);
         self.fleet.remember_for(&delivered, keep_for).await;
-        let edit = self
-            .pipeline
-            .action_edit(&delivered, total, "interactive alert");
+        // The alert's first line titles the edit (for the `on_sent` hook).
+        let plain = crate::render::html_to_plain(&delivered.html);
+        let title = plain.lines().next().unwrap_or("alert");
+        let edit = self.pipeline.action_edit(&delivered, total, title);
         self.enqueue(edit);
         press.toast()
     }
@@ -279,5 +312,65 @@ fn rebuilt(press: &Press) -> Delivered {
         html,
         plain: false,
         notes: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::BotToken;
+    use crate::delivery::DeliveryConfig;
+    use crate::interact::callback::CallbackKey;
+
+    fn interaction(fleet: bool) -> Interaction {
+        let token = BotToken::new("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw");
+        let client = BotClient::new(&DeliveryConfig::default(), &token).unwrap();
+        let key = CallbackKey::from_token(token.expose());
+        let config = InteractConfig::default();
+        let gatekeeper = Gatekeeper::new(key, config.mute_options.clone(), Vec::new(), Vec::new());
+        Interaction::new(config, gatekeeper, Arc::new(client), fleet)
+    }
+
+    fn rejected(code: u16, description: &str) -> ApiError {
+        ApiError::Rejected {
+            code,
+            description: description.to_owned(),
+            retry_after: None,
+            migrate_to: None,
+        }
+    }
+
+    #[test]
+    fn a_webhook_or_a_revoked_token_turns_it_off_at_once() {
+        let webhook = rejected(
+            409,
+            "Conflict: can't use getUpdates method while webhook is active",
+        );
+        for fleet in [false, true] {
+            assert!(interaction(fleet).why_off(&webhook).is_some());
+            assert!(interaction(fleet)
+                .why_off(&rejected(401, "Unauthorized"))
+                .is_some());
+            assert_eq!(
+                interaction(fleet).why_off(&rejected(502, "Bad Gateway")),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn in_a_fleet_only_a_persisting_poller_conflict_turns_it_off() {
+        let other = rejected(409, "Conflict: terminated by other getUpdates request");
+        assert!(
+            interaction(false).why_off(&other).is_some(),
+            "alone: another program"
+        );
+        let mut member = interaction(true);
+        assert_eq!(member.why_off(&other), None, "maybe the fleet's new leader");
+        assert_eq!(member.why_off(&other), None);
+        assert!(
+            member.why_off(&other).is_some(),
+            "three in a row: another program"
+        );
     }
 }

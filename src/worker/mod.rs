@@ -135,9 +135,10 @@ impl Worker {
     fn new(parts: Parts, inbox: Inbox) -> Self {
         let metrics = MetricsExport::new(parts.pipeline.deploy().0);
         let client = parts.courier.client();
-        let interaction = parts
-            .interactive
-            .map(|(config, gatekeeper)| interact::Interaction::new(config, gatekeeper, client));
+        let fleet = parts.fleet.is_shared();
+        let interaction = parts.interactive.map(|(config, gatekeeper)| {
+            interact::Interaction::new(config, gatekeeper, client, fleet)
+        });
         Worker {
             config: parts.config,
             pipeline: parts.pipeline,
