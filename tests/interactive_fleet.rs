@@ -314,3 +314,37 @@ fn a_muted_alert_gets_no_tally_from_the_process_that_holds_it() {
         last.plain_text()
     );
 }
+
+/// A mute pressed while Redis is away holds in the process that took it,
+/// and its toast says the rest of the fleet was not told.
+#[test]
+fn a_mute_without_redis_says_it_holds_here_only() {
+    let Some(redis) = common::redis::OwnRedis::start("mute_without_redis", None) else {
+        return;
+    };
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = common::default_builder(&mock)
+        .redis_url(redis.url())
+        .redis_key_prefix(common::redis::unique_prefix("mute_without_redis"))
+        .redis_timeout(Duration::from_millis(300))
+        .interactive(true)
+        .interactive_poll_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let process = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    tracing::dispatcher::with_default(&process, || {
+        let _ = charge(1);
+    });
+    assert!(guard.flush(Duration::from_secs(10)));
+    let alert = mock.messages().remove(0);
+    assert_eq!(alert.buttons().len(), 3);
+    redis.kill();
+    let toast = mock.press(alert.message_id, 42, "🔕 1 h").unwrap();
+    assert_eq!(toast, "🔕 Muted for 1 h (here only: Redis did not answer)");
+    tracing::dispatcher::with_default(&process, || {
+        let _ = charge(2);
+    });
+    drop(process);
+    let stats = guard.shutdown(Duration::from_secs(10));
+    assert_eq!((stats.sent, stats.batched), (1, 1), "muted here: {stats:?}");
+}

@@ -186,16 +186,19 @@ impl Fleet {
 
     /// Mutes `fingerprint` fleet-wide for `duration` (nothing without a
     /// fleet: the pipeline's own memory is all there is).
-    pub(crate) async fn mute(&mut self, fingerprint: u64, duration: Duration) {
-        if let Some(store) = &mut self.store {
-            store.mute(fingerprint, duration, self.dedup_window).await;
+    /// `false` if the fleet could not be told (Redis did not answer).
+    pub(crate) async fn mute(&mut self, fingerprint: u64, duration: Duration) -> bool {
+        match &mut self.store {
+            Some(store) => store.mute(fingerprint, duration, self.dedup_window).await,
+            None => true,
         }
     }
 
-    /// Ends a mute fleet-wide.
-    pub(crate) async fn unmute(&mut self, fingerprint: u64) {
-        if let Some(store) = &mut self.store {
-            store.unmute(fingerprint).await;
+    /// Ends a mute fleet-wide; `false` if the fleet could not be told.
+    pub(crate) async fn unmute(&mut self, fingerprint: u64) -> bool {
+        match &mut self.store {
+            Some(store) => store.unmute(fingerprint).await,
+            None => true,
         }
     }
 

@@ -236,6 +236,7 @@ impl Worker {
         let wall = self.courier.clock().wall();
         let (mut delivered, mut total) = self.alert_pressed(&press).await;
         let mut keep_for = self.pipeline.dedup_window();
+        let mut fleet_told = true;
         match press.action {
             Action::Ack => delivered.notes.ack = Some(Stamp::new(&press.by, wall)),
             Action::Mute(duration) => {
@@ -243,13 +244,13 @@ impl Worker {
                 if let Some(held) = self.pipeline.mute(fp, duration) {
                     total = total.max(held.total);
                 }
-                self.fleet.mute(fp, duration).await;
+                fleet_told = self.fleet.mute(fp, duration).await;
                 keep_for = keep_for.max(duration);
             }
             Action::Unmute => {
                 delivered.notes.mute = None;
                 self.pipeline.unmute(fp);
-                self.fleet.unmute(fp).await;
+                fleet_told = self.fleet.unmute(fp).await;
             }
         }
         self.pipeline.set_notes(&delivered);
@@ -259,7 +260,11 @@ impl Worker {
         let title = plain.lines().next().unwrap_or("alert");
         let edit = self.pipeline.action_edit(&delivered, total, title);
         self.enqueue(edit);
-        press.toast()
+        match fleet_told {
+            true => press.toast(),
+            // Honest about a mute only this process knows of.
+            false => format!("{} (here only: Redis did not answer)", press.toast()),
+        }
     }
 
     /// The pressed alert as delivered (with the notes the fleet stored) and
