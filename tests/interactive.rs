@@ -312,3 +312,28 @@ fn a_hanging_poll_delays_neither_alerts_nor_shutdown() {
     );
     assert_eq!(stats.sent, 1);
 }
+
+#[test]
+fn a_burst_of_presses_is_answered_a_few_at_a_time_and_all_of_them() {
+    let mock = std::sync::Arc::new(MockTelegram::start().unwrap());
+    with_layer(interactive(&mock), |guard| {
+        fail(guard, 1..=1);
+        let id = only_alert(&mock).message_id;
+        let presses: Vec<_> = (0..25)
+            .map(|user| {
+                let mock = std::sync::Arc::clone(&mock);
+                std::thread::spawn(move || mock.press_data(id, user, "no-such-button"))
+            })
+            .collect();
+        for press in presses {
+            let toast = press.join().unwrap();
+            assert!(toast.is_some_and(|t| t.contains("Unknown button")));
+        }
+        let polls = mock
+            .requests()
+            .iter()
+            .filter(|r| r.method == "getUpdates")
+            .count();
+        assert!(polls >= 3, "at most 10 presses per poll: {polls} polls");
+    });
+}

@@ -67,6 +67,9 @@ pub(crate) struct EditMessageText<'a> {
     pub(crate) reply_markup: Option<&'a Keyboard>,
 }
 
+/// Most presses one `getUpdates` call returns.
+const MAX_UPDATES_PER_POLL: u32 = 10;
+
 /// Link previews are always off: alert text is not an invitation to fetch URLs.
 #[derive(Debug, Serialize)]
 pub(crate) struct LinkPreviewOptions {
@@ -232,8 +235,11 @@ impl BotClient {
         offset: i64,
         wait: Duration,
     ) -> Result<Vec<Update>, ApiError> {
+        // A few presses at a time: the worker carries each out before it
+        // listens to anything else again.
         let body = serde_json::json!({
             "offset": offset,
+            "limit": MAX_UPDATES_PER_POLL,
             "timeout": wait.as_secs(),
             "allowed_updates": ["callback_query"],
         });

@@ -22,6 +22,10 @@ const ANSWER_WAIT: Duration = Duration::from_secs(20);
 /// newer call ends this one with 409, as Telegram does.
 pub(super) async fn get_updates(shared: &Shared, request: &Value) -> Response {
     let offset = request.get("offset").and_then(Value::as_i64).unwrap_or(0);
+    let limit = request
+        .get("limit")
+        .and_then(Value::as_u64)
+        .map_or(100, |limit| limit.clamp(1, 100)) as usize;
     let wait = request
         .get("timeout")
         .and_then(Value::as_u64)
@@ -47,7 +51,8 @@ pub(super) async fn get_updates(shared: &Shared, request: &Value) -> Response {
                 );
             }
             if !inner.updates.is_empty() || Instant::now() >= deadline {
-                return ok(Value::Array(inner.updates.clone()));
+                let some = inner.updates.iter().take(limit).cloned().collect();
+                return ok(Value::Array(some));
             }
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
