@@ -262,6 +262,39 @@ fn a_kind_the_fleet_alerted_stays_one_alert_through_an_outage_and_a_lost_claim()
     assert_eq!((sent, deduplicated), (1, 4), "{stats:?}");
 }
 
+/// A kind alerted in memory while Redis was away is still inside its window
+/// when Redis returns: its next record is a repeat, not a second alert.
+#[test]
+fn a_kind_alerted_during_an_outage_is_not_alerted_again_when_redis_returns() {
+    let Some(redis) = OwnRedis::start("alerted_during_outage", None) else {
+        return;
+    };
+    let url = redis.url();
+    let mock = MockTelegram::start().unwrap();
+    // A `before_send` hook turns the repeat gate off: every record reaches
+    // the worker and its claim (as it does once the gate closes a kind).
+    let (layer, guard) = fleet_member(&mock, &url, &prefix("outage_window"))
+        .redis_timeout(Duration::from_millis(300))
+        .before_send(|_| true)
+        .build()
+        .unwrap();
+    let process = dispatch(layer);
+    let port = redis.kill();
+    tracing::dispatcher::with_default(&process, || ledger_down(1));
+    assert!(guard.flush(Duration::from_secs(5)));
+    assert_eq!(mock.messages().len(), 1, "alerted in memory");
+    let _redis = OwnRedis::start("alerted_during_outage (back)", Some(port)).unwrap();
+    for attempt in 2..5 {
+        tracing::dispatcher::with_default(&process, || ledger_down(attempt));
+        assert!(guard.flush(Duration::from_secs(5)));
+    }
+    drop(process);
+    let stats = shutdown_all(vec![guard]);
+    let alerts = common::notifying(&mock.messages()).len();
+    assert_eq!(alerts, 1, "{:#?}", mock.messages());
+    assert_eq!((stats[0].sent, stats[0].deduplicated), (1, 3), "{stats:?}");
+}
+
 #[test]
 fn an_unreachable_redis_at_start_still_builds_and_alerts() {
     let mock = MockTelegram::start().unwrap();

@@ -141,6 +141,9 @@ struct Entry {
     level: AlertLevel,
     target: Target,
     delivered: Option<Delivered>,
+    /// The window is the fleet's (this process claimed it in Redis), not
+    /// one decided in memory while Redis was away.
+    claimed: bool,
 }
 
 /// The in-memory dedup store.
@@ -233,6 +236,7 @@ impl Dedup {
                 level,
                 target: target.clone(),
                 delivered: None,
+                claimed: false,
             },
         );
         self.order.push_back((fingerprint, now));
@@ -301,10 +305,20 @@ impl Dedup {
         Some(tally_of(fingerprint, &entry, self.window))
     }
 
-    /// Ends the window of `fingerprint` early (the fleet's window ended
-    /// before this process's: a chat member muted the kind); its tally.
-    pub(crate) fn end_window(&mut self, fingerprint: u64) -> Option<Tally> {
-        self.remove(fingerprint)
+    /// Marks the window of `fingerprint` as the fleet's (claimed in Redis).
+    pub(crate) fn claimed(&mut self, fingerprint: u64) {
+        if let Some(entry) = self.entries.get_mut(&fingerprint) {
+            entry.claimed = true;
+        }
+    }
+
+    /// Ends the window of `fingerprint` early if it was the fleet's and the
+    /// fleet's ended (a chat member muted the kind, or the claim expired
+    /// just before this process's window); its tally. A window decided in
+    /// memory while Redis was away is kept: Redis never knew it.
+    pub(crate) fn end_fleet_window(&mut self, fingerprint: u64) -> Option<Tally> {
+        let claimed = self.entries.get(&fingerprint).is_some_and(|e| e.claimed);
+        claimed.then(|| self.remove(fingerprint)).flatten()
     }
 
     /// Whether `fingerprint` has an entry.

@@ -299,12 +299,15 @@ impl Pipeline {
         if claim == Claim::First {
             // The fleet's window ended before this process's (a mute ended
             // it): this process's ends too, and the kind is alerted anew.
-            out.tallies.extend(self.dedup.end_window(fp));
+            out.tallies.extend(self.dedup.end_fleet_window(fp));
         }
         let heading = (title.as_str(), record.level, &target);
         let verdict = self
             .dedup
             .admit(fp, self.clock.now(), heading, &mut out.tallies);
+        if claim == Claim::First && verdict == Verdict::Alert {
+            self.dedup.claimed(fp);
+        }
         self.counters.set_dedup_evictions(self.dedup.evictions());
         // Held in this process's window: later repeats may be counted at
         // the gate. A fleet's first alert opens as a fleet kind: what the
