@@ -33,6 +33,9 @@ type PollRequest = Pin<Box<dyn Future<Output = Result<Vec<Update>, ApiError>> + 
 /// The longest wait between failed polls.
 const MAX_RETRY: Duration = Duration::from_secs(30);
 
+/// The most a shutdown spends answering the presses it still owes.
+const MAX_GOODBYE: Duration = Duration::from_secs(1);
+
 /// 409s in a row ("terminated by other getUpdates request") after which a
 /// fleet process concludes another program polls the bot.
 const MAX_FLEET_CONFLICTS: u32 = 3;
@@ -289,13 +292,24 @@ impl Worker {
         (delivered, total)
     }
 
-    /// Stops polling (shutdown) and gives the lead up.
-    pub(super) async fn stop_interacting(&mut self) {
-        if let Some(interaction) = &mut self.interaction {
-            interaction.poll = None;
-            interaction.off = true;
-            self.fleet.resign().await;
-        }
+    /// Stops polling (shutdown), answers the presses still owed (within a
+    /// quarter of the time left, at most 1 s) and gives the lead up.
+    pub(super) async fn stop_interacting(&mut self, deadline: Instant) {
+        let Some(interaction) = &mut self.interaction else {
+            return;
+        };
+        interaction.poll = None;
+        interaction.off = true;
+        let answers = std::mem::take(&mut interaction.answers);
+        let client = Arc::clone(&interaction.client);
+        let budget = (deadline.saturating_duration_since(Instant::now()) / 4).min(MAX_GOODBYE);
+        let answer_all = async move {
+            for (id, toast) in answers {
+                let _ = client.answer_callback_query(&id, &toast).await;
+            }
+        };
+        let _ = tokio::time::timeout(budget, answer_all).await;
+        self.fleet.resign().await;
     }
 }
 

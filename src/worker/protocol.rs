@@ -54,7 +54,7 @@ impl Worker {
     /// loop then delivers until it is done or the deadline passes.
     async fn begin_shutdown(&mut self, stopping: Stopping) {
         self.counters.close();
-        self.stop_interacting().await;
+        self.stop_interacting(stopping.deadline).await;
         self.stopping = Some(stopping);
         // Whatever is still queued in the channel belongs in the final
         // digest too.
