@@ -221,6 +221,10 @@ impl Worker {
         };
         let Some(why) = interaction.why_off(error) else {
             interaction.retry_later();
+            // Said at most once a minute (the reporter holds repeats back).
+            self.reporter.notice(&format!(
+                "interactive alerts: could not poll for button presses ({error}); retrying"
+            ));
             return;
         };
         interaction.off = true;
