@@ -226,30 +226,8 @@ impl FleetStore {
     /// First-writer-wins for `fingerprint` within `window`.
     pub(crate) async fn claim(&mut self, fingerprint: u64, window: Duration) -> Claim {
         let now = Instant::now();
-        if let Some(known) = self.known.get_mut(&fingerprint) {
-            if now < known.until {
-                known.pending += 1;
-                return Claim::Repeat {
-                    total: known.total(),
-                    crossed: false, // found when the count reaches Redis
-                };
-            }
-            if now < known.covered_until {
-                // The fleet's alert covers it as far as this process knows:
-                // the sync renews the trust, or keeps the counts if Redis is
-                // away (rather than alert a kind this process knows was
-                // alerted). If the kind was muted or its window ended, the
-                // record is claimed below like a new one.
-                self.sync_one(fingerprint).await;
-                if let Some(known) = self.known.get_mut(&fingerprint) {
-                    if Instant::now() < known.covered_until {
-                        known.pending += 1;
-                        return self.known_repeat(fingerprint);
-                    }
-                }
-            } else {
-                self.flush_repeats(fingerprint).await;
-            }
+        if let Some(claim) = self.claim_known(fingerprint, now).await {
+            return claim;
         }
         // A claim that fails while Redis was fine is tried once more (on a
         // fresh connection where the target needs one): right after a
@@ -261,6 +239,45 @@ impl FleetStore {
             None if !was_degraded => self.claim_or_count(fingerprint, window).await,
             answer => answer,
         };
+        self.learn_claim(fingerprint, window, now, answer).await
+    }
+
+    /// The claim of a kind this process knows the fleet alerted: a repeat
+    /// while trusted; while the alert covers it, a repeat after a sync
+    /// (or without one, if Redis is away). `None`: ask Redis (unknown, the
+    /// window ended, or it was muted).
+    async fn claim_known(&mut self, fingerprint: u64, now: Instant) -> Option<Claim> {
+        let known = self.known.get_mut(&fingerprint)?;
+        if now < known.until {
+            known.pending += 1;
+            return Some(Claim::Repeat {
+                total: known.total(),
+                crossed: false, // found when the count reaches Redis
+            });
+        }
+        if now >= known.covered_until {
+            self.flush_repeats(fingerprint).await;
+            return None;
+        }
+        // The sync renews the trust, or keeps the counts if Redis is away
+        // (rather than alert a kind this process knows was alerted).
+        self.sync_one(fingerprint).await;
+        let known = self.known.get_mut(&fingerprint)?;
+        if Instant::now() >= known.covered_until {
+            return None;
+        }
+        known.pending += 1;
+        Some(self.known_repeat(fingerprint))
+    }
+
+    /// What Redis' answer to a claim means, remembered for the next records.
+    async fn learn_claim(
+        &mut self,
+        fingerprint: u64,
+        window: Duration,
+        now: Instant,
+        answer: Option<(i64, Duration)>,
+    ) -> Claim {
         match answer {
             Some((MUTED, remaining)) => {
                 self.known.remove(&fingerprint);
