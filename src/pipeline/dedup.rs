@@ -51,7 +51,7 @@ pub(crate) fn crosses_threshold(total: u64, added: u64) -> bool {
 
 /// What the fleet (Redis) says about a record's fingerprint.
 ///
-/// `First` and `Repeat` are only given by the Redis store: a build without
+/// `First`, `Repeat` and `Muted` are only given by the Redis store: a build without
 /// it never makes them (hence the `allow`).
 #[allow(dead_code)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
