@@ -53,9 +53,16 @@ impl RedisTarget {
         for (cluster, server) in CLUSTER_SCHEMES {
             if let Some(rest) = url.strip_prefix(cluster) {
                 let nodes = cluster_nodes(server, rest)?;
+                // The client's own retries (after a failover: refresh the
+                // slots, ask the new master) must fit in the crate's bound on
+                // a call; its defaults wait 1.28 s before the first.
+                let wait = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
                 let client = ClusterClient::builder(nodes)
                     .connection_timeout(timeout)
                     .response_timeout(timeout)
+                    .retries(3)
+                    .min_retry_wait((wait / 10).max(1))
+                    .max_retry_wait((wait / 4).max(1))
                     .build()
                     .map_err(kind)?;
                 return Ok(RedisTarget::Cluster(Box::new(client)));
