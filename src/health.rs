@@ -20,7 +20,9 @@ pub enum Health {
     Healthy,
     /// Messages are failing for a reason that may pass (network, 5xx, a
     /// long rate limit) or a secondary destination is unreachable; alerts
-    /// may have been lost (counted in `Stats::failed`).
+    /// may have been lost (counted in `Stats::failed`). Also while alerts
+    /// are delivered but interactive alerts turned themselves off (another
+    /// program takes the bot's updates): the reason says so.
     Degraded {
         /// What went wrong last, without the token.
         reason: String,
