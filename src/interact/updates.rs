@@ -8,8 +8,20 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Update {
     pub(crate) update_id: i64,
-    #[serde(default)]
+    /// A press; `None` for any other update, and for a press this crate
+    /// cannot read (so that the offset still moves past it: one odd update
+    /// must not stop every later press).
+    #[serde(default, deserialize_with = "lenient")]
     pub(crate) callback_query: Option<CallbackQuery>,
+}
+
+/// Reads a press, or `None` if its shape is not one this crate reads.
+fn lenient<'de, D>(deserializer: D) -> Result<Option<CallbackQuery>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 /// A button press.
@@ -105,6 +117,17 @@ mod tests {
         assert_eq!(press.message.as_ref().unwrap().chat.id, -100);
         assert_eq!(next_offset(0, &updates), 7);
         assert_eq!(next_offset(10, &updates), 10);
+    }
+
+    #[test]
+    fn a_press_of_an_unreadable_shape_only_moves_the_offset() {
+        let updates: Vec<Update> = serde_json::from_str(
+            r#"[{"update_id": 8, "callback_query": {"id": 5, "data": ["x"]}},
+                {"update_id": 9, "callback_query": "nonsense"}]"#,
+        )
+        .unwrap();
+        assert!(updates.iter().all(|u| u.callback_query.is_none()));
+        assert_eq!(next_offset(0, &updates), 10);
     }
 
     #[test]
