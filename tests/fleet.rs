@@ -10,7 +10,6 @@ mod common;
 
 use common::redis::{shared_redis, OwnRedis};
 
-use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -505,13 +504,7 @@ fn child_with_unreachable_redis() {
 
 #[test]
 fn an_unreachable_redis_is_reported_once() {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_with_unreachable_redis",
-            "--ignored",
-            "--nocapture",
-        ])
+    let output = common::child("child_with_unreachable_redis")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -147,13 +147,7 @@ fn every_kind_has_one_fingerprint_across_processes() {
     let prefix = common::redis::unique_prefix("kinds");
     let children: Vec<_> = (0..2)
         .map(|_| {
-            Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "child_fails_in_every_way",
-                    "--ignored",
-                    "--nocapture",
-                ])
+            common::child("child_fails_in_every_way")
                 .env("FLEET_TOKEN", mock.token())
                 .env("FLEET_API_URL", mock.url())
                 .env("FLEET_REDIS_URL", &url)

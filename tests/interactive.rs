@@ -267,15 +267,7 @@ fn child_meets_a_webhook() {
 
 #[test]
 fn a_bot_whose_updates_another_program_takes_turns_buttons_off_and_keeps_alerting() {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_meets_a_webhook",
-            "--ignored",
-            "--nocapture",
-        ])
-        .output()
-        .unwrap();
+    let output = common::child("child_meets_a_webhook").output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "child failed:\n{stderr}");
     let lines: Vec<&str> = stderr

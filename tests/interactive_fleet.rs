@@ -9,7 +9,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
 use tracing_subscriber::prelude::*;
@@ -79,8 +79,7 @@ struct Member {
 
 impl Member {
     fn start(mock: &MockTelegram, url: &str, prefix: &str) -> Member {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_member", "--ignored", "--nocapture"])
+        let mut child = common::child("child_member")
             .env("FLEET_TOKEN", mock.token())
             .env("FLEET_API_URL", mock.url())
             .env("FLEET_REDIS_URL", url)

@@ -33,13 +33,7 @@ fn child_behind_a_proxy() {
 #[test]
 fn alerts_go_through_the_proxy_of_http_proxy() {
     let mock = MockTelegram::start().unwrap();
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_behind_a_proxy",
-            "--ignored",
-            "--nocapture",
-        ])
+    let output = common::child("child_behind_a_proxy")
         .env("HTTP_PROXY", mock.url())
         .env("http_proxy", mock.url())
         .env_remove("NO_PROXY")

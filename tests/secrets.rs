@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{builder, run_with};
 use tracing::error;
 use tracing_telegram::testing::{MockTelegram, Reply};
@@ -103,13 +101,7 @@ fn child_prints_delivery_failures() {
 
 #[test]
 fn printed_output_never_shows_the_token() {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_prints_delivery_failures",
-            "--ignored",
-            "--nocapture",
-        ])
+    let output = common::child("child_prints_delivery_failures")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);

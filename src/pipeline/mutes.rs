@@ -158,6 +158,13 @@ impl Pipeline {
         noted || self.is_muted(tally.fingerprint)
     }
 
+    /// Settles the repeats the layer counted for a muted gate kind: accepted,
+    /// and counted for the digest.
+    pub(super) fn settle_muted(&mut self, kind: &OpenKind, repeats: u64) {
+        self.counters.accept_repeats(repeats);
+        self.count_muted(kind.fingerprint, "", &kind.title, repeats);
+    }
+
     /// Counts `count` records of a muted kind for the digest.
     pub(super) fn count_muted(&mut self, fp: u64, target: &str, title: &str, count: u64) {
         self.counters.settle(Outcome::Batched, count);
@@ -209,8 +216,7 @@ impl Pipeline {
         for key in keys {
             if let Some((kind, repeats)) = self.open_kinds.close(key) {
                 if kind.muted {
-                    self.counters.accept_repeats(repeats);
-                    self.count_muted(kind.fingerprint, "", &kind.title, repeats);
+                    self.settle_muted(&kind, repeats);
                 } else if repeats > 0 {
                     // Repeats of the window the mute ends: counted as such.
                     self.counters.accept_repeats(repeats);

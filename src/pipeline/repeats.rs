@@ -157,9 +157,7 @@ impl Pipeline {
             return None;
         }
         if kind.muted {
-            self.counters.accept_repeats(repeats);
-            let (fp, title) = (kind.fingerprint, kind.title.as_str());
-            self.count_muted(fp, "", title, repeats);
+            self.settle_muted(kind, repeats);
             return None;
         }
         let fleet_total = match kind.fleet {

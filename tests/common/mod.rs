@@ -194,3 +194,11 @@ pub fn wait_for_message(
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// This test binary run again for one `#[ignore]`d test, `test`: a child
+/// process whose environment and stderr the parent controls.
+pub fn child(test: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command.args(["--exact", test, "--ignored", "--nocapture"]);
+    command
+}
