@@ -53,11 +53,11 @@ fn worker_throughput(c: &mut Criterion) {
         .api_url(mock.url())
         .service("bench")
         .environment("bench")
-        .pacing(Pacing::disabled())
+        .delivery(|d| d.pacing(Pacing::disabled()))
         // Every error is its own alert: rendered, sanitized and sent (with
         // deduplication on, repeats would be counted and never sent).
-        .rate_limit(Duration::ZERO)
-        .queue_capacity(BATCH as usize * 2)
+        .dedup(|d| d.window(Duration::ZERO))
+        .limits(|l| l.queue_capacity(BATCH as usize * 2))
         .build()
         .expect("layer");
     let subscriber = tracing_subscriber::registry().with(layer);

@@ -39,7 +39,9 @@ async fn health() -> &'static str {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (builder, target) = support::Target::builder("shop-api")?;
-    let (layer, guard) = builder.slow_threshold(Duration::from_millis(200)).build()?;
+    let (layer, guard) = builder
+        .slow_spans(|s| s.threshold(Duration::from_millis(200)))
+        .build()?;
     support::install(layer);
 
     let app = Router::new()

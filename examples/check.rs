@@ -18,7 +18,9 @@ mod support;
 
 fn main() -> ExitCode {
     let built = support::Target::builder("config-check").and_then(|(builder, target)| {
-        let (_layer, guard) = builder.capture_panics(false).build()?;
+        let (_layer, guard) = builder
+            .panics(|p| p.report(false))
+            .build::<tracing_subscriber::Registry>()?;
         Ok((guard, target))
     });
     let (guard, _target) = match built {

@@ -34,8 +34,8 @@ fn quote_shipping(order: u64) -> Result<u64, QuoteError> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (builder, target) = support::Target::builder("shipping")?;
     let (layer, guard) = builder
-        .interactive(true)
-        .interactive_poll_timeout(Duration::from_secs(2))
+        .interactive(|i| i.enabled(true))
+        .interactive(|i| i.poll_timeout(Duration::from_secs(2)))
         .build()?;
     support::install(layer);
 

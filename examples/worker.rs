@@ -66,7 +66,7 @@ async fn run_job(job: Job) -> Result<(), JobFailed> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (builder, target) = support::Target::builder("billing-worker")?;
     let (layer, guard) = builder
-        .slow_threshold_for("run_job", Duration::from_millis(200))
+        .slow_spans(|s| s.threshold_for("run_job", Duration::from_millis(200)))
         .build()?;
     support::install(layer);
 

@@ -29,7 +29,7 @@ done
 # Hot instrumentation nobody wants, beside fmt behind a per-layer INFO filter.
 base=$(count fmt-info debug)
 printf '%-8s %-18s %12s %8s\n' debug fmt-info "$base" 1.00
-for stack in fmt-info-telegram fmt-info-telegram-filtered; do
+for stack in fmt-info-telegram fmt-info-telegram-unfiltered; do
   n=$(count "$stack" debug)
   printf '%-8s %-18s %12s %8s\n' debug "${stack#fmt-info-}" "$n" "$(awk -v a="$n" -v b="$base" 'BEGIN {printf "%.2f", a / b}')"
 done

@@ -17,7 +17,7 @@
 //! a failure's first record is queued, its repeats inside the dedup window
 //! are not even captured: the layer counts each with one atomic operation
 //! and the worker adds the counts to the alert's tally (see
-//! [`Builder::rate_limit`]).
+//! [`Dedup::window`]).
 //!
 //! # Example
 //!
@@ -102,16 +102,16 @@
 //! # What reaches the chat
 //!
 //! - ERROR events (or any level from [`Builder::min_level`]) become alerts;
-//!   repeats within [`Builder::rate_limit`] are counted, and the original
+//!   repeats within [`Dedup::window`] are counted, and the original
 //!   alert is edited to show the tally.
-//! - Judged spans slower than [`Builder::slow_threshold`] alert once per key
+//! - Judged spans slower than [`SlowSpans::threshold`] alert once per key
 //!   and window, one alert per unit of work; every slow span and every WARN
-//!   event is counted in a silent digest each [`Builder::batch_window`].
+//!   event is counted in a silent digest each [`Digest::interval`].
 //!   Judged are HTTP request spans, spans named with
-//!   [`Builder::slow_threshold_for`], and spans carrying
-//!   `telegram.slow_threshold_ms = N`; [`Builder::judge_all_spans`] judges
+//!   [`SlowSpans::threshold_for`], and spans carrying
+//!   `telegram.slow_threshold_ms = N`; [`SlowSpans::judge_all`] judges
 //!   every span.
-//! - Panics become Critical alerts ([`Builder::capture_panics`]).
+//! - Panics become Critical alerts ([`Panics::report`]).
 //! - Everything is sanitized first ([`Sanitizer`]), paced under Telegram's
 //!   limits ([`Pacing`]), retried on transient failures ([`RetryPolicy`]),
 //!   and accounted for in [`Stats`].
@@ -127,11 +127,11 @@
 //! use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 //! # let (telegram, _guard) = tracing_telegram::TelegramLayer::builder().enabled(false).build().unwrap();
 //! let subscriber = tracing_subscriber::registry()
-//!     // The log output at INFO; the Telegram layer sees what it wants
-//!     // (its own per-layer filter: `trace!`/`debug_span!` nobody wants
-//!     // then costs nothing).
+//!     // The log output at INFO; the Telegram layer comes with its own
+//!     // per-layer filter and sees what it wants (`trace!`/`debug_span!`
+//!     // nobody wants then costs nothing).
 //!     .with(fmt::layer().with_filter(EnvFilter::new("info")))
-//!     .with(telegram.filtered());
+//!     .with(telegram);
 //! # drop(subscriber);
 //! // Or, with one global filter:
 //! // .with(EnvFilter::new("info,tower_http=debug"))
@@ -143,7 +143,7 @@
 //! same line at most once a minute). A revoked token or a bot removed from
 //! the main chat stops delivery for good: [`TelegramGuard::health`] then
 //! returns [`Health::Dark`], stderr says so every 5 minutes,
-//! [`Builder::on_delivery_failure`] is told, [`Builder::fallback_chat`] gets
+//! [`Hooks::on_delivery_failure`] is told, [`Delivery::fallback_chat`] gets
 //! a notifying message, and [`TelegramGuard::check`] reports it. A user hook
 //! (`before_send`, `on_sent`, `on_delivery_failure`) that panics is reported
 //! once per digest window; a `before_send` that panics drops the record it
@@ -151,7 +151,7 @@
 //!
 //! # Fleets
 //!
-//! With [`Builder::redis_url`] (feature `redis`), the processes of a service
+//! With [`Fleet::redis_url`] (feature `redis`), the processes of a service
 //! share dedup, tallies and digests through Redis: one alert per problem for
 //! the whole fleet, a tally of the fleet's total, one digest per window.
 //! Redis trouble never stops alerts: each decision then falls back to the
@@ -199,7 +199,7 @@
 //!
 //! # Cargo features
 //!
-//! - `redis` (default): the shared store for fleets ([`Builder::redis_url`]).
+//! - `redis` (default): the shared store for fleets ([`Fleet::redis_url`]).
 //! - `testing`: [`testing::MockTelegram`], a fake Bot API server for tests.
 //! - `metrics`: [`Stats`] and [`Health`] published through the `metrics`
 //!   facade (`tracing_telegram_alerts_sent_total`, `tracing_telegram_health`, …).
@@ -243,7 +243,10 @@ mod guard;
 pub mod testing;
 
 pub use alert::{Alert, AlertLevel};
-pub use builder::{Builder, SettingValue, Settings};
+pub use builder::{
+    Builder, Capture, Dedup, Delivery, Digest, FilteredLayer, Fleet, Hooks, Interactive, Limits,
+    Notices, Panics, SettingValue, Settings, SlowSpans,
+};
 pub use capture::{TelegramFilter, TelegramLayer};
 pub use channel::DEFAULT_QUEUE_CAPACITY;
 pub use chat::{ChatId, Destination};

@@ -181,9 +181,15 @@ fn max_traceback_lines_limits_and_disables_the_span_trace() {
         let _c = info_span!("level_c").entered();
         error!("deep failure");
     };
-    let (layer, guard) = builder(&mock).max_traceback_lines(2).build().unwrap();
+    let (layer, guard) = builder(&mock)
+        .limits(|l| l.traceback_lines(2))
+        .build()
+        .unwrap();
     run_with(layer, guard, nested);
-    let (layer, guard) = builder(&mock).max_traceback_lines(0).build().unwrap();
+    let (layer, guard) = builder(&mock)
+        .limits(|l| l.traceback_lines(0))
+        .build()
+        .unwrap();
     run_with(layer, guard, nested);
 
     let messages = mock.messages();
@@ -299,7 +305,10 @@ fn manual_alerts_keep_their_details_in_order_and_info_is_silent() {
 fn hostile_content_is_escaped_and_kept_within_the_limit() {
     let mock = MockTelegram::start().unwrap();
     // One message per alert, so that every cut is a truncation.
-    let (layer, guard) = builder(&mock).max_continuation_messages(0).build().unwrap();
+    let (layer, guard) = builder(&mock)
+        .limits(|l| l.continuation_messages(0))
+        .build()
+        .unwrap();
     let huge = "x".repeat(1 << 20);
     let emoji = "😀".repeat(3000);
     let cjk = "漢字".repeat(3000);

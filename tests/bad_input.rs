@@ -15,12 +15,15 @@ use tracing_telegram::testing::{MockTelegram, MAX_MESSAGE_UNITS};
 use tracing_telegram::{Alert, AlertLevel, TelegramGuard, TelegramLayer};
 
 /// A layer with the default settings (dedup on), sending to `mock`.
-fn layer_for(mock: &MockTelegram) -> (TelegramLayer, TelegramGuard) {
+fn layer_for<S>(mock: &MockTelegram) -> (tracing_telegram::FilteredLayer<S>, TelegramGuard)
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
     TelegramLayer::builder()
         .bot_token(mock.token())
         .chat_id(-100)
         .api_url(mock.url())
-        .capture_panics(false)
+        .panics(|p| p.report(false))
         .build()
         .unwrap()
 }

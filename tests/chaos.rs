@@ -81,35 +81,39 @@ fn run_seed(seed: u64, redis: &mut Option<OwnRedis>, port: u16) -> Outcome {
         .bot_token(mock.token())
         .chat_id(-100)
         .api_url(mock.url())
-        .capture_panics(false)
-        .pacing(Pacing::disabled())
-        .retry(
-            RetryPolicy::default()
-                .base_delay(Duration::from_millis(5))
-                .max_delay(Duration::from_millis(20))
-                .budget(Duration::from_millis(300)),
-        )
-        .request_timeout(Duration::from_millis(500))
-        .max_retry_after(Duration::from_secs(2))
-        .queue_capacity(16 << rng.below(6))
-        .redis_url(&url)
-        .redis_key_prefix(format!("tt-chaos:{seed}:{}", std::process::id()))
-        .redis_timeout(Duration::from_millis(100));
+        .panics(|p| p.report(false))
+        .delivery(|d| d.pacing(Pacing::disabled()))
+        .delivery(|d| {
+            d.retry(
+                RetryPolicy::default()
+                    .base_delay(Duration::from_millis(5))
+                    .max_delay(Duration::from_millis(20))
+                    .budget(Duration::from_millis(300)),
+            )
+        })
+        .delivery(|d| d.request_timeout(Duration::from_millis(500)))
+        .delivery(|d| d.max_retry_after(Duration::from_secs(2)))
+        .limits(|l| l.queue_capacity(16 << rng.below(6)))
+        .fleet(|f| f.redis_url(&url))
+        .fleet(|f| f.key_prefix(format!("tt-chaos:{seed}:{}", std::process::id())))
+        .fleet(|f| f.timeout(Duration::from_millis(100)));
     if rng.below(2) == 0 {
-        builder = builder.before_send(|alert| {
-            assert!(
-                !alert.text().is_some_and(|t| t.starts_with("hook-bomb")),
-                "the hook refuses this record"
-            );
-            true
+        builder = builder.hooks(|h| {
+            h.before_send(|alert| {
+                assert!(
+                    !alert.text().is_some_and(|t| t.starts_with("hook-bomb")),
+                    "the hook refuses this record"
+                );
+                true
+            })
         });
     }
     // Drawn from a generator of its own, so that the seeds above still
     // replay the runs they were kept for.
     if Rng::new(seed ^ 0x1A7E_2AC7).below(2) == 0 {
         builder = builder
-            .interactive(true)
-            .interactive_poll_timeout(Duration::from_secs(1));
+            .interactive(|i| i.enabled(true))
+            .interactive(|i| i.poll_timeout(Duration::from_secs(1)));
     }
     let (layer, guard) = builder.build().unwrap();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));

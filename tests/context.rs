@@ -50,8 +50,8 @@ fn instrument_err_alerts_with_the_function_span_and_error() {
 fn backtraces_are_captured_only_when_asked_and_are_limited() {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = builder(&mock)
-        .capture_backtrace(true)
-        .max_traceback_lines(2)
+        .capture(|c| c.backtraces(true))
+        .limits(|l| l.traceback_lines(2))
         .build()
         .unwrap();
     let on = run_with(layer, guard, || {
@@ -124,8 +124,8 @@ fn manual_alert_details_are_sanitized() {
 fn startup_and_shutdown_notices_are_silent_and_opt_in() {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = builder(&mock)
-        .startup_notice(true)
-        .shutdown_notice(true)
+        .notices(|n| n.startup(true))
+        .notices(|n| n.shutdown(true))
         .service_version("1.2.0")
         .build()
         .unwrap();
@@ -156,10 +156,12 @@ fn on_sent_is_told_about_every_delivered_message() {
     let log = Arc::clone(&seen);
     let (layer, guard) = builder(&mock)
         .route(AlertLevel::Critical, Destination::thread(9))
-        .on_sent(move |sent| {
-            // Logging from the hook cannot loop back into the layer.
-            tracing::error!(message_id = sent.message_id, "audit: alert sent");
-            log.lock().unwrap().push(sent.clone());
+        .hooks(|h| {
+            h.on_sent(move |sent| {
+                // Logging from the hook cannot loop back into the layer.
+                tracing::error!(message_id = sent.message_id, "audit: alert sent");
+                log.lock().unwrap().push(sent.clone());
+            })
         })
         .build()
         .unwrap();
@@ -187,12 +189,14 @@ fn on_sent_is_told_about_every_delivered_message() {
 fn a_panicking_hook_drops_its_record_and_says_so_once() {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = builder(&mock)
-        .capture_panics(false)
-        .before_send(|alert| {
-            if alert.text() == Some("explode password=hunter2") {
-                panic!("hook bug near password=hunter2");
-            }
-            true
+        .panics(|p| p.report(false))
+        .hooks(|h| {
+            h.before_send(|alert| {
+                if alert.text() == Some("explode password=hunter2") {
+                    panic!("hook bug near password=hunter2");
+                }
+                true
+            })
         })
         .build()
         .unwrap();
@@ -228,9 +232,11 @@ fn a_hook_that_always_panics_runs_once_per_record_and_alerts_once() {
         .bot_token(mock.token())
         .chat_id(-100)
         .api_url(mock.url())
-        .before_send(move |_| {
-            *counted.lock().unwrap() += 1;
-            panic!("redaction service unavailable");
+        .hooks(|h| {
+            h.before_send(move |_| {
+                *counted.lock().unwrap() += 1;
+                panic!("redaction service unavailable");
+            })
         })
         .build()
         .unwrap();
@@ -269,7 +275,7 @@ fn the_check_reports_a_working_setup() {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = builder(&mock)
         .route(AlertLevel::Critical, Destination::thread(7))
-        .build()
+        .build::<tracing_subscriber::Registry>()
         .unwrap();
     drop(layer);
     let report = guard.check(Duration::from_secs(5));
@@ -293,8 +299,8 @@ fn the_check_says_what_is_wrong() {
         .bot_token("111111:AAwrongTokenForThisMock_0123456789ab")
         .chat_id(-100)
         .api_url(mock.url())
-        .capture_panics(false)
-        .build()
+        .panics(|p| p.report(false))
+        .build::<tracing_subscriber::Registry>()
         .unwrap();
     let report = guard.check(Duration::from_secs(5));
     assert_eq!(report.problems, [CheckProblem::InvalidToken]);
@@ -311,8 +317,8 @@ fn the_check_says_what_is_wrong() {
     ));
     let (_layer, guard) = builder(&mock)
         .route(AlertLevel::Critical, Destination::thread(77))
-        .capture_panics(false)
-        .build()
+        .panics(|p| p.report(false))
+        .build::<tracing_subscriber::Registry>()
         .unwrap();
     // The check posts to topic 77 (criticals) first, then the default chat.
     let report = guard.check(Duration::from_secs(5));
@@ -455,7 +461,7 @@ fn a_trace_link_without_the_placeholder_is_an_error() {
             .bot_token("123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
             .chat_id(-100)
             .trace_link(template)
-            .build()
+            .build::<tracing_subscriber::Registry>()
             .unwrap_err();
         assert!(error.to_string().contains("trace_link"), "{error}");
     }

@@ -15,7 +15,7 @@ fn deduplicating(mock: &MockTelegram) -> (tracing_telegram::Builder, TestClock) 
     mock.set_clock(clock.clone());
     let builder = common::builder(mock)
         .clock(clock.clone())
-        .rate_limit(Duration::from_secs(600));
+        .dedup(|d| d.window(Duration::from_secs(600)));
     (builder, clock)
 }
 
@@ -132,7 +132,7 @@ fn an_explicit_fingerprint_groups_different_messages() {
 fn the_store_is_bounded_and_evictions_are_counted() {
     let mock = MockTelegram::start().unwrap();
     let (builder, _clock) = deduplicating(&mock);
-    let (layer, guard) = builder.dedup_capacity(50).build().unwrap();
+    let (layer, guard) = builder.dedup(|d| d.capacity(50)).build().unwrap();
     let stats = common::run_with(layer, guard, || {
         for i in 0..200 {
             // Distinct callsite-independent text: the letters differ.
@@ -175,7 +175,7 @@ fn repeats_inside_the_window_skip_the_queue() {
     let mock = MockTelegram::start().unwrap();
     let (builder, clock) = deduplicating(&mock);
     // A queue of one: repeats that went through it would mostly be dropped.
-    let (layer, guard) = builder.queue_capacity(1).build().unwrap();
+    let (layer, guard) = builder.limits(|l| l.queue_capacity(1)).build().unwrap();
     let failing = |user: u64| error!(user, "charge for user {user} failed");
     let other = || error!("a different failure");
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
@@ -275,7 +275,7 @@ fn warnings_raised_to_alerts_are_gated_and_plain_warnings_go_to_the_digest() {
     let mock = MockTelegram::start().unwrap();
     let (builder, _clock) = deduplicating(&mock);
     // A queue of one: repeats that went through it would mostly be dropped.
-    let (layer, guard) = builder.queue_capacity(1).build().unwrap();
+    let (layer, guard) = builder.limits(|l| l.queue_capacity(1)).build().unwrap();
     let raised = || tracing::warn!(telegram.level = "critical", "replica lag over 60 s");
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
         raised();
@@ -316,7 +316,7 @@ fn a_flood_of_ten_kinds_from_two_threads_drops_nothing_and_is_tallied_whole() {
         .bot_token(mock.token())
         .chat_id(common::CHAT)
         .api_url(mock.url())
-        .pacing(tracing_telegram::Pacing::disabled())
+        .delivery(|d| d.pacing(tracing_telegram::Pacing::disabled()))
         .build()
         .unwrap();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));

@@ -26,7 +26,7 @@ fn sixty_alerts_to_a_group_are_paced_under_telegrams_limits() {
     mock.enforce_limits(Pacing::telegram());
     let started = clock.now();
     let (layer, guard) = builder(&mock)
-        .pacing(Pacing::telegram())
+        .delivery(|d| d.pacing(Pacing::telegram()))
         .clock(clock.clone())
         .build()
         .unwrap();
@@ -68,8 +68,8 @@ fn a_mock_that_enforces_limits_rejects_an_unpaced_burst() {
     mock.enforce_limits(Pacing::telegram());
     let (layer, guard) = builder(&mock)
         .clock(clock)
-        .retry(RetryPolicy::none())
-        .max_retry_after(Duration::ZERO)
+        .delivery(|d| d.retry(RetryPolicy::none()))
+        .delivery(|d| d.max_retry_after(Duration::ZERO))
         .build()
         .unwrap();
     let stats = run_with(layer, guard, || {
@@ -161,7 +161,7 @@ fn retries_are_bounded_by_attempts() {
     }
     let (layer, guard) = builder(&mock)
         .clock(clock)
-        .retry(RetryPolicy::default().max_attempts(4))
+        .delivery(|d| d.retry(RetryPolicy::default().max_attempts(4)))
         .build()
         .unwrap();
     let stats = run_with(layer, guard, || error!("never delivered"));
@@ -186,7 +186,11 @@ fn retries_are_bounded_by_the_time_budget() {
         .base_delay(Duration::from_secs(10))
         .max_delay(Duration::from_secs(10))
         .budget(Duration::from_secs(25));
-    let (layer, guard) = builder(&mock).clock(clock).retry(policy).build().unwrap();
+    let (layer, guard) = builder(&mock)
+        .clock(clock)
+        .delivery(|d| d.retry(policy))
+        .build()
+        .unwrap();
     let stats = run_with(layer, guard, || error!("never delivered"));
     assert_eq!(stats.failed, 1, "{stats:?}");
     let requests = mock.requests();
@@ -202,7 +206,7 @@ fn an_invalid_token_stops_all_sending() {
         .bot_token("111111:AAwrongTokenForThisMock_0123456789ab")
         .chat_id(CHAT)
         .api_url(mock.url())
-        .rate_limit(Duration::ZERO)
+        .dedup(|d| d.window(Duration::ZERO))
         .build()
         .unwrap();
     use tracing_subscriber::prelude::*;
@@ -339,7 +343,7 @@ fn levels_are_routed_and_info_is_silent_and_content_protected() {
         .thread_id(3)
         .route(AlertLevel::Critical, Destination::thread(7))
         .route(AlertLevel::Info, Destination::chat("@ops_digest"))
-        .protect_content(true)
+        .delivery(|d| d.protect_content(true))
         .build()
         .unwrap();
     let handle = guard.handle();
@@ -376,7 +380,7 @@ fn levels_are_routed_and_info_is_silent_and_content_protected() {
 fn shutdown_counts_what_pacing_could_not_send_in_time() {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = builder(&mock)
-        .pacing(Pacing::telegram()) // real time: 3 go at once, then 1/s
+        .delivery(|d| d.pacing(Pacing::telegram())) // real time: 3 go at once, then 1/s
         .build()
         .unwrap();
     use tracing_subscriber::prelude::*;
@@ -408,7 +412,7 @@ fn an_applications_own_http_client_is_used_and_still_bounded() {
         .build()
         .unwrap();
     let (layer, guard) = common::default_builder(&mock)
-        .http_client(client.clone())
+        .delivery(|d| d.http_client(client.clone()))
         .build()
         .unwrap();
     let stats = run_with(layer, guard, || error!("ledger unavailable"));
@@ -418,9 +422,9 @@ fn an_applications_own_http_client_is_used_and_still_bounded() {
 
     mock.hang(true);
     let (layer, guard) = common::default_builder(&mock)
-        .http_client(client)
-        .request_timeout(Duration::from_millis(300))
-        .retry(RetryPolicy::none())
+        .delivery(|d| d.http_client(client))
+        .delivery(|d| d.request_timeout(Duration::from_millis(300)))
+        .delivery(|d| d.retry(RetryPolicy::none()))
         .build()
         .unwrap();
     let started = Instant::now();

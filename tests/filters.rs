@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{fmt, EnvFilter, Layer, Registry};
 use tracing_telegram::testing::MockTelegram;
-use tracing_telegram::TelegramLayer;
+use tracing_telegram::{Builder, TelegramGuard};
 
 async fn order_fails() -> (StatusCode, &'static str) {
     (StatusCode::INTERNAL_SERVER_ERROR, "boom")
@@ -27,18 +27,16 @@ async fn slow() -> &'static str {
 }
 
 /// How the application composes its subscriber around the layer.
-type Compose = fn(TelegramLayer) -> tracing::Dispatch;
+type Compose = fn(Builder) -> (tracing::Dispatch, TelegramGuard);
 
 /// Serves a failing and a slow route under the subscriber `compose` builds
 /// (installed on a current-thread runtime's thread, where every task runs),
 /// and returns the texts of the alerts.
 fn alerts_under(compose: Compose) -> Vec<String> {
     let mock = MockTelegram::start().unwrap();
-    let (layer, guard) = common::default_builder(&mock)
-        .slow_threshold(Duration::from_millis(50))
-        .build()
-        .unwrap();
-    let dispatch = compose(layer);
+    let (dispatch, guard) = compose(
+        common::default_builder(&mock).slow_spans(|s| s.threshold(Duration::from_millis(50))),
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -68,12 +66,14 @@ fn quiet_fmt<S>(
 #[test]
 fn filters_decide_what_the_layer_sees() {
     // The pitfall: a global `info` filter removes tower-http's DEBUG spans.
-    let global_info: Compose = |layer| {
-        Registry::default()
+    let global_info: Compose = |builder| {
+        let (layer, guard) = builder.build().unwrap();
+        let dispatch = Registry::default()
             .with(EnvFilter::new("info"))
             .with(quiet_fmt())
             .with(layer)
-            .into()
+            .into();
+        (dispatch, guard)
     };
     let texts = alerts_under(global_info);
     assert_eq!(texts.len(), 1, "{texts:#?}");
@@ -85,27 +85,24 @@ fn filters_decide_what_the_layer_sees() {
     assert!(!texts.iter().any(|t| t.contains("Slow:")), "{texts:#?}");
 
     // The fixes: keep tower-http's spans globally, or filter `fmt` only.
-    let keep_tower_http: Compose = |layer| {
-        Registry::default()
+    let keep_tower_http: Compose = |builder| {
+        let (layer, guard) = builder.build().unwrap();
+        let dispatch = Registry::default()
             .with(EnvFilter::new("info,tower_http=debug"))
             .with(quiet_fmt())
             .with(layer)
-            .into()
+            .into();
+        (dispatch, guard)
     };
-    let per_layer: Compose = |layer| {
-        Registry::default()
+    let per_layer: Compose = |builder| {
+        let (layer, guard) = builder.build().unwrap();
+        let dispatch = Registry::default()
             .with(quiet_fmt().with_filter(EnvFilter::new("info")))
             .with(layer)
-            .into()
+            .into();
+        (dispatch, guard)
     };
-    // Both behind per-layer filters: the layer's own keeps what it needs.
-    let both_filtered: Compose = |layer| {
-        Registry::default()
-            .with(quiet_fmt().with_filter(EnvFilter::new("info")))
-            .with(layer.filtered())
-            .into()
-    };
-    for compose in [keep_tower_http, per_layer, both_filtered] {
+    for compose in [keep_tower_http, per_layer] {
         let texts = alerts_under(compose);
         assert_eq!(texts.len(), 2, "{texts:#?}");
         assert!(

@@ -22,10 +22,10 @@ use common::redis::unique_prefix as prefix;
 
 fn fleet_member(mock: &MockTelegram, url: &str, prefix: &str) -> Builder {
     common::builder(mock)
-        .rate_limit(Duration::from_secs(600))
-        .redis_url(url)
-        .redis_key_prefix(prefix)
-        .capture_panics(false)
+        .dedup(|d| d.window(Duration::from_secs(600)))
+        .fleet(|f| f.redis_url(url))
+        .fleet(|f| f.key_prefix(prefix))
+        .panics(|p| p.report(false))
 }
 
 /// Waits (up to 5 s) until `parts` digest windows are in Redis under
@@ -59,7 +59,9 @@ fn wait_for_pushed_windows(url: &str, prefix: &str, parts: usize) {
 }
 
 /// A process's subscriber, to switch between processes on one thread.
-fn dispatch(layer: tracing_telegram::TelegramLayer) -> tracing::Dispatch {
+fn dispatch(
+    layer: tracing_telegram::FilteredLayer<tracing_subscriber::Registry>,
+) -> tracing::Dispatch {
     tracing::Dispatch::new(tracing_subscriber::registry().with(layer))
 }
 
@@ -70,7 +72,7 @@ fn ledger_down(attempt: u64) {
 
 /// Emits `errors` on a thread of its own with `guard`'s layer installed.
 fn emit_on_thread(
-    layer: tracing_telegram::TelegramLayer,
+    layer: tracing_telegram::FilteredLayer<tracing_subscriber::Registry>,
     barrier: Arc<Barrier>,
     attempt: u64,
 ) -> std::thread::JoinHandle<()> {
@@ -140,11 +142,11 @@ fn redis_dying_mid_run_falls_back_and_sharing_resumes_when_it_returns() {
     let mock = MockTelegram::start().unwrap();
     let prefix = prefix("dying");
     let (layer_a, guard_a) = fleet_member(&mock, &url, &prefix)
-        .redis_timeout(Duration::from_millis(300))
+        .fleet(|f| f.timeout(Duration::from_millis(300)))
         .build()
         .unwrap();
     let (layer_b, guard_b) = fleet_member(&mock, &url, &prefix)
-        .redis_timeout(Duration::from_millis(300))
+        .fleet(|f| f.timeout(Duration::from_millis(300)))
         .build()
         .unwrap();
     let a = dispatch(layer_a);
@@ -209,7 +211,7 @@ fn a_kind_the_fleet_alerted_stays_one_alert_through_an_outage_and_a_lost_claim()
     let prefix = prefix("lost_claim");
     let member = || {
         let (layer, guard) = fleet_member(&mock, &url, &prefix)
-            .redis_timeout(Duration::from_millis(300))
+            .fleet(|f| f.timeout(Duration::from_millis(300)))
             .build()
             .unwrap();
         (dispatch(layer), guard)
@@ -273,8 +275,8 @@ fn a_kind_alerted_during_an_outage_is_not_alerted_again_when_redis_returns() {
     // A `before_send` hook turns the repeat gate off: every record reaches
     // the worker and its claim (as it does once the gate closes a kind).
     let (layer, guard) = fleet_member(&mock, &url, &prefix("outage_window"))
-        .redis_timeout(Duration::from_millis(300))
-        .before_send(|_| true)
+        .fleet(|f| f.timeout(Duration::from_millis(300)))
+        .hooks(|h| h.before_send(|_| true))
         .build()
         .unwrap();
     let process = dispatch(layer);
@@ -304,7 +306,7 @@ fn an_unreachable_redis_at_start_still_builds_and_alerts() {
         .port();
     let url = format!("redis://127.0.0.1:{closed}/");
     let (layer, guard) = fleet_member(&mock, &url, "unreachable")
-        .redis_timeout(Duration::from_millis(200))
+        .fleet(|f| f.timeout(Duration::from_millis(200)))
         .build()
         .expect("building never waits for Redis");
     let stats = common::run_with(layer, guard, || {
@@ -329,9 +331,9 @@ fn the_startup_notice_is_sent_once_per_deploy() {
     let guards: Vec<TelegramGuard> = (0..3)
         .map(|_| {
             fleet_member(&mock, &url, &prefix)
-                .startup_notice(true)
+                .notices(|n| n.startup(true))
                 .service_version("2.4.1")
-                .build()
+                .build::<tracing_subscriber::Registry>()
                 .unwrap()
                 .1
         })
@@ -358,8 +360,8 @@ fn three_processes_send_one_digest_with_merged_counts() {
     for _ in 0..3 {
         let (layer, guard) = fleet_member(&mock, &url, &prefix)
             .clock(clock.clone())
-            .slow_threshold(Duration::from_millis(50))
-            .batch_window(Duration::from_secs(900))
+            .slow_spans(|s| s.threshold(Duration::from_millis(50)))
+            .digest(|d| d.interval(Duration::from_secs(900)))
             .build()
             .unwrap();
         members.push((dispatch(layer), guard));
@@ -442,7 +444,7 @@ fn a_flood_of_fleet_repeats_is_counted_without_queueing_and_tallied_fleet_wide()
     let (layer_a, guard_a) = fleet_member(&mock, &url, &prefix).build().unwrap();
     // A queue of one: repeats that went through it would mostly be dropped.
     let (layer_b, guard_b) = fleet_member(&mock, &url, &prefix)
-        .queue_capacity(1)
+        .limits(|l| l.queue_capacity(1))
         .build()
         .unwrap();
     let a = dispatch(layer_a);
@@ -491,7 +493,7 @@ fn child_with_unreachable_redis() {
         .unwrap()
         .port();
     let (layer, guard) = fleet_member(&mock, &format!("redis://127.0.0.1:{closed}/"), "child")
-        .redis_timeout(Duration::from_millis(100))
+        .fleet(|f| f.timeout(Duration::from_millis(100)))
         .build()
         .unwrap();
     let stats = common::run_with(layer, guard, || {
@@ -529,9 +531,9 @@ fn a_fleet_flood_of_ten_kinds_drops_nothing_and_is_tallied_whole() {
         .bot_token(mock.token())
         .chat_id(common::CHAT)
         .api_url(mock.url())
-        .pacing(tracing_telegram::Pacing::disabled())
-        .redis_url(&url)
-        .redis_key_prefix(prefix("flood_ten"))
+        .delivery(|d| d.pacing(tracing_telegram::Pacing::disabled()))
+        .fleet(|f| f.redis_url(&url))
+        .fleet(|f| f.key_prefix(prefix("flood_ten")))
         .build()
         .unwrap();
     common::flood_ten_kinds(&dispatch(layer), PER_THREAD);

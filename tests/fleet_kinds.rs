@@ -95,12 +95,12 @@ fn child_fails_in_every_way() {
         .bot_token(env("FLEET_TOKEN"))
         .chat_id(-100)
         .api_url(env("FLEET_API_URL"))
-        .redis_url(env("FLEET_REDIS_URL"))
-        .redis_key_prefix(env("FLEET_PREFIX"))
+        .fleet(|f| f.redis_url(env("FLEET_REDIS_URL")))
+        .fleet(|f| f.key_prefix(env("FLEET_PREFIX")))
         // Redis is healthy here: a generous bound keeps a loaded machine from
         // deciding in memory (the subject is the fingerprints, not failures).
-        .redis_timeout(Duration::from_secs(2))
-        .pacing(tracing_telegram::Pacing::disabled())
+        .fleet(|f| f.timeout(Duration::from_secs(2)))
+        .delivery(|d| d.pacing(tracing_telegram::Pacing::disabled()))
         .build()
         .unwrap();
     // The HTTP server and client run on this thread: the subscriber can be

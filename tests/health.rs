@@ -22,8 +22,8 @@ fn a_bot_removed_from_the_main_chat_goes_dark_and_says_so_everywhere() {
         .bot_token(mock.token())
         .chat_id(MAIN)
         .api_url(mock.url())
-        .fallback_chat(FALLBACK)
-        .on_delivery_failure(move |failure| told.lock().unwrap().push(failure.clone()))
+        .delivery(|d| d.fallback_chat(FALLBACK))
+        .hooks(|h| h.on_delivery_failure(move |failure| told.lock().unwrap().push(failure.clone())))
         .build()
         .unwrap();
     let handle = guard.handle();
@@ -84,7 +84,7 @@ fn a_revoked_token_is_dark_and_transient_trouble_only_degraded() {
         .bot_token(mock.token())
         .chat_id(MAIN)
         .api_url(mock.url())
-        .retry(tracing_telegram::RetryPolicy::default().max_attempts(1))
+        .delivery(|d| d.retry(tracing_telegram::RetryPolicy::default().max_attempts(1)))
         .build()
         .unwrap();
     mock.script(Reply::ServerError(502));

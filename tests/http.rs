@@ -40,9 +40,9 @@ async fn load_rows(table: &str) {
 async fn tower_http_failures_and_slow_requests_alert() {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = common::builder(&mock)
-        .slow_threshold(Duration::from_millis(50))
-        .slow_threshold_for("report", Duration::from_millis(50))
-        .slow_threshold_for("load_rows", Duration::from_millis(50))
+        .slow_spans(|s| s.threshold(Duration::from_millis(50)))
+        .slow_spans(|s| s.threshold_for("report", Duration::from_millis(50)))
+        .slow_spans(|s| s.threshold_for("load_rows", Duration::from_millis(50)))
         .build()
         .unwrap();
     // axum spawns a task per connection on any runtime thread: install the

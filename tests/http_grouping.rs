@@ -28,7 +28,7 @@ async fn failures_are_told_apart_by_route_and_status() {
         .bot_token(mock.token())
         .chat_id(-100)
         .api_url(mock.url())
-        .pacing(Pacing::disabled())
+        .delivery(|d| d.pacing(Pacing::disabled()))
         .build()
         .unwrap();
     // axum spawns a task per connection on any runtime thread: the layer

@@ -30,8 +30,8 @@ fn charge(order: u64) -> Result<(), PaymentError> {
 
 fn interactive(mock: &MockTelegram) -> Builder {
     common::default_builder(mock)
-        .interactive(true)
-        .interactive_poll_timeout(Duration::from_secs(1))
+        .interactive(|i| i.enabled(true))
+        .interactive(|i| i.poll_timeout(Duration::from_secs(1)))
 }
 
 /// Runs `body` with `builder`'s layer installed on this thread.
@@ -211,20 +211,23 @@ fn forged_and_unknown_button_data_change_nothing() {
 #[test]
 fn only_allowed_users_may_press() {
     let mock = MockTelegram::start().unwrap();
-    with_layer(interactive(&mock).allowed_users([42]), |guard| {
-        fail(guard, 1..=1);
-        let alert = only_alert(&mock);
-        let toast = mock.press(alert.message_id, 7, "🔕 24 h").unwrap();
-        assert!(toast.contains("not allowed"), "{toast}");
-        fail(guard, 2..=2);
-        assert_eq!(
-            common::wait_for_message(&mock, alert.message_id, |_| true).text,
-            alert.text,
-            "not muted"
-        );
-        let toast = mock.press(alert.message_id, 42, "✅ Ack").unwrap();
-        assert_eq!(toast, "✅ Acknowledged");
-    });
+    with_layer(
+        interactive(&mock).interactive(|i| i.allowed_users([42])),
+        |guard| {
+            fail(guard, 1..=1);
+            let alert = only_alert(&mock);
+            let toast = mock.press(alert.message_id, 7, "🔕 24 h").unwrap();
+            assert!(toast.contains("not allowed"), "{toast}");
+            fail(guard, 2..=2);
+            assert_eq!(
+                common::wait_for_message(&mock, alert.message_id, |_| true).text,
+                alert.text,
+                "not muted"
+            );
+            let toast = mock.press(alert.message_id, 42, "✅ Ack").unwrap();
+            assert_eq!(toast, "✅ Acknowledged");
+        },
+    );
 }
 
 /// Runs in a child process (see below) so that its stderr can be read.

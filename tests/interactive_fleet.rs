@@ -42,12 +42,12 @@ fn child_member() {
         .bot_token(env("FLEET_TOKEN"))
         .chat_id(common::CHAT)
         .api_url(env("FLEET_API_URL"))
-        .redis_url(env("FLEET_REDIS_URL"))
-        .redis_key_prefix(env("FLEET_PREFIX"))
-        .redis_timeout(Duration::from_secs(2))
-        .pacing(tracing_telegram::Pacing::disabled())
-        .interactive(true)
-        .interactive_poll_timeout(Duration::from_secs(1))
+        .fleet(|f| f.redis_url(env("FLEET_REDIS_URL")))
+        .fleet(|f| f.key_prefix(env("FLEET_PREFIX")))
+        .fleet(|f| f.timeout(Duration::from_secs(2)))
+        .delivery(|d| d.pacing(tracing_telegram::Pacing::disabled()))
+        .interactive(|i| i.enabled(true))
+        .interactive(|i| i.poll_timeout(Duration::from_secs(1)))
         .build()
         .unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);
@@ -264,10 +264,10 @@ fn a_muted_alert_gets_no_tally_from_the_process_that_holds_it() {
     let prefix = common::redis::unique_prefix("muted_holder");
     let member = |clock: Option<tracing_telegram::testing::TestClock>| {
         let mut builder = common::default_builder(&mock)
-            .redis_url(&url)
-            .redis_key_prefix(&prefix)
-            .interactive(true)
-            .interactive_poll_timeout(Duration::from_secs(1));
+            .fleet(|f| f.redis_url(&url))
+            .fleet(|f| f.key_prefix(&prefix))
+            .interactive(|i| i.enabled(true))
+            .interactive(|i| i.poll_timeout(Duration::from_secs(1)));
         if let Some(clock) = clock {
             builder = builder.clock(clock);
         }
@@ -323,11 +323,11 @@ fn a_mute_without_redis_says_it_holds_here_only() {
     };
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = common::default_builder(&mock)
-        .redis_url(redis.url())
-        .redis_key_prefix(common::redis::unique_prefix("mute_without_redis"))
-        .redis_timeout(Duration::from_millis(300))
-        .interactive(true)
-        .interactive_poll_timeout(Duration::from_secs(1))
+        .fleet(|f| f.redis_url(redis.url()))
+        .fleet(|f| f.key_prefix(common::redis::unique_prefix("mute_without_redis")))
+        .fleet(|f| f.timeout(Duration::from_millis(300)))
+        .interactive(|i| i.enabled(true))
+        .interactive(|i| i.poll_timeout(Duration::from_secs(1)))
         .build()
         .unwrap();
     let process = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));

@@ -12,7 +12,10 @@ use tracing_telegram::testing::MockTelegram;
 use tracing_telegram::{TelegramGuard, TelegramLayer};
 
 /// A layer with the default settings, sending to `mock`.
-fn layer_for(mock: &MockTelegram) -> (TelegramLayer, TelegramGuard) {
+fn layer_for<S>(mock: &MockTelegram) -> (tracing_telegram::FilteredLayer<S>, TelegramGuard)
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
     TelegramLayer::builder()
         .bot_token(mock.token())
         .chat_id(-100)
@@ -31,7 +34,7 @@ fn two_layers_with_their_own_filters_and_a_clone_each_deliver_their_own_alerts()
     let search_bot = MockTelegram::start().unwrap();
     let (billing, billing_guard) = layer_for(&billing_bot);
     let (search, search_guard) = layer_for(&search_bot);
-    let ledger = billing.clone();
+    let ledger = billing.inner().clone();
     let subscriber = tracing_subscriber::registry()
         .with(billing.with_filter(filter_fn(|meta| meta.target().starts_with("billing"))))
         .with(ledger.with_filter(filter_fn(|meta| meta.target().starts_with("ledger"))))

@@ -14,7 +14,10 @@ use tracing_telegram::TelegramLayer;
 fn a_full_queue_drops_and_counts_without_blocking_the_caller() {
     let mock = MockTelegram::start().unwrap();
     mock.hang(true);
-    let (layer, guard) = builder(&mock).queue_capacity(4).build().unwrap();
+    let (layer, guard) = builder(&mock)
+        .limits(|l| l.queue_capacity(4))
+        .build()
+        .unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);
     let mut slowest = Duration::ZERO;
     tracing::subscriber::with_default(subscriber, || {
@@ -160,7 +163,10 @@ fn records_after_shutdown_are_counted_as_dropped() {
 fn dropped_records_are_reported_in_the_next_message() {
     let mock = MockTelegram::start().unwrap();
     mock.hang(true);
-    let (layer, guard) = builder(&mock).queue_capacity(1).build().unwrap();
+    let (layer, guard) = builder(&mock)
+        .limits(|l| l.queue_capacity(1))
+        .build()
+        .unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {
         for i in 0..20 {
@@ -247,7 +253,7 @@ fn keeps_working_after_the_application_runtime_is_gone() {
 #[test]
 fn a_disabled_layer_does_nothing_and_its_guard_returns_at_once() {
     let (layer, guard) = TelegramLayer::builder().enabled(false).build().unwrap();
-    assert!(!layer.is_enabled());
+    assert!(!layer.inner().is_enabled());
     let started = Instant::now();
     let stats = run_with(layer, guard, || error!("ignored"));
     assert!(started.elapsed() < Duration::from_millis(100));
@@ -286,8 +292,8 @@ fn a_redis_url_the_client_refuses_is_an_error_in_every_context() {
     fn try_build() -> String {
         let mock = MockTelegram::start().unwrap();
         let result = builder(&mock)
-            .redis_url("redis://:hunter2@localhost/cache")
-            .build();
+            .fleet(|f| f.redis_url("redis://:hunter2@localhost/cache"))
+            .build::<tracing_subscriber::Registry>();
         let error = result.expect_err("the Redis client refuses this URL");
         error.to_string()
     }
@@ -316,7 +322,10 @@ fn a_redis_url_the_client_refuses_is_an_error_in_every_context() {
 fn the_digest_says_which_kinds_a_full_queue_dropped() {
     let mock = MockTelegram::start().unwrap();
     mock.hang(true);
-    let (layer, guard) = builder(&mock).queue_capacity(1).build().unwrap();
+    let (layer, guard) = builder(&mock)
+        .limits(|l| l.queue_capacity(1))
+        .build()
+        .unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {
         for i in 0..100 {

@@ -19,7 +19,7 @@ fn log_records_alert_with_their_own_origin_under_the_default_settings() {
         .bot_token(mock.token())
         .chat_id(-100)
         .api_url(mock.url())
-        .skip_targets(["noisy_dependency"])
+        .capture(|c| c.skip_targets(["noisy_dependency"]))
         .build()
         .unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);

@@ -29,7 +29,9 @@ fn a_panic_in_a_named_thread_is_a_critical_alert_and_the_previous_hook_runs() {
     }));
 
     let mock = MockTelegram::start().unwrap();
-    let (_layer, guard) = common::builder(&mock).build().unwrap();
+    let (_layer, guard) = common::builder(&mock)
+        .build::<tracing_subscriber::Registry>()
+        .unwrap();
     let result = std::thread::Builder::new()
         .name("ledger-worker".into())
         .spawn(|| {
@@ -91,8 +93,8 @@ fn the_hook_returns_within_its_bound_when_delivery_is_stalled() {
     let mock = MockTelegram::start().unwrap();
     mock.hang(true);
     let (_layer, guard) = common::builder(&mock)
-        .panic_flush_timeout(Duration::from_millis(300))
-        .build()
+        .panics(|p| p.flush_timeout(Duration::from_millis(300)))
+        .build::<tracing_subscriber::Registry>()
         .unwrap();
     let started = Instant::now();
     let result = std::thread::spawn(|| panic!("while the API hangs")).join();
@@ -115,8 +117,8 @@ fn panics_are_not_captured_when_turned_off() {
     let _serial = serial();
     let mock = MockTelegram::start().unwrap();
     let (_layer, guard) = common::builder(&mock)
-        .capture_panics(false)
-        .build()
+        .panics(|p| p.report(false))
+        .build::<tracing_subscriber::Registry>()
         .unwrap();
     let _ = std::thread::spawn(|| panic!("not for the chat")).join();
     let stats = guard.shutdown(Duration::from_secs(5));
@@ -129,10 +131,12 @@ fn a_panic_on_the_worker_thread_is_reported_without_deadlock() {
     let _serial = serial();
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = common::builder(&mock)
-        .on_sent(|sent| {
-            if sent.title == "trigger" {
-                panic!("audit sink exploded");
-            }
+        .hooks(|h| {
+            h.on_sent(|sent| {
+                if sent.title == "trigger" {
+                    panic!("audit sink exploded");
+                }
+            })
         })
         .build()
         .unwrap();
@@ -177,8 +181,8 @@ fn a_burst_of_panics_waits_once() {
     let mock = MockTelegram::start().unwrap();
     mock.hang(true);
     let (_layer, guard) = common::builder(&mock)
-        .panic_flush_timeout(Duration::from_secs(1))
-        .build()
+        .panics(|p| p.flush_timeout(Duration::from_secs(1)))
+        .build::<tracing_subscriber::Registry>()
         .unwrap();
     let started = Instant::now();
     for handler in 0..5 {
@@ -221,8 +225,12 @@ fn one_hook_for_many_builds_and_the_previous_one_is_put_back() {
         MockTelegram::start().unwrap(),
         MockTelegram::start().unwrap(),
     );
-    let (_a, guard_a) = common::builder(&mock_a).build().unwrap();
-    let (_b, guard_b) = common::builder(&mock_b).build().unwrap();
+    let (_a, guard_a) = common::builder(&mock_a)
+        .build::<tracing_subscriber::Registry>()
+        .unwrap();
+    let (_b, guard_b) = common::builder(&mock_b)
+        .build::<tracing_subscriber::Registry>()
+        .unwrap();
     let _ = std::thread::spawn(|| panic!("seen by both")).join();
     assert_eq!(
         first_hook.load(Ordering::SeqCst),
@@ -246,11 +254,15 @@ fn one_hook_for_many_builds_and_the_previous_one_is_put_back() {
     // A build whose hook the application then replaces; a later build is
     // still told about panics.
     let mock_c = MockTelegram::start().unwrap();
-    let (_c, guard_c) = common::builder(&mock_c).build().unwrap();
+    let (_c, guard_c) = common::builder(&mock_c)
+        .build::<tracing_subscriber::Registry>()
+        .unwrap();
     let prints = Arc::clone(&default);
     std::panic::set_hook(Box::new(move |info| prints(info)));
     let mock_d = MockTelegram::start().unwrap();
-    let (_d, guard_d) = common::builder(&mock_d).build().unwrap();
+    let (_d, guard_d) = common::builder(&mock_d)
+        .build::<tracing_subscriber::Registry>()
+        .unwrap();
     let _ = std::thread::spawn(|| panic!("after the application's hook")).join();
     let stats_d = guard_d.shutdown(Duration::from_secs(5));
     let stats_c = guard_c.shutdown(Duration::from_secs(5));

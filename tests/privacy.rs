@@ -67,7 +67,10 @@ fn every_corpus_secret_is_gone_from_the_rendered_message() {
     );
     for emails in [false, true] {
         let mock = MockTelegram::start().unwrap();
-        let (layer, guard) = builder(&mock).redact_emails(emails).build().unwrap();
+        let (layer, guard) = builder(&mock)
+            .sanitizer(|s| s.redact_emails(emails))
+            .build()
+            .unwrap();
         let selected: Vec<&Case> = cases.iter().filter(|c| c.emails == emails).collect();
         let stats = run_with(layer, guard, || {
             for case in &selected {
@@ -184,7 +187,10 @@ fn ordinary_text_survives_unchanged() {
 #[test]
 fn sensitive_field_names_are_redacted_whatever_the_value() {
     let mock = MockTelegram::start().unwrap();
-    let (layer, guard) = builder(&mock).sensitive_fields(["ssn"]).build().unwrap();
+    let (layer, guard) = builder(&mock)
+        .sanitizer(|s| s.sensitive_fields(["ssn"]))
+        .build()
+        .unwrap();
     run_with(layer, guard, || {
         let _span = info_span!("login", user = "bob", session = "plain-looking-value").entered();
         error!(
@@ -208,9 +214,9 @@ fn sensitive_field_names_are_redacted_whatever_the_value() {
 fn custom_rules_and_emails_are_applied() {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = builder(&mock)
-        .redact(Regex::new(r"ACME-[0-9]{6}").unwrap())
-        .redact_with(Regex::new(r"tenant-(\w+)").unwrap(), "tenant-[$1 hidden]")
-        .redact_emails(true)
+        .sanitizer(|s| s.redact(Regex::new(r"ACME-[0-9]{6}").unwrap()))
+        .sanitizer(|s| s.redact_with(Regex::new(r"tenant-(\w+)").unwrap(), "tenant-[$1 hidden]"))
+        .sanitizer(|s| s.redact_emails(true))
         .build()
         .unwrap();
     run_with(layer, guard, || {
@@ -231,14 +237,16 @@ fn custom_rules_and_emails_are_applied() {
 fn before_send_can_edit_or_drop_alerts() {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = builder(&mock)
-        .before_send(|alert| {
-            if alert.text().is_some_and(|m| m.contains("noisy")) {
-                return false;
-            }
-            alert.set_level(AlertLevel::Critical);
-            alert.details_mut().retain(|(key, _)| key != "internal");
-            alert.details_mut().push(("team".into(), "payments".into()));
-            true
+        .hooks(|h| {
+            h.before_send(|alert| {
+                if alert.text().is_some_and(|m| m.contains("noisy")) {
+                    return false;
+                }
+                alert.set_level(AlertLevel::Critical);
+                alert.details_mut().retain(|(key, _)| key != "internal");
+                alert.details_mut().push(("team".into(), "payments".into()));
+                true
+            })
         })
         .build()
         .unwrap();
@@ -292,7 +300,7 @@ fn a_skipped_span_hides_its_errors_children_and_fields() {
 fn skip_targets_hide_events_and_spans_of_those_modules() {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = builder(&mock)
-        .skip_targets(["billing::vault"])
+        .capture(|c| c.skip_targets(["billing::vault"]))
         .build()
         .unwrap();
     run_with(layer, guard, || {
@@ -322,7 +330,7 @@ async fn ignored_paths_skip_tower_http_request_spans() {
 
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = builder(&mock)
-        .ignored_paths(["/health", "/internal/"])
+        .capture(|c| c.ignored_paths(["/health", "/internal/"]))
         .build()
         .unwrap();
     let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
@@ -349,7 +357,10 @@ async fn ignored_paths_skip_tower_http_request_spans() {
 #[test]
 fn max_traceback_lines_zero_removes_span_fields_entirely() {
     let mock = MockTelegram::start().unwrap();
-    let (layer, guard) = builder(&mock).max_traceback_lines(0).build().unwrap();
+    let (layer, guard) = builder(&mock)
+        .limits(|l| l.traceback_lines(0))
+        .build()
+        .unwrap();
     run_with(layer, guard, || {
         info_span!("checkout", customer = "alice").in_scope(|| error!("failed"));
     });
@@ -364,8 +375,8 @@ fn max_traceback_lines_zero_removes_span_fields_entirely() {
 fn field_values_and_field_counts_are_limited() {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = builder(&mock)
-        .max_field_len(10)
-        .max_fields(2)
+        .limits(|l| l.field_len(10))
+        .limits(|l| l.fields(2))
         .build()
         .unwrap();
     run_with(layer, guard, || {

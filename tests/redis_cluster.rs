@@ -16,9 +16,9 @@ use tracing_telegram::TelegramGuard;
 
 fn member(mock: &MockTelegram, url: &str, prefix: &str) -> (tracing::Dispatch, TelegramGuard) {
     let (layer, guard) = common::default_builder(mock)
-        .redis_url(url)
-        .redis_key_prefix(prefix)
-        .redis_timeout(Duration::from_millis(500))
+        .fleet(|f| f.redis_url(url))
+        .fleet(|f| f.key_prefix(prefix))
+        .fleet(|f| f.timeout(Duration::from_millis(500)))
         .build()
         .unwrap();
     (

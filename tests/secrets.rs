@@ -14,7 +14,10 @@ const TOKEN: &str = "987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 
 /// A layer with the secret token whose Bot API cannot be reached (nothing
 /// listens on the port once the probe listener is dropped), without retries.
-fn unreachable_api() -> (TelegramLayer, tracing_telegram::TelegramGuard) {
+fn unreachable_api() -> (
+    tracing_telegram::FilteredLayer<tracing_subscriber::Registry>,
+    tracing_telegram::TelegramGuard,
+) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -24,7 +27,7 @@ fn unreachable_api() -> (TelegramLayer, tracing_telegram::TelegramGuard) {
         .bot_token(TOKEN)
         .chat_id(-100)
         .api_url(format!("http://127.0.0.1:{port}"))
-        .retry(RetryPolicy::none())
+        .delivery(|d| d.retry(RetryPolicy::none()))
         .build()
         .unwrap()
 }
@@ -33,7 +36,10 @@ fn unreachable_api() -> (TelegramLayer, tracing_telegram::TelegramGuard) {
 fn debug_output_never_shows_the_token() {
     let mock = MockTelegram::with_token(TOKEN).unwrap();
     let builder = builder(&mock);
-    let (layer, guard) = builder.clone().build().unwrap();
+    let (layer, guard) = builder
+        .clone()
+        .build::<tracing_subscriber::Registry>()
+        .unwrap();
     let handle = guard.handle();
     for text in [
         format!("{builder:?}"),

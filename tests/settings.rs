@@ -29,7 +29,7 @@ fn a_toml_file_configures_the_layer_like_the_environment() {
     );
     let (layer, guard) = Builder::from_settings(&settings)
         .unwrap()
-        .pacing(tracing_telegram::Pacing::disabled())
+        .delivery(|d| d.pacing(tracing_telegram::Pacing::disabled()))
         .build()
         .unwrap();
     let stats = common::run_with(layer, guard, || {
@@ -76,7 +76,10 @@ fn debug_output_never_shows_the_token() {
     assert!(shown.contains("<redacted>"), "{shown}");
     // Disabled by the file: built, and does nothing.
     let off: Settings = toml::from_str("monitoring_enabled = false\n").unwrap();
-    let (layer, guard) = Builder::from_settings(&off).unwrap().build().unwrap();
-    assert!(!layer.is_enabled());
+    let (layer, guard) = Builder::from_settings(&off)
+        .unwrap()
+        .build::<tracing_subscriber::Registry>()
+        .unwrap();
+    assert!(!layer.inner().is_enabled());
     let _ = guard.shutdown(Duration::from_secs(1));
 }

@@ -15,7 +15,7 @@ fn clocked(mock: &MockTelegram) -> (tracing_telegram::Builder, TestClock) {
     mock.set_clock(clock.clone());
     let builder = builder(mock)
         .clock(clock.clone())
-        .slow_threshold(Duration::from_millis(50));
+        .slow_spans(|s| s.threshold(Duration::from_millis(50)));
     (builder, clock)
 }
 
@@ -40,7 +40,7 @@ fn a_slow_span_is_alerted_and_a_fast_one_is_not() {
     let mock = MockTelegram::start().unwrap();
     let (builder, clock) = clocked(&mock);
     let (layer, guard) = builder
-        .slow_threshold_for("nightly_job", Duration::from_secs(60))
+        .slow_spans(|s| s.threshold_for("nightly_job", Duration::from_secs(60)))
         .build()
         .unwrap();
     let stats = run_with(layer, guard, || {
@@ -77,7 +77,7 @@ fn a_hundred_slow_occurrences_make_one_alert_and_one_digest_row() {
     let mock = MockTelegram::start().unwrap();
     let (builder, clock) = clocked(&mock);
     let (layer, guard) = builder
-        .batch_window(Duration::from_secs(15 * 60))
+        .digest(|d| d.interval(Duration::from_secs(15 * 60)))
         .build()
         .unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);
@@ -162,8 +162,8 @@ fn a_span_entered_on_one_thread_and_closed_on_another_is_timed() {
     let mock = MockTelegram::start().unwrap();
     let (builder, clock) = clocked(&mock);
     let (layer, guard) = builder
-        .slow_threshold_for("handoff", Duration::from_millis(120))
-        .judge_busy_time(true)
+        .slow_spans(|s| s.threshold_for("handoff", Duration::from_millis(120)))
+        .slow_spans(|s| s.busy_time(true))
         .build()
         .unwrap();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
@@ -202,8 +202,8 @@ fn busy_time_can_be_judged_for_spans_that_mostly_wait() {
     let mock = MockTelegram::start().unwrap();
     let (builder, clock) = clocked(&mock);
     let (layer, guard) = builder
-        .judge_busy_time(true)
-        .judge_all_spans(true)
+        .slow_spans(|s| s.busy_time(true))
+        .slow_spans(|s| s.judge_all(true))
         .build()
         .unwrap();
     run_with(layer, guard, || {
@@ -223,8 +223,8 @@ fn per_name_thresholds_and_never_slow() {
     let mock = MockTelegram::start().unwrap();
     let (builder, clock) = clocked(&mock);
     let (layer, guard) = builder
-        .slow_threshold_for("export", Duration::from_secs(10))
-        .never_slow("poll")
+        .slow_spans(|s| s.threshold_for("export", Duration::from_secs(10)))
+        .slow_spans(|s| s.never("poll"))
         .build()
         .unwrap();
     run_with(layer, guard, || {
@@ -305,7 +305,7 @@ fn judged_at_300_ms(mock: &MockTelegram) -> (tracing_telegram::Builder, TestCloc
     mock.set_clock(clock.clone());
     let builder = common::default_builder(mock)
         .clock(clock.clone())
-        .slow_threshold(Duration::from_millis(300));
+        .slow_spans(|s| s.threshold(Duration::from_millis(300)));
     (builder, clock)
 }
 
@@ -351,8 +351,8 @@ fn judge_all_spans_restores_judging_every_span_but_never_slow() {
     let mock = MockTelegram::start().unwrap();
     let (builder, clock) = judged_at_300_ms(&mock);
     let (layer, guard) = builder
-        .judge_all_spans(true)
-        .never_slow("consume")
+        .slow_spans(|s| s.judge_all(true))
+        .slow_spans(|s| s.never("consume"))
         .build()
         .unwrap();
     run_with(layer, guard, || {
@@ -385,7 +385,7 @@ fn a_slow_request_is_one_alert_listing_its_slow_spans() {
     let mock = MockTelegram::start().unwrap();
     let (builder, clock) = judged_at_300_ms(&mock);
     let (layer, guard) = builder
-        .slow_threshold_for("handle_order", Duration::from_millis(300))
+        .slow_spans(|s| s.threshold_for("handle_order", Duration::from_millis(300)))
         .build()
         .unwrap();
     let stats = run_with(layer, guard, || {
@@ -420,7 +420,7 @@ fn a_slow_span_inside_a_request_not_yet_slow_is_the_units_alert() {
     let mock = MockTelegram::start().unwrap();
     let (builder, clock) = judged_at_300_ms(&mock);
     let (layer, guard) = builder
-        .slow_threshold_for("request", Duration::from_secs(3))
+        .slow_spans(|s| s.threshold_for("request", Duration::from_secs(3)))
         .build()
         .unwrap();
     let stats = run_with(layer, guard, || {

@@ -1,5 +1,5 @@
-//! The layer declares what it wants: behind its own per-layer filter
-//! (`TelegramLayer::filtered`) it sees events from the digest level up,
+//! The layer declares what it wants: behind its own per-layer filter (the
+//! layer `build()` returns; `inner()` is the layer without it) it sees events from the digest level up,
 //! spans from `span_level` up, and HTTP request spans, spans with
 //! `telegram.*` fields and spans of skipped targets at any level — while
 //! every other layer sees exactly what it saw before. The default settings.
@@ -52,7 +52,7 @@ fn work() {
 
 fn run(filtered: bool) -> (Vec<String>, usize, usize) {
     let mock = MockTelegram::start().unwrap();
-    let (telegram, guard) = common::default_builder(&mock).build().unwrap();
+    let builder = common::default_builder(&mock);
     let counting = Counting::default();
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::sink)
@@ -60,11 +60,16 @@ fn run(filtered: bool) -> (Vec<String>, usize, usize) {
     let registry = tracing_subscriber::registry()
         .with(fmt)
         .with(counting.clone());
-    if filtered {
-        tracing::subscriber::with_default(registry.with(telegram.filtered()), work);
-    } else {
+    let guard = if filtered {
+        let (telegram, guard) = builder.build().unwrap();
         tracing::subscriber::with_default(registry.with(telegram), work);
-    }
+        guard
+    } else {
+        let (telegram, guard) = builder.build::<tracing_subscriber::Registry>().unwrap();
+        let unfiltered = telegram.inner().clone();
+        tracing::subscriber::with_default(registry.with(unfiltered), work);
+        guard
+    };
     let stats = guard.shutdown(Duration::from_secs(5));
     common::assert_accounted(&stats);
     let texts = common::notifying(&mock.messages())

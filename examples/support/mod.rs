@@ -1,17 +1,25 @@
 //! Shared by the examples: post to a real chat when `TELEGRAM_BOT_TOKEN` is
 //! set, otherwise to the built-in fake Bot API, and print what it received.
 
+use tracing_subscriber::layer::Layered;
 use tracing_subscriber::prelude::*;
+use tracing_subscriber::{filter::LevelFilter, fmt, Registry};
 use tracing_telegram::testing::MockTelegram;
-use tracing_telegram::{Builder, Stats, TelegramLayer};
+use tracing_telegram::{Builder, FilteredLayer, Stats};
+
+/// The subscriber below the layer: the registry and a console logger.
+type Console = Layered<
+    tracing_subscriber::filter::Filtered<fmt::Layer<Registry>, LevelFilter, Registry>,
+    Registry,
+>;
 
 /// Installs `layer` globally, next to a console logger at INFO.
-pub fn install(layer: TelegramLayer) {
+pub fn install(layer: FilteredLayer<Console>) {
     tracing_subscriber::registry()
         .with(
-            tracing_subscriber::fmt::layer()
+            fmt::layer()
                 .with_target(false)
-                .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+                .with_filter(LevelFilter::INFO),
         )
         .with(layer)
         .init();

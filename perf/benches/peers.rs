@@ -139,8 +139,11 @@ fn peers(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(3));
     for (name, beside) in [
         ("fmt alone", perf::Beside::None),
-        ("fmt + tracing-telegram", perf::Beside::Plain),
-        ("fmt + tracing-telegram.filtered()", perf::Beside::Filtered),
+        ("fmt + tracing-telegram (README)", perf::Beside::Telegram),
+        (
+            "fmt + tracing-telegram, unfiltered",
+            perf::Beside::Unfiltered,
+        ),
     ] {
         let (dispatch, guard) = perf::fmt_info(&mock, BATCH as usize * 2, beside);
         on(&mut group, name, &dispatch, unwanted_debug);

@@ -9,7 +9,7 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::Layer;
 use tracing_subscriber::prelude::*;
 use tracing_telegram::testing::MockTelegram;
-use tracing_telegram::{Pacing, TelegramGuard, TelegramLayer};
+use tracing_telegram::{FilteredLayer, Pacing, TelegramGuard, TelegramLayer};
 
 /// The baseline: a layer that accepts everything and does nothing.
 pub struct Noop;
@@ -42,8 +42,9 @@ pub fn telegram_with(
 }
 
 /// An application's usual set-up: `fmt` behind a per-layer `INFO` filter
-/// (writing nowhere), and beside it tracing-telegram as it is (`Plain`),
-/// behind its own filter (`Filtered`), or not at all (`None`).
+/// (writing nowhere), and beside it tracing-telegram as `build()` returns it
+/// (`Telegram`: the README's composition), the bare layer without its
+/// per-layer filter (`Unfiltered`), or nothing (`None`).
 pub fn fmt_info(
     mock: &MockTelegram,
     capacity: usize,
@@ -53,14 +54,21 @@ pub fn fmt_info(
         .with_writer(std::io::sink)
         .with_filter(LevelFilter::INFO);
     let registry = tracing_subscriber::registry().with(fmt);
-    let (layer, guard) = telegram_layer(mock, capacity, Duration::from_secs(600));
     match telegram {
         Beside::None => (tracing::Dispatch::new(registry), None),
-        Beside::Plain => (tracing::Dispatch::new(registry.with(layer)), Some(guard)),
-        Beside::Filtered => (
-            tracing::Dispatch::new(registry.with(layer.filtered())),
-            Some(guard),
-        ),
+        Beside::Telegram => {
+            let (layer, guard) = telegram_layer(mock, capacity, Duration::from_secs(600));
+            (tracing::Dispatch::new(registry.with(layer)), Some(guard))
+        }
+        Beside::Unfiltered => {
+            let (layer, guard) = telegram_layer::<tracing_subscriber::Registry>(
+                mock,
+                capacity,
+                Duration::from_secs(600),
+            );
+            let bare: TelegramLayer = layer.inner().clone();
+            (tracing::Dispatch::new(registry.with(bare)), Some(guard))
+        }
     }
 }
 
@@ -68,23 +76,26 @@ pub fn fmt_info(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Beside {
     None,
-    Plain,
-    Filtered,
+    Telegram,
+    Unfiltered,
 }
 
-fn telegram_layer(
+fn telegram_layer<S>(
     mock: &MockTelegram,
     capacity: usize,
     rate_limit: Duration,
-) -> (TelegramLayer, TelegramGuard) {
+) -> (FilteredLayer<S>, TelegramGuard)
+where
+    S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
     TelegramLayer::builder()
-        .rate_limit(rate_limit)
+        .dedup(|d| d.window(rate_limit))
         .bot_token(mock.token())
         .chat_id(-1001234567890_i64)
         .api_url(mock.url())
-        .pacing(Pacing::disabled())
-        .queue_capacity(capacity)
-        .capture_panics(false)
+        .delivery(|d| d.pacing(Pacing::disabled()))
+        .limits(|l| l.queue_capacity(capacity))
+        .panics(|p| p.report(false))
         .build()
         .expect("valid configuration")
 }

@@ -25,10 +25,10 @@ use crate::report::Reporter;
 use crate::stats::Counters;
 use crate::worker::{self, Parts as WorkerParts};
 
-use super::validate::Parts;
+use super::validate::Validated;
 
 /// Starts the worker and returns the layer and its guard.
-pub(super) fn start(parts: Parts) -> Result<(TelegramLayer, TelegramGuard), Error> {
+pub(super) fn start(parts: Validated) -> Result<(TelegramLayer, TelegramGuard), Error> {
     let counters = Arc::new(Counters::default());
     // Everything printed is scrubbed like everything sent (the token included).
     let reporter = Arc::new(Reporter::new(parts.pipeline.sanitizer.clone()));

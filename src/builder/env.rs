@@ -1,7 +1,9 @@
-//! Reading the configuration from environment variables.
+//! The environment variables: one table, read by [`Builder::from_env`] and
+//! by [`Settings`](super::Settings) (whose keys are the same names in lower
+//! case), so the two cannot drift apart.
 //!
-//! Every variable in the crate's table really works, and a malformed value is
-//! an [`Error`] that names the variable — never a silent default.
+//! Every variable in the table really works, and a malformed value is an
+//! [`Error`] that names the variable — never a silent default.
 
 use std::time::Duration;
 
@@ -12,106 +14,163 @@ use super::validate::{fleet_config, validate_api_url};
 use super::Builder;
 use crate::error::Error;
 
-/// Applies every variable that is set to `builder`.
+/// One variable: its name, and what its value does to the builder.
+pub(crate) struct Variable {
+    pub(crate) name: &'static str,
+    /// Whether an empty value means something (an empty list) rather than
+    /// "not set".
+    empty_is_a_value: bool,
+    apply: fn(Builder, &'static str, &str) -> Result<Builder, Error>,
+}
+
+const fn var(
+    name: &'static str,
+    apply: fn(Builder, &'static str, &str) -> Result<Builder, Error>,
+) -> Variable {
+    Variable {
+        name,
+        empty_is_a_value: false,
+        apply,
+    }
+}
+
+/// Every variable, in the order they are applied (`TELEGRAM_REDIS_URL`
+/// before `REDIS_URL`, which only applies when the former is not set).
+pub(crate) const VARIABLES: &[Variable] = &[
+    var("TELEGRAM_BOT_TOKEN", |b, _, v| Ok(b.bot_token(v))),
+    var("TELEGRAM_CHAT_ID", |b, n, v| {
+        Ok(b.chat_id(parse_chat_id(n, v)?))
+    }),
+    var("TELEGRAM_THREAD_ID", |b, n, v| {
+        Ok(b.thread_id(parse_thread_id(n, v)?))
+    }),
+    var("TELEGRAM_API_URL", |b, n, v| {
+        Ok(b.api_url(validate_api_url(n, v)?))
+    }),
+    var("MONITORING_ENABLED", |b, n, v| {
+        Ok(b.enabled(parse_bool(n, v)?))
+    }),
+    var("MONITORING_ENV", |b, _, v| Ok(b.environment(v.trim()))),
+    var("MONITORING_SERVICE", |b, _, v| Ok(b.service(v.trim()))),
+    Variable {
+        name: "MONITORING_IGNORED_PATHS",
+        empty_is_a_value: true,
+        apply: |b, n, v| {
+            let paths = parse_paths(n, v)?;
+            Ok(b.capture(|c| c.ignored_paths(paths)))
+        },
+    },
+    var("ALERT_MAX_TRACEBACK_LINES", |b, n, v| {
+        let lines = parse_count(n, v)?;
+        Ok(b.limits(|l| l.traceback_lines(lines)))
+    }),
+    var("ALERT_CAPTURE_BACKTRACE", |b, n, v| {
+        let on = parse_bool(n, v)?;
+        Ok(b.capture(|c| c.backtraces(on)))
+    }),
+    var("ALERT_RATE_LIMIT_MINUTES", |b, n, v| {
+        let window = parse_minutes(n, v, 0)?;
+        Ok(b.dedup(|d| d.window(window)))
+    }),
+    var("BATCH_WINDOW_MINUTES", |b, n, v| {
+        let interval = parse_minutes(n, v, 1)?;
+        Ok(b.digest(|d| d.interval(interval)))
+    }),
+    var("SLOW_REQUEST_THRESHOLD_SECONDS", |b, n, v| {
+        let threshold = parse_seconds(n, v)?;
+        Ok(b.slow_spans(|s| s.threshold(threshold)))
+    }),
+    var("SLOW_REQUESTS_BATCH_MINUTES", |b, n, v| {
+        let window = parse_minutes(n, v, 1)?;
+        Ok(b.slow_spans(|s| s.alert_once_per(window)))
+    }),
+    var("TELEGRAM_REDIS_URL", apply_redis_url),
+    var("REDIS_URL", apply_app_redis_url),
+    var("REDIS_KEY_PREFIX", |b, _, v| {
+        Ok(b.fleet(|f| f.key_prefix(v.trim())))
+    }),
+    var("TELEGRAM_INTERACTIVE", |b, n, v| {
+        let on = parse_bool(n, v)?;
+        Ok(b.interactive(|i| i.enabled(on)))
+    }),
+    var("TELEGRAM_MUTE_MINUTES", |b, n, v| {
+        let minutes = parse_list(n, v, |m| parse_minutes(n, m, 1))?;
+        Ok(b.interactive(|i| i.mute_options(minutes)))
+    }),
+    var("TELEGRAM_ALLOWED_USERS", |b, n, v| {
+        let users = parse_list(n, v, |id| parse_user_id(n, id))?;
+        Ok(b.interactive(|i| i.allowed_users(users)))
+    }),
+];
+
+/// The variable called `name`, if the table has it.
+pub(crate) fn variable(name: &str) -> Option<&'static Variable> {
+    VARIABLES.iter().find(|variable| variable.name == name)
+}
+
+/// Applies every variable that is set to `builder`; the token and chat are
+/// required unless `MONITORING_ENABLED` is false.
 pub(crate) fn read(
     mut builder: Builder,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Builder, Error> {
-    let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-
-    let enabled = match get("MONITORING_ENABLED") {
-        Some(value) => parse_bool("MONITORING_ENABLED", &value)?,
-        None => true,
-    };
-    builder = builder.enabled(enabled);
-
-    match get("TELEGRAM_BOT_TOKEN") {
-        Some(token) => builder = builder.bot_token(token),
-        None if enabled => {
-            return Err(Error::Missing {
-                option: "TELEGRAM_BOT_TOKEN",
-            })
+    for variable in VARIABLES {
+        let value = lookup(variable.name)
+            .filter(|value| variable.empty_is_a_value || !value.trim().is_empty());
+        if let Some(value) = value {
+            builder = (variable.apply)(builder, variable.name, &value)?;
         }
-        None => {}
     }
-    match get("TELEGRAM_CHAT_ID") {
-        Some(chat) => builder = builder.chat_id(parse_chat_id("TELEGRAM_CHAT_ID", &chat)?),
-        None if enabled => {
-            return Err(Error::Missing {
-                option: "TELEGRAM_CHAT_ID",
-            })
-        }
-        None => {}
+    if builder.enabled && builder.token.is_none() {
+        return Err(Error::Missing {
+            option: "TELEGRAM_BOT_TOKEN",
+        });
     }
-    if let Some(value) = get("TELEGRAM_THREAD_ID") {
-        builder = builder.thread_id(parse_thread_id("TELEGRAM_THREAD_ID", &value)?);
-    }
-    if let Some(value) = get("TELEGRAM_API_URL") {
-        builder = builder.api_url(validate_api_url("TELEGRAM_API_URL", &value)?);
-    }
-    if let Some(value) = get("MONITORING_ENV") {
-        builder = builder.environment(value.trim());
-    }
-    if let Some(value) = get("MONITORING_SERVICE") {
-        builder = builder.service(value.trim());
-    }
-    if let Some(value) = lookup("MONITORING_IGNORED_PATHS") {
-        builder = builder.ignored_paths(parse_paths("MONITORING_IGNORED_PATHS", &value)?);
-    }
-    if let Some(value) = get("ALERT_MAX_TRACEBACK_LINES") {
-        builder = builder.max_traceback_lines(parse_count("ALERT_MAX_TRACEBACK_LINES", &value)?);
-    }
-    if let Some(value) = get("ALERT_CAPTURE_BACKTRACE") {
-        builder = builder.capture_backtrace(parse_bool("ALERT_CAPTURE_BACKTRACE", &value)?);
-    }
-    if let Some(value) = get("ALERT_RATE_LIMIT_MINUTES") {
-        builder = builder.rate_limit(parse_minutes("ALERT_RATE_LIMIT_MINUTES", &value, 0)?);
-    }
-    if let Some(value) = get("BATCH_WINDOW_MINUTES") {
-        builder = builder.batch_window(parse_minutes("BATCH_WINDOW_MINUTES", &value, 1)?);
-    }
-    if let Some(value) = get("SLOW_REQUEST_THRESHOLD_SECONDS") {
-        builder = builder.slow_threshold(parse_seconds("SLOW_REQUEST_THRESHOLD_SECONDS", &value)?);
-    }
-    if let Some(value) = get("SLOW_REQUESTS_BATCH_MINUTES") {
-        builder =
-            builder.slow_batch_window(parse_minutes("SLOW_REQUESTS_BATCH_MINUTES", &value, 1)?);
-    }
-    if let Some(value) = get("REDIS_KEY_PREFIX") {
-        builder = builder.redis_key_prefix(value.trim());
-    }
-    builder = read_redis_url(builder, &get)?;
-    read_interactive(builder, &get)
-}
-
-/// `TELEGRAM_INTERACTIVE`, `TELEGRAM_MUTE_MINUTES` (e.g. `60,1440`) and
-/// `TELEGRAM_ALLOWED_USERS` (user ids, comma-separated).
-fn read_interactive(
-    mut builder: Builder,
-    get: &dyn Fn(&str) -> Option<String>,
-) -> Result<Builder, Error> {
-    if let Some(value) = get("TELEGRAM_INTERACTIVE") {
-        builder = builder.interactive(parse_bool("TELEGRAM_INTERACTIVE", &value)?);
-    }
-    if let Some(value) = get("TELEGRAM_MUTE_MINUTES") {
-        let minutes = parse_list("TELEGRAM_MUTE_MINUTES", &value, |m| {
-            parse_minutes("TELEGRAM_MUTE_MINUTES", m, 1)
-        })?;
-        builder = builder.mute_options(minutes);
-    }
-    if let Some(value) = get("TELEGRAM_ALLOWED_USERS") {
-        let users = parse_list("TELEGRAM_ALLOWED_USERS", &value, |id| {
-            id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-                Error::invalid(
-                    "TELEGRAM_ALLOWED_USERS",
-                    id,
-                    "Telegram user ids (positive numbers), comma-separated",
-                )
-            })
-        })?;
-        builder = builder.allowed_users(users);
+    if builder.enabled && builder.chat_id.is_none() {
+        return Err(Error::Missing {
+            option: "TELEGRAM_CHAT_ID",
+        });
     }
     Ok(builder)
+}
+
+/// `TELEGRAM_REDIS_URL`, checked as `build` will check it, so that the
+/// error names the variable.
+fn apply_redis_url(builder: Builder, name: &'static str, url: &str) -> Result<Builder, Error> {
+    fleet_config(name, url.trim(), "check", Duration::from_secs(1))?;
+    Ok(builder.fleet(|f| f.redis_url(url.trim())))
+}
+
+/// `REDIS_URL`, unless `TELEGRAM_REDIS_URL` was set. It is often set for
+/// the application's own cache (hosting platforms do): in a build without
+/// the `redis` feature it is ignored, with a note, rather than refused.
+fn apply_app_redis_url(
+    mut builder: Builder,
+    name: &'static str,
+    url: &str,
+) -> Result<Builder, Error> {
+    if builder.fleet.url.is_some() {
+        return Ok(builder);
+    }
+    if !fleet::AVAILABLE {
+        builder.notes.push(
+            "REDIS_URL is set but this build has the `redis` feature off: \
+             deduplicating in this process's memory"
+                .to_owned(),
+        );
+        return Ok(builder);
+    }
+    apply_redis_url(builder, name, url)
+}
+
+fn parse_user_id(name: &'static str, id: &str) -> Result<i64, Error> {
+    id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        Error::invalid(
+            name,
+            id,
+            "Telegram user ids (positive numbers), comma-separated",
+        )
+    })
 }
 
 /// A comma-separated list, each item parsed by `item`.
@@ -129,31 +188,6 @@ fn parse_list<T>(
         return Err(Error::invalid(var, value, "a comma-separated list"));
     }
     items.into_iter().map(item).collect()
-}
-
-/// `TELEGRAM_REDIS_URL`, else `REDIS_URL`. The latter is often set for the
-/// application's own cache (hosting platforms do): in a build without the
-/// `redis` feature it is ignored, with a note, rather than refused.
-fn read_redis_url(
-    mut builder: Builder,
-    get: &dyn Fn(&str) -> Option<String>,
-) -> Result<Builder, Error> {
-    let (var, url) = match (get("TELEGRAM_REDIS_URL"), get("REDIS_URL")) {
-        (Some(url), _) => ("TELEGRAM_REDIS_URL", url),
-        (None, Some(_)) if !fleet::AVAILABLE => {
-            builder.notes.push(
-                "REDIS_URL is set but this build has the `redis` feature off: \
-                 deduplicating in this process's memory"
-                    .to_owned(),
-            );
-            return Ok(builder);
-        }
-        (None, Some(url)) => ("REDIS_URL", url),
-        (None, None) => return Ok(builder),
-    };
-    // The same check `build` makes, so that the error names the variable.
-    fleet_config(var, url.trim(), "check", Duration::from_secs(1))?;
-    Ok(builder.redis_url(url.trim()))
 }
 
 fn parse_bool(var: &'static str, value: &str) -> Result<bool, Error> {
@@ -277,31 +311,31 @@ mod tests {
             ("TELEGRAM_ALLOWED_USERS", "42,1001"),
         ]);
         let b = from(&vars).unwrap();
-        assert!(b.interactive.enabled);
+        assert!(b.interactive.0.enabled);
         assert_eq!(
-            b.interactive.mute_options,
+            b.interactive.0.mute_options,
             [Duration::from_secs(30 * 60), Duration::from_secs(4 * 3600)]
         );
-        assert_eq!(b.interactive.allowed_users, [42, 1001]);
+        assert_eq!(b.interactive.0.allowed_users, [42, 1001]);
         assert!(b.enabled);
         assert_eq!(b.token.as_ref().unwrap().expose(), REQUIRED[0].1);
         assert_eq!(b.chat_id, Some(ChatId::Id(-1001234567890)));
         assert_eq!(b.thread_id, Some(42));
-        assert_eq!(b.delivery.api_url, "http://127.0.0.1:8081");
-        assert_eq!(b.pipeline.identity.environment, "production");
-        assert_eq!(b.pipeline.identity.service, "checkout");
+        assert_eq!(b.api_url, "http://127.0.0.1:8081");
+        assert_eq!(b.identity.environment, "production");
+        assert_eq!(b.identity.service, "checkout");
         assert_eq!(
             b.capture.skip.ignored_paths(),
             ["/health", "/auth", "/payment"]
         );
-        assert_eq!(b.pipeline.limits.max_traceback_lines, 5);
-        assert!(b.capture.capture_backtrace);
-        assert_eq!(b.pipeline.dedup.window, Duration::ZERO);
-        assert_eq!(b.pipeline.digest.window, Duration::from_secs(30 * 60));
-        assert_eq!(b.capture.slow.threshold, Duration::from_millis(500));
-        assert_eq!(b.pipeline.digest.slow_batch, Duration::from_secs(5 * 60));
+        assert_eq!(b.limits.render.max_traceback_lines, 5);
+        assert!(b.capture.backtraces);
+        assert_eq!(b.dedup.0.window, Duration::ZERO);
+        assert_eq!(b.digest.config.window, Duration::from_secs(30 * 60));
+        assert_eq!(b.slow.rules.threshold, Duration::from_millis(500));
+        assert_eq!(b.slow.alert_once_per, Duration::from_secs(5 * 60));
         assert_eq!(
-            b.redis_url.as_deref(),
+            b.fleet.url.as_deref(),
             Some("rediss://user:pw@redis.internal:6380/0")
         );
     }
@@ -309,16 +343,16 @@ mod tests {
     #[test]
     fn defaults_match_the_documented_table() {
         let b = from(&REQUIRED).unwrap();
-        assert_eq!(b.delivery.api_url, "https://api.telegram.org");
-        assert_eq!(b.pipeline.identity.environment, "development");
+        assert_eq!(b.api_url, "https://api.telegram.org");
+        assert_eq!(b.identity.environment, "development");
         assert_eq!(b.capture.skip.ignored_paths(), ["/health", "/metrics"]);
-        assert_eq!(b.pipeline.limits.max_traceback_lines, 15);
-        assert_eq!(b.pipeline.dedup.window, Duration::from_secs(600));
-        assert_eq!(b.pipeline.digest.window, Duration::from_secs(900));
-        assert_eq!(b.capture.slow.threshold, Duration::from_secs(3));
-        assert_eq!(b.pipeline.digest.slow_batch, Duration::from_secs(900));
+        assert_eq!(b.limits.render.max_traceback_lines, 15);
+        assert_eq!(b.dedup.0.window, Duration::from_secs(600));
+        assert_eq!(b.digest.config.window, Duration::from_secs(900));
+        assert_eq!(b.slow.rules.threshold, Duration::from_secs(3));
+        assert_eq!(b.slow.alert_once_per, Duration::from_secs(900));
         assert_eq!(b.thread_id, None);
-        assert_eq!(b.redis_url, None);
+        assert_eq!(b.fleet.url, None);
     }
 
     #[test]
@@ -368,7 +402,11 @@ mod tests {
     #[test]
     fn a_malformed_token_is_rejected_without_echoing_it() {
         let vars = [("TELEGRAM_BOT_TOKEN", "hunter2-not-a-token"), REQUIRED[1]];
-        let err = from(&vars).unwrap().build().unwrap_err().to_string();
+        let err = from(&vars)
+            .unwrap()
+            .build::<tracing_subscriber::Registry>()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bot_token"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
     }
@@ -385,15 +423,15 @@ mod tests {
         let both = with(&[("TELEGRAM_REDIS_URL", ours), ("REDIS_URL", theirs)]);
         let app_cache = with(&[("REDIS_URL", theirs)]).unwrap();
         if fleet::AVAILABLE {
-            assert_eq!(both.unwrap().redis_url.as_deref(), Some(ours));
-            assert_eq!(app_cache.redis_url.as_deref(), Some(theirs));
+            assert_eq!(both.unwrap().fleet.url.as_deref(), Some(ours));
+            assert_eq!(app_cache.fleet.url.as_deref(), Some(theirs));
             assert!(app_cache.notes.is_empty());
         } else {
             let err = both.unwrap_err().to_string();
             assert!(err.contains("TELEGRAM_REDIS_URL"), "{err}");
             assert!(err.contains("`redis` feature"), "{err}");
             // The application's own cache: ignored, with a note.
-            assert_eq!(app_cache.redis_url, None);
+            assert_eq!(app_cache.fleet.url, None);
             assert_eq!(app_cache.notes.len(), 1, "{:?}", app_cache.notes);
         }
     }

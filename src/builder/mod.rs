@@ -8,7 +8,8 @@
 //! an [`Error`] that names it (or, for [`Builder::from_env`], the
 //! environment variable). Nothing else in the crate imports this folder.
 //!
-//! - [`options`]: the setters, one per option.
+//! - [`options`]: the everyday setters, and one per part.
+//! - [`parts`]: the typed parts, with their defaults.
 //! - [`env`]: the environment variables.
 //! - [`validate`]: checks, and the per-part configs.
 //! - [`build`]: the wiring.
@@ -16,59 +17,83 @@
 mod build;
 pub(crate) mod env;
 mod options;
+pub(crate) mod parts;
 pub(crate) mod settings;
 mod validate;
 
+pub use parts::{
+    Capture, Dedup, Delivery, Digest, Fleet, Hooks, Interactive, Limits, Notices, Panics, SlowSpans,
+};
 pub use settings::{SettingValue, Settings};
 
 use std::fmt;
-use std::time::Duration;
+
+use tracing_core::Level;
 
 use crate::alert::AlertLevel;
-use crate::capture::{CaptureConfig, PanicConfig, TelegramLayer};
-use crate::channel::DEFAULT_QUEUE_CAPACITY;
+use crate::capture::{TelegramFilter, TelegramLayer};
 use crate::chat::{BotToken, ChatId, Destination};
 use crate::clock::Clock;
-use crate::delivery::DeliveryConfig;
 use crate::error::Error;
-use crate::guard::{TelegramGuard, DEFAULT_DROP_TIMEOUT};
-use crate::interact::InteractConfig;
-use crate::pipeline::PipelineConfig;
+use crate::guard::TelegramGuard;
 use crate::render::Identity;
-use crate::worker::WorkerConfig;
+use crate::sanitize::Sanitizer;
+
+/// The layer [`Builder::build`] returns: a [`TelegramLayer`] behind its own
+/// per-layer [`TelegramFilter`], so that callsites it does not want
+/// (`trace!`, `debug_span!` below its levels) cost nothing when no other
+/// layer wants them either, and other layers see exactly what they saw
+/// before. `S` is the subscriber it is added to, inferred by `.with(layer)`.
+pub type FilteredLayer<S> = tracing_subscriber::filter::Filtered<TelegramLayer, TelegramFilter, S>;
 
 /// Configures a [`TelegramLayer`] and its [`TelegramGuard`].
 ///
-/// Obtain one from [`TelegramLayer::builder`] or [`Builder::from_env`].
-/// Nothing is checked until [`build`](Builder::build).
+/// Obtain one from [`TelegramLayer::builder`] or [`Builder::from_env`];
+/// nothing is checked until [`build`](Builder::build). The everyday options
+/// (the chat, the service's name, the alert level, routes) are methods of
+/// their own; the rest come in typed parts ([`Dedup`], [`Digest`],
+/// [`SlowSpans`], [`Capture`], [`Limits`], [`Fleet`], [`Interactive`],
+/// [`Delivery`], [`Panics`], [`Notices`], [`Hooks`], and the
+/// [`Sanitizer`]), each edited through a closure that receives the part as
+/// configured so far — so options set in code add to those read from the
+/// environment rather than resetting their part:
 ///
-/// It holds each part's own configuration, so that an option is written
-/// where it is set (its setter) and where it is used (its part); what needs
-/// checking or combining first (the chats, the token, the Redis URL) is
-/// kept as given until `build`.
+/// ```
+/// use std::time::Duration;
+/// # fn main() -> Result<(), tracing_telegram::Error> {
+/// let builder = tracing_telegram::TelegramLayer::builder()
+///     .bot_token("123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
+///     .chat_id(-1001234567890_i64)
+///     .dedup(|d| d.window(Duration::from_secs(5 * 60)))
+///     .slow_spans(|s| s.threshold(Duration::from_secs(1)).never("poll_queue"));
+/// # drop(builder);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 #[must_use = "a Builder does nothing until `build()` is called"]
 pub struct Builder {
     pub(crate) enabled: bool,
-    // Checked, or combined, by `build`.
     pub(crate) token: Option<BotToken>,
     pub(crate) chat_id: Option<ChatId>,
     pub(crate) thread_id: Option<i64>,
+    pub(crate) api_url: String,
+    pub(crate) identity: Identity,
+    pub(crate) min_level: Level,
     pub(crate) routes: Vec<(AlertLevel, Destination)>,
-    pub(crate) digest_destination: Option<Destination>,
-    pub(crate) fallback_chat: Option<ChatId>,
-    pub(crate) redis_url: Option<String>,
-    pub(crate) redis_key_prefix: String,
-    pub(crate) redis_timeout: Duration,
-    // Each part's configuration, as it will run.
-    pub(crate) capture: CaptureConfig,
-    pub(crate) panics: PanicConfig,
-    pub(crate) pipeline: PipelineConfig,
-    pub(crate) delivery: DeliveryConfig,
-    pub(crate) worker: WorkerConfig,
-    pub(crate) interactive: InteractConfig,
-    pub(crate) queue_capacity: usize,
-    pub(crate) drop_timeout: Duration,
+    pub(crate) trace_link: Option<String>,
+    pub(crate) capture: Capture,
+    pub(crate) slow: SlowSpans,
+    pub(crate) dedup: Dedup,
+    pub(crate) digest: Digest,
+    pub(crate) sanitizer: Sanitizer,
+    pub(crate) limits: Limits,
+    pub(crate) fleet: Fleet,
+    pub(crate) interactive: Interactive,
+    pub(crate) delivery: Delivery,
+    pub(crate) panics: Panics,
+    pub(crate) notices: Notices,
+    pub(crate) hooks: Hooks,
     pub(crate) clock: Clock,
     /// What reading the configuration had to say (printed once the
     /// reporter exists).
@@ -82,11 +107,11 @@ impl fmt::Debug for Builder {
             .field("bot_token", &self.token)
             .field("chat_id", &self.chat_id)
             .field("thread_id", &self.thread_id)
-            .field("api_url", &self.delivery.api_url)
-            .field("environment", &self.pipeline.identity.environment)
-            .field("service", &self.pipeline.identity.service)
-            .field("min_level", &self.capture.min_level)
-            .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
+            .field("api_url", &self.api_url)
+            .field("environment", &self.identity.environment)
+            .field("service", &self.identity.service)
+            .field("min_level", &self.min_level)
+            .field("redis_url", &self.fleet.url.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
     }
 }
@@ -98,26 +123,26 @@ impl Default for Builder {
             token: None,
             chat_id: None,
             thread_id: None,
-            routes: Vec::new(),
-            digest_destination: None,
-            fallback_chat: None,
-            redis_url: None,
-            redis_key_prefix: "tracing-telegram".to_owned(),
-            redis_timeout: Duration::from_millis(500),
-            capture: CaptureConfig::default(),
-            panics: PanicConfig::default(),
-            pipeline: PipelineConfig {
-                identity: Identity {
-                    service: executable_name(),
-                    ..Identity::default()
-                },
-                ..PipelineConfig::default()
+            api_url: crate::delivery::DEFAULT_API_URL.to_owned(),
+            identity: Identity {
+                service: executable_name(),
+                ..Identity::default()
             },
-            delivery: DeliveryConfig::default(),
-            worker: WorkerConfig::default(),
-            interactive: InteractConfig::default(),
-            queue_capacity: DEFAULT_QUEUE_CAPACITY,
-            drop_timeout: DEFAULT_DROP_TIMEOUT,
+            min_level: Level::ERROR,
+            routes: Vec::new(),
+            trace_link: None,
+            capture: Capture::default(),
+            slow: SlowSpans::default(),
+            dedup: Dedup::default(),
+            digest: Digest::default(),
+            sanitizer: Sanitizer::default(),
+            limits: Limits::default(),
+            fleet: Fleet::default(),
+            interactive: Interactive::default(),
+            delivery: Delivery::default(),
+            panics: Panics::default(),
+            notices: Notices::default(),
+            hooks: Hooks::default(),
             clock: Clock::System,
             notes: Vec::new(),
         }
@@ -161,13 +186,23 @@ impl Builder {
     }
 
     /// Validates the configuration, starts the worker thread, and returns the
-    /// layer to register and the guard that drains it.
-    pub fn build(self) -> Result<(TelegramLayer, TelegramGuard), Error> {
+    /// layer to register (behind its own per-layer filter, see
+    /// [`FilteredLayer`]) and the guard that drains it.
+    pub fn build<S>(self) -> Result<(FilteredLayer<S>, TelegramGuard), Error>
+    where
+        S: tracing_core::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        let (layer, guard) = self.build_unfiltered()?;
+        Ok((layer.filtered(), guard))
+    }
+
+    /// The layer, before it is put behind its filter.
+    fn build_unfiltered(self) -> Result<(TelegramLayer, TelegramGuard), Error> {
         if !self.enabled {
             return Ok((TelegramLayer::disabled(), TelegramGuard::disabled()));
         }
-        let parts = self.validate()?;
-        build::start(parts)
+        let validated = self.validate()?;
+        build::start(validated)
     }
 }
 
@@ -179,7 +214,10 @@ impl TelegramLayer {
 
     /// Builds a layer from the environment variables listed in the crate
     /// documentation (`Builder::from_env()?.build()`).
-    pub fn from_env() -> Result<(TelegramLayer, TelegramGuard), Error> {
+    pub fn from_env<S>() -> Result<(FilteredLayer<S>, TelegramGuard), Error>
+    where
+        S: tracing_core::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
         Builder::from_env()?.build()
     }
 }

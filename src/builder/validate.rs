@@ -17,10 +17,10 @@ use crate::worker::WorkerConfig;
 
 use super::Builder;
 
-/// The validated configuration: one config per part, and what the builder
+/// The validated configuration: one config per stage, and what the builder
 /// itself wires with.
 #[derive(Debug)]
-pub(super) struct Parts {
+pub(super) struct Validated {
     pub(super) capture: CaptureConfig,
     /// `None`: no panic hook.
     pub(super) panics: Option<PanicConfig>,
@@ -32,8 +32,8 @@ pub(super) struct Parts {
     pub(super) fleet: Option<FleetConfig>,
     pub(super) worker: WorkerConfig,
     pub(super) clock: Clock,
-    /// Whether repeats may be counted at the gate: only when repeats are
-    /// deduplicated, and no `before_send` hook has to see every record.
+    /// Whether repeats may be counted at the repeat gate: only when repeats
+    /// are deduplicated, and no `before_send` hook has to see every record.
     pub(super) gate: bool,
     pub(super) queue_capacity: usize,
     pub(super) drop_timeout: Duration,
@@ -44,15 +44,40 @@ pub(super) struct Parts {
 }
 
 impl Builder {
-    /// Checks every option; the per-part configs, or an error naming the
+    /// Checks every option; each stage's config, or an error naming the
     /// first option at fault.
-    pub(super) fn validate(mut self) -> Result<Parts, Error> {
+    pub(super) fn validate(mut self) -> Result<Validated, Error> {
         let token = self.token.take().ok_or(Error::Missing {
             option: "bot_token",
         })?;
         if !token.is_well_formed() {
             return Err(Error::invalid_token("bot_token"));
         }
+        let addresses = self.addresses()?;
+        self.check_delivery()?;
+        let fleet = self.check_fleet()?;
+        self.check_durations()?;
+        if let Some(template) = &self.trace_link {
+            if !valid_link_template(template) {
+                return Err(Error::invalid(
+                    "trace_link",
+                    template,
+                    "an http(s) URL containing {trace_id}, without spaces or quotes",
+                ));
+            }
+        }
+        if self.interactive.0.enabled {
+            validate_interactive(&self.interactive.0, self.dedup.0.window)?;
+        }
+        if self.limits.queue_capacity == 0 {
+            return Err(Error::invalid("limits.queue_capacity", "0", "at least 1"));
+        }
+        Ok(self.into_stages(token, addresses, fleet))
+    }
+
+    /// The chats: the main one, each level's route, the digest's, the
+    /// fallback.
+    fn addresses(&mut self) -> Result<Addresses, Error> {
         let chat_id = self
             .chat_id
             .take()
@@ -67,63 +92,14 @@ impl Builder {
         for chat_id in routes.chats() {
             chat_id.validate("chat_id")?;
         }
-        self.delivery.pacing.validate()?;
-        self.delivery.retry.validate()?;
-        self.delivery.api_url = validate_api_url("api_url", &self.delivery.api_url)?;
-        let fleet = match &self.redis_url {
-            Some(url) => Some(fleet_config(
-                "redis_url",
-                url,
-                &self.redis_key_prefix,
-                self.redis_timeout,
-            )?),
-            None => None,
-        };
-        if self.redis_key_prefix.is_empty() || self.redis_key_prefix.contains(char::is_whitespace) {
-            return Err(Error::invalid(
-                "redis_key_prefix",
-                &self.redis_key_prefix,
-                "a non-empty prefix without spaces",
-            ));
-        }
-        require_positive("redis_timeout", self.redis_timeout)?;
-        require_positive("slow_threshold", self.capture.slow.threshold)?;
-        if let Some(template) = &self.pipeline.trace_link {
-            if !valid_link_template(template) {
-                return Err(Error::invalid(
-                    "trace_link",
-                    template,
-                    "an http(s) URL containing {trace_id}, without spaces or quotes",
-                ));
-            }
-        }
-        if self.interactive.enabled {
-            validate_interactive(&self.interactive, self.pipeline.dedup.window)?;
-        }
-        require_positive("slow_batch_window", self.pipeline.digest.slow_batch)?;
-        require_positive("batch_window", self.pipeline.digest.window)?;
-        require_positive("connect_timeout", self.delivery.connect_timeout)?;
-        require_positive("request_timeout", self.delivery.request_timeout)?;
-        if self.queue_capacity == 0 {
-            return Err(Error::invalid("queue_capacity", "0", "at least 1"));
-        }
-        for (name, threshold) in &self.capture.slow.by_name {
-            if *threshold == Some(Duration::ZERO) {
-                return Err(Error::invalid(
-                    "slow_threshold_for",
-                    name,
-                    "a duration greater than zero",
-                ));
-            }
-        }
-        let digest_target = match &self.digest_destination {
+        let digest = match &self.digest.destination {
             Some(destination) => routes.resolve(destination),
             None => routes.target(AlertLevel::Info),
         };
-        digest_target.chat_id.validate("route_digests")?;
-        let fallback = match self.fallback_chat.take() {
+        digest.chat_id.validate("digest.destination")?;
+        let fallback = match self.delivery.fallback_chat.take() {
             Some(chat_id) => {
-                chat_id.validate("fallback_chat")?;
+                chat_id.validate("delivery.fallback_chat")?;
                 Some(Target {
                     chat_id,
                     thread_id: None,
@@ -131,54 +107,114 @@ impl Builder {
             }
             None => None,
         };
-        let addresses = Addresses {
+        Ok(Addresses {
             routes,
-            digest: digest_target,
+            digest,
             fallback,
-        };
-        Ok(self.into_parts(token, addresses, fleet))
+        })
     }
 
-    /// The checked options as each part's configuration, with the bounds
+    fn check_delivery(&mut self) -> Result<(), Error> {
+        let delivery = &mut self.delivery.config;
+        delivery.pacing.validate()?;
+        delivery.retry.validate()?;
+        delivery.api_url = validate_api_url("api_url", &self.api_url)?;
+        require_positive("delivery.connect_timeout", delivery.connect_timeout)?;
+        require_positive("delivery.request_timeout", delivery.request_timeout)
+    }
+
+    fn check_fleet(&self) -> Result<Option<FleetConfig>, Error> {
+        let fleet = &self.fleet;
+        if fleet.key_prefix.is_empty() || fleet.key_prefix.contains(char::is_whitespace) {
+            return Err(Error::invalid(
+                "fleet.key_prefix",
+                &fleet.key_prefix,
+                "a non-empty prefix without spaces",
+            ));
+        }
+        require_positive("fleet.timeout", fleet.timeout)?;
+        fleet
+            .url
+            .as_deref()
+            .map(|url| fleet_config("fleet.redis_url", url, &fleet.key_prefix, fleet.timeout))
+            .transpose()
+    }
+
+    fn check_durations(&self) -> Result<(), Error> {
+        require_positive("slow_spans.threshold", self.slow.rules.threshold)?;
+        require_positive("slow_spans.alert_once_per", self.slow.alert_once_per)?;
+        require_positive("digest.interval", self.digest.config.window)?;
+        for (name, threshold) in &self.slow.rules.by_name {
+            if *threshold == Some(Duration::ZERO) {
+                return Err(Error::invalid(
+                    "slow_spans.threshold_for",
+                    name,
+                    "a duration greater than zero",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The checked parts as each stage's configuration, with the bounds
     /// that keep odd values harmless (at least one row, at most 20 extra
     /// messages, …).
-    fn into_parts(
-        mut self,
+    fn into_stages(
+        self,
         token: BotToken,
         addresses: Addresses,
         fleet: Option<FleetConfig>,
-    ) -> Parts {
-        let max_traceback_lines = self.pipeline.limits.max_traceback_lines;
-        self.capture.capture_backtrace &= max_traceback_lines > 0;
-        self.panics.max_frames = max_traceback_lines;
-        self.pipeline.dedup.capacity = self.pipeline.dedup.capacity.max(1);
-        self.pipeline.digest.top = self.pipeline.digest.top.max(1);
-        self.pipeline.limits.max_field_len = self.pipeline.limits.max_field_len.max(1);
-        self.pipeline.limits.max_continuation_messages =
-            self.pipeline.limits.max_continuation_messages.min(20);
-        self.pipeline.sanitizer = self.pipeline.sanitizer.with_token(token.expose());
-        // Repeats are counted at the gate only when they are deduplicated,
-        // and no `before_send` hook has to see every record.
-        let gate = !self.pipeline.dedup.window.is_zero() && self.pipeline.before_send.is_none();
-        let user_hooks = self.pipeline.before_send.is_some()
-            || self.delivery.on_sent.is_some()
-            || self.delivery.on_failure.is_some();
-        let user_hooks_or_reporting = self.panics.report || user_hooks;
-        Parts {
-            capture: self.capture,
-            panics: user_hooks_or_reporting.then_some(self.panics),
-            pipeline: self.pipeline,
+    ) -> Validated {
+        let mut limits = self.limits.render;
+        limits.max_field_len = limits.max_field_len.max(1);
+        limits.max_continuation_messages = limits.max_continuation_messages.min(20);
+        let mut dedup = self.dedup.0;
+        dedup.capacity = dedup.capacity.max(1);
+        let mut digest = self.digest.config;
+        digest.top = digest.top.max(1);
+        digest.slow_batch = self.slow.alert_once_per;
+        let hooks = self.hooks;
+        let user_hooks = hooks.any();
+        // Repeats are counted at the repeat gate only when they are
+        // deduplicated, and no `before_send` hook has to see every record.
+        let gate = !dedup.window.is_zero() && hooks.before_send.is_none();
+        let capture = CaptureConfig {
+            min_level: self.min_level,
+            digest_level: self.digest.level,
+            span_level: self.capture.span_level,
+            skip: self.capture.skip,
+            slow: self.slow.rules,
+            capture_backtrace: self.capture.backtraces && limits.max_traceback_lines > 0,
+        };
+        let mut panics = self.panics.0;
+        panics.max_frames = limits.max_traceback_lines;
+        let mut delivery = self.delivery.config;
+        delivery.on_sent = hooks.on_sent;
+        delivery.on_failure = hooks.on_failure;
+        let pipeline = PipelineConfig {
+            identity: self.identity,
+            limits,
+            dedup,
+            digest,
+            sanitizer: self.sanitizer.with_token(token.expose()),
+            before_send: hooks.before_send,
+            trace_link: self.trace_link,
+        };
+        Validated {
+            capture,
+            panics: (panics.report || user_hooks).then_some(panics),
+            pipeline,
             addresses,
             token,
-            delivery: self.delivery,
+            delivery,
             fleet,
-            worker: self.worker,
+            worker: self.notices.0,
             clock: self.clock,
             gate,
-            queue_capacity: self.queue_capacity,
-            drop_timeout: self.drop_timeout,
+            queue_capacity: self.limits.queue_capacity,
+            drop_timeout: self.limits.drop_timeout,
             notes: self.notes,
-            interactive: self.interactive.enabled.then_some(self.interactive),
+            interactive: self.interactive.0.enabled.then_some(self.interactive.0),
         }
     }
 }
@@ -189,15 +225,15 @@ impl Builder {
 fn validate_interactive(config: &InteractConfig, dedup_window: Duration) -> Result<(), Error> {
     if dedup_window.is_zero() {
         return Err(Error::invalid(
-            "interactive",
+            "interactive.enabled",
             "true",
-            "deduplication on (rate_limit > 0): buttons act on an alert's kind",
+            "deduplication on (dedup.window > 0): buttons act on an alert's kind",
         ));
     }
     let options = &config.mute_options;
     if options.is_empty() || options.len() > MAX_MUTE_OPTIONS {
         return Err(Error::invalid(
-            "mute_options",
+            "interactive.mute_options",
             &format!("{} durations", options.len()),
             "1 to 4 durations",
         ));
@@ -206,7 +242,7 @@ fn validate_interactive(config: &InteractConfig, dedup_window: Duration) -> Resu
         let whole_minutes = option.as_secs() % 60 == 0 && option.subsec_nanos() == 0;
         if !whole_minutes || *option < Duration::from_secs(60) || *option > MAX_MUTE {
             return Err(Error::invalid(
-                "mute_options",
+                "interactive.mute_options",
                 &format!("{option:?}"),
                 "whole minutes, from 1 minute to 7 days",
             ));
@@ -215,7 +251,7 @@ fn validate_interactive(config: &InteractConfig, dedup_window: Duration) -> Resu
     let poll = config.poll_timeout;
     if poll < Duration::from_secs(1) || poll > Duration::from_secs(50) {
         return Err(Error::invalid(
-            "interactive_poll_timeout",
+            "interactive.poll_timeout",
             &format!("{poll:?}"),
             "from 1 s to 50 s",
         ));
@@ -316,8 +352,8 @@ mod tests {
     #[test]
     fn debug_output_redacts_the_token() {
         let builder = Builder::new().bot_token(TOKEN).chat_id(-100);
-        let parts = builder.clone().validate().unwrap();
-        for text in [format!("{builder:?}"), format!("{parts:?}")] {
+        let validated = builder.clone().validate().unwrap();
+        for text in [format!("{builder:?}"), format!("{validated:?}")] {
             assert!(!text.contains("AAHdqTcv"), "{text}");
             assert!(text.contains("<redacted>"), "{text}");
         }

@@ -151,29 +151,21 @@ impl TelegramLayer {
     }
 
     /// The per-layer filter that lets this layer see only what it wants
-    /// (see [`TelegramFilter`]); [`filtered`](Self::filtered) applies it.
+    /// (see [`TelegramFilter`]); [`Builder::build`](crate::Builder::build)
+    /// returns the layer behind it.
     pub fn filter(&self) -> TelegramFilter {
         TelegramFilter::new(self.wants.clone())
     }
 
     /// This layer behind its own per-layer filter: callsites it does not
     /// want (events below the digest level; spans below
-    /// [`span_level`](crate::Builder::span_level) that are not HTTP
+    /// [`span_level`](crate::Capture::span_level) that are not HTTP
     /// requests, carry no `telegram.*` field and are not of a skipped
     /// target) are disabled for it alone, once per callsite. With other
     /// layers behind per-layer filters too, `trace!` and `debug_span!`
-    /// instrumentation none of them wants then costs nothing. Other layers
-    /// see exactly what they saw before.
-    ///
-    /// ```
-    /// use tracing_subscriber::{filter::LevelFilter, fmt, prelude::*};
-    /// # let (telegram, _guard) = tracing_telegram::TelegramLayer::builder().enabled(false).build().unwrap();
-    /// tracing_subscriber::registry()
-    ///     .with(fmt::layer().with_filter(LevelFilter::INFO))
-    ///     .with(telegram.filtered())
-    ///     .init();
-    /// ```
-    pub fn filtered<S>(self) -> Filtered<TelegramLayer, TelegramFilter, S>
+    /// instrumentation none of them wants then costs nothing. This is what
+    /// [`Builder::build`](crate::Builder::build) returns.
+    pub(crate) fn filtered<S>(self) -> Filtered<TelegramLayer, TelegramFilter, S>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
@@ -423,7 +415,10 @@ mod running_tests {
     use crate::TelegramLayer;
 
     /// A layer sending to `mock`.
-    fn layer_for(mock: &MockTelegram) -> (TelegramLayer, crate::TelegramGuard) {
+    fn layer_for<S>(mock: &MockTelegram) -> (crate::FilteredLayer<S>, crate::TelegramGuard)
+    where
+        S: tracing_core::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
         TelegramLayer::builder()
             .bot_token(mock.token())
             .chat_id(-100)
@@ -454,7 +449,7 @@ mod running_tests {
     fn skipped_spans_are_counted_while_alive() {
         let mock = MockTelegram::start().unwrap();
         let (layer, guard) = layer_for(&mock);
-        let alive = std::sync::Arc::clone(&layer.rules.skipped_alive);
+        let alive = std::sync::Arc::clone(&layer.inner().rules.skipped_alive);
         let alive_now = || alive.load(std::sync::atomic::Ordering::Relaxed);
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, || {

@@ -43,8 +43,8 @@ use std::time::Duration;
 use tracing_core::Level;
 
 pub use layer::TelegramLayer;
-use skip::SkipRules;
-use slow::SlowRules;
+pub(crate) use skip::SkipRules;
+pub(crate) use slow::SlowRules;
 pub use wants::TelegramFilter;
 
 /// What the layer captures.

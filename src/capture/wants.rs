@@ -68,10 +68,10 @@ impl Wants {
 
 /// A per-layer filter that lets a [`TelegramLayer`](crate::TelegramLayer)
 /// see only what it wants; made by [`TelegramLayer::filter`](crate::TelegramLayer::filter),
-/// applied by [`TelegramLayer::filtered`](crate::TelegramLayer::filtered).
+/// applied by [`Builder::build`](crate::Builder::build) to the layer it returns.
 ///
 /// It decides once per callsite: events below the digest level (`WARN` by
-/// default), and spans below [`span_level`](crate::Builder::span_level)
+/// default), and spans below [`span_level`](crate::Capture::span_level)
 /// (`INFO`) unless they look like HTTP requests, carry a `telegram.*`
 /// field or belong to a skipped target, are disabled — for this layer
 /// only. It never disables a callsite for the rest of the registry.

@@ -342,6 +342,17 @@ impl Sanitizer {
         self
     }
 
+    /// [`sensitive_field`](Self::sensitive_field) for each of `names`.
+    pub fn sensitive_fields<I, N>(self, names: I) -> Self
+    where
+        I: IntoIterator<Item = N>,
+        N: AsRef<str>,
+    {
+        names.into_iter().fold(self, |sanitizer, name| {
+            sanitizer.sensitive_field(name.as_ref())
+        })
+    }
+
     /// Removes `secret` wherever it appears, whatever it looks like.
     fn known_secret(mut self, secret: &str) -> Self {
         if secret.len() >= 8 {

@@ -7,8 +7,9 @@ pub mod redis;
 use std::time::Duration;
 
 use tracing_subscriber::prelude::*;
+use tracing_subscriber::Registry;
 use tracing_telegram::testing::{MockTelegram, SentMessage};
-use tracing_telegram::{Builder, Pacing, Stats, TelegramGuard, TelegramLayer};
+use tracing_telegram::{Builder, FilteredLayer, Pacing, Stats, TelegramGuard, TelegramLayer};
 
 /// The group chat every test posts to.
 pub const CHAT: i64 = -1_001_234_567_890;
@@ -24,8 +25,8 @@ pub fn builder(mock: &MockTelegram) -> Builder {
         .api_url(mock.url())
         .service("orders-api")
         .environment("staging")
-        .pacing(Pacing::disabled())
-        .rate_limit(std::time::Duration::ZERO)
+        .delivery(|d| d.pacing(Pacing::disabled()))
+        .dedup(|d| d.window(std::time::Duration::ZERO))
 }
 
 /// A builder pointed at `mock` with the default settings (dedup on,
@@ -35,12 +36,16 @@ pub fn default_builder(mock: &MockTelegram) -> Builder {
         .bot_token(mock.token())
         .chat_id(CHAT)
         .api_url(mock.url())
-        .pacing(Pacing::disabled())
+        .delivery(|d| d.pacing(Pacing::disabled()))
 }
 
 /// Runs `body` with only `layer` installed (thread-local, so tests do not
 /// interfere), then shuts the guard down and returns its stats.
-pub fn run_with(layer: TelegramLayer, guard: TelegramGuard, body: impl FnOnce()) -> Stats {
+pub fn run_with(
+    layer: FilteredLayer<Registry>,
+    guard: TelegramGuard,
+    body: impl FnOnce(),
+) -> Stats {
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, body);
     guard.shutdown(Duration::from_secs(10))

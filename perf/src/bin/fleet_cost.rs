@@ -91,8 +91,8 @@ fn child(api_url: &str, token: &str, redis_url: &str) {
         .bot_token(token)
         .chat_id(-100)
         .api_url(api_url)
-        .redis_url(redis_url)
-        .pacing(Pacing::disabled())
+        .fleet(|f| f.redis_url(redis_url))
+        .delivery(|d| d.pacing(Pacing::disabled()))
         .build()
         .expect("valid configuration");
     let subscriber = tracing_subscriber::registry().with(layer);

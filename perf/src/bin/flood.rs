@@ -56,7 +56,7 @@ fn main() {
         .chat_id(-1001234567890_i64)
         .api_url(mock.url())
         .service("flood")
-        .capture_panics(false)
+        .panics(|p| p.report(false))
         .build()
         .expect("layer");
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));

@@ -7,8 +7,8 @@
 //! `telegram` (default configuration: repeats counted at the gate),
 //! `telegram-captured` (deduplication off: every event captured and queued),
 //! `sentry`, `json`, `fmt-info` (fmt behind a per-layer INFO filter) and
-//! `fmt-info-telegram` / `fmt-info-telegram-filtered` (the layer beside
-//! it, as it is or behind its own filter); operation one of `info`, `span` (an HTTP request span,
+//! `fmt-info-telegram` / `fmt-info-telegram-unfiltered` (the layer beside
+//! it as `build()` returns it, or without its per-layer filter); operation one of `info`, `span` (an HTTP request span,
 //! judged slow), `plain-span` (a span not judged), `debug` (a `trace!`
 //! and a `debug_span!`), `error`. Each call runs
 //! in `op_<operation>`, the function callgrind is told to count
@@ -68,7 +68,7 @@ fn op_error() {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(stack), Some(operation)) = (args.next(), args.next()) else {
-        eprintln!("usage: ops <baseline|telegram|telegram-captured|sentry|json|fmt-info|fmt-info-telegram|fmt-info-telegram-filtered> <info|span|plain-span|debug|error> [calls]");
+        eprintln!("usage: ops <baseline|telegram|telegram-captured|sentry|json|fmt-info|fmt-info-telegram|fmt-info-telegram-unfiltered> <info|span|plain-span|debug|error> [calls]");
         std::process::exit(2);
     };
     let calls: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
@@ -98,11 +98,11 @@ fn main() {
             keep_alive.push(Box::new(guard));
             dispatch
         }
-        "fmt-info" | "fmt-info-telegram" | "fmt-info-telegram-filtered" => {
+        "fmt-info" | "fmt-info-telegram" | "fmt-info-telegram-unfiltered" => {
             let beside = match stack.as_str() {
                 "fmt-info" => perf::Beside::None,
-                "fmt-info-telegram" => perf::Beside::Plain,
-                _ => perf::Beside::Filtered,
+                "fmt-info-telegram" => perf::Beside::Telegram,
+                _ => perf::Beside::Unfiltered,
             };
             let (dispatch, guard) = perf::fmt_info(&mock, calls as usize + 16, beside);
             telegram_guard = guard;
