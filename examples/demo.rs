@@ -96,7 +96,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     guard.handle().send(
         Alert::new(AlertLevel::Info, "Demo finished")
-            .message("All orders were processed.")
+            .with_text("All orders were processed.")
             .detail("orders", 6),
     );
 

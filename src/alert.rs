@@ -85,7 +85,7 @@ impl fmt::Display for AlertLevel {
 /// use tracing_telegram::{Alert, AlertLevel};
 ///
 /// let alert = Alert::new(AlertLevel::Critical, "Payment system error")
-///     .message("A payment processing error occurred")
+///     .with_text("A payment processing error occurred")
 ///     .detail("type", "payment")
 ///     .detail("status", "failed");
 /// assert_eq!(alert.details().len(), 2);
@@ -94,7 +94,7 @@ impl fmt::Display for AlertLevel {
 pub struct Alert {
     pub(crate) level: AlertLevel,
     pub(crate) title: String,
-    pub(crate) message: Option<String>,
+    pub(crate) text: Option<String>,
     pub(crate) details: Vec<(Cow<'static, str>, String)>,
 }
 
@@ -104,14 +104,14 @@ impl Alert {
         Alert {
             level,
             title: title.into(),
-            message: None,
+            text: None,
             details: Vec::new(),
         }
     }
 
     /// Adds a longer explanation under the title.
-    pub fn message(mut self, message: impl Into<String>) -> Self {
-        self.message = Some(message.into());
+    pub fn with_text(mut self, text: impl Into<String>) -> Self {
+        self.text = Some(text.into());
         self
     }
 
@@ -131,9 +131,9 @@ impl Alert {
         &self.title
     }
 
-    /// The alert's message, if any.
+    /// The longer explanation under the title, if any.
     pub fn text(&self) -> Option<&str> {
-        self.message.as_deref()
+        self.text.as_deref()
     }
 
     /// The details, in the order they were added.
@@ -151,9 +151,9 @@ impl Alert {
         self.title = title.into();
     }
 
-    /// Changes or removes the message.
-    pub fn set_text(&mut self, message: Option<String>) {
-        self.message = message;
+    /// Changes or removes the longer explanation.
+    pub fn set_text(&mut self, text: Option<String>) {
+        self.text = text;
     }
 
     /// The details, to edit, reorder or remove.

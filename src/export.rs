@@ -44,6 +44,12 @@ impl MetricsExport {
     /// Whether publishing does anything in this build.
     pub(crate) const ENABLED: bool = cfg!(feature = "metrics");
 
+    /// When the figures are next due to be published (`None`: never, the
+    /// `metrics` feature is off).
+    pub(crate) fn next_publish(&self, now: Instant) -> Option<Instant> {
+        Self::ENABLED.then(|| self.last.map_or(now, |last| last + EVERY))
+    }
+
     /// Publishes if the last time was over a second ago.
     pub(crate) fn publish_if_due(
         &mut self,

@@ -274,7 +274,7 @@ fn manual_alerts_keep_their_details_in_order_and_info_is_silent() {
     let stats = run_with(layer, guard, || {
         handle.send(
             Alert::new(AlertLevel::Critical, "Payment system error")
-                .message("A payment processing error occurred")
+                .with_text("A payment processing error occurred")
                 .detail("type", "payment")
                 .detail("status", "failed"),
         );

@@ -104,7 +104,7 @@ fn manual_alert_details_are_sanitized() {
     run_with(layer, guard, || {
         handle.send(
             Alert::new(AlertLevel::Error, "Nightly export failed")
-                .message("upload to s3 with AKIAIOSFODNN7EXAMPLE was denied")
+                .with_text("upload to s3 with AKIAIOSFODNN7EXAMPLE was denied")
                 .detail("bucket", "exports")
                 .detail("dsn", "postgres://etl:s3cr3t@db:5432/warehouse")
                 .detail("api_token", "tok_live_123"),

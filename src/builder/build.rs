@@ -18,12 +18,12 @@ use crate::error::Error;
 use crate::fleet::{Fleet, FleetStore};
 use crate::guard::TelegramGuard;
 use crate::interact::callback::CallbackKey;
-use crate::interact::press::Gatekeeper;
+use crate::interact::press::PressJudge;
 use crate::pipeline::{Links, Pipeline};
 use crate::render::actions::Buttons;
 use crate::report::Reporter;
 use crate::stats::Counters;
-use crate::worker::{self, Parts as WorkerParts};
+use crate::worker::{self, WorkerSetup};
 
 use super::validate::Validated;
 
@@ -67,13 +67,13 @@ pub(super) fn start(parts: Validated) -> Result<(TelegramLayer, TelegramGuard), 
         pipeline.enable_buttons(buttons);
         fleet.interactive();
         let chats = pipeline.alert_chats();
-        let gatekeeper = Gatekeeper::new(
+        let judge = PressJudge::new(
             key,
             config.mute_options.clone(),
             config.allowed_users.clone(),
             chats,
         );
-        (config, gatekeeper)
+        (config, judge)
     });
     let courier = Courier::new(
         parts.delivery,
@@ -87,7 +87,7 @@ pub(super) fn start(parts: Validated) -> Result<(TelegramLayer, TelegramGuard), 
     let (producer, control, inbox) = channel::open(parts.queue_capacity, &counters, &drops);
     let kept = KeptAlive::default();
     let thread = worker::spawn(
-        WorkerParts {
+        WorkerSetup {
             config: parts.worker,
             pipeline,
             fleet,

@@ -12,7 +12,8 @@ use crate::alert::AlertLevel;
 use crate::channel::gate::{GateKey, Reservation};
 use crate::channel::Producer;
 use crate::record::{
-    Captured, FieldValue, Fields, Kind, Origin, Record, SpanList, SPAN_ID_FIELDS, TRACE_ID_FIELDS,
+    Captured, FieldValue, Fields, Occurrence, Origin, Record, SpanList, SPAN_ID_FIELDS,
+    TRACE_ID_FIELDS,
 };
 
 use super::backtrace;
@@ -81,14 +82,14 @@ impl TelegramLayer {
             }
         }
         let kind = if *metadata.level() > self.min_level && collector.level.is_none() {
-            Kind::DigestOnly
+            Occurrence::DigestOnly
         } else {
-            Kind::Alert
+            Occurrence::Alert
         };
-        let gate_key = gate_key.filter(|_| kind == Kind::Alert);
+        let gate_key = gate_key.filter(|_| kind == Occurrence::Alert);
         // Only for records that will be alerted, and only when asked for:
         // capturing walks the stack.
-        let backtrace = (self.rules.capture_backtrace && kind == Kind::Alert).then(|| {
+        let backtrace = (self.rules.capture_backtrace && kind == Occurrence::Alert).then(|| {
             producer.counters().backtrace_captured();
             backtrace::capture()
         });

@@ -19,7 +19,7 @@ use crate::alert::AlertLevel;
 use crate::channel::gate::RepeatGate;
 use crate::channel::{on_worker_thread, Producer};
 use crate::clock::Clock;
-use crate::record::{Captured, Fields, Kind, Origin, Record, SlowSpan, SpanList};
+use crate::record::{Captured, Fields, Occurrence, Origin, Record, SlowSpan, SpanList};
 use crate::text::Text;
 
 use super::field_pool::{self, PooledFields};
@@ -334,7 +334,7 @@ where
             log: None,
         };
         let origin = Origin::Event(span.metadata());
-        let kind = Kind::Slow(slow);
+        let kind = Occurrence::Slow(slow);
         let record = Record::new(AlertLevel::Warning, kind, origin, Text::default(), captured);
         producer.submit(record);
     }

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use crate::alert::AlertLevel;
 use crate::channel::{in_user_hook, on_worker_thread, Flusher, Producer};
-use crate::record::{Captured, FieldValue, Kind, Origin, Record};
+use crate::record::{Captured, FieldValue, Occurrence, Origin, Record};
 use crate::text::panic_text;
 
 use super::backtrace;
@@ -280,7 +280,7 @@ fn report(producer: &Producer, info: &PanicHookInfo<'_>, max_frames: usize) {
     let level = AlertLevel::Critical;
     producer.submit(Record::new(
         level,
-        Kind::Alert,
+        Occurrence::Alert,
         Origin::Manual,
         message.into(),
         captured,

@@ -80,11 +80,11 @@ impl DropTally {
 mod tests {
     use super::*;
     use crate::alert::AlertLevel;
-    use crate::record::{Captured, Kind};
+    use crate::record::{Captured, Occurrence};
     use crate::text::Text;
 
     fn manual(message: &str) -> Record {
-        let kind = Kind::Alert;
+        let kind = Occurrence::Alert;
         Record::new(
             AlertLevel::Error,
             kind,

@@ -355,8 +355,17 @@ impl Courier {
         }
     }
 
-    /// While delivery is dark, says so on stderr every five minutes; when
-    /// the next reminder is due (`None`: not dark).
+    /// When the next reminder on stderr that delivery is dark is due
+    /// (`None`: not dark).
+    pub(crate) fn next_reminder(&self, now: Instant) -> Option<Instant> {
+        match self.counters.health.get() {
+            Health::Dark { .. } => Some(self.reminded_at.map_or(now, |at| at + DARK_REMINDER)),
+            _ => None,
+        }
+    }
+
+    /// Says on stderr that delivery is dark, if it is and the last reminder
+    /// is old enough; returns when the next one is due.
     pub(crate) fn remind_if_dark(&mut self, now: Instant) -> Option<Instant> {
         let Health::Dark { reason, since } = self.counters.health.get() else {
             return None;

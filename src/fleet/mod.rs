@@ -133,13 +133,6 @@ impl Fleet {
             .then_some(self.last_sync + SYNC_INTERVAL)
     }
 
-    /// Sends the batched repeat counts if they are due.
-    pub(crate) async fn sync_if_due(&mut self, now: Instant) {
-        if self.next_sync().is_some_and(|due| due <= now) {
-            self.flush_repeats().await;
-        }
-    }
-
     /// Sends the batched repeat counts now (also at shutdown).
     pub(crate) async fn flush_repeats(&mut self) {
         if let Some(store) = &mut self.store {

@@ -40,21 +40,21 @@ impl Press {
 
 /// Judges presses.
 #[derive(Debug, Clone)]
-pub(crate) struct Gatekeeper {
+pub(crate) struct PressJudge {
     key: CallbackKey,
     mute_options: Vec<Duration>,
     allowed_users: Vec<i64>,
     chats: Vec<ChatId>,
 }
 
-impl Gatekeeper {
+impl PressJudge {
     pub(crate) fn new(
         key: CallbackKey,
         mute_options: Vec<Duration>,
         allowed_users: Vec<i64>,
         chats: Vec<ChatId>,
     ) -> Self {
-        Gatekeeper {
+        PressJudge {
             key,
             mute_options,
             allowed_users,
@@ -115,8 +115,8 @@ mod tests {
 
     const OPTIONS: [Duration; 1] = [Duration::from_secs(3600)];
 
-    fn keeper(allowed: Vec<i64>) -> Gatekeeper {
-        Gatekeeper::new(
+    fn keeper(allowed: Vec<i64>) -> PressJudge {
+        PressJudge::new(
             CallbackKey::from_token("1:token"),
             OPTIONS.to_vec(),
             allowed,
@@ -149,7 +149,7 @@ mod tests {
     fn only_alert_chats_and_allowed_users_may_press() {
         let now = SystemTime::now();
         let data = CallbackKey::from_token("1:token").encode(Action::Ack, 9, now);
-        let judge = |keeper: &Gatekeeper, chat, name, user, migrated: &[ChatId]| {
+        let judge = |keeper: &PressJudge, chat, name, user, migrated: &[ChatId]| {
             let query = query(chat, name, user, data.clone());
             keeper.judge(&query, now, migrated)
         };

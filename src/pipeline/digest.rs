@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::text::normalize::normalize;
 
 use super::histogram::Histogram;
-use crate::record::{Kind, Record, SlowSpan};
+use crate::record::{Occurrence, Record, SlowSpan};
 use crate::render::digest::{DigestReport, SlowRow, WarningRow};
 
 /// Most slow-span keys, and most warning kinds, tracked per window.
@@ -236,12 +236,12 @@ impl Digest {
     /// Decides whether `record` is alerted now or only counted here. `key`
     /// is the slow-span key of a slow record.
     pub(crate) fn route(&mut self, record: &Record, key: Option<&str>, now: Instant) -> Route {
-        match (&record.kind, key) {
-            (Kind::DigestOnly, _) => {
+        match (&record.occurrence, key) {
+            (Occurrence::DigestOnly, _) => {
                 self.add_warning(record);
                 Route::Batched
             }
-            (Kind::Slow(slow), Some(key)) => {
+            (Occurrence::Slow(slow), Some(key)) => {
                 self.add_slow(key, slow);
                 // Part of a unit of work alerted by another of its spans.
                 if slow.nested {
@@ -462,7 +462,7 @@ mod tests {
             nested: false,
             inside: Vec::new(),
         };
-        let kind = Kind::Slow(slow);
+        let kind = Occurrence::Slow(slow);
         let (level, origin) = (AlertLevel::Warning, Origin::Manual);
         Record::new(level, kind, origin, Text::default(), Captured::default())
     }

@@ -54,7 +54,7 @@ fn run_hook(hook: &BeforeSend, record: &mut Record) -> bool {
     let mut alert = Alert {
         level: record.level,
         title: record.title.clone().unwrap_or_default(),
-        message: Some(record.message.to_string()).filter(|m| !m.is_empty()),
+        text: Some(record.message.to_string()).filter(|m| !m.is_empty()),
         details: record
             .fields
             .iter()
@@ -66,7 +66,7 @@ fn run_hook(hook: &BeforeSend, record: &mut Record) -> bool {
     }
     record.level = alert.level;
     record.title = Some(alert.title).filter(|t| !t.is_empty());
-    record.message = alert.message.unwrap_or_default().into();
+    record.message = alert.text.unwrap_or_default().into();
     let mut original = std::mem::take(&mut record.fields);
     record.fields = alert
         .details

@@ -44,7 +44,7 @@ use crate::chat::{Routes, Target};
 use crate::clock::Clock;
 use crate::delivery::{Delivered, Message};
 use crate::record::http::span_key;
-use crate::record::{Kind, Record};
+use crate::record::{Occurrence, Record};
 use crate::render::alert::{response_title, slow_message, slow_title};
 use crate::render::{render_digest, render_record, render_tally, Identity, Limits, RenderContext};
 use crate::report::Reporter;
@@ -192,7 +192,7 @@ impl Pipeline {
     /// Stage 1: the dedup key of a record that dedup applies to. Taken
     /// before the hook and sanitizing change anything.
     pub(crate) fn dedup_key(&self, record: &Record) -> Option<u64> {
-        (self.dedup.enabled() && record.kind == Kind::Alert)
+        (self.dedup.enabled() && record.occurrence == Occurrence::Alert)
             .then(|| fingerprint::fingerprint(record))
     }
 
@@ -331,8 +331,8 @@ impl Pipeline {
     /// Stage 6: the digest. `false` if the record is only counted there; a
     /// slow span alerted now gets its title and message.
     fn route(&mut self, record: &mut Record) -> bool {
-        let slow_key = match (&record.kind, record.metadata()) {
-            (Kind::Slow(_), Some(metadata)) => Some(span_key(
+        let slow_key = match (&record.occurrence, record.metadata()) {
+            (Occurrence::Slow(_), Some(metadata)) => Some(span_key(
                 metadata.target(),
                 metadata.name(),
                 Some(&record.fields),
@@ -344,7 +344,7 @@ impl Pipeline {
             self.counters.settle(Outcome::Batched, 1);
             return false;
         }
-        if let (Kind::Slow(slow), Some(key)) = (&record.kind, slow_key) {
+        if let (Occurrence::Slow(slow), Some(key)) = (&record.occurrence, slow_key) {
             record.title = Some(slow_title(&key));
             record.message = slow_message(slow).into();
         }

@@ -6,7 +6,7 @@
 use crate::alert::AlertLevel;
 use crate::chat::{ChatId, Target};
 use crate::delivery::Message;
-use crate::record::{Captured, Kind, Origin, Record};
+use crate::record::{Captured, Occurrence, Origin, Record};
 use crate::render::notice::{check_greeting, dark_text, startup_text, stop_text};
 use crate::render::{render_notice, render_record};
 use crate::stats::Stats;
@@ -24,7 +24,7 @@ impl Pipeline {
         let message = format!("the {hook} hook panicked: {payload}");
         let mut record = Record::new(
             AlertLevel::Critical,
-            Kind::Alert,
+            Occurrence::Alert,
             Origin::Manual,
             message.into(),
             Captured {
@@ -38,7 +38,7 @@ impl Pipeline {
             .hook_alerted_at
             .is_some_and(|at| now.saturating_duration_since(at) < window);
         if recent {
-            record.kind = Kind::DigestOnly;
+            record.occurrence = Occurrence::DigestOnly;
             record.level = AlertLevel::Warning;
             let _ = self.digest.route(&record, None, now);
             return Vec::new();

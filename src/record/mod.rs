@@ -38,9 +38,9 @@ pub(crate) enum Origin {
     Manual,
 }
 
-/// What kind of occurrence a record is, which decides its route.
+/// What a record is, which decides where it goes: an alert, a digest row, a slow span.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Kind {
+pub(crate) enum Occurrence {
     /// An event at or above `min_level`, or a manual alert: alerted.
     Alert,
     /// An event below `min_level` but at or above the digest level (WARN by
@@ -54,7 +54,7 @@ pub(crate) enum Kind {
 #[derive(Debug, Clone)]
 pub(crate) struct Record {
     pub(crate) level: AlertLevel,
-    pub(crate) kind: Kind,
+    pub(crate) occurrence: Occurrence,
     pub(crate) origin: Origin,
     /// A title set explicitly (manual alerts, `telegram.title`).
     pub(crate) title: Option<String>,
@@ -77,12 +77,12 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    /// The one constructor: a record of `kind` at `level` with its message
+    /// The one constructor: a record of `occurrence` at `level` with its message
     /// and what was captured around it, stamped now.
     #[inline]
     pub(crate) fn new(
         level: AlertLevel,
-        kind: Kind,
+        occurrence: Occurrence,
         origin: Origin,
         message: Text,
         captured: Captured,
@@ -98,7 +98,7 @@ impl Record {
         } = captured;
         Record {
             level,
-            kind,
+            occurrence,
             origin,
             title,
             message,
@@ -115,7 +115,7 @@ impl Record {
 
     /// A record for a manual alert.
     pub(crate) fn from_alert(alert: Alert) -> Self {
-        let message = alert.message.unwrap_or_default().into();
+        let message = alert.text.unwrap_or_default().into();
         let captured = Captured {
             title: Some(alert.title),
             fields: alert
@@ -125,7 +125,13 @@ impl Record {
                 .collect(),
             ..Captured::default()
         };
-        Record::new(alert.level, Kind::Alert, Origin::Manual, message, captured)
+        Record::new(
+            alert.level,
+            Occurrence::Alert,
+            Origin::Manual,
+            message,
+            captured,
+        )
     }
 
     /// Where the record happened: a bridged `log` record's own target, file

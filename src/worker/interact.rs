@@ -20,7 +20,7 @@ use crate::chat::ChatId;
 use crate::delivery::client::{ApiError, BotClient};
 use crate::delivery::Delivered;
 use crate::interact::callback::Action;
-use crate::interact::press::{Gatekeeper, Press};
+use crate::interact::press::{Press, PressJudge};
 use crate::interact::updates::{next_offset, Update};
 use crate::interact::InteractConfig;
 use crate::render::actions::Stamp;
@@ -43,7 +43,7 @@ const MAX_FLEET_CONFLICTS: u32 = 3;
 /// The worker's interactive state.
 pub(super) struct Interaction {
     config: InteractConfig,
-    gatekeeper: Gatekeeper,
+    judge: PressJudge,
     client: Arc<BotClient>,
     /// The next update to ask for (Telegram forgets those below it).
     offset: i64,
@@ -75,13 +75,13 @@ impl std::fmt::Debug for Interaction {
 impl Interaction {
     pub(super) fn new(
         config: InteractConfig,
-        gatekeeper: Gatekeeper,
+        judge: PressJudge,
         client: Arc<BotClient>,
         fleet: bool,
     ) -> Self {
         Interaction {
             config,
-            gatekeeper,
+            judge,
             client,
             offset: 0,
             answers: Vec::new(),
@@ -205,7 +205,7 @@ impl Worker {
             let Some(interaction) = &self.interaction else {
                 return;
             };
-            let toast = match interaction.gatekeeper.judge(&query, now, &migrated) {
+            let toast = match interaction.judge.judge(&query, now, &migrated) {
                 Ok(press) => self.carry_out(press).await,
                 Err(refusal) => refusal,
             };
@@ -350,8 +350,8 @@ mod tests {
         let client = BotClient::new(&DeliveryConfig::default(), &token).unwrap();
         let key = CallbackKey::from_token(token.expose());
         let config = InteractConfig::default();
-        let gatekeeper = Gatekeeper::new(key, config.mute_options.clone(), Vec::new(), Vec::new());
-        Interaction::new(config, gatekeeper, Arc::new(client), fleet)
+        let judge = PressJudge::new(key, config.mute_options.clone(), Vec::new(), Vec::new());
+        Interaction::new(config, judge, Arc::new(client), fleet)
     }
 
     fn rejected(code: u16, description: &str) -> ApiError {

@@ -12,6 +12,7 @@
 //!   even while a request to Telegram is in flight, so a full queue or a
 //!   hung Bot API never delays a flush or a shutdown past its deadline;
 //! - [`records`]: one record, and the repeats counted at the gate;
+//! - [`schedule`]: when the loop wakes, and the periodic work due then;
 //! - [`periodic`]: ticks, tallies and digest windows;
 //! - [`protocol`]: flush, shutdown and check requests;
 //! - [`interact`]: button presses on interactive alerts (long polling).
@@ -22,6 +23,7 @@ mod interact;
 mod periodic;
 mod protocol;
 mod records;
+mod schedule;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,7 +40,7 @@ use crate::delivery::{Courier, Message};
 use crate::error::Error;
 use crate::export::MetricsExport;
 use crate::fleet::Fleet;
-use crate::interact::press::Gatekeeper;
+use crate::interact::press::PressJudge;
 use crate::interact::InteractConfig;
 use crate::pipeline::Pipeline;
 use crate::record::Record;
@@ -47,16 +49,9 @@ use crate::stats::Counters;
 
 use protocol::{PendingFlush, Stopping};
 
-/// How often a busy worker picks up queued records.
-const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
-
 /// How long the worker takes records from the channel in one go before it
 /// looks at control requests and in-flight requests again.
 const DRAIN_BUDGET: Duration = Duration::from_millis(5);
-
-/// How often the worker settles the repeats the layer counted at the gate
-/// (and so how late a threshold tally may come).
-const GATE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What the worker does besides running the stages.
 #[derive(Debug, Clone, Copy, Default)]
@@ -69,7 +64,7 @@ pub(crate) struct WorkerConfig {
 
 /// The parts the worker runs, as the builder made them.
 #[derive(Debug)]
-pub(crate) struct Parts {
+pub(crate) struct WorkerSetup {
     pub(crate) config: WorkerConfig,
     pub(crate) pipeline: Pipeline,
     pub(crate) fleet: Fleet,
@@ -77,17 +72,21 @@ pub(crate) struct Parts {
     pub(crate) counters: Arc<Counters>,
     pub(crate) reporter: Arc<Reporter>,
     /// Interactive alerts: how, and who may press (`None`: off).
-    pub(crate) interactive: Option<(InteractConfig, Gatekeeper)>,
+    pub(crate) interactive: Option<(InteractConfig, PressJudge)>,
 }
 
 /// Starts the worker thread (its runtime is built first, so a failure
 /// leaves nothing running). What `kept` holds is dropped when it exits.
-pub(crate) fn spawn(parts: Parts, inbox: Inbox, kept: KeptAlive) -> Result<JoinHandle<()>, Error> {
+pub(crate) fn spawn(
+    setup: WorkerSetup,
+    inbox: Inbox,
+    kept: KeptAlive,
+) -> Result<JoinHandle<()>, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(Error::Worker)?;
-    let worker = Worker::new(parts, inbox);
+    let worker = Worker::new(setup, inbox);
     std::thread::Builder::new()
         .name("tracing-telegram".to_owned())
         .spawn(move || {
@@ -113,6 +112,8 @@ struct Worker {
     control: mpsc::Receiver<Control>,
     counters: Arc<Counters>,
     in_flight: Option<InFlight>,
+    /// When pacing lets the next message go, if one waits for it.
+    next_send: Option<Instant>,
     flushes: Vec<PendingFlush>,
     stopping: Option<Stopping>,
     records_open: bool,
@@ -132,22 +133,23 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(parts: Parts, inbox: Inbox) -> Self {
-        let metrics = MetricsExport::new(parts.pipeline.deploy().0);
-        let client = parts.courier.client();
-        let fleet = parts.fleet.is_shared();
-        let interaction = parts.interactive.map(|(config, gatekeeper)| {
-            interact::Interaction::new(config, gatekeeper, client, fleet)
-        });
+    fn new(setup: WorkerSetup, inbox: Inbox) -> Self {
+        let metrics = MetricsExport::new(setup.pipeline.deploy().0);
+        let client = setup.courier.client();
+        let fleet = setup.fleet.is_shared();
+        let interaction = setup
+            .interactive
+            .map(|(config, judge)| interact::Interaction::new(config, judge, client, fleet));
         Worker {
-            config: parts.config,
-            pipeline: parts.pipeline,
-            fleet: parts.fleet,
-            courier: parts.courier,
+            config: setup.config,
+            pipeline: setup.pipeline,
+            fleet: setup.fleet,
+            courier: setup.courier,
             records: inbox.records,
             control: inbox.control,
-            counters: parts.counters,
+            counters: setup.counters,
             in_flight: None,
+            next_send: None,
             flushes: Vec::new(),
             stopping: None,
             records_open: true,
@@ -156,7 +158,7 @@ impl Worker {
             final_tallies_due: false,
             held_tallies: Vec::new(),
             metrics,
-            reporter: parts.reporter,
+            reporter: setup.reporter,
             interaction,
         }
     }
@@ -171,42 +173,18 @@ impl Worker {
             }
         }
         loop {
-            self.drain_records().await;
-            // Periodic work that is due runs before a flush is answered, so
-            // that a flush after the clock passed a window's end sees it
-            // closed (and the gate with it).
-            if !self.flushes.is_empty() && self.courier.clock().now() >= self.next_wake() {
-                self.tick().await;
-            }
-            self.take_gate_counts().await;
-            self.sync_fleet().await;
-            let counters = &self.counters;
-            self.metrics.publish_if_due(Instant::now(), || {
-                (counters.snapshot(), counters.health.get())
-            });
-            self.answer_flushes();
-            self.poll_if_due().await;
-            self.finish_when_idle().await;
-            let next_reminder = self.courier.remind_if_dark(Instant::now());
-            let next_send = self.dispatch();
-            if self.should_stop(next_send) {
+            self.take_turn().await;
+            if self.should_stop(self.next_send) {
                 self.stop();
                 return;
             }
-            let deadline = self.next_deadline();
+            let wakeup = self.next_wakeup();
             let clock = self.courier.clock().clone();
-            let wake_at = self.next_wake();
             // Idle, the worker is woken by the first record. Busy, it picks
-            // records up every DRAIN_INTERVAL instead: a producer then never
-            // pays for waking it (a syscall) on every record.
+            // records up every so often instead (see `schedule`): a producer
+            // then never pays for waking it (a syscall) on every record.
             let idle = self.in_flight.is_none() && self.courier.is_empty();
             let listen = self.records_open && self.courier.has_room() && idle;
-            let poll_later = self.records_open && !idle;
-            let next_sync = self.fleet.next_sync();
-            let next_poll = self
-                .interaction
-                .as_ref()
-                .and_then(interact::Interaction::wake_at);
             tokio::select! {
                 biased;
                 command = self.control.recv(), if self.control_open => self.on_command(command).await,
@@ -216,20 +194,27 @@ impl Worker {
                     self.remember_deliveries().await;
                     self.report_delivery_events();
                 }
-                () = sleep_until(deadline), if deadline.is_some() => {}
-                () = clock.sleep_until(next_send.unwrap_or_else(Instant::now)), if next_send.is_some() => {}
-                () = clock.wait_until(wake_at) => self.tick().await,
-                record = self.records.recv(), if listen => {
-                    self.on_record(record).await;
-                }
-                () = tokio::time::sleep(DRAIN_INTERVAL), if poll_later => {}
-                () = tokio::time::sleep(GATE_INTERVAL), if self.pipeline.has_open_kinds() => {}
-                () = sleep_until(next_reminder), if next_reminder.is_some() => {}
-                () = sleep_until(next_sync), if next_sync.is_some() => {}
+                record = self.records.recv(), if listen => self.on_record(record).await,
                 updates = interact::poll_done(&mut self.interaction) => self.on_updates(updates).await,
-                () = sleep_until(next_poll), if next_poll.is_some() => {}
+                () = wakeup.wait(&clock) => {}
             }
         }
+    }
+
+    /// One turn of the loop: the records waiting, the repeats counted at
+    /// the gate, the periodic work that is due (before a flush is answered,
+    /// so that a flush after the clock passed a window's end sees it closed,
+    /// and the gate with it; after the gate's counts, so that the fleet's
+    /// share of them goes out before a flush is answered), answers to
+    /// flushes, the final messages of a shutdown, and the next request.
+    async fn take_turn(&mut self) {
+        self.drain_records().await;
+        self.take_gate_counts().await;
+        self.run_due().await;
+        self.send_crossed_tallies().await;
+        self.answer_flushes();
+        self.finish_when_idle().await;
+        self.next_send = self.dispatch();
     }
 
     /// Hands messages to the courier.
@@ -320,12 +305,4 @@ fn in_flight_done(
         Some((_, request)) => request.as_mut().poll(cx),
         None => Poll::Pending,
     })
-}
-
-/// Sleeps until `at`; forever if `None` (the branch is disabled then anyway).
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-        None => std::future::pending().await,
-    }
 }

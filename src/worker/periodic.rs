@@ -23,8 +23,8 @@ impl Worker {
         self.send_fleet_digests(false).await;
     }
 
-    /// When periodic work is next due, fleet digests included.
-    pub(super) fn next_wake(&self) -> Instant {
+    /// When the next window closes, fleet digests to lead included.
+    pub(super) fn next_window(&self) -> Instant {
         let local = self.pipeline.next_wake();
         self.fleet
             .next_collect()

@@ -1,8 +1,6 @@
 //! One record through the pipeline, and the repeats the layer counted at
 //! the gate.
 
-use std::time::Instant;
-
 use crate::pipeline::Tally;
 use crate::record::Record;
 
@@ -28,15 +26,8 @@ impl Worker {
         self.send_tallies(tallies).await;
     }
 
-    /// Sends the repeats counted for other processes' alerts to the fleet
-    /// when due (at once while a flush waits: a threshold they cross is an
-    /// edit to deliver), and the tallies of the thresholds crossed.
-    pub(super) async fn sync_fleet(&mut self) {
-        if !self.flushes.is_empty() && self.fleet.has_pending_repeats() {
-            self.fleet.flush_repeats().await;
-        } else {
-            self.fleet.sync_if_due(Instant::now()).await;
-        }
+    /// Sends the tallies of the thresholds the fleet's counts crossed.
+    pub(super) async fn send_crossed_tallies(&mut self) {
         let tallies = self.pipeline.crossed_tallies(&mut self.fleet);
         self.send_tallies(tallies).await;
     }
