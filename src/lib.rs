@@ -171,15 +171,18 @@
 //!
 //! ```text
 //! app threads: capture/ ──Record──► channel/ ──► worker/ thread ──► pipeline/ ──► render/
-//!                └─ repeats: one count at the gate (channel/gate) ─┘     │            │
+//!                └─ repeats: one count at the gate (gate/)      ─┘     │            │
 //!                                                     fleet/ (Redis) ◄───┘   delivery/ ──► Bot API
 //! ```
 //!
 //! - `capture/`: the [`TelegramLayer`] and the panic hook, on the
 //!   application's threads: filter cheaply, capture an owned record, hand it
 //!   over with `try_send`, or count a repeat with one atomic operation.
-//! - `channel/`: the bounded queue, the control requests (flush, shutdown,
-//!   check) and the repeat gate's table between the application and the worker.
+//! - `channel/`: the bounded queue and the control requests (flush,
+//!   shutdown, check) between the application and the worker.
+//! - `gate/`: the repeat gate beside it: the probe that reads an event's
+//!   kind, the table of slots both sides share, and the settling of the
+//!   counts on the worker.
 //! - `worker/`: one thread with its own runtime: the loop, ticks, and the
 //!   flush and shutdown protocol.
 //! - `pipeline/`: one function per stage: fingerprint, `before_send`, dedup,
@@ -222,6 +225,7 @@ mod text;
 // The data and its plumbing.
 mod channel;
 mod export;
+mod gate;
 mod record;
 mod report;
 mod sanitize;

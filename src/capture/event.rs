@@ -9,8 +9,8 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::alert::AlertLevel;
-use crate::channel::gate::{GateKey, Reservation};
 use crate::channel::Producer;
+use crate::gate::{GateKey, GateProbe, Reservation};
 use crate::record::{
     Captured, FieldValue, Fields, Occurrence, Origin, Record, SpanList, SPAN_ID_FIELDS,
     TRACE_ID_FIELDS,
@@ -19,7 +19,6 @@ use crate::record::{
 use super::backtrace;
 use super::feedback::is_internal_target;
 use super::fields::FieldCollector;
-use super::gate_probe::GateProbe;
 use super::layer::TelegramLayer;
 use super::otel::OtelSource;
 use super::span_state::{inside_skipped_span, span_records};

@@ -16,9 +16,9 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use crate::alert::AlertLevel;
-use crate::channel::gate::RepeatGate;
 use crate::channel::{on_worker_thread, Producer};
 use crate::clock::Clock;
+use crate::gate::RepeatGate;
 use crate::record::{Captured, Fields, Occurrence, Origin, Record, SlowSpan, SpanList};
 use crate::text::Text;
 

@@ -5,7 +5,7 @@
 //! per captured event, slow span or panic, handed to the
 //! [`Producer`](crate::channel::Producer) with `try_send` (never blocking);
 //! or, for a repeat of an alert inside its dedup window, one count at the
-//! repeat gate (`channel::gate`). Nothing here waits, allocates much, or
+//! repeat gate (`gate/`). Nothing here waits, allocates much, or
 //! panics: a level comparison rejects ignored events before anything else.
 //!
 //! - [`layer`]: the `Layer` impl, [`TelegramLayer`].
@@ -13,7 +13,6 @@
 //!   [`timing`]: the timer of a span judged slow.
 //! - [`fields`]: the field visitor, the one parser of `telegram.*` fields;
 //!   [`field_pool`]: span field buffers reused across spans.
-//! - [`gate_probe`]: an event's repeat-gate key, read without allocating.
 //! - [`shape`]: what a span's callsite declares, read once per span.
 //! - [`skip`], [`slow`], [`feedback`]: what is hidden, what is slow, and the
 //!   guard against the crate alerting on its own HTTP and Redis stack.
@@ -27,7 +26,6 @@ pub(crate) mod event;
 pub(crate) mod feedback;
 pub(crate) mod field_pool;
 pub(crate) mod fields;
-pub(crate) mod gate_probe;
 pub(crate) mod layer;
 pub(crate) mod otel;
 pub(crate) mod panic;

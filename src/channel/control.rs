@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::channel::gate::RepeatGate;
 use crate::check::{CheckProblem, CheckReport};
+use crate::gate::RepeatGate;
 use crate::stats::Counters;
 
 use super::on_worker_thread;

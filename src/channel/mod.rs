@@ -1,9 +1,9 @@
 //! The channel between the application and the worker.
 //!
 //! In: records from the layer, the panic hook and every `AlertHandle`
-//! (through the [`Producer`], which never blocks), counts of repeats (the
-//! [`gate`]), and requests from the guard ([`control`]). Out, on the worker
-//! thread: an [`Inbox`] of records and requests. The split is
+//! (through the [`Producer`], which never blocks) and requests from the
+//! guard ([`control`]); repeats are counted beside it, at the gate
+//! (`crate::gate`). Out, on the worker thread: an [`Inbox`] of records and requests. The split is
 //! `tracing-appender`'s (a cheap, cloneable producer on application threads,
 //! one worker that owns all slow work, a handle the guard uses to flush or
 //! stop it); the wiring is not: neither end starts the other, the builder
@@ -11,7 +11,6 @@
 
 pub(crate) mod control;
 pub(crate) mod drops;
-pub(crate) mod gate;
 
 use std::cell::Cell;
 use std::sync::Arc;

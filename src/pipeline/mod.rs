@@ -14,7 +14,7 @@
 //! 2. [`hook`]: the user's `before_send`, which may edit or drop it.
 //! 3. [`dedup`]: a repeat inside its window is counted (and tallied at
 //!    10, 100, 1 000 …), not sent; from then on the layer may count its
-//!    repeats at the gate, which [`repeats`] settles.
+//!    repeats at the gate, which [`settle`] settles (the gate is `crate::gate`).
 //! 4. [`enrich`]: the backtrace resolved.
 //! 5. sanitize (`crate::sanitize`): secrets redacted from every text.
 //! 6. [`digest`]: warnings and all but the first slow span of a key are
@@ -32,17 +32,17 @@ pub(crate) mod histogram;
 pub(crate) mod hook;
 pub(crate) mod mutes;
 pub(crate) mod notices;
-pub(crate) mod repeats;
+pub(crate) mod settle;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::alert::AlertLevel;
 use crate::channel::drops::DropTally;
-use crate::channel::gate::{OpenKind, OpenKinds, RepeatGate};
 use crate::chat::{Routes, Target};
 use crate::clock::Clock;
 use crate::delivery::{Delivered, Message};
+use crate::gate::{FleetHeadings, OpenKind, OpenKinds, RepeatGate};
 use crate::record::http::span_key;
 use crate::record::{Occurrence, Record};
 use crate::render::alert::{response_title, slow_message, slow_title};
@@ -51,11 +51,10 @@ use crate::report::Reporter;
 use crate::sanitize::Sanitizer;
 use crate::stats::{Counters, Outcome};
 
+pub(crate) use crate::gate::SharedRepeats;
 pub(crate) use dedup::{Claim, DedupConfig, Tally};
 pub(crate) use digest::{ClosedWindow, DigestConfig, DigestData};
 pub(crate) use hook::BeforeSend;
-use repeats::FleetHeadings;
-pub(crate) use repeats::SharedRepeats;
 
 use dedup::{Dedup, Verdict};
 use digest::{Digest, Route, Totals};
@@ -113,9 +112,9 @@ pub(crate) struct Pipeline {
     clock: Clock,
     dedup: Dedup,
     /// The kinds whose repeats the layer counts at the gate (the dedup
-    /// stage's side of the repeat gate, see [`repeats`]).
+    /// stage's side of the repeat gate, see [`settle`]).
     open_kinds: OpenKinds,
-    /// Headings of kinds other processes alerted (see [`repeats`]).
+    /// Headings of kinds other processes alerted (see `crate::gate`).
     fleet_headings: FleetHeadings,
     digest: Digest,
     counters: Arc<Counters>,

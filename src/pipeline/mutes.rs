@@ -16,8 +16,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::channel::gate::OpenKind;
 use crate::delivery::{Delivered, Message};
+use crate::gate::OpenKind;
 use crate::record::Record;
 use crate::render::actions::{AlertNotes, Buttons, Keyboard};
 use crate::stats::Outcome;

@@ -223,3 +223,48 @@ mod tests {
         }
     }
 }
+
+/// An instruction to this crate carried by a `telegram.*` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Instruction {
+    /// `telegram.skip = true`: hide this span (and everything inside it) or event.
+    Skip,
+    /// `telegram.level = "critical"`: the alert's level.
+    Level,
+    /// `telegram.title = "..."`: the alert's title.
+    Title,
+    /// `telegram.fingerprint = "..."`: the dedup key, instead of the computed one.
+    Fingerprint,
+    /// `telegram.slow_threshold_ms = 500` (on a span): judge it slow
+    /// against this threshold.
+    SlowThreshold,
+}
+
+impl Instruction {
+    /// The instruction the field `name` carries, if it is one (an unknown
+    /// `telegram.*` name is ignored, and not shown either).
+    #[inline]
+    pub(crate) fn of(name: &str) -> Option<Instruction> {
+        match name.strip_prefix(CONTROL_PREFIX)? {
+            "skip" => Some(Instruction::Skip),
+            "level" => Some(Instruction::Level),
+            "title" => Some(Instruction::Title),
+            "fingerprint" => Some(Instruction::Fingerprint),
+            "slow_threshold_ms" => Some(Instruction::SlowThreshold),
+            _ => None,
+        }
+    }
+
+    /// Whether an event's value of this instruction changes its dedup key.
+    pub(crate) fn shapes_the_key(self) -> bool {
+        matches!(
+            self,
+            Instruction::Skip | Instruction::Level | Instruction::Fingerprint
+        )
+    }
+}
+
+/// Whether a `telegram.skip` value recorded as text means "skip".
+pub(crate) fn means_skip(text: &str) -> bool {
+    text == "true"
+}

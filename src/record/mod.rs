@@ -23,8 +23,8 @@ use crate::alert::{Alert, AlertLevel};
 use crate::text::Text;
 
 pub(crate) use fields::{
-    first_line, is_error_field, is_response_field, FieldValue, Fields, SpanList, SpanRecord,
-    CONTROL_PREFIX, MAX_ERROR_SOURCES, SPAN_ID_FIELDS, TRACE_ID_FIELDS,
+    first_line, is_error_field, is_response_field, means_skip, FieldValue, Fields, Instruction,
+    SpanList, SpanRecord, CONTROL_PREFIX, MAX_ERROR_SOURCES, SPAN_ID_FIELDS, TRACE_ID_FIELDS,
 };
 pub(crate) use http::{classify as http_field, Declares};
 pub(crate) use slow::{keep_slowest, SlowChild, SlowSpan};
@@ -218,7 +218,7 @@ pub(crate) struct Location<'a> {
 }
 
 /// Identifies a kind of alert on the application's thread (see the repeat
-/// gate, `channel::gate`): the callsite, the effective level and the
+/// gate, `gate`): the callsite, the effective level and the
 /// normalised message, or the explicit fingerprint. A record carries the
 /// key of its event so that the worker can open the gate for its kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,5 +1,5 @@
 //! The repeat gate's probe: what the layer reads from an event to find its
-//! kind ([`GateKey`]) without building a record (see `channel::gate` for
+//! kind ([`GateKey`]) without building a record (see [`table`](super::table) for
 //! the table it counts in).
 
 use std::fmt::{self, Write as _};
@@ -8,11 +8,11 @@ use tracing_core::field::{Field, Visit};
 use tracing_core::Metadata;
 
 use crate::alert::AlertLevel;
-use crate::record::{first_line, is_error_field, is_response_field, GateKey};
+use crate::record::{
+    first_line, is_error_field, is_response_field, means_skip, GateKey, Instruction,
+};
 use crate::text::normalize::normalized_bytes;
 use crate::text::InlineText;
-
-use super::fields::{means_skip, Instruction};
 
 /// What the layer reads from an event to compute its [`GateKey`], without
 /// allocating: the message goes into a stack buffer.

@@ -1,0 +1,26 @@
+//! The repeat gate: how a repeat of an alert already inside its dedup
+//! window is counted on the application's thread without building a record.
+//!
+//! In a flood almost every event is a repeat. The worker opens a slot for
+//! each kind of alert inside its window; the layer reads an event's kind
+//! without allocating and, if its slot is open, counts the repeat with one
+//! atomic increment; the worker takes the counts and settles them as if the
+//! records had come through the queue.
+//!
+//! - [`probe`]: on the application's thread, an event's kind ([`GateKey`]).
+//! - [`table`]: the slots both sides share ([`RepeatGate`]) and the
+//!   worker's record of what it opened ([`OpenKinds`]).
+//! - [`settle`]: on the worker, the counts taken and handed to the stage
+//!   that settles them ([`Settle`]), with the fleet's side
+//!   ([`SharedRepeats`]).
+//!
+//! Plumbing between capture and the worker, like `channel/`: it depends on
+//! leaf types and `record` only.
+
+pub(crate) mod probe;
+pub(crate) mod settle;
+pub(crate) mod table;
+
+pub(crate) use probe::GateProbe;
+pub(crate) use settle::{close_all, settle_counts, FleetHeadings, Settle, SharedRepeats};
+pub(crate) use table::{GateKey, OpenKind, OpenKinds, RepeatGate, Reservation};
