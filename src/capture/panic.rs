@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError};
 use std::time::Instant;
 
 use crate::alert::AlertLevel;
-use crate::channel::{in_user_hook, on_worker_thread, Flusher, Producer};
+use crate::channel::{on_worker_thread, Flusher, Producer};
+use crate::hooks::in_user_hook;
 use crate::record::{Captured, FieldValue, Occurrence, Origin, Record};
 use crate::text::panic_text;
 

@@ -35,25 +35,6 @@ thread_local! {
     /// Set on the worker thread: nothing that happens there is captured,
     /// whatever its target, and it never waits for itself.
     static ON_WORKER_THREAD: Cell<bool> = const { Cell::new(false) };
-    /// Set while the worker runs a user hook (`before_send`, `on_sent`).
-    static IN_USER_HOOK: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs a user hook, catching its panic: the payload of a panic, or what
-/// the hook returned. While it runs, the panic hook leaves its panics to
-/// the worker, which reports them once (not once per record on stderr).
-pub(crate) fn call_user_hook<R>(
-    hook: impl FnOnce() -> R,
-) -> Result<R, Box<dyn std::any::Any + Send>> {
-    let _ = IN_USER_HOOK.try_with(|flag| flag.set(true));
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(hook));
-    let _ = IN_USER_HOOK.try_with(|flag| flag.set(false));
-    outcome
-}
-
-/// Whether the calling thread is running a user hook for the worker.
-pub(crate) fn in_user_hook() -> bool {
-    IN_USER_HOOK.try_with(Cell::get).unwrap_or(false)
 }
 
 /// Marks the calling thread as the worker's.

@@ -11,7 +11,6 @@
 //! [`Courier::settle`], which retries, falls back, migrates, or gives up —
 //! never in a loop, and never silently.
 
-pub(crate) mod audit;
 mod check;
 pub(crate) mod client;
 pub(crate) mod outbox;
@@ -22,17 +21,17 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::channel::call_user_hook;
 use crate::chat::ChatId;
 use crate::clock::Clock;
 use crate::health::Health;
+use crate::hooks::call_user_hook;
 use crate::render::actions::AlertNotes;
 use crate::render::html_to_plain;
 use crate::report::Reporter;
 use crate::stats::{Counters, Outcome};
 use crate::text::panic_text;
 
-use audit::{DeliveryFailure, OnFailure, OnSent, SentAlert};
+use crate::hooks::{DeliveryFailure, OnFailure, OnSent, SentAlert};
 use client::{ApiError, BotClient, EditMessageText, Failure, LinkPreviewOptions, SendMessage};
 pub(crate) use outbox::{Message, Outbox};
 use pacing::Pacing;

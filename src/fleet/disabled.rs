@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::delivery::Delivered;
-use crate::pipeline::{Claim, DigestData};
+use crate::pipeline::DigestData;
+
+use super::Claim;
 use crate::report::Reporter;
 use crate::stats::Counters;
 

@@ -14,6 +14,7 @@
 //! Interactive alerts share two things more ([`interactive`]): the leader
 //! lock (one process polls Telegram for presses) and mutes.
 
+pub(crate) mod claim;
 #[cfg(feature = "redis")]
 mod connection;
 #[cfg(not(feature = "redis"))]
@@ -22,11 +23,18 @@ mod disabled;
 mod interactive;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod shared;
+#[cfg(feature = "redis")]
+mod sync;
 
 use std::time::{Duration, Instant};
 
 use crate::delivery::Delivered;
-use crate::pipeline::{Claim, ClosedWindow, DigestData, SharedRepeats, Tally};
+use crate::gate::SharedRepeats;
+use crate::pipeline::{ClosedWindow, DigestData, Tally};
+
+pub(crate) use claim::Claim;
 
 #[cfg(not(feature = "redis"))]
 pub(crate) use disabled::{FleetConfig, FleetStore};

@@ -12,7 +12,8 @@
 //!   process talks to Redis about once a second however many kinds fail.
 //!   The process whose count crosses a tally threshold in Redis (exactly
 //!   one does) edits the alert.
-//! - Startup notices once per deploy: `SET {prefix}:started:{service}:{version} NX`.
+//! - Startup notices once per deploy: `SET {prefix}:started:{service}:{version} NX`;
+//!   originals and digest windows: [`shared`](super::shared).
 //! - Every key has a TTL and lives under the configurable prefix.
 //!
 //! Redis trouble never stops alerts: every call is bounded by a timeout
@@ -36,11 +37,12 @@ use std::time::{Duration, Instant};
 
 use ::redis::Script;
 
-use super::connection::{hash_tagged, FleetConnection, RedisTarget};
-use crate::delivery::Delivered;
-use crate::pipeline::{Claim, DigestData, Tally};
+use crate::pipeline::Tally;
 use crate::report::Reporter;
 use crate::stats::Counters;
+
+use super::connection::{hash_tagged, FleetConnection, RedisTarget};
+use super::Claim;
 
 /// A Redis URL the Redis client accepted, and how to use it.
 #[derive(Debug, Clone)]
@@ -76,33 +78,31 @@ pub(crate) struct FleetStore {
     degraded: bool,
     /// Claims a kind, or counts a repeat of it: one call.
     claim_or_count: Script,
-    /// Counts the repeats of many kinds and checks their claims: one call.
-    sync_known: Script,
     /// Tally thresholds this process's counts crossed in Redis: the kind's
     /// fingerprint and its fleet total (for the worker to edit the alert).
-    crossed: Vec<(u64, u64)>,
+    pub(super) crossed: Vec<(u64, u64)>,
     /// Fingerprints known to be fleet repeats: their further repeats are
     /// counted here and sent with every other kind's in one script call,
     /// instead of two round trips each.
-    known: HashMap<u64, KnownRepeat>,
+    pub(super) known: HashMap<u64, KnownRepeat>,
 }
 
 /// A fingerprint this process knows another alert covers.
 #[derive(Debug, Clone, Copy)]
-struct KnownRepeat {
+pub(super) struct KnownRepeat {
     /// Until when the knowledge is trusted (then Redis is asked again).
-    until: Instant,
+    pub(super) until: Instant,
     /// The dedup window, for the tally key's expiry.
-    window: Duration,
+    pub(super) window: Duration,
     /// The fleet's repeat count after the last `INCRBY`.
-    fleet_repeats: u64,
+    pub(super) fleet_repeats: u64,
     /// Repeats counted here since then.
-    pending: u64,
+    pub(super) pending: u64,
     /// Until when the fleet's claim on the kind holds, as Redis last said
     /// (its remaining time to live). Until then, a failed call leaves the
     /// kind a repeat (its counts wait here), and a claim Redis lost in a
     /// failover is put back by the next sync.
-    covered_until: Instant,
+    pub(super) covered_until: Instant,
 }
 
 impl KnownRepeat {
@@ -116,10 +116,7 @@ impl KnownRepeat {
 /// How long a "known repeat" is trusted before Redis is asked again. Each
 /// sync (about once a second, see the worker) renews it for the kinds that
 /// repeated, so that a steadily failing kind never asks on its own.
-const REPEAT_TRUST: Duration = Duration::from_secs(3);
-
-/// Most kinds one sync call carries (the rest go in further calls).
-const SYNC_BATCH: usize = 500;
+pub(super) const REPEAT_TRUST: Duration = Duration::from_secs(3);
 
 /// What [`CLAIM_SCRIPT`] answers when this process claimed the kind.
 const FIRST: i64 = -1;
@@ -130,7 +127,7 @@ const FIRST: i64 = -1;
 /// claim's remaining milliseconds. While the kind is muted (`KEYS[3]`, set
 /// by a chat member's 🔕), nothing is claimed or counted: `{-3, the mute's
 /// remaining milliseconds}`. A new claim clears `KEYS[4]`, the mark a mute
-/// leaves (see [`SYNC_SCRIPT`]).
+/// leaves (see the sync script).
 const CLAIM_SCRIPT: &str = "\
 local muted = redis.call('PTTL', KEYS[3])
 if muted > 0 then return {-3, muted} end
@@ -142,42 +139,8 @@ local n = redis.call('INCRBY', KEYS[2], 1)
 if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return {n, redis.call('PTTL', KEYS[1])}";
 
-/// What [`CLAIM_SCRIPT`] and [`SYNC_SCRIPT`] answer for a muted kind.
-const MUTED: i64 = -3;
-
-/// For each kind: `KEYS[4i-3]` its tally, `KEYS[4i-2]` its claim,
-/// `KEYS[4i-1]` its mute, `KEYS[4i]` the mark a mute leaves, `ARGV[2i]` the
-/// repeats to add, `ARGV[2i+1]` how long this process knows the claim to
-/// hold still (`ARGV[1]`: the window, for a new tally's expiry). A claim
-/// that is gone although it should hold (Redis lost it in a failover:
-/// replication is asynchronous) is put back for that long, so that no
-/// process alerts the kind a second time — unless a mute ended its window
-/// (the mark says so; the kind is alerted anew).
-/// Returns, per kind, the tally after the addition and the claim's
-/// remaining milliseconds (-2: gone); for a muted kind, nothing is counted
-/// and the answer is `-3` and the mute's remaining milliseconds.
-const SYNC_SCRIPT: &str = "\
-local out = {}
-for i = 1, #KEYS / 4 do
-  local muted = redis.call('PTTL', KEYS[4 * i - 1])
-  if muted > 0 then
-    out[2 * i - 1] = -3
-    out[2 * i] = muted
-  else
-    local add = tonumber(ARGV[2 * i])
-    local n = redis.call('INCRBY', KEYS[4 * i - 3], add)
-    if n == add then redis.call('PEXPIRE', KEYS[4 * i - 3], ARGV[1]) end
-    local ttl = redis.call('PTTL', KEYS[4 * i - 2])
-    local restore = tonumber(ARGV[2 * i + 1])
-    if ttl == -2 and restore > 0 and redis.call('EXISTS', KEYS[4 * i]) == 0 then
-      redis.call('SET', KEYS[4 * i - 2], 'restored', 'PX', restore)
-      ttl = restore
-    end
-    out[2 * i - 1] = n
-    out[2 * i] = ttl
-  end
-end
-return out";
+/// What [`CLAIM_SCRIPT`] and the sync script answer for a muted kind.
+pub(super) const MUTED: i64 = -3;
 
 /// Most fingerprints remembered as known repeats.
 const MAX_KNOWN: usize = 10_000;
@@ -211,7 +174,6 @@ impl FleetStore {
             reporter,
             degraded: false,
             claim_or_count: Script::new(CLAIM_SCRIPT),
-            sync_known: Script::new(SYNC_SCRIPT),
             crossed: Vec::new(),
             known: HashMap::new(),
         }
@@ -363,91 +325,6 @@ impl FleetStore {
             .is_some_and(|known| Instant::now() < known.until)
     }
 
-    /// Sends every batched repeat count (about once a second, and at
-    /// shutdown), in one script call per [`SYNC_BATCH`] kinds, and renews
-    /// the trust of the kinds whose alert's claim still holds.
-    pub(crate) async fn flush_all_repeats(&mut self) {
-        let pending: Vec<u64> = self
-            .known
-            .iter()
-            .filter(|(_, known)| known.pending > 0)
-            .map(|(fingerprint, _)| *fingerprint)
-            .collect();
-        for batch in pending.chunks(SYNC_BATCH) {
-            self.sync(batch).await;
-        }
-        let now = Instant::now();
-        self.known
-            .retain(|_, known| known.pending > 0 || now < known.until || now < known.covered_until);
-    }
-
-    /// Counts the pending repeats of `fingerprints` in Redis (one call); a
-    /// kind whose claim still holds stays known for [`REPEAT_TRUST`], one
-    /// whose claim expired is forgotten (its next record claims anew). If
-    /// Redis is away, the counts stay here and the next sync retries.
-    async fn sync(&mut self, fingerprints: &[u64]) {
-        let script = self.sync_known.clone();
-        let mut invocation = script.prepare_invoke();
-        let window = fingerprints
-            .first()
-            .and_then(|fp| self.known.get(fp))
-            .map_or(Duration::ZERO, |known| known.window);
-        invocation.arg(millis(window));
-        let mut sent = Vec::with_capacity(fingerprints.len());
-        let asked = Instant::now();
-        for fingerprint in fingerprints {
-            let Some(known) = self.known.get(fingerprint) else {
-                continue;
-            };
-            let restore = known.covered_until.saturating_duration_since(asked);
-            invocation
-                .key(format!("{}:tally:{fingerprint:016x}", self.prefix))
-                .key(format!("{}:dedup:{fingerprint:016x}", self.prefix))
-                .key(format!("{}:mute:{fingerprint:016x}", self.prefix))
-                .key(format!("{}:ended:{fingerprint:016x}", self.prefix))
-                .arg(known.pending)
-                .arg(restore.as_millis().min(u128::from(u64::MAX)) as u64);
-            sent.push((*fingerprint, known.pending));
-        }
-        if sent.is_empty() {
-            return;
-        }
-        let Some(answers) = self
-            .call(|mut conn| async move { invocation.invoke_async::<Vec<i64>>(&mut conn).await })
-            .await
-        else {
-            return;
-        };
-        for ((fingerprint, added), answer) in sent.iter().zip(answers.chunks(2)) {
-            let (Some(entry), [repeats, claim_ttl]) = (self.known.get_mut(fingerprint), answer)
-            else {
-                continue;
-            };
-            if *repeats == MUTED {
-                // Muted by a chat member: its records are the mute's now
-                // (the next one asks Redis and learns for how long).
-                entry.pending = 0;
-                entry.until = asked;
-                entry.covered_until = asked;
-                continue;
-            }
-            let repeats = repeats.unsigned_abs();
-            entry.fleet_repeats = repeats;
-            entry.pending = entry.pending.saturating_sub(*added);
-            if Tally::crossed(repeats + 1, *added) {
-                self.crossed.push((*fingerprint, repeats + 1));
-            }
-            if *claim_ttl == -2 {
-                // The window ended: the next record claims anew.
-                entry.until = asked;
-                entry.covered_until = asked;
-            } else {
-                entry.until = asked + REPEAT_TRUST.min(entry.window);
-                entry.covered_until = asked + claim_remaining(*claim_ttl, entry.window);
-            }
-        }
-    }
-
     /// The thresholds crossed since the last call: fingerprint and total.
     pub(crate) fn take_crossed(&mut self) -> Vec<(u64, u64)> {
         std::mem::take(&mut self.crossed)
@@ -534,114 +411,9 @@ impl FleetStore {
         Some(repeats.unwrap_or(0) + 1)
     }
 
-    /// Whether this process is the first of its deploy to start (`None`:
-    /// Redis did not answer).
-    pub(crate) async fn first_start(&mut self, service: &str, version: &str) -> Option<bool> {
-        let key = format!("{}:started:{service}:{version}", self.prefix);
-        self.set_nx(key, Duration::from_secs(3600)).await
-    }
-
-    /// Remembers where the original alert of `fingerprint` went, for the
-    /// window, so that any process can edit it with a tally.
-    pub(crate) async fn store_original(&mut self, delivered: &Delivered, window: Duration) {
-        let Ok(json) = serde_json::to_string(delivered) else {
-            return;
-        };
-        let key = format!("{}:msg:{:016x}", self.prefix, delivered.fingerprint);
-        let _ = self
-            .call(|mut conn| async move {
-                ::redis::cmd("SET")
-                    .arg(&key)
-                    .arg(&json)
-                    .arg("PX")
-                    .arg(millis(window))
-                    .query_async::<()>(&mut conn)
-                    .await
-            })
-            .await;
-    }
-
-    /// Where the original alert of `fingerprint` went, if any process said.
-    pub(crate) async fn original(&mut self, fingerprint: u64) -> Option<Delivered> {
-        let key = format!("{}:msg:{fingerprint:016x}", self.prefix);
-        let json = self
-            .call(|mut conn| async move {
-                ::redis::cmd("GET")
-                    .arg(&key)
-                    .query_async::<Option<String>>(&mut conn)
-                    .await
-            })
-            .await??;
-        serde_json::from_str(&json).ok()
-    }
-
-    /// Adds this process's window to the fleet's; `false` if Redis did not
-    /// take it.
-    pub(crate) async fn push_digest(
-        &mut self,
-        window_id: u64,
-        data: &DigestData,
-        ttl: Duration,
-    ) -> bool {
-        let Ok(json) = serde_json::to_string(data) else {
-            return false;
-        };
-        let key = format!("{}:digest:{window_id}", self.prefix);
-        let pushed = self
-            .call(|mut conn| async move {
-                ::redis::pipe()
-                    .atomic()
-                    .cmd("RPUSH")
-                    .arg(&key)
-                    .arg(&json)
-                    .ignore()
-                    .cmd("PEXPIRE")
-                    .arg(&key)
-                    .arg(millis(ttl))
-                    .ignore()
-                    .query_async::<()>(&mut conn)
-                    .await
-            })
-            .await;
-        pushed.is_some()
-    }
-
-    /// Becomes the leader of `window_id`'s digest if nobody is: then the
-    /// windows every process pushed. `Err` if Redis did not answer,
-    /// `Ok(None)` if another process leads.
-    pub(crate) async fn collect_digest(
-        &mut self,
-        window_id: u64,
-        ttl: Duration,
-    ) -> Result<Option<Vec<DigestData>>, ()> {
-        let leader_key = format!("{}:digest-leader:{window_id}", self.prefix);
-        let leads = self.set_nx(leader_key, ttl).await.ok_or(())?;
-        if !leads {
-            return Ok(None);
-        }
-        let key = format!("{}:digest:{window_id}", self.prefix);
-        let pushed = self
-            .call(|mut conn| async move {
-                ::redis::cmd("LRANGE")
-                    .arg(&key)
-                    .arg(0)
-                    .arg(-1)
-                    .query_async::<Vec<String>>(&mut conn)
-                    .await
-            })
-            .await
-            .ok_or(())?;
-        Ok(Some(
-            pushed
-                .iter()
-                .filter_map(|json| serde_json::from_str(json).ok())
-                .collect(),
-        ))
-    }
-
     /// `SET key <instance> NX PX ttl`: `Some(true)` if this process set it
     /// first, `Some(false)` if another had, `None` if Redis did not answer.
-    async fn set_nx(&mut self, key: String, ttl: Duration) -> Option<bool> {
+    pub(super) async fn set_nx(&mut self, key: String, ttl: Duration) -> Option<bool> {
         let instance = self.instance.clone();
         let set = self
             .call(|mut conn| async move {
@@ -720,7 +492,7 @@ impl FleetStore {
 
 /// How long a claim holds still, from Redis' `PTTL` answer (a claim
 /// without expiry, which this crate never writes, counts as a full window).
-fn claim_remaining(ttl_millis: i64, window: Duration) -> Duration {
+pub(super) fn claim_remaining(ttl_millis: i64, window: Duration) -> Duration {
     match u64::try_from(ttl_millis) {
         Ok(millis) => Duration::from_millis(millis).min(window),
         Err(_) if ttl_millis == -1 => window,

@@ -49,26 +49,6 @@ pub(crate) fn crosses_threshold(total: u64, added: u64) -> bool {
         .any(|threshold| before < *threshold && *threshold <= total)
 }
 
-/// What the fleet (Redis) says about a record's fingerprint.
-///
-/// `First`, `Repeat` and `Muted` are only given by the Redis store: a build without
-/// it never makes them (hence the `allow`).
-#[allow(dead_code)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Claim {
-    /// No fleet store, or it did not answer: decide in this process.
-    Local,
-    /// This process saw it first in the fleet: alert.
-    First,
-    /// Another process (or this one) alerted already: only count it. This
-    /// is occurrence number `total` in the fleet; `crossed` if Redis' own
-    /// count crossed a tally threshold with it (exactly one process sees
-    /// each crossing, so that one edits the alert).
-    Repeat { total: u64, crossed: bool },
-    /// A chat member muted the kind (fleet-wide) for `remaining` still.
-    Muted { remaining: Duration },
-}
-
 /// What to do with a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {

@@ -6,23 +6,10 @@
 //! clean; the pipeline says so once per digest window (see
 //! `Pipeline::hook_panicked`).
 
-use std::fmt;
-use std::sync::Arc;
-
 use crate::alert::Alert;
-use crate::channel::call_user_hook;
+use crate::hooks::{call_user_hook, BeforeSend};
 use crate::record::{FieldValue, Record};
 use crate::text::panic_text;
-
-/// The `before_send` hook: may edit an alert; `false` drops it.
-#[derive(Clone)]
-pub(crate) struct BeforeSend(pub(crate) Arc<dyn Fn(&mut Alert) -> bool + Send + Sync>);
-
-impl fmt::Debug for BeforeSend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BeforeSend(..)")
-    }
-}
 
 /// What the hook decided.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -42,7 +42,9 @@ use crate::channel::drops::DropTally;
 use crate::chat::{Routes, Target};
 use crate::clock::Clock;
 use crate::delivery::{Delivered, Message};
+use crate::fleet::claim::Claim;
 use crate::gate::{FleetHeadings, OpenKind, OpenKinds, RepeatGate};
+use crate::hooks::BeforeSend;
 use crate::record::http::span_key;
 use crate::record::{Occurrence, Record};
 use crate::render::alert::{response_title, slow_message, slow_title};
@@ -51,10 +53,8 @@ use crate::report::Reporter;
 use crate::sanitize::Sanitizer;
 use crate::stats::{Counters, Outcome};
 
-pub(crate) use crate::gate::SharedRepeats;
-pub(crate) use dedup::{Claim, DedupConfig, Tally};
+pub(crate) use dedup::{DedupConfig, Tally};
 pub(crate) use digest::{ClosedWindow, DigestConfig, DigestData};
-pub(crate) use hook::BeforeSend;
 
 use dedup::{Dedup, Verdict};
 use digest::{Digest, Route, Totals};

@@ -22,7 +22,9 @@ use crate::record::Record;
 use crate::render::actions::{AlertNotes, Buttons, Keyboard};
 use crate::stats::Outcome;
 
-use super::{messages_for, Claim, Heading, Pipeline, Tally};
+use crate::fleet::claim::Claim;
+
+use super::{messages_for, Heading, Pipeline, Tally};
 
 /// How long a fleet process trusts what it knows of a mute before it asks
 /// Redis again.

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use crate::alert::Alert;
-use crate::delivery::audit::{DeliveryFailure, OnFailure, OnSent, SentAlert};
-use crate::pipeline::BeforeSend;
+use crate::hooks::{BeforeSend, DeliveryFailure, OnFailure, OnSent, SentAlert};
 
 /// The application's functions, called in the worker thread. The layer
 /// ignores that thread, so logging from them with `tracing` cannot loop; a
