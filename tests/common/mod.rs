@@ -200,10 +200,16 @@ pub fn wait_for_message(
     }
 }
 
-/// This test binary run again for one `#[ignore]`d test, `test`: a child
-/// process whose environment and stderr the parent controls.
-pub fn child(test: &str) -> std::process::Command {
+/// This test binary run again for one `#[ignore]`d test, `test` of the
+/// caller's `module_path!()`: a child process whose environment and stderr
+/// the parent controls.
+pub fn child(module: &str, test: &str) -> std::process::Command {
+    // The module path starts with the binary's name, which test names omit.
+    let name = match module.split_once("::") {
+        Some((_, path)) => format!("{path}::{test}"),
+        None => test.to_owned(),
+    };
     let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command.args(["--exact", test, "--ignored", "--nocapture"]);
+    command.args(["--exact", &name, "--ignored", "--nocapture"]);
     command
 }

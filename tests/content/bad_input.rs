@@ -2,7 +2,7 @@
 //! arbitrary field values, huge and numerous fields, deep span nesting, a
 //! `Debug` impl that logs (re-entering the layer) and one that panics.
 
-mod common;
+use crate::common;
 
 use std::fmt;
 use std::sync::mpsc;

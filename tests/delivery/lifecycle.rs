@@ -1,6 +1,6 @@
 //! Queueing, flushing and shutting down, with and without a tokio runtime.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Context that explains a failure: `#[instrument(err)]`, backtraces,
 //! manual alerts, notices, the audit hook and the configuration check.
 
-mod common;
+use crate::common;
 
 use common::failures::{lookup, LoadError, SyncError};
 
@@ -40,7 +40,7 @@ fn instrument_err_alerts_with_the_function_span_and_error() {
     for expected in [
         "post_entry failed: account 42 is frozen",
         "error: account 42 is frozen",
-        "post_entry{account=42, cents=-1250} · context",
+        "post_entry{account=42, cents=-1250} · content::context",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

@@ -5,7 +5,7 @@
 //! them — `tower_http=debug` in the global filter, or the filter on the
 //! `fmt` layer only — keeps both.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

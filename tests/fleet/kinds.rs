@@ -7,7 +7,7 @@
 //! binary: the children install `LogTracer`, the process's one `log` logger.
 #![cfg(feature = "redis")]
 
-mod common;
+use crate::common;
 
 use common::failures::{lookup, LoadError, SyncError};
 
@@ -147,7 +147,7 @@ fn every_kind_has_one_fingerprint_across_processes() {
     let prefix = common::redis::unique_prefix("kinds");
     let children: Vec<_> = (0..2)
         .map(|_| {
-            common::child("child_fails_in_every_way")
+            common::child(module_path!(), "child_fails_in_every_way")
                 .env("FLEET_TOKEN", mock.token())
                 .env("FLEET_API_URL", mock.url())
                 .env("FLEET_REDIS_URL", &url)

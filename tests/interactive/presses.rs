@@ -3,7 +3,7 @@
 //! `answerCallbackQuery`, under the default settings (dedup on, default
 //! thresholds) with `interactive(true)`.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -270,7 +270,9 @@ fn child_meets_a_webhook() {
 
 #[test]
 fn a_bot_whose_updates_another_program_takes_turns_buttons_off_and_keeps_alerting() {
-    let output = common::child("child_meets_a_webhook").output().unwrap();
+    let output = common::child(module_path!(), "child_meets_a_webhook")
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "child failed:\n{stderr}");
     let lines: Vec<&str> = stderr

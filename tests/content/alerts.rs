@@ -1,6 +1,6 @@
 //! From a `tracing` event to the message MockTelegram received.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -36,11 +36,11 @@ fn an_error_inside_two_spans_becomes_one_complete_message() {
     for expected in [
         "🔴 ERROR · orders-api · staging",
         "payment provider refused the charge",
-        "📍 alerts at tests/alerts.rs:",
+        "📍 content::alerts at tests/content/alerts.rs:",
         "attempt: 3",
         "retryable: false",
-        "http_request{method=POST, path=/orders} · alerts",
-        "charge{order_id=77, provider=acme} · alerts",
+        "http_request{method=POST, path=/orders} · content::alerts",
+        "charge{order_id=77, provider=acme} · content::alerts",
         " UTC",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
@@ -91,7 +91,10 @@ fn info_and_warn_do_not_alert_by_default() {
     assert_eq!(messages.len(), 2);
     let digest = messages[1].plain_text();
     assert!(digest.starts_with("📊 DIGEST"), "{digest}");
-    assert!(digest.contains("• ×1 alerts: disk 80% full"), "{digest}");
+    assert!(
+        digest.contains("• ×1 content::alerts: disk 80% full"),
+        "{digest}"
+    );
     assert_eq!(
         (stats.accepted, stats.sent, stats.batched),
         (2, 1, 1),

@@ -2,7 +2,7 @@
 //! MockTelegram. Pacing and retry waits run on a virtual `TestClock` shared
 //! with the mock, so minutes of pacing take milliseconds.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! two traces is still one alert.
 #![cfg(feature = "opentelemetry")]
 
-mod common;
+use crate::common;
 
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_sdk::trace::SdkTracerProvider;

@@ -6,7 +6,7 @@
 //! settings (dedup on) with `interactive(true)`.
 #![cfg(feature = "redis")]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Stdio};
@@ -79,7 +79,7 @@ struct Member {
 
 impl Member {
     fn start(mock: &MockTelegram, url: &str, prefix: &str) -> Member {
-        let mut child = common::child("child_member")
+        let mut child = common::child(module_path!(), "child_member")
             .env("FLEET_TOKEN", mock.token())
             .env("FLEET_API_URL", mock.url())
             .env("FLEET_REDIS_URL", url)

@@ -2,7 +2,7 @@
 //! that must survive, field-name rules, custom rules, `before_send`, and
 //! skipping.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ struct Case {
 
 /// The corpus: add a line to the TSV file to cover a new format or context.
 fn corpus() -> Vec<Case> {
-    let file = include_str!("corpus/secrets.tsv");
+    let file = include_str!("../corpus/secrets.tsv");
     file.lines()
         .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
         .map(|line| {
@@ -151,7 +151,7 @@ fn prefixed_service_credentials_are_caught_on_their_own() {
 #[test]
 fn look_alikes_of_service_credentials_survive() {
     let sanitizer = Sanitizer::new().redact_emails(false);
-    let lines = include_str!("corpus/not_secrets.txt")
+    let lines = include_str!("../corpus/not_secrets.txt")
         .lines()
         .filter(|line| !line.starts_with('#') && !line.trim().is_empty());
     for line in lines {

@@ -1,7 +1,7 @@
 //! Deduplication and tallies in one process (the fleet tests are in
 //! `fleet.rs`). Windows are closed by advancing a `TestClock`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

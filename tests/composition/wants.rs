@@ -4,7 +4,7 @@
 //! `telegram.*` fields and spans of skipped targets at any level — while
 //! every other layer sees exactly what it saw before. The default settings.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The bot token never appears in Debug output, errors, stats or anything
 //! the crate prints.
 
-mod common;
+use crate::common;
 
 use common::{builder, run_with};
 use tracing::error;
@@ -107,7 +107,7 @@ fn child_prints_delivery_failures() {
 
 #[test]
 fn printed_output_never_shows_the_token() {
-    let output = common::child("child_prints_delivery_failures")
+    let output = common::child(module_path!(), "child_prints_delivery_failures")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);

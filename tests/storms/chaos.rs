@@ -15,7 +15,7 @@
 //! `CHAOS_SEEDS=200 cargo test --all-features --test chaos -- --nocapture`.
 #![cfg(feature = "redis")]
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

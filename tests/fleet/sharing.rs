@@ -6,7 +6,7 @@
 //! `CI` is set, where that is a failure.
 #![cfg(feature = "redis")]
 
-mod common;
+use crate::common;
 
 use common::redis::{shared_redis, OwnRedis};
 
@@ -506,7 +506,7 @@ fn child_with_unreachable_redis() {
 
 #[test]
 fn an_unreachable_redis_is_reported_once() {
-    let output = common::child("child_with_unreachable_redis")
+    let output = common::child(module_path!(), "child_with_unreachable_redis")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -5,7 +5,7 @@
 //! exactly one alert per kind.
 #![cfg(feature = "redis")]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

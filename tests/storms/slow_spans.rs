@@ -1,7 +1,7 @@
 //! Slow spans and digests, for any service, HTTP-aware. Spans are timed on a
 //! virtual `TestClock` (advanced inside the span), so nothing sleeps.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -60,11 +60,11 @@ fn a_slow_span_is_alerted_and_a_fast_one_is_not() {
     let text = &alerts[0];
     for expected in [
         "🟠 WARNING",
-        "Slow: slow_spans::export_invoices",
+        "Slow: storms::slow_spans::export_invoices",
         "took 120 ms (threshold 50 ms)",
         "rows: 1200",
         "nightly_job{batch=7}",
-        "📍 slow_spans at tests/slow_spans.rs:",
+        "📍 storms::slow_spans at tests/storms/slow_spans.rs:",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -288,7 +288,7 @@ fn a_digest_with_500_keys_keeps_within_the_limit() {
     let text = digest.plain_text();
     assert!(text.contains("…and 480 more\n"), "{text}");
     assert!(
-        text.contains("• ×500 slow_spans: cache miss for tenant 0"),
+        text.contains("• ×500 storms::slow_spans: cache miss for tenant 0"),
         "{text}"
     );
     assert!(digest.disable_notification);
@@ -334,7 +334,7 @@ fn long_lived_spans_are_not_judged_unless_asked() {
     let alerts = alerts(&mock.messages());
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert!(
-        alerts[0].contains("Slow: slow_spans::reindex"),
+        alerts[0].contains("Slow: storms::slow_spans::reindex"),
         "{}",
         alerts[0]
     );
@@ -362,7 +362,7 @@ fn judge_all_spans_restores_judging_every_span_but_never_slow() {
     let alerts = alerts(&mock.messages());
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert!(
-        alerts[0].contains("Slow: slow_spans::serve_connections"),
+        alerts[0].contains("Slow: storms::slow_spans::serve_connections"),
         "{}",
         alerts[0]
     );
@@ -410,8 +410,14 @@ fn a_slow_request_is_one_alert_listing_its_slow_spans() {
     // The rest of the unit is counted in the digest.
     assert_eq!((stats.sent, stats.batched), (1, 3), "{stats:?}");
     let digest = &digests(&messages)[0];
-    assert!(digest.contains("slow_spans::run_query ×2"), "{digest}");
-    assert!(digest.contains("slow_spans::handle_order ×1"), "{digest}");
+    assert!(
+        digest.contains("storms::slow_spans::run_query ×2"),
+        "{digest}"
+    );
+    assert!(
+        digest.contains("storms::slow_spans::handle_order ×1"),
+        "{digest}"
+    );
     assert_accounted(&stats);
 }
 
@@ -438,7 +444,7 @@ fn a_slow_span_inside_a_request_not_yet_slow_is_the_units_alert() {
     let alerts = alerts(&mock.messages());
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert!(
-        alerts[0].contains("Slow: slow_spans::run_query"),
+        alerts[0].contains("Slow: storms::slow_spans::run_query"),
         "{}",
         alerts[0]
     );

@@ -2,7 +2,7 @@
 //! from TOML (and JSON) configures the layer as the environment would, with
 //! the same names, defaults and errors.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

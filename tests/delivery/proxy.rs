@@ -5,7 +5,7 @@
 //! (a forward proxy for plain HTTP receives the request with its full URL
 //! and routes it by path).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ fn child_behind_a_proxy() {
 #[test]
 fn alerts_go_through_the_proxy_of_http_proxy() {
     let mock = MockTelegram::start().unwrap();
-    let output = common::child("child_behind_a_proxy")
+    let output = common::child(module_path!(), "child_behind_a_proxy")
         .env("HTTP_PROXY", mock.url())
         .env("http_proxy", mock.url())
         .env_remove("NO_PROXY")

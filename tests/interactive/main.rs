@@ -1,0 +1,8 @@
+//! Interactive alerts: buttons, presses, mutes, in one process and
+//! across a fleet.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod across_fleet;
+mod presses;

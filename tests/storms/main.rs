@@ -1,0 +1,9 @@
+//! Many failures at once: deduplication and tallies, slow spans and the
+//! digest, and floods from many threads.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod chaos;
+mod dedup;
+mod slow_spans;
