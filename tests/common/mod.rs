@@ -175,6 +175,23 @@ pub async fn get_each(app: axum::Router, paths: &[&str]) -> Vec<u16> {
     statuses
 }
 
+/// Waits (up to 10 s) until `condition` gives a value, looking every 20 ms;
+/// panics naming `what` if it never does. For what no flush can wait on:
+/// another process, Redis, the chat.
+pub fn wait_until<T>(what: &str, mut condition: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = condition() {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits (up to 10 s) until message `id` satisfies `done` (an edit may
 /// still be on its way); the message.
 pub fn wait_for_message(
@@ -182,22 +199,14 @@ pub fn wait_for_message(
     id: i64,
     done: impl Fn(&SentMessage) -> bool,
 ) -> SentMessage {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    wait_until(&format!("message {id} to change"), || {
         let message = mock
             .messages()
             .into_iter()
             .find(|m| m.message_id == id)
             .expect("the message exists");
-        if done(&message) {
-            return message;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "gave up waiting: {message:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        done(&message).then_some(message)
+    })
 }
 
 /// This test binary run again for one `#[ignore]`d test, `test` of the

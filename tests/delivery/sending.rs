@@ -119,7 +119,9 @@ fn a_retry_after_beyond_the_cap_does_not_hold_up_shutdown() {
         error!("told to wait an hour");
         error!("queued behind it");
     });
-    std::thread::sleep(Duration::from_millis(200));
+    common::wait_until("the first request to be refused", || {
+        (!mock.requests().is_empty()).then_some(())
+    });
     let started = Instant::now();
     let stats = guard.shutdown(Duration::from_secs(10));
     // Well short of the 10 s deadline (with room for a loaded machine).

@@ -28,12 +28,11 @@ fn fleet_member(mock: &MockTelegram, url: &str, prefix: &str) -> Builder {
         .panics(|p| p.report(false))
 }
 
-/// Waits (up to 5 s) until `parts` digest windows are in Redis under
-/// `prefix`: what the processes pushed, read the way the leader will.
+/// Waits until `parts` digest windows are in Redis under `prefix`: what
+/// the processes pushed, read the way the leader will.
 fn wait_for_pushed_windows(url: &str, prefix: &str, parts: usize) {
     let mut conn = redis::Client::open(url).unwrap().get_connection().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    common::wait_until(&format!("{parts} windows pushed"), || {
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(format!("{{{prefix}}}:digest:*"))
             .query(&mut conn)
@@ -47,15 +46,8 @@ fn wait_for_pushed_windows(url: &str, prefix: &str, parts: usize) {
                     .unwrap()
             })
             .sum();
-        if pushed >= parts {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{pushed} of {parts} windows pushed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        (pushed >= parts).then_some(())
+    });
 }
 
 /// A process's subscriber, to switch between processes on one thread.
@@ -224,7 +216,8 @@ fn a_kind_the_fleet_alerted_stays_one_alert_through_an_outage_and_a_lost_claim()
     fail(&a, &guard_a, 0);
     fail(&b, &guard_b, 1);
     assert_eq!(mock.messages().len(), 1);
-    // Past the few seconds a known repeat is trusted without asking Redis.
+    // Past the few seconds a known repeat is trusted without asking Redis
+    // (the store's own wall-clock time: no test clock reaches it).
     std::thread::sleep(Duration::from_millis(3_200));
 
     let port = redis.kill();
@@ -387,10 +380,9 @@ fn three_processes_send_one_digest_with_merged_counts() {
             .filter(|t| t.starts_with("📊 DIGEST"))
             .collect::<Vec<_>>()
     };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while digests().is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until("the fleet's digest", || {
+        (!digests().is_empty()).then_some(())
+    });
     let guards = members.into_iter().map(|(_, guard)| guard).collect();
     let stats = shutdown_all(guards);
     let digests = digests();

@@ -10,7 +10,7 @@ use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracing_subscriber::prelude::*;
 use tracing_telegram::testing::MockTelegram;
@@ -133,18 +133,13 @@ fn read_until(stdout: &mut BufReader<ChildStdout>, prefix: &str) -> String {
 
 /// The pid of the process holding the leader lock (waits up to 10 s).
 fn leader_pid(redis: &mut redis::Connection, prefix: &str) -> u32 {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    common::wait_until("a process to take the lead", || {
         let holder: Option<String> = redis::cmd("GET")
             .arg(format!("{{{prefix}}}:interactive:leader"))
             .query(redis)
             .unwrap();
-        if let Some(pid) = holder.and_then(|h| h.split('-').next()?.parse().ok()) {
-            return pid;
-        }
-        assert!(Instant::now() < deadline, "no process took the lead");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        holder.and_then(|h| h.split('-').next()?.parse().ok())
+    })
 }
 
 #[test]
@@ -241,15 +236,10 @@ fn a_fleet_polls_once_and_a_new_leader_takes_over() {
 
 /// The pid of the leader once it is no longer `old` (waits up to 15 s).
 fn leader_pid_after(redis: &mut redis::Connection, prefix: &str, old: u32) -> u32 {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    common::wait_until("a process to take the lead over", || {
         let pid = leader_pid(redis, prefix);
-        if pid != old {
-            return pid;
-        }
-        assert!(Instant::now() < deadline, "no process took the lead over");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        (pid != old).then_some(pid)
+    })
 }
 
 /// The process holding an alert's window did not handle the mute (another
@@ -299,8 +289,9 @@ fn a_muted_alert_gets_no_tally_from_the_process_that_holds_it() {
     let muted = common::wait_for_message(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
 
     clock.advance(Duration::from_secs(11 * 60)); // the holder's window ends
+                                                 // The flush is answered once the window's end has been handled (and
+                                                 // any edit it made delivered).
     assert!(holder_guard.flush(Duration::from_secs(10)));
-    std::thread::sleep(Duration::from_millis(300));
     let after = common::wait_for_message(&mock, alert.message_id, |_| true);
     assert_eq!(after.text, muted.text, "no tally edit while muted");
     drop((holder, leader));
