@@ -18,9 +18,9 @@ printf '%-8s %-18s %12s %8s\n' operation stack instr/call ratio
 for operation in info span plain-span error; do
   base=$(count baseline "$operation")
   printf '%-8s %-18s %12s %8s\n' "$operation" baseline "$base" 1.00
-  stacks="telegram json"
-  [ "$operation" != info ] && stacks="telegram sentry json"
-  [ "$operation" = error ] && stacks="telegram telegram-captured sentry json"
+  stacks="telegram telegram-unfiltered json"
+  [ "$operation" != info ] && stacks="telegram telegram-unfiltered sentry json"
+  [ "$operation" = error ] && stacks="telegram telegram-unfiltered telegram-captured sentry json"
   for stack in $stacks; do
     n=$(count "$stack" "$operation")
     printf '%-8s %-18s %12s %8s\n' "$operation" "$stack" "$n" "$(awk -v a="$n" -v b="$base" 'BEGIN {printf "%.2f", a / b}')"

@@ -41,6 +41,22 @@ pub fn telegram_with(
     )
 }
 
+/// As [`telegram`], but the bare layer without the per-layer filter
+/// `build()` puts around it: what every span operation costs the layer
+/// itself, without the registry lookups a per-layer filter makes.
+pub fn telegram_unfiltered(
+    mock: &MockTelegram,
+    capacity: usize,
+) -> (tracing::Dispatch, TelegramGuard) {
+    let (layer, guard) =
+        telegram_layer::<tracing_subscriber::Registry>(mock, capacity, Duration::from_secs(600));
+    let bare: TelegramLayer = layer.inner().clone();
+    (
+        tracing::Dispatch::new(tracing_subscriber::registry().with(bare)),
+        guard,
+    )
+}
+
 /// An application's usual set-up: `fmt` behind a per-layer `INFO` filter
 /// (writing nowhere), and beside it tracing-telegram as `build()` returns it
 /// (`Telegram`: the README's composition), the bare layer without its

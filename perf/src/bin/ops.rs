@@ -5,7 +5,8 @@
 //!
 //! Run: `ops <stack> <operation> [calls]` with stack one of `baseline`,
 //! `telegram` (default configuration: repeats counted at the gate),
-//! `telegram-captured` (deduplication off: every event captured and queued),
+//! `telegram-unfiltered` (the bare layer, without the per-layer filter
+//! `build()` puts around it), `telegram-captured` (deduplication off: every event captured and queued),
 //! `sentry`, `json`, `fmt-info` (fmt behind a per-layer INFO filter) and
 //! `fmt-info-telegram` / `fmt-info-telegram-unfiltered` (the layer beside
 //! it as `build()` returns it, or without its per-layer filter); operation one of `info`, `span` (an HTTP request span,
@@ -68,7 +69,7 @@ fn op_error() {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(stack), Some(operation)) = (args.next(), args.next()) else {
-        eprintln!("usage: ops <baseline|telegram|telegram-captured|sentry|json|fmt-info|fmt-info-telegram|fmt-info-telegram-unfiltered> <info|span|plain-span|debug|error> [calls]");
+        eprintln!("usage: ops <baseline|telegram|telegram-unfiltered|telegram-captured|sentry|json|fmt-info|fmt-info-telegram|fmt-info-telegram-unfiltered> <info|span|plain-span|debug|error> [calls]");
         std::process::exit(2);
     };
     let calls: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
@@ -115,6 +116,11 @@ fn main() {
                 Duration::ZERO
             };
             let (dispatch, guard) = perf::telegram_with(&mock, calls as usize + 16, rate_limit);
+            telegram_guard = Some(guard);
+            dispatch
+        }
+        "telegram-unfiltered" => {
+            let (dispatch, guard) = perf::telegram_unfiltered(&mock, calls as usize + 16);
             telegram_guard = Some(guard);
             dispatch
         }
