@@ -37,8 +37,10 @@ pub(crate) use outbox::{Message, Outbox};
 use pacing::Pacing;
 use retry::RetryPolicy;
 
-/// What delivery is configured with (the token and the outbox's capacity
-/// come apart: one is checked, the other shared with the queue).
+/// How delivery talks to the Bot API: where, how long it waits, how fast
+/// and how often it tries, and whom it tells. The token is not here (it is
+/// checked once and held by the client), nor the outbox's capacity (the
+/// queue's, set in `Limits`).
 #[derive(Debug, Clone)]
 pub(crate) struct DeliveryConfig {
     /// The Bot API base URL, without a trailing `/`.

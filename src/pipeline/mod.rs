@@ -308,12 +308,11 @@ impl Pipeline {
             self.dedup.claimed(fp);
         }
         self.counters.set_dedup_evictions(self.dedup.evictions());
-        // Held in this process's window: later repeats may be counted at
-        // the gate. A fleet's first alert opens as a fleet kind: what the
-        // layer counted before the worker got here (it reserves the slot
-        // when it queues the record) goes to the fleet's tally, and the kind
-        // closes at the next settling, until a repeat makes the fleet's
-        // tally known here.
+        // From here the layer may count this kind's repeats at the gate
+        // instead of queuing them. Where those counts go depends on who
+        // holds the window: this process alone (`Claim::Local`: its own
+        // tally), or the fleet (any other claim: Redis's tally, so that the
+        // one alert shows the fleet's total).
         let fleet = claim != Claim::Local;
         let opening = opening(record, fp, fleet, title, target);
         match verdict {

@@ -3,7 +3,11 @@
 //! In: what capture read from an event, a slow span, a panic or a manual
 //! alert. Out: one owned value the pipeline's stages read and change
 //! ([`fields`] holds its data types, [`http`] the keys of HTTP request
-//! spans, [`slow`] what a slow span measured). A type, not a stage: it depends only on leaf types.
+//! spans, [`slow`] what a slow span measured).
+//!
+//! A record is data, not a stage: it knows nothing of who made it or who
+//! reads it, and depends on leaf types only, so that capture and the
+//! pipeline share it without depending on each other.
 //!
 //! Capture happens on the application's thread, so a record keeps raw
 //! values where it can (numbers, booleans, `&'static` names and metadata)
