@@ -211,6 +211,7 @@ impl Worker {
         self.drain_records().await;
         self.take_gate_counts().await;
         self.run_due().await;
+        self.sync_fleet_for_flush().await;
         self.send_crossed_tallies().await;
         self.answer_flushes();
         self.finish_when_idle().await;

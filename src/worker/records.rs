@@ -26,6 +26,17 @@ impl Worker {
         self.send_tallies(tallies).await;
     }
 
+    /// While a flush waits, the batched fleet repeats go on every turn, not
+    /// only each second: a threshold they cross is an edit to deliver
+    /// before the flush is answered. (Every turn, not a wake-up of its own:
+    /// with Redis away, a wake-up due at once would turn the loop into a
+    /// spin until the flush's deadline.)
+    pub(super) async fn sync_fleet_for_flush(&mut self) {
+        if !self.flushes.is_empty() && self.fleet.has_pending_repeats() {
+            self.fleet.flush_repeats().await;
+        }
+    }
+
     /// Sends the tallies of the thresholds the fleet's counts crossed.
     pub(super) async fn send_crossed_tallies(&mut self) {
         let tallies = self.pipeline.crossed_tallies(&mut self.fleet);

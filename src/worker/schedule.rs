@@ -134,12 +134,9 @@ impl Worker {
         open.then_some(Due::Real(now + GATE_INTERVAL))
     }
 
-    /// While a flush waits, batched fleet repeats go at once: a threshold
-    /// they cross is an edit to deliver.
-    fn fleet_sync_due(&self, now: Instant) -> Option<Due> {
-        if !self.flushes.is_empty() && self.fleet.has_pending_repeats() {
-            return Some(Due::Real(now));
-        }
+    /// Batched fleet repeats go every second (and on each turn while a
+    /// flush waits: see `Worker::sync_fleet_for_flush`).
+    fn fleet_sync_due(&self, _: Instant) -> Option<Due> {
         self.fleet.next_sync().map(Due::Real)
     }
 
