@@ -203,6 +203,9 @@
 //! # Cargo features
 //!
 //! - `redis` (default): the shared store for fleets ([`Fleet::redis_url`]).
+//! - `interactive` (default): buttons under alerts ([`Interactive`]) and
+//!   `ring` to sign their data; without it, asking for buttons is an
+//!   [`Error`] naming the feature.
 //! - `testing`: [`testing::MockTelegram`], a fake Bot API server for tests.
 //! - `metrics`: [`Stats`] and [`Health`] published through the `metrics`
 //!   facade (`tracing_telegram_alerts_sent_total`, `tracing_telegram_health`, …).

@@ -17,9 +17,12 @@ use crate::error::Error;
 use crate::fleet::{Fleet, FleetStore};
 use crate::gate::RepeatGate;
 use crate::guard::TelegramGuard;
+#[cfg(feature = "interactive")]
 use crate::interact::callback::CallbackKey;
+#[cfg(feature = "interactive")]
 use crate::interact::press::PressJudge;
 use crate::pipeline::{Links, Pipeline};
+#[cfg(feature = "interactive")]
 use crate::render::actions::Buttons;
 use crate::report::Reporter;
 use crate::stats::Counters;
@@ -39,6 +42,7 @@ pub(super) fn start(parts: Validated) -> Result<(TelegramLayer, TelegramGuard), 
     let store = parts
         .fleet
         .map(|config| FleetStore::new(config, Arc::clone(&counters), Arc::clone(&reporter)));
+    #[cfg_attr(not(feature = "interactive"), allow(unused_mut))]
     let mut fleet = Fleet::new(
         store,
         parts.pipeline.dedup.window,
@@ -46,6 +50,7 @@ pub(super) fn start(parts: Validated) -> Result<(TelegramLayer, TelegramGuard), 
     );
     let gate = Arc::new(RepeatGate::default());
     let drops = Arc::new(DropTally::default());
+    #[cfg_attr(not(feature = "interactive"), allow(unused_mut))]
     let mut pipeline = Pipeline::new(
         parts.pipeline,
         parts.addresses,
@@ -58,6 +63,9 @@ pub(super) fn start(parts: Validated) -> Result<(TelegramLayer, TelegramGuard), 
             reporter: Arc::clone(&reporter),
         },
     );
+    #[cfg(not(feature = "interactive"))]
+    let interactive = None; // refused by validation without the feature
+    #[cfg(feature = "interactive")]
     let interactive = parts.interactive.map(|config| {
         let key = CallbackKey::from_token(parts.token.expose());
         let buttons = Buttons {

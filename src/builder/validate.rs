@@ -40,6 +40,8 @@ pub(super) struct Validated {
     /// Notes from reading the configuration, for the reporter.
     pub(super) notes: Vec<String>,
     /// Interactive alerts (`None`: off).
+    #[cfg_attr(not(feature = "interactive"), allow(dead_code))]
+    // used with the `interactive` feature
     pub(super) interactive: Option<InteractConfig>,
 }
 
@@ -223,6 +225,13 @@ impl Builder {
 /// Interactive alerts need deduplication (buttons act on a kind), and
 /// mute options that fit a button and its signed data.
 fn validate_interactive(config: &InteractConfig, dedup_window: Duration) -> Result<(), Error> {
+    if !cfg!(feature = "interactive") {
+        return Err(Error::invalid(
+            "interactive.enabled",
+            "true",
+            "the `interactive` cargo feature (a default feature, turned off in this build)",
+        ));
+    }
     if dedup_window.is_zero() {
         return Err(Error::invalid(
             "interactive.enabled",
@@ -356,6 +365,27 @@ mod tests {
         for text in [format!("{builder:?}"), format!("{validated:?}")] {
             assert!(!text.contains("AAHdqTcv"), "{text}");
             assert!(text.contains("<redacted>"), "{text}");
+        }
+    }
+
+    #[test]
+    fn interactive_alerts_need_their_feature() {
+        let validated = Builder::new()
+            .bot_token(TOKEN)
+            .chat_id(-100)
+            .interactive(|i| i.enabled(true))
+            .validate();
+        match validated {
+            Ok(validated) => {
+                assert!(cfg!(feature = "interactive"));
+                assert!(validated.interactive.is_some());
+            }
+            Err(err) => {
+                assert!(!cfg!(feature = "interactive"), "{err}");
+                let text = err.to_string();
+                assert!(text.contains("interactive.enabled"), "{text}");
+                assert!(text.contains("`interactive` cargo feature"), "{text}");
+            }
         }
     }
 

@@ -91,6 +91,7 @@ impl Fleet {
     }
 
     /// Alerts carry buttons: tallies read the notes chat members added.
+    #[cfg_attr(not(feature = "interactive"), allow(dead_code))] // used with the `interactive` feature
     pub(crate) fn interactive(&mut self) {
         self.interactive = true;
     }

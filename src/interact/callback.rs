@@ -12,8 +12,11 @@
 //! `m{minutes}.{fp}.{issued}.{tag}` — fingerprint in 16 hex digits, issue
 //! time in hex minutes since the Unix epoch, tag in 20 hex digits.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+#[cfg(feature = "interactive")]
+use std::time::UNIX_EPOCH;
+use std::time::{Duration, SystemTime};
 
+#[cfg(feature = "interactive")]
 use ring::hmac;
 
 /// What a button asks for.
@@ -29,6 +32,7 @@ pub(crate) enum Action {
 
 /// Why a press is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "interactive"), allow(dead_code))] // used with the `interactive` feature
 pub(crate) enum Refusal {
     /// Not data this crate makes (wrong shape, unknown action).
     Unknown,
@@ -53,26 +57,31 @@ impl Refusal {
 }
 
 /// Buttons older than this are refused (an alert is acted on within days).
+#[cfg_attr(not(feature = "interactive"), allow(dead_code))] // used with the `interactive` feature
 pub(crate) const STALE_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Telegram's limit on `callback_data`, in bytes.
 #[cfg(test)]
 const MAX_CALLBACK_DATA: usize = 64;
 
+#[cfg(feature = "interactive")]
 /// Bytes of the HMAC kept (80 bits: forging one takes ~2^79 tries, each a
 /// button press the bot answers one at a time).
 const TAG_BYTES: usize = 10;
 
+#[cfg(feature = "interactive")]
 /// Signs and checks callback data with a key derived from the bot token.
 #[derive(Clone)]
 pub(crate) struct CallbackKey(hmac::Key);
 
+#[cfg(feature = "interactive")]
 impl std::fmt::Debug for CallbackKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CallbackKey(..)")
     }
 }
 
+#[cfg(feature = "interactive")]
 impl CallbackKey {
     /// The key for `token`: HMAC(token, a fixed label), so that the token
     /// itself never signs anything an attacker sees.
@@ -135,6 +144,7 @@ impl CallbackKey {
     }
 }
 
+#[cfg(feature = "interactive")]
 fn action_code(action: Action) -> String {
     match action {
         Action::Ack => "a".to_owned(),
@@ -143,6 +153,7 @@ fn action_code(action: Action) -> String {
     }
 }
 
+#[cfg(feature = "interactive")]
 fn parse_action(code: &str) -> Option<Action> {
     match code {
         "a" => Some(Action::Ack),
@@ -154,17 +165,43 @@ fn parse_action(code: &str) -> Option<Action> {
     }
 }
 
+#[cfg(feature = "interactive")]
 fn unix_minutes(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs() / 60)
 }
 
+#[cfg(feature = "interactive")]
 /// Compares without stopping at the first difference (no timing hint).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
-#[cfg(test)]
+/// Without the `interactive` feature there is no key: a type with no
+/// values, so that the code around it compiles while nothing can sign or
+/// check a button (the builder refuses interactive alerts then; the same
+/// pattern as the fleet's store without `redis`).
+#[cfg(not(feature = "interactive"))]
+#[derive(Debug, Clone)]
+pub(crate) enum CallbackKey {}
+
+#[cfg(not(feature = "interactive"))]
+impl CallbackKey {
+    pub(crate) fn encode(&self, _: Action, _: u64, _: SystemTime) -> String {
+        match *self {}
+    }
+
+    pub(crate) fn decode(
+        &self,
+        _: &str,
+        _: SystemTime,
+        _: &[Duration],
+    ) -> Result<(Action, u64), Refusal> {
+        match *self {}
+    }
+}
+
+#[cfg(all(test, feature = "interactive"))]
 mod tests {
     use super::*;
 

@@ -48,6 +48,7 @@ pub(crate) struct PressJudge {
 }
 
 impl PressJudge {
+    #[cfg_attr(not(feature = "interactive"), allow(dead_code))] // used with the `interactive` feature
     pub(crate) fn new(
         key: CallbackKey,
         mute_options: Vec<Duration>,

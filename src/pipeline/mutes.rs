@@ -53,6 +53,7 @@ struct Mute {
 
 impl Pipeline {
     /// Alerts carry `buttons` from now on.
+    #[cfg_attr(not(feature = "interactive"), allow(dead_code))] // used with the `interactive` feature
     pub(crate) fn enable_buttons(&mut self, buttons: Buttons) {
         self.interactive.buttons = Some(buttons);
     }

@@ -110,6 +110,7 @@ impl Pipeline {
     }
 
     /// The chats alerts go to (where their buttons may be pressed).
+    #[cfg_attr(not(feature = "interactive"), allow(dead_code))] // used with the `interactive` feature
     pub(crate) fn alert_chats(&self) -> Vec<ChatId> {
         let mut chats = Vec::new();
         for target in self.targets() {

@@ -155,7 +155,7 @@ pub(crate) fn short_duration(duration: Duration) -> String {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "interactive"))]
 mod tests {
     use super::*;
 

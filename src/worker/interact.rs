@@ -338,7 +338,7 @@ fn rebuilt(press: &Press) -> Delivered {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "interactive"))]
 mod tests {
     use super::*;
     use crate::chat::BotToken;

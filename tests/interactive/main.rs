@@ -1,5 +1,6 @@
 //! Interactive alerts: buttons, presses, mutes, in one process and
 //! across a fleet.
+#![cfg(feature = "interactive")]
 
 #[path = "../common/mod.rs"]
 mod common;
