@@ -375,13 +375,14 @@ mod tests {
             .chat_id(-100)
             .interactive(|i| i.enabled(true))
             .validate();
+        let with_feature = cfg!(feature = "interactive");
         match validated {
             Ok(validated) => {
-                assert!(cfg!(feature = "interactive"));
+                assert!(with_feature, "buttons turned on without the feature");
                 assert!(validated.interactive.is_some());
             }
             Err(err) => {
-                assert!(!cfg!(feature = "interactive"), "{err}");
+                assert!(!with_feature, "{err}");
                 let text = err.to_string();
                 assert!(text.contains("interactive.enabled"), "{text}");
                 assert!(text.contains("`interactive` cargo feature"), "{text}");
