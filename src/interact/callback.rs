@@ -201,7 +201,8 @@ impl CallbackKey {
     }
 }
 
-#[cfg(all(test, feature = "interactive"))]
+#[cfg(test)]
+#[cfg(feature = "interactive")]
 mod tests {
     use super::*;
 

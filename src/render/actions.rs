@@ -155,7 +155,8 @@ pub(crate) fn short_duration(duration: Duration) -> String {
     }
 }
 
-#[cfg(all(test, feature = "interactive"))]
+#[cfg(test)]
+#[cfg(feature = "interactive")]
 mod tests {
     use super::*;
 

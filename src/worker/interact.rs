@@ -338,7 +338,8 @@ fn rebuilt(press: &Press) -> Delivered {
     }
 }
 
-#[cfg(all(test, feature = "interactive"))]
+#[cfg(test)]
+#[cfg(feature = "interactive")]
 mod tests {
     use super::*;
     use crate::chat::BotToken;
