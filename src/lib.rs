@@ -183,8 +183,9 @@
 //! - `gate/`: the repeat gate beside it: the probe that reads an event's
 //!   kind, the table of slots both sides share, and the settling of the
 //!   counts on the worker.
-//! - `worker/`: one thread with its own runtime: the loop, ticks, and the
-//!   flush and shutdown protocol.
+//! - `worker/`: one thread with its own runtime: the loop (its events, and
+//!   a table of timed tasks in `schedule`), ticks, and the flush and
+//!   shutdown protocol.
 //! - `pipeline/`: one function per stage: fingerprint, `before_send`, dedup,
 //!   enrich, sanitize, digest; each returns what it produced.
 //! - `render/`: every text the chat sees, as valid HTML within Telegram's limits.
@@ -197,7 +198,8 @@
 //! - `builder/`: options, environment, validation (once, before any thread
 //!   starts) and the wiring; nothing imports it.
 //! - Leaf types (`error`, `alert`, `stats`, `health`, `clock`, `chat`, `check`,
-//!   `text`, `record`) depend on nothing above them; `report` is the one voice on
+//!   `text`, `record`, `hooks`) depend on nothing above them; `hooks` holds
+//!   the user's hooks and the one panic-safe way they are called; `report` is the one voice on
 //!   stderr, sanitized and rate-limited.
 //!
 //! # Cargo features
