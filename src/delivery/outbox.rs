@@ -3,6 +3,11 @@
 //!
 //! Messages wait here, not in sleeping tasks: the worker asks for the next
 //! message that may go now, or for the instant when one will.
+//!
+//! Within a chat, news goes first: the first page of a new alert is sent
+//! ahead of tally edits, continuation pages, digests and notices queued
+//! before it, so that a storm's follow-ups never hold up the next problem.
+//! Edits of one message coalesce: a newer tally replaces the queued one.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -44,6 +49,24 @@ pub(crate) struct Message {
 }
 
 impl Message {
+    /// Whether this is news: the first page of a new alert (not an edit, a
+    /// continuation page, a digest or a notice).
+    fn is_news(&self) -> bool {
+        self.edit.is_none() && self.fingerprint.is_some()
+    }
+
+    /// Takes the newer text of an edit of the same message (coalescing);
+    /// the records both settle stay counted.
+    fn take_newer(&mut self, newer: Message) {
+        self.records += newer.records;
+        self.text = newer.text;
+        self.plain = newer.plain;
+        self.fallback = newer.fallback;
+        self.keyboard = newer.keyboard;
+        self.level = newer.level;
+        self.title = newer.title;
+    }
+
     /// A message of `text` to `target`, not yet tried, settling no record,
     /// notifying; callers override what differs.
     pub(crate) fn page(
@@ -85,6 +108,23 @@ struct Lane {
 }
 
 impl Lane {
+    /// Where the next message to send waits: the first news in the lane,
+    /// else the head.
+    fn next_index(&self) -> Option<usize> {
+        let head = self.queue.front()?;
+        if head.is_news() {
+            return Some(0);
+        }
+        Some(self.queue.iter().position(Message::is_news).unwrap_or(0))
+    }
+
+    /// A queued edit of the same message as `edit`, to coalesce with.
+    fn queued_edit_of(&mut self, message_id: i64) -> Option<&mut Message> {
+        self.queue
+            .iter_mut()
+            .find(|queued| queued.edit == Some(message_id))
+    }
+
     fn ready_at(&mut self, now: Instant) -> Instant {
         let paced = next_allowed(self.windows.iter_mut(), now);
         self.blocked_until
@@ -138,6 +178,10 @@ impl Outbox {
         let lane = self.lane(&message.chat_id);
         if let Some(reason) = &lane.dead {
             return Err((message.records, reason.clone()));
+        }
+        if let Some(queued) = message.edit.and_then(|id| lane.queued_edit_of(id)) {
+            queued.take_newer(message);
+            return Ok(());
         }
         lane.queue.push_back(message);
         self.queued += 1;
@@ -216,7 +260,7 @@ impl Outbox {
         let global_ready = self.global.as_mut().map_or(now, |w| w.next_allowed(now));
         let mut best: Option<(Instant, u64, ChatId)> = None;
         for (chat_id, lane) in &mut self.lanes {
-            let Some(seq) = lane.queue.front().map(|m| m.seq) else {
+            let Some(seq) = lane.next_index().map(|i| lane.queue[i].seq) else {
                 continue;
             };
             let ready = lane.ready_at(now).max(global_ready).max(now);
@@ -236,7 +280,7 @@ impl Outbox {
         let Some(lane) = self.lanes.get_mut(&chat_id) else {
             return Err(None);
         };
-        let Some(mut message) = lane.queue.pop_front() else {
+        let Some(mut message) = lane.next_index().and_then(|i| lane.queue.remove(i)) else {
             return Err(None);
         };
         self.queued -= 1;
@@ -318,6 +362,45 @@ mod tests {
             Some(now + Duration::from_millis(3250)),
             "3 s and the pacing safety margin"
         );
+    }
+
+    fn news(chat: i64, fingerprint: u64) -> Message {
+        Message {
+            fingerprint: Some(fingerprint),
+            ..message(chat)
+        }
+    }
+
+    fn edit_of(chat: i64, message_id: i64, text: &str) -> Message {
+        Message {
+            edit: Some(message_id),
+            records: 0,
+            text: text.to_owned(),
+            ..message(chat)
+        }
+    }
+
+    #[test]
+    fn news_goes_ahead_of_edits_and_edits_of_one_message_coalesce() {
+        let mut outbox = Outbox::new(Pacing::disabled(), 100);
+        let now = Instant::now();
+        outbox.push(edit_of(-1, 7, "×10")).unwrap();
+        outbox.push(message(-1)).unwrap(); // a continuation page or a digest
+        outbox.push(edit_of(-1, 7, "×100")).unwrap();
+        outbox.push(news(-1, 42)).unwrap();
+        let mut sent = Vec::new();
+        while let Ok(m) = outbox.pop_ready(now) {
+            sent.push((m.fingerprint, m.edit, m.text));
+        }
+        assert_eq!(
+            sent,
+            [
+                (Some(42), None, "x".to_owned()),
+                (None, Some(7), "×100".to_owned()),
+                (None, None, "x".to_owned()),
+            ]
+        );
+        assert!(outbox.is_empty());
     }
 
     #[test]

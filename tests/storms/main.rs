@@ -6,4 +6,5 @@ mod common;
 
 mod chaos;
 mod dedup;
+mod news_first;
 mod slow_spans;
