@@ -80,18 +80,19 @@ impl TelegramLayer {
                 return;
             }
         }
-        let kind = if *metadata.level() > self.min_level && collector.level.is_none() {
+        let occurrence = if *metadata.level() > self.min_level && collector.level.is_none() {
             Occurrence::DigestOnly
         } else {
             Occurrence::Alert
         };
-        let gate_key = gate_key.filter(|_| kind == Occurrence::Alert);
+        let gate_key = gate_key.filter(|_| occurrence == Occurrence::Alert);
         // Only for records that will be alerted, and only when asked for:
         // capturing walks the stack.
-        let backtrace = (self.rules.capture_backtrace && kind == Occurrence::Alert).then(|| {
-            producer.counters().backtrace_captured();
-            backtrace::capture()
-        });
+        let backtrace =
+            (self.rules.capture_backtrace && occurrence == Occurrence::Alert).then(|| {
+                producer.counters().backtrace_captured();
+                backtrace::capture()
+            });
         let level = collector
             .level
             .unwrap_or_else(|| AlertLevel::from_tracing(metadata.level()));
@@ -111,7 +112,13 @@ impl TelegramLayer {
         // counted at the gate, even before the worker gets to this record,
         // so a flood of one failure never fills the queue.
         let reserved = self.reserve_gate(gate_key);
-        let record = Record::new(level, kind, Origin::Event(metadata), message, captured);
+        let record = Record::new(
+            level,
+            occurrence,
+            Origin::Event(metadata),
+            message,
+            captured,
+        );
         if !producer.submit(record) {
             self.unreserve_gate(reserved, producer);
         }

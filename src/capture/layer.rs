@@ -334,8 +334,14 @@ where
             log: None,
         };
         let origin = Origin::Event(span.metadata());
-        let kind = Occurrence::Slow(slow);
-        let record = Record::new(AlertLevel::Warning, kind, origin, Text::default(), captured);
+        let occurrence = Occurrence::Slow(slow);
+        let record = Record::new(
+            AlertLevel::Warning,
+            occurrence,
+            origin,
+            Text::default(),
+            captured,
+        );
         producer.submit(record);
     }
 

@@ -84,10 +84,9 @@ mod tests {
     use crate::text::Text;
 
     fn manual(message: &str) -> Record {
-        let kind = Occurrence::Alert;
         Record::new(
             AlertLevel::Error,
-            kind,
+            Occurrence::Alert,
             Origin::Manual,
             Text::new(message),
             Captured::default(),
