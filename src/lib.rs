@@ -82,6 +82,8 @@
 //! | `ALERT_MAX_TRACEBACK_LINES` | span-trace lines and backtrace frames kept; 0 = none | `15` |
 //! | `ALERT_CAPTURE_BACKTRACE` | capture a backtrace for every alerted event | `false` |
 //! | `ALERT_RATE_LIMIT_MINUTES` | dedup window for identical alerts; 0 = off | `10` |
+//! | `ALERT_FOLD_AFTER_VARIANTS` | different messages one callsite alerts on its own per fold window before the rest fold into one alert; 0 = off | `3` |
+//! | `ALERT_FOLD_WINDOW_SECONDS` | the fold window | `60` |
 //! | `BATCH_WINDOW_MINUTES` | digest period | `15` |
 //! | `SLOW_REQUEST_THRESHOLD_SECONDS` | slow-span threshold | `3` |
 //! | `SLOW_REQUESTS_BATCH_MINUTES` | after one slow alert per key, the rest go to the digest for this long | `15` |
@@ -255,7 +257,7 @@ pub mod testing;
 pub use alert::{Alert, AlertLevel};
 pub use builder::{
     Builder, Capture, Dedup, Delivery, Digest, FilteredLayer, Fleet, Hooks, Interactive, Limits,
-    Notices, Panics, SettingValue, Settings, SlowSpans,
+    Notices, Panics, SettingValue, Settings, SlowSpans, Storms,
 };
 pub use capture::{TelegramFilter, TelegramLayer};
 pub use channel::DEFAULT_QUEUE_CAPACITY;

@@ -48,7 +48,7 @@ pub(super) fn start(parts: Validated) -> Result<(TelegramLayer, TelegramGuard), 
         parts.pipeline.dedup.window,
         parts.pipeline.digest.window,
     );
-    let gate = Arc::new(RepeatGate::default());
+    let gate = Arc::new(RepeatGate::new(parts.fold, parts.clock.now()));
     let drops = Arc::new(DropTally::default());
     #[cfg_attr(not(feature = "interactive"), allow(unused_mut))]
     let mut pipeline = Pipeline::new(

@@ -72,6 +72,16 @@ pub(crate) const VARIABLES: &[Variable] = &[
         let window = parse_minutes(n, v, 0)?;
         Ok(b.dedup(|d| d.window(window)))
     }),
+    var("ALERT_FOLD_AFTER_VARIANTS", |b, n, v| {
+        let variants = parse_count(n, v)?;
+        let variants = u32::try_from(variants)
+            .map_err(|_| Error::invalid(n, v, "a whole number up to 4294967295"))?;
+        Ok(b.storms(|s| s.fold_after(variants)))
+    }),
+    var("ALERT_FOLD_WINDOW_SECONDS", |b, n, v| {
+        let window = parse_seconds(n, v)?;
+        Ok(b.storms(|s| s.fold_window(window)))
+    }),
     var("BATCH_WINDOW_MINUTES", |b, n, v| {
         let interval = parse_minutes(n, v, 1)?;
         Ok(b.digest(|d| d.interval(interval)))
@@ -301,6 +311,8 @@ mod tests {
             ("ALERT_MAX_TRACEBACK_LINES", "5"),
             ("ALERT_CAPTURE_BACKTRACE", "on"),
             ("ALERT_RATE_LIMIT_MINUTES", "0"),
+            ("ALERT_FOLD_AFTER_VARIANTS", "8"),
+            ("ALERT_FOLD_WINDOW_SECONDS", "90"),
             ("BATCH_WINDOW_MINUTES", "30"),
             ("SLOW_REQUEST_THRESHOLD_SECONDS", "0.5"),
             ("SLOW_REQUESTS_BATCH_MINUTES", "5"),
@@ -331,6 +343,8 @@ mod tests {
         assert_eq!(b.limits.render.max_traceback_lines, 5);
         assert!(b.capture.backtraces);
         assert_eq!(b.dedup.0.window, Duration::ZERO);
+        assert_eq!(b.storms.0.after, 8);
+        assert_eq!(b.storms.0.window, Duration::from_secs(90));
         assert_eq!(b.digest.config.window, Duration::from_secs(30 * 60));
         assert_eq!(b.slow.rules.threshold, Duration::from_millis(500));
         assert_eq!(b.slow.alert_once_per, Duration::from_secs(5 * 60));
@@ -348,6 +362,8 @@ mod tests {
         assert_eq!(b.capture.skip.ignored_paths(), ["/health", "/metrics"]);
         assert_eq!(b.limits.render.max_traceback_lines, 15);
         assert_eq!(b.dedup.0.window, Duration::from_secs(600));
+        assert_eq!(b.storms.0.after, 3);
+        assert_eq!(b.storms.0.window, Duration::from_secs(60));
         assert_eq!(b.digest.config.window, Duration::from_secs(900));
         assert_eq!(b.slow.rules.threshold, Duration::from_secs(3));
         assert_eq!(b.slow.alert_once_per, Duration::from_secs(900));

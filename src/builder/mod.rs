@@ -22,7 +22,8 @@ pub(crate) mod settings;
 mod validate;
 
 pub use parts::{
-    Capture, Dedup, Delivery, Digest, Fleet, Hooks, Interactive, Limits, Notices, Panics, SlowSpans,
+    Capture, Dedup, Delivery, Digest, Fleet, Hooks, Interactive, Limits, Notices, Panics,
+    SlowSpans, Storms,
 };
 pub use settings::{SettingValue, Settings};
 
@@ -53,7 +54,7 @@ pub type FilteredLayer<S> = tracing_subscriber::filter::Filtered<TelegramLayer, 
 /// (the chat, the service's name, the alert level, routes) are methods of
 /// their own; the rest come in typed parts ([`Dedup`], [`Digest`],
 /// [`SlowSpans`], [`Capture`], [`Limits`], [`Fleet`], [`Interactive`],
-/// [`Delivery`], [`Panics`], [`Notices`], [`Hooks`], and the
+/// [`Storms`], [`Delivery`], [`Panics`], [`Notices`], [`Hooks`], and the
 /// [`Sanitizer`]), each edited through a closure that receives the part as
 /// configured so far — so options set in code add to those read from the
 /// environment rather than resetting their part:
@@ -85,6 +86,7 @@ pub struct Builder {
     pub(crate) capture: Capture,
     pub(crate) slow: SlowSpans,
     pub(crate) dedup: Dedup,
+    pub(crate) storms: Storms,
     pub(crate) digest: Digest,
     pub(crate) sanitizer: Sanitizer,
     pub(crate) limits: Limits,
@@ -134,6 +136,7 @@ impl Default for Builder {
             capture: Capture::default(),
             slow: SlowSpans::default(),
             dedup: Dedup::default(),
+            storms: Storms::default(),
             digest: Digest::default(),
             sanitizer: Sanitizer::default(),
             limits: Limits::default(),

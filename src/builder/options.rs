@@ -8,7 +8,8 @@ use crate::chat::{BotToken, ChatId, Destination};
 use crate::sanitize::Sanitizer;
 
 use super::parts::{
-    Capture, Dedup, Delivery, Digest, Fleet, Hooks, Interactive, Limits, Notices, Panics, SlowSpans,
+    Capture, Dedup, Delivery, Digest, Fleet, Hooks, Interactive, Limits, Notices, Panics,
+    SlowSpans, Storms,
 };
 use super::Builder;
 
@@ -157,6 +158,13 @@ impl Builder {
     /// Panics as Critical alerts. See [`Panics`].
     pub fn panics(mut self, edit: impl FnOnce(Panics) -> Panics) -> Self {
         self.panics = edit(self.panics);
+        self
+    }
+
+    /// What happens in a storm: a callsite with many different messages
+    /// folded into one alert. See [`Storms`].
+    pub fn storms(mut self, edit: impl FnOnce(Storms) -> Storms) -> Self {
+        self.storms = edit(self.storms);
         self
     }
 

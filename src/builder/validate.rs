@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::delivery::DeliveryConfig;
 use crate::error::Error;
 use crate::fleet::FleetConfig;
+use crate::gate::FoldConfig;
 use crate::interact::{InteractConfig, MAX_MUTE, MAX_MUTE_OPTIONS};
 use crate::pipeline::{Addresses, PipelineConfig};
 use crate::render::trace::valid_link_template;
@@ -35,6 +36,8 @@ pub(super) struct Validated {
     /// Whether repeats may be counted at the repeat gate: only when repeats
     /// are deduplicated, and no `before_send` hook has to see every record.
     pub(super) gate: bool,
+    /// When a callsite's variants fold into one kind (at the gate).
+    pub(super) fold: FoldConfig,
     pub(super) queue_capacity: usize,
     pub(super) drop_timeout: Duration,
     /// Notes from reading the configuration, for the reporter.
@@ -146,6 +149,7 @@ impl Builder {
         require_positive("slow_spans.threshold", self.slow.rules.threshold)?;
         require_positive("slow_spans.alert_once_per", self.slow.alert_once_per)?;
         require_positive("digest.interval", self.digest.config.window)?;
+        require_positive("storms.fold_window", self.storms.0.window)?;
         for (name, threshold) in &self.slow.rules.by_name {
             if *threshold == Some(Duration::ZERO) {
                 return Err(Error::invalid(
@@ -213,6 +217,7 @@ impl Builder {
             worker: self.notices.0,
             clock: self.clock,
             gate,
+            fold: self.storms.0,
             queue_capacity: self.limits.queue_capacity,
             drop_timeout: self.limits.drop_timeout,
             notes: self.notes,
@@ -388,6 +393,23 @@ mod tests {
                 assert!(text.contains("`interactive` cargo feature"), "{text}");
             }
         }
+    }
+
+    #[test]
+    fn a_zero_fold_window_is_an_error_naming_it() {
+        let err = Builder::new()
+            .bot_token(TOKEN)
+            .chat_id(1)
+            .storms(|s| s.fold_window(Duration::ZERO))
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("storms.fold_window"), "{err}");
+        let off = Builder::new()
+            .bot_token(TOKEN)
+            .chat_id(1)
+            .storms(|s| s.fold_after(0))
+            .validate();
+        assert!(off.is_ok_and(|parts| parts.fold.after == 0));
     }
 
     #[test]

@@ -10,10 +10,10 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::alert::AlertLevel;
 use crate::channel::Producer;
-use crate::gate::{GateKey, GateProbe, Reservation};
+use crate::gate::{FoldVerdict, GateKey, GateProbe, RepeatGate, Reservation};
 use crate::record::{
-    Captured, FieldValue, Fields, Occurrence, Origin, Record, SpanList, SPAN_ID_FIELDS,
-    TRACE_ID_FIELDS,
+    Captured, Family, FamilyKey, FieldValue, Fields, Occurrence, Origin, Record, SpanList,
+    SPAN_ID_FIELDS, TRACE_ID_FIELDS,
 };
 
 use super::backtrace;
@@ -30,7 +30,15 @@ enum Gate {
     /// Not reported at all (`telegram.skip = true` on the event).
     Hidden,
     /// Take the ordinary path (with the key, for the worker to open).
-    Missed(Option<GateKey>),
+    Missed(Keys),
+}
+
+/// What the gate read of an event that takes the ordinary path.
+#[derive(Default)]
+struct Keys {
+    /// The key its repeats are counted under (the family's, when folded).
+    gate: Option<GateKey>,
+    family: Option<Family>,
 }
 
 impl TelegramLayer {
@@ -57,9 +65,9 @@ impl TelegramLayer {
             let _refused = producer.counters().accept();
             return;
         }
-        let gate_key = match self.try_gate(event, ctx) {
+        let keys = match self.try_gate(event, ctx) {
             Gate::Counted | Gate::Hidden => return,
-            Gate::Missed(key) => key,
+            Gate::Missed(keys) => keys,
         };
         let spans = match ctx.event_scope(event) {
             Some(scope) => match span_records(self.id, scope) {
@@ -85,7 +93,7 @@ impl TelegramLayer {
         } else {
             Occurrence::Alert
         };
-        let gate_key = gate_key.filter(|_| occurrence == Occurrence::Alert);
+        let gate_key = keys.gate.filter(|_| occurrence == Occurrence::Alert);
         // Only for records that will be alerted, and only when asked for:
         // capturing walks the stack.
         let backtrace =
@@ -106,6 +114,7 @@ impl TelegramLayer {
             backtrace,
             fingerprint: collector.fingerprint,
             gate_key,
+            family: keys.family,
             log: collector.log,
         };
         // Reserved before it is queued: from now on the kind's repeats are
@@ -176,13 +185,14 @@ impl TelegramLayer {
     }
 
     /// Counts the event at the repeat gate if the worker has opened it for
-    /// this kind of alert (and nothing hides the event).
+    /// this kind of alert, or for its callsite's folded family (and nothing
+    /// hides the event).
     fn try_gate<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Gate
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         let Some(gate) = &self.rules.gate else {
-            return Gate::Missed(None);
+            return Gate::Missed(Keys::default());
         };
         let metadata = event.metadata();
         // Below `min_level` only a `telegram.level` field can make an alert;
@@ -190,7 +200,7 @@ impl TelegramLayer {
         // count: no need to read its fields here.
         if *metadata.level() > self.min_level && metadata.fields().field("telegram.level").is_none()
         {
-            return Gate::Missed(None);
+            return Gate::Missed(Keys::default());
         }
         let mut probe = GateProbe::default();
         event.record(&mut probe);
@@ -199,17 +209,44 @@ impl TelegramLayer {
         }
         let level = probe.level_override();
         if *metadata.level() > self.min_level && level.is_none() {
-            return Gate::Missed(None); // digest-only: not deduplicated
+            return Gate::Missed(Keys::default()); // digest-only: not deduplicated
         }
         let level = level.unwrap_or_else(|| AlertLevel::from_tracing(metadata.level()));
         let Some(key) = probe.key(metadata, level) else {
-            return Gate::Missed(None);
+            return Gate::Missed(Keys::default());
         };
         // The skipped-span check first: it costs one load while no skipped
-        // span is alive, and a repeat must not be counted inside one.
-        if !self.inside_skipped_span(event, ctx) && gate.count(key) {
+        // span is alive, and nothing inside one is counted or reported.
+        if self.inside_skipped_span(event, ctx) {
+            return Gate::Hidden;
+        }
+        if gate.count(key) {
             return Gate::Counted;
         }
-        Gate::Missed(Some(key))
+        self.try_fold(gate, probe.family(metadata, level), key)
+    }
+
+    /// A variant that missed the gate: an alert of its own, the one that
+    /// folds its callsite, or counted under its folded family.
+    #[cold]
+    fn try_fold(&self, gate: &RepeatGate, family: FamilyKey, key: GateKey) -> Gate {
+        let folded = Family {
+            key: family,
+            folded: true,
+        };
+        match gate.folds.admit(family, key, self.rules.clock.now()) {
+            FoldVerdict::Variant => Gate::Missed(Keys {
+                gate: Some(key),
+                family: Some(Family {
+                    folded: false,
+                    ..folded
+                }),
+            }),
+            FoldVerdict::Folded if gate.count(family.gate_key()) => Gate::Counted,
+            FoldVerdict::Trip | FoldVerdict::Folded => Gate::Missed(Keys {
+                gate: Some(family.gate_key()),
+                family: Some(folded),
+            }),
+        }
     }
 }

@@ -331,6 +331,7 @@ where
             backtrace: None,
             fingerprint: None,
             gate_key: None,
+            family: None,
             log: None,
         };
         let origin = Origin::Event(span.metadata());

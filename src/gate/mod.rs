@@ -10,6 +10,8 @@
 //! - [`probe`]: on the application's thread, an event's kind ([`GateKey`]).
 //! - [`table`]: the slots both sides share ([`RepeatGate`]) and the
 //!   worker's record of what it opened ([`OpenKinds`]).
+//! - [`fold`]: a callsite with many different messages counted as one
+//!   kind ([`FoldTable`]), so a storm of variants cannot fill the queue.
 //! - [`settle`]: on the worker, the counts taken and handed to the stage
 //!   that settles them ([`Settle`]), with the fleet's side
 //!   ([`SharedRepeats`]).
@@ -17,10 +19,12 @@
 //! Plumbing between capture and the worker, like `channel/`: it depends on
 //! leaf types and `record` only.
 
+pub(crate) mod fold;
 pub(crate) mod probe;
 pub(crate) mod settle;
 pub(crate) mod table;
 
+pub(crate) use fold::{FoldConfig, FoldVerdict};
 pub(crate) use probe::GateProbe;
 pub(crate) use settle::{close_all, settle_counts, FleetHeadings, Settle, SharedRepeats};
 pub(crate) use table::{GateKey, OpenKind, OpenKinds, RepeatGate, Reservation};

@@ -9,7 +9,7 @@ use tracing_core::Metadata;
 
 use crate::alert::AlertLevel;
 use crate::record::{
-    first_line, is_error_field, is_response_field, means_skip, GateKey, Instruction,
+    first_line, is_error_field, is_response_field, means_skip, FamilyKey, GateKey, Instruction,
 };
 use crate::text::normalize::normalized_bytes;
 use crate::text::InlineText;
@@ -66,6 +66,21 @@ impl GateProbe {
             hash.write_u64(self.errors);
         }
         Some(GateKey(hash.finish()))
+    }
+
+    /// The event's family: its key without the message and error fields
+    /// (what a storm of variants of one callsite has in common). Read only
+    /// when [`key`](Self::key) is `Some`.
+    pub(crate) fn family(
+        &self,
+        metadata: &'static Metadata<'static>,
+        level: AlertLevel,
+    ) -> FamilyKey {
+        let mut hash = QuickHash::default();
+        hash.write_u64(std::ptr::from_ref(metadata) as usize as u64);
+        hash.write_u64(level as u64);
+        hash.write_u64(self.log_origin);
+        FamilyKey(hash.finish())
     }
 }
 
@@ -225,8 +240,12 @@ impl Visit for GateProbe {
     }
 }
 
-/// A fast multiply-rotate hash with a final avalanche (the slot index is
-/// taken from the low bits). Process-local: keys never leave the process.
+/// A fast hash: each word is mixed in with a folded multiply (the full
+/// 128-bit product, high half xored into the low), so a difference in any
+/// byte reaches every bit — a plain multiply-rotate only carries it upward,
+/// and texts that differ in a few letters (user input) collided in one of
+/// seven cases. A final avalanche follows (the slot index is taken from the
+/// low bits). Process-local: keys never leave the process.
 #[derive(Default)]
 struct QuickHash(u64);
 
@@ -234,7 +253,9 @@ impl QuickHash {
     const K: u64 = 0x517c_c1b7_2722_0a95;
 
     fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::K);
+        let product = u128::from(self.0 ^ word) * u128::from(Self::K);
+        // The two halves of a 128-bit product: the casts keep 64 bits each.
+        self.0 = (product as u64) ^ ((product >> 64) as u64) ^ word.rotate_left(23);
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -273,22 +294,24 @@ impl QuickHash {
 mod tests {
     use super::*;
 
+    /// One event callsite for the keys below.
+    static CALLSITE: tracing_core::callsite::DefaultCallsite =
+        tracing_core::callsite::DefaultCallsite::new(&META);
+    static META: Metadata<'static> = tracing_core::metadata!(
+        name: "event",
+        target: "app",
+        level: tracing_core::Level::ERROR,
+        fields: &[],
+        callsite: &CALLSITE,
+        kind: tracing_core::metadata::Kind::EVENT,
+    );
+
     #[test]
     fn the_key_follows_the_normalised_message_level_and_fingerprint() {
         fn key(message: &str, level: AlertLevel, fingerprint: Option<u64>) -> Option<GateKey> {
             let mut probe = GateProbe::default();
             probe.set_message(message);
             probe.fingerprint = fingerprint;
-            static CALLSITE: tracing_core::callsite::DefaultCallsite =
-                tracing_core::callsite::DefaultCallsite::new(&META);
-            static META: Metadata<'static> = tracing_core::metadata!(
-                name: "event",
-                target: "app",
-                level: tracing_core::Level::ERROR,
-                fields: &[],
-                callsite: &CALLSITE,
-                kind: tracing_core::metadata::Kind::EVENT,
-            );
             probe.key(&META, level)
         }
         let e = AlertLevel::Error;
@@ -309,5 +332,24 @@ mod tests {
         let mut probe = GateProbe::default();
         probe.set_message(&long);
         assert!(probe.overflow);
+    }
+
+    #[test]
+    fn texts_that_differ_in_a_few_letters_get_different_keys() {
+        let mut keys = std::collections::HashSet::new();
+        for n in 0..50_000u32 {
+            // `user-` and the number in letters, as user input would be.
+            let letters: String = n
+                .to_string()
+                .bytes()
+                .map(|digit| char::from(b'a' + (digit - b'0')))
+                .collect();
+            let mut probe = GateProbe::default();
+            probe.set_message(&format!(
+                "import rejected for user user-{letters}: column ssn is not writable"
+            ));
+            keys.insert(probe.key(&META, AlertLevel::Error).map(|key| key.0));
+        }
+        assert_eq!(keys.len(), 50_000, "keys collided");
     }
 }

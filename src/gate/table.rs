@@ -25,6 +25,8 @@ use crate::alert::AlertLevel;
 use crate::chat::Target;
 pub(crate) use crate::record::GateKey;
 
+use super::fold::{FoldConfig, FoldTable};
+
 /// Slots in the table (a power of two). Kinds whose slot is taken by
 /// another kind simply use the ordinary path.
 const SLOTS: usize = 1024;
@@ -61,6 +63,9 @@ impl GateKey {
 #[derive(Debug)]
 pub(crate) struct RepeatGate {
     slots: Box<[Slot]>,
+    /// Callsites whose many variants are counted as one kind (see
+    /// [`fold`](super::fold)).
+    pub(crate) folds: FoldTable,
 }
 
 /// One slot per cache line: threads counting different kinds do not slow
@@ -71,13 +76,20 @@ struct Slot(AtomicU64);
 
 impl Default for RepeatGate {
     fn default() -> Self {
-        RepeatGate {
-            slots: (0..SLOTS).map(|_| Slot::default()).collect(),
-        }
+        RepeatGate::new(FoldConfig::default(), std::time::Instant::now())
     }
 }
 
 impl RepeatGate {
+    /// A gate whose callsites fold as `fold` says, counting windows from
+    /// `origin` (the layer's clock).
+    pub(crate) fn new(fold: FoldConfig, origin: std::time::Instant) -> Self {
+        RepeatGate {
+            slots: (0..SLOTS).map(|_| Slot::default()).collect(),
+            folds: FoldTable::new(fold, origin),
+        }
+    }
+
     /// Whether `key`'s kind holds a slot (a repeat would be counted).
     #[cfg(test)]
     fn is_open(&self, key: GateKey) -> bool {

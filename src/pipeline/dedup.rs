@@ -100,6 +100,7 @@ impl Tally {
                 .filter(|delivered| !delivered.plain)
                 .map(|delivered| (delivered.message_id, delivered.html.as_str())),
             notes: self.delivered.as_ref().map(|delivered| &delivered.notes),
+            variants: None,
         }
     }
 

@@ -7,7 +7,9 @@
 //! The values of error-carrying fields (`error`, `status`, …) count too,
 //! normalised the same way (status codes as they are), so that a callsite
 //! failing in two ways makes two alerts. An explicit
-//! `telegram.fingerprint = "..."` field replaces all of that.
+//! `telegram.fingerprint = "..."` field replaces all of that. A record of
+//! a folded callsite (see `fold`) has its callsite's fingerprint: level and
+//! location only, the same for all its variants and in every process.
 
 use crate::record::{first_line, is_error_field, FieldValue, Origin, Record};
 use crate::text::normalize::normalized;
@@ -15,28 +17,21 @@ use crate::text::normalize::normalized;
 /// The fingerprint of a record.
 pub(crate) fn fingerprint(record: &Record) -> u64 {
     let mut hash = Fnv::default();
+    if record.family.is_some_and(|family| family.folded) {
+        hash.write(b"folded\0");
+        write_callsite(&mut hash, record);
+        return hash.finish();
+    }
     if let Some(explicit) = &record.fingerprint {
         hash.write(b"explicit\0");
         hash.write(explicit.as_bytes());
         return hash.finish();
     }
-    hash.write(record.level.label().as_bytes());
-    match record.origin {
-        Origin::Event(metadata) => {
-            // A bridged `log` record's own location (its event's is `log`).
-            let location = record.location();
-            let target = location.map_or(metadata.target(), |l| l.target);
-            hash.write(target.as_bytes());
-            hash.write(location.and_then(|l| l.file).unwrap_or("").as_bytes());
-            hash.write(&location.and_then(|l| l.line).unwrap_or(0).to_le_bytes());
-            hash.write(metadata.name().as_bytes());
-        }
-        Origin::Manual => {
-            hash.write(b"manual\0");
-            normalized(record.title.as_deref().unwrap_or(""), |piece| {
-                hash.write(piece)
-            });
-        }
+    write_callsite(&mut hash, record);
+    if let Origin::Manual = record.origin {
+        normalized(record.title.as_deref().unwrap_or(""), |piece| {
+            hash.write(piece)
+        });
     }
     hash.write(b"\0");
     normalized(&record.message, |piece| hash.write(piece));
@@ -54,6 +49,23 @@ pub(crate) fn fingerprint(record: &Record) -> u64 {
         }
     }
     hash.finish()
+}
+
+/// The level and where the record happened (a bridged `log` record's own
+/// location: its event's is `log`); a manual alert's mark.
+fn write_callsite(hash: &mut Fnv, record: &Record) {
+    hash.write(record.level.label().as_bytes());
+    match record.origin {
+        Origin::Event(metadata) => {
+            let location = record.location();
+            let target = location.map_or(metadata.target(), |l| l.target);
+            hash.write(target.as_bytes());
+            hash.write(location.and_then(|l| l.file).unwrap_or("").as_bytes());
+            hash.write(&location.and_then(|l| l.line).unwrap_or(0).to_le_bytes());
+            hash.write(metadata.name().as_bytes());
+        }
+        Origin::Manual => hash.write(b"manual\0"),
+    }
 }
 
 /// An error-carrying value: integers (status codes) as they are, text by

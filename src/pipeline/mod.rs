@@ -28,6 +28,7 @@ pub(crate) mod dedup;
 pub(crate) mod digest;
 pub(crate) mod enrich;
 pub(crate) mod fingerprint;
+pub(crate) mod fold;
 pub(crate) mod histogram;
 pub(crate) mod hook;
 pub(crate) mod mutes;
@@ -58,6 +59,7 @@ pub(crate) use digest::{ClosedWindow, DigestConfig, DigestData};
 
 use dedup::{Dedup, Verdict};
 use digest::{Digest, Route, Totals};
+use fold::Folds;
 use hook::HookVerdict;
 
 /// What the pipeline is configured with: each stage's own configuration
@@ -116,6 +118,8 @@ pub(crate) struct Pipeline {
     open_kinds: OpenKinds,
     /// Headings of kinds other processes alerted (see `crate::gate`).
     fleet_headings: FleetHeadings,
+    /// Callsites folded at the gate: their alerts' words, and when they end.
+    folds: Folds,
     digest: Digest,
     counters: Arc<Counters>,
     reporter: Arc<Reporter>,
@@ -175,6 +179,7 @@ impl Pipeline {
             addresses,
             clock,
             dedup,
+            folds: Folds::new(Arc::clone(&gate)),
             open_kinds: OpenKinds::new(gate),
             fleet_headings: FleetHeadings::default(),
             digest,
@@ -207,6 +212,7 @@ impl Pipeline {
             return dropped;
         }
         name_response(&mut record);
+        self.folds.arrive(&mut record, key, self.clock.now());
         let mut prepared = Prepared::default();
         let fingerprint_of_new = match key {
             Some(fp) => match self.deduplicate(&record, fp, claim, &mut prepared) {
@@ -215,6 +221,9 @@ impl Pipeline {
             },
             None => None,
         };
+        if record.occurrence == Occurrence::Alert {
+            self.folds.alerted(&mut record);
+        }
         enrich::resolve_backtrace(&mut record, self.config.limits.max_traceback_lines);
         self.config.sanitizer.sanitize_record(&mut record);
         if !self.route(&mut record) {
@@ -375,7 +384,8 @@ impl Pipeline {
     /// window closing, or a dedup window closing.
     pub(crate) fn next_wake(&self) -> Instant {
         let digest = self.digest.due_at();
-        [self.dedup.next_expiry(), self.next_mute_end()]
+        let folds = self.folds.next_expiry(self.config.dedup.window);
+        [self.dedup.next_expiry(), self.next_mute_end(), folds]
             .into_iter()
             .flatten()
             .fold(digest, Instant::min)
@@ -387,6 +397,7 @@ impl Pipeline {
         let now = self.clock.now();
         let mut ticked = Ticked::default();
         self.dedup.expire(now, &mut ticked.tallies);
+        self.folds.expire(now, self.config.dedup.window);
         self.expire_mutes();
         if now >= self.digest.due_at() {
             ticked.window = Some(self.close_window());
@@ -437,7 +448,9 @@ impl Pipeline {
         let mut messages = Vec::new();
         let news = tallies.iter().filter(|tally| tally.is_news());
         for tally in news.filter(|tally| !self.tally_muted(tally)) {
-            let (edit, text, fallback) = render_tally(&tally.text(), &self.config.identity.service);
+            let mut text = tally.text();
+            text.variants = self.folds.variants(tally.fingerprint);
+            let (edit, text, fallback) = render_tally(&text, &self.config.identity.service);
             let heading = Heading::new(AlertLevel::Info, &tally.title);
             let mut pages = messages_for(vec![text], &tally.target, heading, true, 0);
             let keyboard = edit.and_then(|_| self.tally_keyboard(tally));

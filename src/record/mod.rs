@@ -76,6 +76,8 @@ pub(crate) struct Record {
     pub(crate) fingerprint: Option<String>,
     /// The event's repeat-gate key, for the worker to open the gate with.
     pub(crate) gate_key: Option<GateKey>,
+    /// The callsite's family, when the gate read one (see `gate::fold`).
+    pub(crate) family: Option<Family>,
     /// Where a `log` record bridged by `tracing-log` came from.
     pub(crate) log: Option<Box<LogOrigin>>,
 }
@@ -98,6 +100,7 @@ impl Record {
             backtrace,
             fingerprint,
             gate_key,
+            family,
             log,
         } = captured;
         Record {
@@ -113,6 +116,7 @@ impl Record {
             frames: Vec::new(),
             fingerprint,
             gate_key,
+            family,
             log,
         }
     }
@@ -198,6 +202,8 @@ pub(crate) struct Captured {
     pub(crate) fingerprint: Option<String>,
     /// The event's repeat-gate key.
     pub(crate) gate_key: Option<GateKey>,
+    /// The callsite's family, when the gate read one.
+    pub(crate) family: Option<Family>,
     /// Where a bridged `log` record came from.
     pub(crate) log: Option<Box<LogOrigin>>,
 }
@@ -227,3 +233,25 @@ pub(crate) struct Location<'a> {
 /// key of its event so that the worker can open the gate for its kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct GateKey(pub(crate) u64);
+
+/// Identifies a callsite's family of variants on the application's thread
+/// (see `gate::fold`): the callsite, the effective level and a bridged
+/// `log` record's origin — a fingerprint without its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct FamilyKey(pub(crate) u64);
+
+impl FamilyKey {
+    /// The key a folded family's occurrences are counted under at the
+    /// repeat gate (one kind for all its variants).
+    pub(crate) fn gate_key(self) -> GateKey {
+        GateKey(self.0.rotate_left(17) ^ 0x5f0e_d0f0_1d00_0000)
+    }
+}
+
+/// A record's place in its callsite's family (see [`FamilyKey`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Family {
+    pub(crate) key: FamilyKey,
+    /// The family is folded: the record stands for all its variants.
+    pub(crate) folded: bool,
+}

@@ -21,6 +21,8 @@ pub(crate) struct TallyText<'a> {
     pub(crate) original: Option<(i64, &'a str)>,
     /// Who acknowledged or muted it (interactive alerts).
     pub(crate) notes: Option<&'a AlertNotes>,
+    /// For a folded callsite: about how many different messages it had.
+    pub(crate) variants: Option<u64>,
 }
 
 /// A tally: the edit of the original alert `(Some(message_id), html, None)`
@@ -30,12 +32,18 @@ pub(crate) fn render_tally(
     tally: &TallyText<'_>,
     service: &str,
 ) -> (Option<i64>, String, Option<String>) {
-    let line = format!(
+    let mut line = format!(
         "🔁 ×{} in the last {}, last seen at {}",
         tally.total,
         format_duration(tally.window),
         format_utc(tally.last_seen)
     );
+    if let Some(variants) = tally.variants.filter(|v| *v > 1) {
+        line.push_str(&format!(
+            " · ≈{} different messages",
+            two_significant_digits(variants)
+        ));
+    }
     let mut follow_up = HtmlWriter::new(1, String::new());
     follow_up.text(&format!("🔁 {} · ", service));
     follow_up.tagged("b", &format!("×{}", tally.total), 32);
@@ -62,4 +70,13 @@ pub(crate) fn render_tally(
         let _fits = notes.append_to(&mut edited);
     }
     (Some(message_id), edited, Some(follow_up))
+}
+
+/// An estimate shown without false precision: 150 481 → 150 000.
+fn two_significant_digits(n: u64) -> u64 {
+    let mut scale = 1;
+    while n / scale >= 100 {
+        scale *= 10;
+    }
+    (n + scale / 2) / scale * scale
 }

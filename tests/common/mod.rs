@@ -222,3 +222,50 @@ pub fn child(module: &str, test: &str) -> std::process::Command {
     command.args(["--exact", &name, "--ignored", "--nocapture"]);
     command
 }
+
+/// In a child process of a fleet test: says everything was emitted, then
+/// waits until the parent says go (so that no process stops before every
+/// one has emitted).
+pub fn emitted_then_wait_for_go() {
+    println!("CHILD-EMITTED");
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap();
+}
+
+/// Starts a child with its input and output piped.
+pub fn spawn_piped(command: &mut std::process::Command) -> std::process::Child {
+    use std::process::Stdio;
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the child says it has emitted everything. (It prints
+/// nothing more until told to go on, so no buffered output is lost.)
+pub fn await_emitted(mut child: std::process::Child) -> std::process::Child {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().unwrap();
+    let mut reader = std::io::BufReader::new(stdout);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = reader.read_line(&mut line).unwrap();
+        assert!(read > 0, "the child ended before emitting: {child:?}");
+        if line.starts_with("CHILD-EMITTED") {
+            break;
+        }
+    }
+    child.stdout = Some(reader.into_inner());
+    child
+}
+
+/// Tells each child that waited in [`emitted_then_wait_for_go`] to go on.
+pub fn tell_to_go(children: &mut [std::process::Child]) {
+    use std::io::Write;
+    for child in children {
+        child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    }
+}

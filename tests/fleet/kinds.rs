@@ -11,8 +11,6 @@ use crate::common;
 
 use common::failures::{lookup, LoadError, SyncError};
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -115,9 +113,7 @@ fn child_fails_in_every_way() {
     // the process that holds an alert reads the fleet's whole count. (The
     // repeats a process counts after the holder stopped are not shown.)
     assert!(guard.flush(Duration::from_secs(10)));
-    println!("CHILD-EMITTED");
-    let mut go = String::new();
-    std::io::stdin().read_line(&mut go).unwrap();
+    common::emitted_then_wait_for_go();
     let stats = guard.shutdown(Duration::from_secs(10));
     common::assert_accounted(&stats);
     assert_eq!(stats.redis_fallbacks, 0, "{stats:?}");
@@ -147,19 +143,17 @@ fn every_kind_has_one_fingerprint_across_processes() {
     let prefix = common::redis::unique_prefix("kinds");
     let children: Vec<_> = (0..2)
         .map(|_| {
-            common::child(module_path!(), "child_fails_in_every_way")
+            let mut command = common::child(module_path!(), "child_fails_in_every_way");
+            command
                 .env("FLEET_TOKEN", mock.token())
                 .env("FLEET_API_URL", mock.url())
                 .env("FLEET_REDIS_URL", &url)
-                .env("FLEET_PREFIX", &prefix)
-                .spawn_and_wait_later()
+                .env("FLEET_PREFIX", &prefix);
+            common::spawn_piped(&mut command)
         })
         .collect();
-    let mut children: Vec<_> = children.into_iter().map(await_emitted).collect();
-    for child in &mut children {
-        let stdin = child.stdin.as_mut().unwrap();
-        stdin.write_all(b"go\n").unwrap();
-    }
+    let mut children: Vec<_> = children.into_iter().map(common::await_emitted).collect();
+    common::tell_to_go(&mut children);
     let (mut sent, mut deduplicated) = (0, 0);
     for child in children {
         let output = child.wait_with_output().unwrap();
@@ -207,37 +201,4 @@ fn every_kind_has_one_fingerprint_across_processes() {
         );
     }
     assert_eq!((sent, deduplicated), (10, 50));
-}
-
-/// Starts a child with its input and output piped.
-trait SpawnCaptured {
-    fn spawn_and_wait_later(&mut self) -> Child;
-}
-
-impl SpawnCaptured for Command {
-    fn spawn_and_wait_later(&mut self) -> Child {
-        self.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-}
-
-/// Waits until the child says it has failed in every way. (It prints
-/// nothing more until told to go on, so no buffered output is lost.)
-fn await_emitted(mut child: Child) -> Child {
-    let stdout = child.stdout.take().unwrap();
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let read = reader.read_line(&mut line).unwrap();
-        assert!(read > 0, "the child ended before failing: {child:?}");
-        if line.starts_with("CHILD-EMITTED") {
-            break;
-        }
-    }
-    child.stdout = Some(reader.into_inner());
-    child
 }

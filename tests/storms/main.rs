@@ -6,5 +6,7 @@ mod common;
 
 mod chaos;
 mod dedup;
+mod fleet_storm;
 mod news_first;
 mod slow_spans;
+mod variants;

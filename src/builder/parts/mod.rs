@@ -19,6 +19,7 @@ mod limits;
 mod notices;
 mod panics;
 mod slow;
+mod storms;
 
 pub use capture::Capture;
 pub use dedup::Dedup;
@@ -31,3 +32,4 @@ pub use limits::Limits;
 pub use notices::Notices;
 pub use panics::Panics;
 pub use slow::SlowSpans;
+pub use storms::Storms;
