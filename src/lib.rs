@@ -84,6 +84,8 @@
 //! | `ALERT_RATE_LIMIT_MINUTES` | dedup window for identical alerts; 0 = off | `10` |
 //! | `ALERT_FOLD_AFTER_VARIANTS` | different messages one callsite alerts on its own per fold window before the rest fold into one alert; 0 = off | `3` |
 //! | `ALERT_FOLD_WINDOW_SECONDS` | the fold window | `60` |
+//! | `ALERT_INCIDENT_AFTER_KINDS` | new problems that alert on their own per incident window before the next opens one incident message; 0 = off | `2` |
+//! | `ALERT_INCIDENT_WINDOW_SECONDS` | the incident window | `30` |
 //! | `BATCH_WINDOW_MINUTES` | digest period | `15` |
 //! | `SLOW_REQUEST_THRESHOLD_SECONDS` | slow-span threshold | `3` |
 //! | `SLOW_REQUESTS_BATCH_MINUTES` | after one slow alert per key, the rest go to the digest for this long | `15` |

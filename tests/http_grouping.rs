@@ -2,7 +2,9 @@
 //! (dedup on): failures are grouped by the request they answered (method
 //! and route, ids folded) and their status, and titled so. tower-http
 //! reports every failure from one callsite: twelve failing routes are still
-//! twelve alerts, never folded into one "many variants" alert.
+//! twelve problems, each named with its route and status (the first two as
+//! alerts, the rest in one incident message), never folded into one "many
+//! variants" alert.
 
 mod common;
 
@@ -68,9 +70,18 @@ async fn failures_are_told_apart_by_route_and_status() {
         .collect();
     assert_eq!(
         texts.len(),
-        12,
-        "one per route and status: {texts:#?} {stats:?}"
+        3,
+        "two alerts, then one incident for the other ten: {texts:#?} {stats:?}"
     );
+    let incident = texts
+        .iter()
+        .find(|t| t.contains("INCIDENT"))
+        .unwrap_or_else(|| panic!("{texts:#?}"));
+    assert!(incident.contains("12 problems at once"), "{incident}");
+    for n in 0..9 {
+        let title = format!("GET /service-{n}/items/{{id}} → 500 Internal Server Error · ×1");
+        assert!(incident.contains(&title), "{title}: {incident}");
+    }
     assert!(
         !texts.iter().any(|t| t.contains("Many variants")),
         "routes are not variants to fold: {texts:#?}"

@@ -73,14 +73,20 @@ pub(crate) const VARIABLES: &[Variable] = &[
         Ok(b.dedup(|d| d.window(window)))
     }),
     var("ALERT_FOLD_AFTER_VARIANTS", |b, n, v| {
-        let variants = parse_count(n, v)?;
-        let variants = u32::try_from(variants)
-            .map_err(|_| Error::invalid(n, v, "a whole number up to 4294967295"))?;
+        let variants = parse_u32(n, v)?;
         Ok(b.storms(|s| s.fold_after(variants)))
     }),
     var("ALERT_FOLD_WINDOW_SECONDS", |b, n, v| {
         let window = parse_seconds(n, v)?;
         Ok(b.storms(|s| s.fold_window(window)))
+    }),
+    var("ALERT_INCIDENT_AFTER_KINDS", |b, n, v| {
+        let kinds = parse_u32(n, v)?;
+        Ok(b.storms(|s| s.incident_after(kinds)))
+    }),
+    var("ALERT_INCIDENT_WINDOW_SECONDS", |b, n, v| {
+        let window = parse_seconds(n, v)?;
+        Ok(b.storms(|s| s.incident_window(window)))
     }),
     var("BATCH_WINDOW_MINUTES", |b, n, v| {
         let interval = parse_minutes(n, v, 1)?;
@@ -240,6 +246,13 @@ fn parse_count(var: &'static str, value: &str) -> Result<usize, Error> {
         .map_err(|_| Error::invalid(var, value, "a non-negative integer"))
 }
 
+fn parse_u32(var: &'static str, value: &str) -> Result<u32, Error> {
+    value
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| Error::invalid(var, value, "a whole number from 0 to 4294967295"))
+}
+
 fn parse_minutes(var: &'static str, value: &str, min: u64) -> Result<Duration, Error> {
     const EXPECTED_0: &str = "a whole number of minutes (0 or more)";
     const EXPECTED_1: &str = "a whole number of minutes (1 or more)";
@@ -313,6 +326,8 @@ mod tests {
             ("ALERT_RATE_LIMIT_MINUTES", "0"),
             ("ALERT_FOLD_AFTER_VARIANTS", "8"),
             ("ALERT_FOLD_WINDOW_SECONDS", "90"),
+            ("ALERT_INCIDENT_AFTER_KINDS", "4"),
+            ("ALERT_INCIDENT_WINDOW_SECONDS", "10"),
             ("BATCH_WINDOW_MINUTES", "30"),
             ("SLOW_REQUEST_THRESHOLD_SECONDS", "0.5"),
             ("SLOW_REQUESTS_BATCH_MINUTES", "5"),
@@ -343,8 +358,10 @@ mod tests {
         assert_eq!(b.limits.render.max_traceback_lines, 5);
         assert!(b.capture.backtraces);
         assert_eq!(b.dedup.0.window, Duration::ZERO);
-        assert_eq!(b.storms.0.after, 8);
-        assert_eq!(b.storms.0.window, Duration::from_secs(90));
+        assert_eq!(b.storms.fold.after, 8);
+        assert_eq!(b.storms.fold.window, Duration::from_secs(90));
+        assert_eq!(b.storms.incidents.after, 4);
+        assert_eq!(b.storms.incidents.window, Duration::from_secs(10));
         assert_eq!(b.digest.config.window, Duration::from_secs(30 * 60));
         assert_eq!(b.slow.rules.threshold, Duration::from_millis(500));
         assert_eq!(b.slow.alert_once_per, Duration::from_secs(5 * 60));
@@ -362,8 +379,10 @@ mod tests {
         assert_eq!(b.capture.skip.ignored_paths(), ["/health", "/metrics"]);
         assert_eq!(b.limits.render.max_traceback_lines, 15);
         assert_eq!(b.dedup.0.window, Duration::from_secs(600));
-        assert_eq!(b.storms.0.after, 3);
-        assert_eq!(b.storms.0.window, Duration::from_secs(60));
+        assert_eq!(b.storms.fold.after, 3);
+        assert_eq!(b.storms.fold.window, Duration::from_secs(60));
+        assert_eq!(b.storms.incidents.after, 2);
+        assert_eq!(b.storms.incidents.window, Duration::from_secs(30));
         assert_eq!(b.digest.config.window, Duration::from_secs(900));
         assert_eq!(b.slow.rules.threshold, Duration::from_secs(3));
         assert_eq!(b.slow.alert_once_per, Duration::from_secs(900));

@@ -149,7 +149,8 @@ impl Builder {
         require_positive("slow_spans.threshold", self.slow.rules.threshold)?;
         require_positive("slow_spans.alert_once_per", self.slow.alert_once_per)?;
         require_positive("digest.interval", self.digest.config.window)?;
-        require_positive("storms.fold_window", self.storms.0.window)?;
+        require_positive("storms.fold_window", self.storms.fold.window)?;
+        require_positive("storms.incident_window", self.storms.incidents.window)?;
         for (name, threshold) in &self.slow.rules.by_name {
             if *threshold == Some(Duration::ZERO) {
                 return Err(Error::invalid(
@@ -201,6 +202,7 @@ impl Builder {
             identity: self.identity,
             limits,
             dedup,
+            incidents: self.storms.incidents,
             digest,
             sanitizer: self.sanitizer.with_token(token.expose()),
             before_send: hooks.before_send,
@@ -217,7 +219,7 @@ impl Builder {
             worker: self.notices.0,
             clock: self.clock,
             gate,
-            fold: self.storms.0,
+            fold: self.storms.fold,
             queue_capacity: self.limits.queue_capacity,
             drop_timeout: self.limits.drop_timeout,
             notes: self.notes,

@@ -31,6 +31,7 @@ pub(crate) mod fingerprint;
 pub(crate) mod fold;
 pub(crate) mod histogram;
 pub(crate) mod hook;
+pub(crate) mod incident;
 pub(crate) mod mutes;
 pub(crate) mod notices;
 pub(crate) mod settle;
@@ -47,20 +48,24 @@ use crate::fleet::claim::Claim;
 use crate::gate::{FleetHeadings, OpenKind, OpenKinds, RepeatGate};
 use crate::hooks::BeforeSend;
 use crate::record::http::span_key;
-use crate::record::{Occurrence, Record};
+use crate::record::{Occurrence, Origin, Record};
 use crate::render::alert::{response_title, slow_message, slow_title};
-use crate::render::{render_digest, render_record, render_tally, Identity, Limits, RenderContext};
+use crate::render::{
+    self, render_digest, render_record, render_tally, Identity, Limits, RenderContext,
+};
 use crate::report::Reporter;
 use crate::sanitize::Sanitizer;
 use crate::stats::{Counters, Outcome};
 
 pub(crate) use dedup::{DedupConfig, Tally};
 pub(crate) use digest::{ClosedWindow, DigestConfig, DigestData};
+pub(crate) use incident::IncidentConfig;
 
 use dedup::{Dedup, Verdict};
 use digest::{Digest, Route, Totals};
 use fold::Folds;
 use hook::HookVerdict;
+use incident::{Admission, Incidents};
 
 /// What the pipeline is configured with: each stage's own configuration
 /// (the builder holds it as options are set).
@@ -71,11 +76,30 @@ pub(crate) struct PipelineConfig {
     /// What an alert shows at most.
     pub(crate) limits: Limits,
     pub(crate) dedup: DedupConfig,
+    /// When many new kinds at once make one incident message.
+    pub(crate) incidents: IncidentConfig,
     pub(crate) digest: DigestConfig,
     pub(crate) sanitizer: Sanitizer,
     pub(crate) before_send: Option<BeforeSend>,
     /// `https://…/{trace_id}`: links each alert's trace (checked when built).
     pub(crate) trace_link: Option<String>,
+}
+
+impl PipelineConfig {
+    /// What rendering needs to know about the service and the limits.
+    fn render_context(&self, dropped_since_last: u64) -> RenderContext<'_> {
+        let (identity, limits) = (&self.identity, &self.limits);
+        RenderContext {
+            service: &identity.service,
+            environment: &identity.environment,
+            max_traceback_lines: limits.max_traceback_lines,
+            max_field_len: limits.max_field_len,
+            max_fields: limits.max_fields,
+            dropped_since_last,
+            max_messages: 1 + limits.max_continuation_messages,
+            trace_link: self.trace_link.as_deref(),
+        }
+    }
 }
 
 /// Where messages go: each level's destination, the digest's, and the
@@ -120,6 +144,8 @@ pub(crate) struct Pipeline {
     fleet_headings: FleetHeadings,
     /// Callsites folded at the gate: their alerts' words, and when they end.
     folds: Folds,
+    /// Many new kinds at once: one message for them (see [`incident`]).
+    incidents: Incidents,
     digest: Digest,
     counters: Arc<Counters>,
     reporter: Arc<Reporter>,
@@ -171,6 +197,7 @@ impl Pipeline {
             clock.wall(),
         );
         let mut dedup = Dedup::new(config.dedup.window, config.dedup.capacity);
+        let incidents = config.incidents;
         if shared {
             dedup.tally_every_entry();
         }
@@ -180,6 +207,7 @@ impl Pipeline {
             clock,
             dedup,
             folds: Folds::new(Arc::clone(&gate)),
+            incidents: Incidents::new(incidents),
             open_kinds: OpenKinds::new(gate),
             fleet_headings: FleetHeadings::default(),
             digest,
@@ -229,8 +257,67 @@ impl Pipeline {
         if !self.route(&mut record) {
             return prepared;
         }
-        prepared.messages = self.render_alert(&record, fingerprint_of_new);
+        prepared.messages = match self.admit_to_incident(&record, fingerprint_of_new) {
+            Admission::Own => self.render_alert(&record, fingerprint_of_new),
+            Admission::Opened(id) => self.render_incident(id),
+            Admission::Joined(_) => {
+                // Named in the incident, like a repeat in its tally.
+                self.counters.settle(Outcome::Deduplicated, 1);
+                self.incident_edits()
+            }
+        };
         prepared
+    }
+
+    /// Whether a new kind alerts on its own or in an incident (only
+    /// events do: a manual alert is always its own).
+    fn admit_to_incident(&mut self, record: &Record, fingerprint: Option<u64>) -> Admission {
+        let (Some(fingerprint), Occurrence::Alert, Origin::Event(_)) =
+            (fingerprint, &record.occurrence, &record.origin)
+        else {
+            return Admission::Own;
+        };
+        let kind = incident::Kind {
+            fingerprint,
+            problem: record.family.map_or(fingerprint, |family| family.key.0),
+            title: title_of(record),
+            level: record.level,
+            target: self.addresses.routes.target(record.level),
+        };
+        self.incidents
+            .admit(kind, self.clock.now(), self.clock.wall())
+    }
+
+    /// The first message of incident `id`; it settles the record that
+    /// opened it.
+    fn render_incident(&mut self, id: u64) -> Vec<Message> {
+        let ctx = self.config.render_context(0);
+        let Some((target, text)) = self.incidents.text(id) else {
+            return Vec::new();
+        };
+        let html = render::incident::render_incident(&text, &ctx);
+        let heading = Heading::new(text.level, "Incident");
+        let mut message = Message::page(text.level, heading.title, &target, html);
+        message.silent = text.level.is_silent();
+        message.records = 1;
+        message.fingerprint = Some(id);
+        vec![message]
+    }
+
+    /// Edits of the delivered incidents that changed.
+    fn incident_edits(&mut self) -> Vec<Message> {
+        let ctx = self.config.render_context(0);
+        self.incidents
+            .take_edits()
+            .into_iter()
+            .map(|(message_id, target, text)| {
+                let html = render::incident::render_incident(&text, &ctx);
+                let mut edit = Message::page(text.level, "Incident".to_owned(), &target, html);
+                edit.silent = true;
+                edit.edit = Some(message_id);
+                edit
+            })
+            .collect()
     }
 
     /// Stage 2: `before_send`; what the record produced instead if the hook
@@ -375,9 +462,20 @@ impl Pipeline {
         alert
     }
 
-    /// Remembers where a deduplicated alert landed.
-    pub(crate) fn delivered(&mut self, delivered: Delivered) {
+    /// Remembers where a deduplicated alert or an incident landed; the
+    /// incident's edit, if it changed meanwhile.
+    pub(crate) fn delivered(&mut self, delivered: Delivered) -> Vec<Message> {
+        if Incidents::is_incident(delivered.fingerprint) {
+            if self
+                .incidents
+                .delivered(delivered.fingerprint, delivered.message_id)
+            {
+                return self.incident_edits();
+            }
+            return Vec::new();
+        }
         self.dedup.delivered(delivered);
+        Vec::new()
     }
 
     /// When periodic work is next due (on the configured clock): the digest
@@ -444,8 +542,14 @@ impl Pipeline {
     }
 
     /// The messages that report `tallies` (those with news).
-    pub(crate) fn render_tallies(&self, tallies: Vec<Tally>) -> Vec<Message> {
+    pub(crate) fn render_tallies(&mut self, tallies: Vec<Tally>) -> Vec<Message> {
         let mut messages = Vec::new();
+        // A kind named in an incident counts there; one that has no message
+        // of its own lives only there.
+        let tallies: Vec<Tally> = tallies
+            .into_iter()
+            .filter(|tally| self.incidents.tally(tally.fingerprint, tally.total) != Some(true))
+            .collect();
         let news = tallies.iter().filter(|tally| tally.is_news());
         for tally in news.filter(|tally| !self.tally_muted(tally)) {
             let mut text = tally.text();
@@ -461,21 +565,12 @@ impl Pipeline {
             }
             messages.extend(pages);
         }
+        messages.extend(self.incident_edits());
         messages
     }
 
     pub(crate) fn render_context(&self, dropped_since_last: u64) -> RenderContext<'_> {
-        let (identity, limits) = (&self.config.identity, &self.config.limits);
-        RenderContext {
-            service: &identity.service,
-            environment: &identity.environment,
-            max_traceback_lines: limits.max_traceback_lines,
-            max_field_len: limits.max_field_len,
-            max_fields: limits.max_fields,
-            dropped_since_last,
-            max_messages: 1 + limits.max_continuation_messages,
-            trace_link: self.config.trace_link.as_deref(),
-        }
+        self.config.render_context(dropped_since_last)
     }
 
     /// The record's title, sanitized (for what dedup keeps of it).

@@ -50,6 +50,11 @@ impl HtmlWriter {
         }
     }
 
+    /// Visible units still available on the current page.
+    pub(crate) fn remaining(&self) -> usize {
+        self.remaining
+    }
+
     /// Writes as much of `text` as the budget allows, escaped.
     pub(crate) fn text(&mut self, text: &str) {
         self.text_capped(text, usize::MAX);

@@ -13,6 +13,7 @@ pub(crate) mod actions;
 pub(crate) mod alert;
 pub(crate) mod digest;
 pub(crate) mod html;
+pub(crate) mod incident;
 pub(crate) mod notice;
 pub(crate) mod tally;
 pub(crate) mod time;

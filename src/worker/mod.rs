@@ -42,6 +42,7 @@ use crate::export::MetricsExport;
 use crate::fleet::Fleet;
 use crate::interact::press::PressJudge;
 use crate::interact::InteractConfig;
+use crate::pipeline::incident::Incidents;
 use crate::pipeline::Pipeline;
 use crate::record::Record;
 use crate::report::Reporter;
@@ -259,8 +260,11 @@ impl Worker {
     /// Records where deduplicated alerts landed (in the fleet too).
     async fn remember_deliveries(&mut self) {
         for delivered in self.courier.take_deliveries() {
-            self.fleet.remember(&delivered).await;
-            self.pipeline.delivered(delivered);
+            if !Incidents::is_incident(delivered.fingerprint) {
+                self.fleet.remember(&delivered).await;
+            }
+            let edits = self.pipeline.delivered(delivered);
+            self.enqueue(edits);
         }
     }
 

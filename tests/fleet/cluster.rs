@@ -19,6 +19,8 @@ fn member(mock: &MockTelegram, url: &str, prefix: &str) -> (tracing::Dispatch, T
         .fleet(|f| f.redis_url(url))
         .fleet(|f| f.key_prefix(prefix))
         .fleet(|f| f.timeout(Duration::from_millis(500)))
+        // One message per kind is the subject: no incident grouping them.
+        .storms(|s| s.incident_after(0))
         .build()
         .unwrap();
     (

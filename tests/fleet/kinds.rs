@@ -98,6 +98,8 @@ fn child_fails_in_every_way() {
         // Redis is healthy here: a generous bound keeps a loaded machine from
         // deciding in memory (the subject is the fingerprints, not failures).
         .fleet(|f| f.timeout(Duration::from_secs(2)))
+        // One message per kind is the subject: no incident grouping them.
+        .storms(|s| s.incident_after(0))
         .delivery(|d| d.pacing(tracing_telegram::Pacing::disabled()))
         .build()
         .unwrap();

@@ -26,6 +26,8 @@ fn fleet_member(mock: &MockTelegram, url: &str, prefix: &str) -> Builder {
         .fleet(|f| f.redis_url(url))
         .fleet(|f| f.key_prefix(prefix))
         .panics(|p| p.report(false))
+        // One message per kind is the subject: no incident grouping them.
+        .storms(|s| s.incident_after(0))
 }
 
 /// Waits until `parts` digest windows are in Redis under `prefix`: what

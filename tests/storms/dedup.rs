@@ -132,11 +132,12 @@ fn an_explicit_fingerprint_groups_different_messages() {
 fn the_store_is_bounded_and_evictions_are_counted() {
     let mock = MockTelegram::start().unwrap();
     let (builder, _clock) = deduplicating(&mock);
-    // 200 texts from one callsite would fold into one alert (the storm
-    // tests): this one is about the store's bound, so folding is off.
+    // 200 texts from one callsite would fold into one alert, and 200 new
+    // kinds would be one incident (the storm tests): this one is about the
+    // store's bound, so both are off.
     let (layer, guard) = builder
         .dedup(|d| d.capacity(50))
-        .storms(|s| s.fold_after(0))
+        .storms(|s| s.fold_after(0).incident_after(0))
         .build()
         .unwrap();
     let stats = common::run_with(layer, guard, || {

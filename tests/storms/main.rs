@@ -7,6 +7,7 @@ mod common;
 mod chaos;
 mod dedup;
 mod fleet_storm;
+mod incidents;
 mod news_first;
 mod slow_spans;
 mod variants;
