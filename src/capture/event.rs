@@ -234,7 +234,7 @@ impl TelegramLayer {
             key: family,
             folded: true,
         };
-        match gate.folds.admit(family, key, self.rules.clock.now()) {
+        match gate.folds.admit(family, key, || self.rules.clock.now()) {
             FoldVerdict::Variant => Gate::Missed(Keys {
                 gate: Some(key),
                 family: Some(Family {

@@ -145,19 +145,27 @@ impl FoldTable {
 
     /// Layer: `variant` of `family` missed the repeat gate (it is new, or its
     /// slot is closed): is it an alert of its own, the one that folds the
-    /// family, or one more folded variant?
-    pub(crate) fn admit(&self, family: FamilyKey, variant: GateKey, now: Instant) -> FoldVerdict {
+    /// family, or one more folded variant? `now` is read only when the
+    /// family is not folded (a folded variant costs no clock read).
+    pub(crate) fn admit(
+        &self,
+        family: FamilyKey,
+        variant: GateKey,
+        now: impl FnOnce() -> Instant,
+    ) -> FoldVerdict {
         if !self.enabled() {
             return FoldVerdict::Variant;
         }
-        let now = self.seconds(now);
+        if let Some(slot) = self.holding(family) {
+            if slot.folded.load(Ordering::Relaxed) {
+                slot.note_variant(variant);
+                return FoldVerdict::Folded;
+            }
+        }
+        let now = self.seconds(now());
         let Some(slot) = self.slot_for(family, now) else {
             return FoldVerdict::Variant;
         };
-        if slot.folded.load(Ordering::Relaxed) {
-            slot.note_variant(variant);
-            return FoldVerdict::Folded;
-        }
         if slot.knows(variant) {
             return FoldVerdict::Variant;
         }
@@ -355,12 +363,15 @@ mod tests {
         let table = FoldTable::new(FoldConfig::default(), start);
         let family = FamilyKey(0xabc0);
         let verdicts: Vec<_> = (0..6)
-            .map(|n| table.admit(family, variant(n), start))
+            .map(|n| table.admit(family, variant(n), || start))
             .collect();
         use FoldVerdict::*;
         assert_eq!(verdicts, [Variant, Variant, Variant, Trip, Folded, Folded]);
         // Another family is not affected.
-        assert_eq!(table.admit(FamilyKey(0x1230), variant(9), start), Variant);
+        assert_eq!(
+            table.admit(FamilyKey(0x1230), variant(9), || start),
+            Variant
+        );
     }
 
     #[test]
@@ -369,15 +380,27 @@ mod tests {
         let table = FoldTable::new(FoldConfig::default(), start);
         let family = FamilyKey(0x5550);
         for _ in 0..10 {
-            assert_eq!(table.admit(family, variant(1), start), FoldVerdict::Variant);
+            assert_eq!(
+                table.admit(family, variant(1), || start),
+                FoldVerdict::Variant
+            );
         }
         for n in 2..=3 {
-            assert_eq!(table.admit(family, variant(n), start), FoldVerdict::Variant);
+            assert_eq!(
+                table.admit(family, variant(n), || start),
+                FoldVerdict::Variant
+            );
         }
         // A minute later the window starts again.
         let later = start + Duration::from_secs(61);
-        assert_eq!(table.admit(family, variant(4), later), FoldVerdict::Variant);
-        assert_eq!(table.admit(family, variant(5), later), FoldVerdict::Variant);
+        assert_eq!(
+            table.admit(family, variant(4), || later),
+            FoldVerdict::Variant
+        );
+        assert_eq!(
+            table.admit(family, variant(5), || later),
+            FoldVerdict::Variant
+        );
     }
 
     #[test]
@@ -386,14 +409,17 @@ mod tests {
         let table = FoldTable::new(FoldConfig::default(), start);
         let family = FamilyKey(0x7770);
         for n in 0..200_000 {
-            let _ = table.admit(family, variant(n), start);
+            let _ = table.admit(family, variant(n), || start);
         }
         let estimate = table.variants(family).unwrap_or(0);
         // 256 registers: about 6.5 % standard error; three of them either way.
         assert!((160_000..240_000).contains(&estimate), "{estimate}");
         table.release(family);
         assert_eq!(table.variants(family), Some(0));
-        assert_eq!(table.admit(family, variant(1), start), FoldVerdict::Variant);
+        assert_eq!(
+            table.admit(family, variant(1), || start),
+            FoldVerdict::Variant
+        );
     }
 
     #[test]
@@ -402,7 +428,7 @@ mod tests {
         let table = FoldTable::new(FoldConfig::default(), start);
         let family = FamilyKey(0x8880);
         for n in 0..20 {
-            let _ = table.admit(family, variant(n), start);
+            let _ = table.admit(family, variant(n), || start);
         }
         let estimate = table.variants(family).unwrap_or(0);
         assert!((17..=23).contains(&estimate), "{estimate}");
@@ -413,7 +439,7 @@ mod tests {
             },
             start,
         );
-        assert!((0..100).all(|n| off.admit(family, variant(n), start) == FoldVerdict::Variant));
+        assert!((0..100).all(|n| off.admit(family, variant(n), || start) == FoldVerdict::Variant));
     }
 
     #[test]
@@ -423,25 +449,25 @@ mod tests {
         // Same two slots (low 16 bits equal, families differ above).
         let families: Vec<_> = (0..3).map(|n| FamilyKey((n << 40) | 0x0102)).collect();
         assert_eq!(
-            table.admit(families[0], variant(1), start),
+            table.admit(families[0], variant(1), || start),
             FoldVerdict::Variant
         );
         assert_eq!(
-            table.admit(families[1], variant(2), start),
+            table.admit(families[1], variant(2), || start),
             FoldVerdict::Variant
         );
         assert!(table.holding(families[2]).is_none());
         // No room now: not folded, and not tracked.
         for n in 0..10 {
             assert_eq!(
-                table.admit(families[2], variant(n), start),
+                table.admit(families[2], variant(n), || start),
                 FoldVerdict::Variant
             );
         }
         assert!(table.holding(families[2]).is_none());
         let later = start + Duration::from_secs(120);
         assert_eq!(
-            table.admit(families[2], variant(1), later),
+            table.admit(families[2], variant(1), || later),
             FoldVerdict::Variant
         );
         assert!(table.holding(families[2]).is_some());

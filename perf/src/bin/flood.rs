@@ -5,7 +5,8 @@
 //! the chat, and the first-alert latency on an idle system.
 //!
 //! Run: `cargo run -p tracing-telegram-perf --release --bin flood`
-//! (`FLOOD_CALLS=…` per thread to change the size).
+//! (`FLOOD_CALLS=…` per thread to change the size; `FLOOD_STORM=1` for the
+//! storm of variants instead: one callsite, a new text each call).
 
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(250_000);
+    let storm = std::env::var_os("FLOOD_STORM").is_some();
     let mock = MockTelegram::start().expect("mock");
     mock.enforce_limits(Pacing::telegram());
     let (layer, guard) = TelegramLayer::builder()
@@ -78,12 +80,16 @@ fn main() {
                     for i in 0..calls_per_thread {
                         let kind = KINDS[(i % 10) as usize];
                         let began = Instant::now();
-                        error!(
-                            thread = t,
-                            attempt = i,
-                            "{kind}: attempt {i} failed after {} ms",
-                            i % 997
-                        );
+                        if storm {
+                            tracing_telegram_perf::import_rejected(t * calls_per_thread + i);
+                        } else {
+                            error!(
+                                thread = t,
+                                attempt = i,
+                                "{kind}: attempt {i} failed after {} ms",
+                                i % 997
+                            );
+                        }
                         latencies.push(began.elapsed());
                     }
                 });
@@ -125,8 +131,7 @@ fn main() {
         rss_peak.saturating_sub(rss_before)
     );
     println!(
-        "chat: {alerts} alerts (1 first-alert + {} kinds), {} silent messages (tallies that could not edit, digests), {edits} tally edits, {} × 429",
-        KINDS.len(),
+        "chat: {alerts} notifying messages (the first alert, then the flood's alerts or incident), {} silent messages (tallies that could not edit, digests), {edits} edits, {} × 429",
         messages.len() - alerts,
         mock.count_status(429)
     );

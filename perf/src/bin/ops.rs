@@ -11,7 +11,9 @@
 //! `fmt-info-telegram` / `fmt-info-telegram-unfiltered` (the layer beside
 //! it as `build()` returns it, or without its per-layer filter); operation one of `info`, `span` (an HTTP request span,
 //! judged slow), `plain-span` (a span not judged), `debug` (a `trace!`
-//! and a `debug_span!`), `error`. Each call runs
+//! and a `debug_span!`), `error` (the same error, a repeat), `storm` (one
+//! callsite, a new text each call: user input in the message),
+//! `storm-repeat` (the storm's message, the same text each call). Each call runs
 //! in `op_<operation>`, the function callgrind is told to count
 //! (`--toggle-collect='ops::op_*'`), inside two entered spans with fields.
 
@@ -66,10 +68,32 @@ fn op_error() {
     );
 }
 
+/// The storm's message as a repeat: the same formatting, the same text
+/// each call (what the storm is compared with).
+#[inline(never)]
+fn op_storm_repeat() {
+    // A user name as long as most of the storm's (four letters).
+    perf::import_rejected(18_000);
+}
+
+/// The storm: the same callsite with a different text each call.
+#[inline(never)]
+fn op_storm() {
+    thread_local! {
+        static NEXT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    let n = NEXT.with(|next| {
+        let n = next.get();
+        next.set(n + 1);
+        n
+    });
+    perf::import_rejected(n);
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(stack), Some(operation)) = (args.next(), args.next()) else {
-        eprintln!("usage: ops <baseline|telegram|telegram-unfiltered|telegram-captured|sentry|json|fmt-info|fmt-info-telegram|fmt-info-telegram-unfiltered> <info|span|plain-span|debug|error> [calls]");
+        eprintln!("usage: ops <baseline|telegram|telegram-unfiltered|telegram-captured|sentry|json|fmt-info|fmt-info-telegram|fmt-info-telegram-unfiltered> <info|span|plain-span|debug|error|storm|storm-repeat> [calls]");
         std::process::exit(2);
     };
     let calls: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
@@ -79,6 +103,8 @@ fn main() {
         "plain-span" => op_plain_span,
         "debug" => op_debug,
         "error" => op_error,
+        "storm" => op_storm,
+        "storm-repeat" => op_storm_repeat,
         other => {
             eprintln!("unknown operation {other}");
             std::process::exit(2);
