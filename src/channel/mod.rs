@@ -11,6 +11,7 @@
 
 pub(crate) mod control;
 pub(crate) mod drops;
+pub(crate) mod reserve;
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::record::Record;
 use crate::stats::Counters;
 
 use drops::DropTally;
+use reserve::QueueReserve;
 
 pub(crate) use control::{Control, Flusher, KeptAlive, WorkerHandle};
 
@@ -53,6 +55,9 @@ pub(crate) fn on_worker_thread() -> bool {
 pub(crate) struct Inbox {
     pub(crate) records: mpsc::Receiver<Record>,
     pub(crate) control: mpsc::Receiver<Control>,
+    /// The queue's reserve: the worker gives a record's place back when it
+    /// takes the record.
+    pub(crate) reserve: Arc<QueueReserve>,
 }
 
 /// Opens the channel: the producer, the sender of control requests (for
@@ -62,14 +67,21 @@ pub(crate) fn open(
     counters: &Arc<Counters>,
     drops: &Arc<DropTally>,
 ) -> (Producer, mpsc::Sender<Control>, Inbox) {
-    let (record_tx, records) = mpsc::channel(queue_capacity);
+    let reserve = Arc::new(QueueReserve::new(queue_capacity));
+    let (record_tx, records) = mpsc::channel(reserve.channel_capacity(queue_capacity));
     let (control_tx, control) = mpsc::channel(CONTROL_CAPACITY);
     let producer = Producer {
         records: record_tx,
         counters: Arc::clone(counters),
         drops: Arc::clone(drops),
+        reserve: Arc::clone(&reserve),
     };
-    (producer, control_tx, Inbox { records, control })
+    let inbox = Inbox {
+        records,
+        control,
+        reserve,
+    };
+    (producer, control_tx, inbox)
 }
 
 /// The sending side, shared by the layer and every `AlertHandle`.
@@ -79,6 +91,7 @@ pub(crate) struct Producer {
     counters: Arc<Counters>,
     /// Which kinds a full queue dropped, for the digest.
     drops: Arc<DropTally>,
+    reserve: Arc<QueueReserve>,
 }
 
 impl Producer {
@@ -86,18 +99,27 @@ impl Producer {
         &self.counters
     }
 
-    /// Queues a record without ever blocking; a full or closed queue drops
-    /// it and counts the drop. `true` if it was queued.
+    /// Queues a record without ever blocking; a full or closed queue (the
+    /// reserve is only for callsites that are not flooding) drops it and
+    /// counts the drop. `true` if it was queued.
     #[inline]
     pub(crate) fn submit(&self, record: Record) -> bool {
         if !self.counters.accept() {
+            return false;
+        }
+        if !self.reserve.take(&record, self.records.capacity()) {
+            self.counters.drop_one();
+            self.drops.note(&record);
             return false;
         }
         match self.records.try_send(record) {
             Ok(()) => true,
             Err(error) => {
                 self.counters.drop_one();
-                if let mpsc::error::TrySendError::Full(record) = error {
+                let full = matches!(error, mpsc::error::TrySendError::Full(_));
+                let record = error.into_inner();
+                self.reserve.give_back(&record);
+                if full {
                     self.drops.note(&record);
                 }
                 false

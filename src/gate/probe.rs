@@ -294,17 +294,7 @@ impl QuickHash {
 mod tests {
     use super::*;
 
-    /// One event callsite for the keys below.
-    static CALLSITE: tracing_core::callsite::DefaultCallsite =
-        tracing_core::callsite::DefaultCallsite::new(&META);
-    static META: Metadata<'static> = tracing_core::metadata!(
-        name: "event",
-        target: "app",
-        level: tracing_core::Level::ERROR,
-        fields: &[],
-        callsite: &CALLSITE,
-        kind: tracing_core::metadata::Kind::EVENT,
-    );
+    use crate::record::test_callsite::META;
 
     #[test]
     fn the_key_follows_the_normalised_message_level_and_fingerprint() {

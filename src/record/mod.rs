@@ -255,3 +255,19 @@ pub(crate) struct Family {
     /// The family is folded: the record stands for all its variants.
     pub(crate) folded: bool,
 }
+
+/// One event callsite for unit tests that need a record's metadata.
+#[cfg(test)]
+pub(crate) mod test_callsite {
+    static CALLSITE: tracing_core::callsite::DefaultCallsite =
+        tracing_core::callsite::DefaultCallsite::new(&META);
+    /// An `ERROR` event of target `app`.
+    pub(crate) static META: tracing_core::Metadata<'static> = tracing_core::metadata!(
+        name: "event",
+        target: "app",
+        level: tracing_core::Level::ERROR,
+        fields: &[],
+        callsite: &CALLSITE,
+        kind: tracing_core::metadata::Kind::EVENT,
+    );
+}

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::channel::control::EXIT_GRACE;
+use crate::channel::reserve::QueueReserve;
 use crate::channel::{mark_worker_thread, Control, Inbox, KeptAlive};
 use crate::delivery::client::ApiError;
 use crate::delivery::{Courier, Message};
@@ -111,6 +112,9 @@ struct Worker {
     courier: Courier,
     records: mpsc::Receiver<Record>,
     control: mpsc::Receiver<Control>,
+    /// The queue's reserve (a record's place is given back when it is
+    /// taken).
+    reserve: Arc<QueueReserve>,
     counters: Arc<Counters>,
     in_flight: Option<InFlight>,
     /// When pacing lets the next message go, if one waits for it.
@@ -148,6 +152,7 @@ impl Worker {
             courier: setup.courier,
             records: inbox.records,
             control: inbox.control,
+            reserve: inbox.reserve,
             counters: setup.counters,
             in_flight: None,
             next_send: None,

@@ -12,6 +12,7 @@ impl Worker {
             self.records_open = false;
             return;
         };
+        self.reserve.give_back(&record);
         let key = self.pipeline.dedup_key(&record);
         let claim = self.fleet.claim(key).await;
         let prepared = self.pipeline.prepare(record, key, claim);

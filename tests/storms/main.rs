@@ -9,5 +9,6 @@ mod dedup;
 mod fleet_storm;
 mod incidents;
 mod news_first;
+mod queue_reserve;
 mod slow_spans;
 mod variants;

@@ -56,7 +56,10 @@ impl Limits {
     }
 
     /// Capacity of the queue between the application and the worker. When
-    /// it is full, new records are dropped and counted. Default 1024.
+    /// it is full, new records are dropped and counted (the digest names
+    /// them by callsite). An eighth more is kept in reserve for callsites
+    /// that are not flooding, so that a storm from one callsite cannot
+    /// starve the first occurrence of another. Default 1024.
     pub fn queue_capacity(mut self, records: usize) -> Self {
         self.queue_capacity = records;
         self
