@@ -11,6 +11,7 @@
 //! `…_alerts_batched_total`, `…_records_dropped_total`,
 //! `…_records_filtered_total`, `…_alerts_failed_total`,
 //! `…_delivery_retries_total`, `…_rate_limited_total`,
+//! `…_unreadable_answers_total`,
 //! `…_plain_text_fallbacks_total`, `…_chat_migrations_total`,
 //! `…_dedup_evictions_total`, `…_redis_fallbacks_total`,
 //! `…_backtraces_captured_total`; gauge `tracing_telegram_health` (0
@@ -85,7 +86,7 @@ impl MetricsExport {
 
 /// Each counter's name and value.
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-fn counters(stats: &Stats) -> [(&'static str, u64); 14] {
+fn counters(stats: &Stats) -> [(&'static str, u64); 15] {
     [
         ("tracing_telegram_records_accepted_total", stats.accepted),
         ("tracing_telegram_alerts_sent_total", stats.sent),
@@ -99,6 +100,10 @@ fn counters(stats: &Stats) -> [(&'static str, u64); 14] {
         ("tracing_telegram_alerts_failed_total", stats.failed),
         ("tracing_telegram_delivery_retries_total", stats.retried),
         ("tracing_telegram_rate_limited_total", stats.rate_limited),
+        (
+            "tracing_telegram_unreadable_answers_total",
+            stats.unreadable_answers,
+        ),
         (
             "tracing_telegram_plain_text_fallbacks_total",
             stats.plain_text_fallbacks,

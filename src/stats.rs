@@ -40,6 +40,10 @@ pub struct Stats {
     /// 429 "Too Many Requests" answers received (zero in normal operation:
     /// the worker paces itself under Telegram's limits).
     pub rate_limited: u64,
+    /// Answers that were not Bot API answers — not JSON (a proxy's error
+    /// page), `ok: false` without an error code, a body over the 1 MiB cap
+    /// (cut off unread) — each treated as a transient failure and retried.
+    pub unreadable_answers: u64,
     /// Messages Telegram refused as invalid HTML and that were resent as
     /// plain text. Non-zero means a rendering bug: please report it.
     pub plain_text_fallbacks: u64,
@@ -74,6 +78,7 @@ pub(crate) struct Counters {
     failed: AtomicU64,
     retried: AtomicU64,
     rate_limited: AtomicU64,
+    unreadable_answers: AtomicU64,
     plain_text_fallbacks: AtomicU64,
     chat_migrations: AtomicU64,
     backtraces_captured: AtomicU64,
@@ -202,6 +207,13 @@ impl Counters {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts an answer that was not a Bot API answer, remembering why
+    /// (it is retried, so it is not a failure yet).
+    pub(crate) fn unreadable_answer(&self, reason: String) {
+        self.unreadable_answers.fetch_add(1, Ordering::Relaxed);
+        self.lock().last_error = Some(reason);
+    }
+
     /// Counts a resend as plain text.
     pub(crate) fn plain_text_fallback(&self) {
         self.plain_text_fallbacks.fetch_add(1, Ordering::Relaxed);
@@ -276,6 +288,7 @@ impl Counters {
             failed: self.failed.load(Ordering::Relaxed),
             retried: self.retried.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            unreadable_answers: self.unreadable_answers.load(Ordering::Relaxed),
             plain_text_fallbacks: self.plain_text_fallbacks.load(Ordering::Relaxed),
             chat_migrations: self.chat_migrations.load(Ordering::Relaxed),
             backtraces_captured: self.backtraces_captured.load(Ordering::Relaxed),

@@ -18,6 +18,10 @@ use crate::chat::{BotToken, ChatId};
 use super::DeliveryConfig;
 use crate::error::Error;
 
+/// The largest answer read: Bot API answers to the methods used here are a
+/// few hundred bytes (`getUpdates`, ten presses, a few kilobytes).
+const MAX_ANSWER_BYTES: usize = 1 << 20;
+
 /// A client for one bot.
 pub(crate) struct BotClient {
     http: reqwest::Client,
@@ -109,6 +113,10 @@ pub(crate) struct BotIdentity {
 pub(crate) enum ApiError {
     /// The request never got an answer: connect error, timeout, broken body.
     Transport(String),
+    /// What came back was not a Bot API answer (a proxy's error page,
+    /// `ok: false` without an error code, a body over the size cap): a
+    /// glitch on the way, retried like a network error.
+    NotBotApi(String),
     /// Telegram answered `ok: false`.
     Rejected {
         code: u16,
@@ -181,6 +189,7 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ApiError::Transport(e) => write!(f, "transport error: {e}"),
+            ApiError::NotBotApi(e) => write!(f, "not a Bot API answer: {e}"),
             ApiError::Rejected {
                 code, description, ..
             } => write!(f, "Bot API error {code}: {description}"),
@@ -286,38 +295,84 @@ impl BotClient {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        let bytes = response.bytes().await.map_err(transport_error)?;
-        let parsed: ApiResponse<T> = match serde_json::from_slice(&bytes) {
-            Ok(parsed) => parsed,
-            Err(_) => {
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = read_capped(response).await?;
+        let Ok(parsed) = serde_json::from_slice::<ApiResponse<T>>(&bytes) else {
+            // A 429 is Telegram's (or a proxy's) "later", whatever the body.
+            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
                 return Err(ApiError::Rejected {
-                    code: status.as_u16(),
-                    description: format!("unreadable response (HTTP {status})"),
-                    retry_after: header_retry_after.map(Duration::from_secs),
+                    code: 429,
+                    description: format!("HTTP {status}"),
+                    retry_after: header_retry_after,
                     migrate_to: None,
-                })
+                });
             }
+            return Err(ApiError::NotBotApi(describe_body(status, &bytes)));
         };
-        match (parsed.ok, parsed.result) {
-            (true, Some(result)) => Ok(result),
-            _ => {
+        match (parsed.ok, parsed.result, parsed.error_code) {
+            (true, Some(result), _) => Ok(result),
+            (true, None, _) => Err(ApiError::NotBotApi(format!(
+                "HTTP {status}, `ok: true` without a result"
+            ))),
+            (false, _, None) => Err(ApiError::NotBotApi(format!(
+                "HTTP {status}, `ok: false` without an error code"
+            ))),
+            (false, _, Some(code)) => {
                 let parameters = parsed.parameters;
                 Err(ApiError::Rejected {
-                    code: parsed.error_code.unwrap_or(status.as_u16()),
+                    code,
                     description: parsed
                         .description
                         .unwrap_or_else(|| format!("HTTP {status}")),
                     retry_after: parameters
                         .as_ref()
                         .and_then(|p| p.retry_after)
-                        .or(header_retry_after)
-                        .map(Duration::from_secs),
+                        .map(Duration::from_secs)
+                        .or(header_retry_after),
                     migrate_to: parameters.and_then(|p| p.migrate_to_chat_id),
                 })
             }
         }
     }
+}
+
+/// The body of an answer, read up to [`MAX_ANSWER_BYTES`]: a larger one
+/// (declared, or found while reading) is cut off unread, never buffered.
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, ApiError> {
+    let status = response.status();
+    if let Some(length) = response
+        .content_length()
+        .filter(|length| *length > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(ApiError::NotBotApi(format!(
+            "HTTP {status}, a body of {length} bytes (over the 1 MiB cap: not read)"
+        )));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(ApiError::NotBotApi(format!(
+                "HTTP {status}, a body over the 1 MiB cap (cut off unread)"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// What an unreadable body was, in a few words: its status, size and start
+/// (a proxy's page says who answered), on one line.
+fn describe_body(status: reqwest::StatusCode, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    let start: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(80)
+        .collect();
+    format!("HTTP {status}, {} bytes: {start:?}", body.len())
 }
 
 /// A transport error without the request URL (which holds the token).

@@ -438,6 +438,14 @@ impl Courier {
     }
 
     fn transient(&mut self, message: Message, error: &ApiError, now: Instant) {
+        if let ApiError::NotBotApi(_) = error {
+            // Counted and said at once: it is retried, so it may never fail.
+            let reason = self.reporter.scrub(&error.to_string());
+            self.reporter.notice(&format!(
+                "{reason}; retrying (a proxy or the network in between?)"
+            ));
+            self.counters.unreadable_answer(reason);
+        }
         let backoff = self.retry.backoff(message.attempts);
         let elapsed = message
             .first_attempt

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
+use super::faults;
 use super::html::parse_html;
 use super::response::{api_error, ok};
 use super::{Reply, SentMessage, Shared, MAX_MESSAGE_UNITS};
@@ -289,5 +290,10 @@ fn scripted_reply(reply: &Reply) -> Response {
             None,
         ),
         Reply::Hang => api_error(StatusCode::INTERNAL_SERVER_ERROR, "hang", None),
+        Reply::HtmlPage => faults::html_page(),
+        Reply::NotOk => faults::not_ok(),
+        Reply::Huge(bytes) => faults::huge(*bytes),
+        Reply::Truncated => faults::truncated(),
+        Reply::Drip => faults::drip(),
     }
 }

@@ -48,6 +48,7 @@ pub use crate::clock::TestClock;
 use crate::delivery::pacing::{Pacing, Window};
 
 mod api;
+mod faults;
 mod html;
 mod response;
 mod updates;
@@ -91,6 +92,17 @@ pub enum Reply {
     /// Accept the connection and never answer (until the mock is dropped or
     /// [`MockTelegram::hang`] is turned off).
     Hang,
+    /// 200 with an HTML page, as a proxy in front of the Bot API answers
+    /// when it cannot reach it ("502 Bad Gateway", nginx).
+    HtmlPage,
+    /// 200 with `{"ok": false}`: no error code, no description.
+    NotOk,
+    /// 200 with a body of this many bytes (streamed, not JSON).
+    Huge(usize),
+    /// 200 with the start of an answer, then the connection broken.
+    Truncated,
+    /// 200 with a body that comes one byte a second and never ends.
+    Drip,
 }
 
 /// A message the mock accepted.

@@ -6,5 +6,6 @@ mod common;
 
 mod health;
 mod lifecycle;
+mod network;
 mod proxy;
 mod sending;
