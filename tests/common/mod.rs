@@ -39,6 +39,22 @@ pub fn default_builder(mock: &MockTelegram) -> Builder {
         .delivery(|d| d.pacing(Pacing::disabled()))
 }
 
+/// A builder pointed at `mock` with every default (pacing included),
+/// pacing and retry waits on a virtual clock shared with the mock (so that
+/// Telegram's limits cost no real time); the clock, to move windows on.
+pub fn default_builder_on_virtual_clock(
+    mock: &MockTelegram,
+) -> (Builder, tracing_telegram::testing::TestClock) {
+    let clock = tracing_telegram::testing::TestClock::new();
+    mock.set_clock(clock.clone());
+    let builder = TelegramLayer::builder()
+        .bot_token(mock.token())
+        .chat_id(CHAT)
+        .api_url(mock.url())
+        .clock(clock.clone());
+    (builder, clock)
+}
+
 /// Runs `body` with only `layer` installed (thread-local, so tests do not
 /// interfere), then shuts the guard down and returns its stats.
 pub fn run_with(

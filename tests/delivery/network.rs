@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use tracing_subscriber::prelude::*;
-use tracing_telegram::testing::{MockTelegram, Reply, TestClock};
-use tracing_telegram::{Stats, TelegramLayer};
+use tracing_telegram::testing::{MockTelegram, Reply};
+use tracing_telegram::Stats;
 
 use crate::common;
 
@@ -15,18 +15,11 @@ use crate::common;
 /// answering `faults` first; the stats after `shutdown(timeout)`.
 fn one_alert_through(faults: &[Reply], timeout: Duration) -> (MockTelegram, Stats) {
     let mock = MockTelegram::start().unwrap();
-    let clock = TestClock::new();
-    mock.set_clock(clock.clone());
     for fault in faults {
         mock.script(fault.clone());
     }
-    let (layer, guard) = TelegramLayer::builder()
-        .bot_token(mock.token())
-        .chat_id(common::CHAT)
-        .api_url(mock.url())
-        .clock(clock)
-        .build::<tracing_subscriber::Registry>()
-        .unwrap();
+    let (builder, _clock) = common::default_builder_on_virtual_clock(&mock);
+    let (layer, guard) = builder.build::<tracing_subscriber::Registry>().unwrap();
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
         tracing::error!("ledger out of balance");
     });
@@ -77,15 +70,8 @@ fn a_body_cut_short_is_retried_and_the_alert_delivered() {
 #[ignore = "run by a_huge_answer_is_cut_off_unread_and_retried in a child process"]
 fn child_huge_answer() {
     let mock = MockTelegram::start().unwrap();
-    let clock = TestClock::new();
-    mock.set_clock(clock.clone());
-    let (layer, guard) = TelegramLayer::builder()
-        .bot_token(mock.token())
-        .chat_id(common::CHAT)
-        .api_url(mock.url())
-        .clock(clock)
-        .build::<tracing_subscriber::Registry>()
-        .unwrap();
+    let (builder, _clock) = common::default_builder_on_virtual_clock(&mock);
+    let (layer, guard) = builder.build::<tracing_subscriber::Registry>().unwrap();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
     // Everything warmed up (threads, connections, buffers) before measuring.
     tracing::dispatcher::with_default(&dispatch, || tracing::error!("warm-up"));

@@ -1,8 +1,12 @@
 //! Chaos: a seeded, randomized run that mixes Bot API faults (429, 5xx,
-//! hangs and slow answers, rejected HTML, a bot removed from the chat),
+//! hangs and slow answers, rejected HTML, a bot removed from the chat, and
+//! answers that are not Bot API answers: a proxy's page, `ok: false`, a
+//! body cut short or huge),
 //! Redis killed and restarted under a fleet, floods from several threads,
-//! a `before_send` hook that panics on some records, and a shutdown at a
-//! random moment, possibly while threads are still emitting.
+//! a `before_send` hook that panics on some records, storms of variants
+//! (one callsite, a new text each time: user input in the message) on some
+//! seeds, and a shutdown at a random moment, possibly while threads are
+//! still emitting.
 //!
 //! Each seed asserts: no panic escapes into the application's threads;
 //! every emitted error is accounted for (`accepted` equals what was
@@ -115,6 +119,8 @@ fn run_seed(seed: u64, redis: &mut Option<OwnRedis>, port: u16) -> Outcome {
             .interactive(|i| i.enabled(true))
             .interactive(|i| i.poll_timeout(Duration::from_secs(1)));
     }
+    // The storm family, drawn from generators of their own too.
+    let storm = Rng::new(seed ^ 0x5709_3A11).below(2) == 0;
     let (layer, guard) = builder.build().unwrap();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
     let emitted = Arc::new(AtomicU64::new(0));
@@ -125,6 +131,7 @@ fn run_seed(seed: u64, redis: &mut Option<OwnRedis>, port: u16) -> Outcome {
             let (dispatch, emitted, stop) =
                 (dispatch.clone(), Arc::clone(&emitted), Arc::clone(&stop));
             let mut rng = Rng::new(seed ^ ((t + 1) * 7919));
+            let mut storm_rng = Rng::new(seed ^ ((t + 1) * 104_729));
             let total = 500 + rng.below(5_000);
             std::thread::spawn(move || {
                 tracing::dispatcher::with_default(&dispatch, || {
@@ -133,7 +140,14 @@ fn run_seed(seed: u64, redis: &mut Option<OwnRedis>, port: u16) -> Outcome {
                             break;
                         }
                         let kind = KINDS[rng.below(KINDS.len() as u64) as usize];
-                        error!(attempt = i, "{kind}");
+                        if storm && storm_rng.below(3) != 0 {
+                            let user = letters(storm_rng.next());
+                            error!(
+                                "import rejected for user {user}: column {kind} is not writable"
+                            );
+                        } else {
+                            error!(attempt = i, "{kind}");
+                        }
                         emitted.fetch_add(1, Ordering::Relaxed);
                         if rng.below(500) == 0 {
                             std::thread::sleep(Duration::from_millis(rng.below(20)));
@@ -171,6 +185,17 @@ fn run_seed(seed: u64, redis: &mut Option<OwnRedis>, port: u16) -> Outcome {
         std::thread::sleep(Duration::from_millis(rng.below(60)));
     }
 
+    // Answers that are not Bot API answers (a generator of their own).
+    let mut glitches = Rng::new(seed ^ 0x6_11C4);
+    for _ in 0..glitches.below(4) {
+        match glitches.below(4) {
+            0 => mock.script(Reply::HtmlPage),
+            1 => mock.script(Reply::NotOk),
+            2 => mock.script(Reply::Truncated),
+            _ => mock.script(Reply::Huge(3 << 20)),
+        }
+    }
+
     // Shut down at a random moment: sometimes while threads still emit.
     let handle = guard.handle();
     let join_first = rng.below(2) == 0;
@@ -192,6 +217,16 @@ fn run_seed(seed: u64, redis: &mut Option<OwnRedis>, port: u16) -> Outcome {
         shutdown_took,
         deadline,
     }
+}
+
+/// A number in letters: a user name no normaliser folds.
+fn letters(mut n: u64) -> String {
+    let mut name = String::from("user-");
+    for _ in 0..6 {
+        name.push(char::from(b'a' + (n % 26) as u8));
+        n /= 26;
+    }
+    name
 }
 
 /// Joins the emitting threads: a panic in one would have escaped into the

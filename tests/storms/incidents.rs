@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use tracing_subscriber::prelude::*;
-use tracing_telegram::testing::{MockTelegram, TestClock};
-use tracing_telegram::{Pacing, TelegramLayer};
+use tracing_telegram::testing::MockTelegram;
+use tracing_telegram::Pacing;
 
 use crate::common;
 
@@ -39,16 +39,9 @@ const ROUNDS: u64 = 25;
 #[test]
 fn forty_components_down_at_once_are_one_incident_naming_them_all() {
     let mock = MockTelegram::start().unwrap();
-    let clock = TestClock::new();
-    mock.set_clock(clock.clone());
     mock.enforce_limits(Pacing::telegram());
-    let (layer, guard) = TelegramLayer::builder()
-        .bot_token(mock.token())
-        .chat_id(common::CHAT)
-        .api_url(mock.url())
-        .clock(clock.clone())
-        .build::<tracing_subscriber::Registry>()
-        .unwrap();
+    let (builder, clock) = common::default_builder_on_virtual_clock(&mock);
+    let (layer, guard) = builder.build::<tracing_subscriber::Registry>().unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {
         // 25 times each over 5 s.

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use tracing_subscriber::prelude::*;
-use tracing_telegram::testing::{MockTelegram, TestClock};
-use tracing_telegram::{Pacing, TelegramLayer};
+use tracing_telegram::testing::MockTelegram;
+use tracing_telegram::Pacing;
 
 use crate::common;
 
@@ -48,16 +48,9 @@ pub fn largest_count(texts: &[String]) -> u64 {
 #[test]
 fn a_storm_of_variants_is_one_alert_and_the_next_problem_still_gets_through() {
     let mock = MockTelegram::start().unwrap();
-    let clock = TestClock::new();
-    mock.set_clock(clock.clone());
     mock.enforce_limits(Pacing::telegram());
-    let (layer, guard) = TelegramLayer::builder()
-        .bot_token(mock.token())
-        .chat_id(common::CHAT)
-        .api_url(mock.url())
-        .clock(clock)
-        .build::<tracing_subscriber::Registry>()
-        .unwrap();
+    let (builder, _clock) = common::default_builder_on_virtual_clock(&mock);
+    let (layer, guard) = builder.build::<tracing_subscriber::Registry>().unwrap();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
     const PER_THREAD: u64 = 100_000;
     let threads: Vec<_> = (0..2)
