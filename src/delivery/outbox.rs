@@ -189,11 +189,17 @@ impl Outbox {
     }
 
     /// Puts a message back at the head of its lane (to retry it), blocking
-    /// the lane until `blocked_until`.
+    /// the lane until `blocked_until`. A failed edit of a message that a
+    /// newer edit is already queued for is not retried: the newer text says
+    /// more, and carries the records the failed one settles.
     pub(crate) fn requeue(&mut self, message: Message, blocked_until: Option<Instant>) {
         let lane = self.lane(&message.chat_id);
         if blocked_until.is_some() {
             lane.blocked_until = blocked_until;
+        }
+        if let Some(newer) = message.edit.and_then(|id| lane.queued_edit_of(id)) {
+            newer.records += message.records;
+            return;
         }
         lane.queue.push_front(message);
         self.queued += 1;
@@ -401,6 +407,23 @@ mod tests {
             ]
         );
         assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn a_failed_edit_gives_way_to_a_newer_edit_of_the_same_message() {
+        let mut outbox = Outbox::new(Pacing::disabled(), 100);
+        let now = Instant::now();
+        outbox.push(edit_of(-1, 7, "×10")).unwrap();
+        let in_flight = outbox.pop_ready(now).unwrap();
+        outbox.push(edit_of(-1, 7, "×100")).unwrap();
+        // The ×10 edit failed and is put back: the ×100 one goes instead.
+        outbox.requeue(Message { records: 2, ..in_flight }, None);
+        let sent = outbox.pop_ready(now).unwrap();
+        assert_eq!((sent.text.as_str(), sent.records), ("×100", 2));
+        assert!(outbox.is_empty());
+        // Without a newer edit, the failed one is retried.
+        outbox.requeue(sent, None);
+        assert_eq!(outbox.pop_ready(now).unwrap().text, "×100");
     }
 
     #[test]
