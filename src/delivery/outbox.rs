@@ -417,7 +417,13 @@ mod tests {
         let in_flight = outbox.pop_ready(now).unwrap();
         outbox.push(edit_of(-1, 7, "×100")).unwrap();
         // The ×10 edit failed and is put back: the ×100 one goes instead.
-        outbox.requeue(Message { records: 2, ..in_flight }, None);
+        outbox.requeue(
+            Message {
+                records: 2,
+                ..in_flight
+            },
+            None,
+        );
         let sent = outbox.pop_ready(now).unwrap();
         assert_eq!((sent.text.as_str(), sent.records), ("×100", 2));
         assert!(outbox.is_empty());

@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::delivery::Delivered;
+use crate::pipeline::incident::{FleetAdmission, IncidentMember};
+
+use super::{HeldIncident, IncidentRules};
 use crate::pipeline::DigestData;
 
 use super::Claim;
@@ -101,6 +104,23 @@ impl FleetStore {
         _: u64,
         _: Duration,
     ) -> Result<Option<Vec<DigestData>>, ()> {
+        match *self {}
+    }
+
+    pub(crate) async fn admit_to_incident(
+        &mut self,
+        _: &str,
+        _: &IncidentMember,
+        _: IncidentRules,
+    ) -> Option<FleetAdmission> {
+        match *self {}
+    }
+
+    pub(crate) async fn update_incident_member(&mut self, _: &str, _: &IncidentMember) {
+        match *self {}
+    }
+
+    pub(crate) async fn read_incident(&mut self, _: &str, _: u64) -> Option<HeldIncident> {
         match *self {}
     }
 }

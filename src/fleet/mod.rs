@@ -20,6 +20,8 @@ mod connection;
 #[cfg(not(feature = "redis"))]
 mod disabled;
 #[cfg(feature = "redis")]
+mod incidents;
+#[cfg(feature = "redis")]
 mod interactive;
 #[cfg(feature = "redis")]
 mod redis;
@@ -32,7 +34,8 @@ use std::time::{Duration, Instant};
 
 use crate::delivery::Delivered;
 use crate::gate::SharedRepeats;
-use crate::pipeline::{ClosedWindow, DigestData, Tally};
+use crate::pipeline::incident::{FleetAdmission, IncidentMember};
+use crate::pipeline::{ClosedWindow, DigestData, IncidentConfig, Tally};
 
 pub(crate) use claim::Claim;
 
@@ -52,6 +55,28 @@ const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// every process has pushed its part.
 const DIGEST_GRACE: Duration = Duration::from_secs(10);
 
+/// When the fleet decides incidents: how close together new problems come,
+/// how many may alert on their own, how long an incident lives.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))] // read by the Redis store
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IncidentRules {
+    pub(crate) window: Duration,
+    pub(crate) after: u32,
+    pub(crate) lifetime: Duration,
+}
+
+/// What the fleet's copy of an incident this process held says.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))] // made by the Redis store
+#[derive(Debug)]
+pub(crate) enum HeldIncident {
+    /// Another process holds it now, or it expired.
+    NotMine,
+    /// Nothing changed since the version read last.
+    Unchanged,
+    /// It changed: its version and every member.
+    Changed(u64, Vec<IncidentMember>),
+}
+
 /// The fleet as this process sees it.
 #[derive(Debug)]
 pub(crate) struct Fleet {
@@ -70,6 +95,8 @@ pub(crate) struct Fleet {
     interactive: bool,
     /// Until when the leader lock this process took holds.
     leads_until: Option<Instant>,
+    /// When the incidents this process holds were last read.
+    incidents_read: Instant,
 }
 
 impl Fleet {
@@ -87,7 +114,47 @@ impl Fleet {
             last_sync: Instant::now(),
             interactive: false,
             leads_until: None,
+            incidents_read: Instant::now(),
         }
+    }
+
+    /// The fleet's decision about a new problem (`question`: the chat's
+    /// key, the member, the rules); `None`: decide in this process (no
+    /// fleet, nothing to ask, or Redis did not answer).
+    pub(crate) async fn incident(
+        &mut self,
+        question: Option<(String, IncidentMember, IncidentConfig)>,
+    ) -> Option<FleetAdmission> {
+        let (store, (chat, member, config)) = (self.store.as_mut()?, question?);
+        let rules = IncidentRules {
+            window: config.window,
+            after: config.after,
+            lifetime: self.dedup_window,
+        };
+        store.admit_to_incident(&chat, &member, rules).await
+    }
+
+    /// Tells the fleet the counts of this process's kinds that live in
+    /// another process's incident.
+    pub(crate) async fn update_incidents(&mut self, updates: Vec<(String, IncidentMember)>) {
+        let Some(store) = &mut self.store else {
+            return;
+        };
+        for (chat, member) in updates {
+            store.update_incident_member(&chat, &member).await;
+        }
+    }
+
+    /// When the incidents this process holds are next read (with `held`).
+    pub(crate) fn next_incident_read(&self, held: bool) -> Option<Instant> {
+        (held && self.store.is_some()).then_some(self.incidents_read + SYNC_INTERVAL)
+    }
+
+    /// The fleet's copy of an incident this process held at `seen`
+    /// (`None`: no fleet, or Redis did not answer).
+    pub(crate) async fn read_incident(&mut self, chat: &str, seen: u64) -> Option<HeldIncident> {
+        self.incidents_read = Instant::now();
+        self.store.as_mut()?.read_incident(chat, seen).await
     }
 
     /// Alerts carry buttons: tallies read the notes chat members added.

@@ -16,12 +16,10 @@ use crate::text::normalize::normalized;
 
 /// The fingerprint of a record.
 pub(crate) fn fingerprint(record: &Record) -> u64 {
-    let mut hash = Fnv::default();
     if record.family.is_some_and(|family| family.folded) {
-        hash.write(b"folded\0");
-        write_callsite(&mut hash, record);
-        return hash.finish();
+        return callsite_fingerprint(record);
     }
+    let mut hash = Fnv::default();
     if let Some(explicit) = &record.fingerprint {
         hash.write(b"explicit\0");
         hash.write(explicit.as_bytes());
@@ -48,6 +46,16 @@ pub(crate) fn fingerprint(record: &Record) -> u64 {
             write_error_value(&mut hash, value);
         }
     }
+    hash.finish()
+}
+
+/// The fingerprint of the record's callsite alone (level and location):
+/// a folded callsite's, and what counts as one problem towards an
+/// incident; the same in every process.
+pub(crate) fn callsite_fingerprint(record: &Record) -> u64 {
+    let mut hash = Fnv::default();
+    hash.write(b"folded\0");
+    write_callsite(&mut hash, record);
     hash.finish()
 }
 

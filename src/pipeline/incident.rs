@@ -16,13 +16,49 @@
 //!
 //! Critical alerts (panics) and manual alerts always get a message of
 //! their own and do not count towards an incident.
+//!
+//! With a fleet, the decision is the fleet's (`fleet::incidents` asks
+//! Redis, see [`FleetAdmission`]): one process holds the incident's message
+//! and the others tell Redis their problems and counts ([`IncidentMember`]),
+//! which the holder reads and shows.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
 
 use crate::alert::AlertLevel;
 use crate::chat::Target;
 use crate::render::incident::{IncidentLine, IncidentText};
+
+/// A problem of an incident as the fleet shares it (JSON in Redis).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct IncidentMember {
+    /// What counts as one problem (see [`Kind::problem`]).
+    pub(crate) problem: u64,
+    pub(crate) fingerprint: u64,
+    /// Sanitized.
+    pub(crate) title: String,
+    /// The level's label (`ERROR`).
+    pub(crate) level: String,
+    pub(crate) count: u64,
+    /// It has a message of its own.
+    pub(crate) own: bool,
+}
+
+/// What the fleet decided for a new problem.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))] // made by the Redis store
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FleetAdmission {
+    /// An alert of its own.
+    Own,
+    /// It opened the fleet's incident, held by this process: these are its
+    /// members (this problem last).
+    Opened(Vec<IncidentMember>),
+    /// It joined the open incident, held by this process (`mine`) or
+    /// another.
+    Joined { mine: bool },
+}
 
 /// When new kinds make an incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +94,9 @@ pub(crate) enum Admission {
     Opened(u64),
     /// It joined the open incident with this id: edit its message.
     Joined(u64),
+    /// It joined an incident another process of the fleet holds: nothing
+    /// to send here.
+    Elsewhere,
 }
 
 /// A new kind as the incident lists it.
@@ -93,6 +132,24 @@ struct Incident {
     message_id: Option<i64>,
     /// Changed since its message was last rendered.
     dirty: bool,
+    /// The fleet's incident this is (its chat key) and the version of it
+    /// last read, while this process holds it.
+    fleet: Option<(String, u64)>,
+}
+
+impl Incident {
+    /// A new kind joins: it is listed, and the incident stays open for
+    /// another window from now.
+    fn join(&mut self, kind: Kind, now: Instant) -> Admission {
+        self.last_joined = now;
+        self.dirty = true;
+        self.members.push(Member {
+            kind,
+            count: 1,
+            own_message: false,
+        });
+        Admission::Joined(self.id)
+    }
 }
 
 /// The pipeline's incidents.
@@ -103,6 +160,11 @@ pub(crate) struct Incidents {
     recent: VecDeque<(Instant, Kind)>,
     incidents: VecDeque<Incident>,
     next_id: u64,
+    /// Kinds of this process that live in another process's incident: the
+    /// chat key and the member, for their counts.
+    elsewhere: HashMap<u64, (String, IncidentMember)>,
+    /// Counts of those to tell the fleet.
+    updates: Vec<(String, IncidentMember)>,
 }
 
 impl Incidents {
@@ -112,7 +174,141 @@ impl Incidents {
             recent: VecDeque::new(),
             incidents: VecDeque::new(),
             next_id: 0,
+            elsewhere: HashMap::new(),
+            updates: Vec::new(),
         }
+    }
+
+    /// Whether incidents are on.
+    pub(crate) fn enabled(&self) -> bool {
+        self.config.after > 0
+    }
+
+    /// The rules the fleet decides by: the window, `after`.
+    pub(crate) fn config(&self) -> IncidentConfig {
+        self.config
+    }
+
+    /// A new kind alerts, as the fleet decided (`chat`: the fleet's key for
+    /// its destination).
+    pub(crate) fn admit_from_fleet(
+        &mut self,
+        kind: Kind,
+        answer: FleetAdmission,
+        chat: &str,
+        (now, wall): (Instant, SystemTime),
+    ) -> Admission {
+        match answer {
+            FleetAdmission::Own => Admission::Own,
+            FleetAdmission::Joined { mine: false } => {
+                let member = member_of(&kind, 1, false);
+                if self.elsewhere.len() >= 10_000 {
+                    self.elsewhere.clear();
+                }
+                self.elsewhere
+                    .insert(kind.fingerprint, (chat.to_owned(), member));
+                Admission::Elsewhere
+            }
+            FleetAdmission::Joined { mine: true } => {
+                if let Some(held) = self.held_mut(chat) {
+                    return held.join(kind, now);
+                }
+                self.open_for_fleet(kind, Vec::new(), chat, (now, wall))
+            }
+            FleetAdmission::Opened(members) => {
+                self.open_for_fleet(kind, members, chat, (now, wall))
+            }
+        }
+    }
+
+    fn open_for_fleet(
+        &mut self,
+        kind: Kind,
+        members: Vec<IncidentMember>,
+        chat: &str,
+        (now, wall): (Instant, SystemTime),
+    ) -> Admission {
+        let target = kind.target.clone();
+        let problem = kind.problem;
+        let id = self.push_incident(target.clone(), Vec::new(), (now, wall));
+        let Some(incident) = self.incidents.back_mut() else {
+            return Admission::Own; // just pushed: never
+        };
+        incident.fleet = Some((chat.to_owned(), 0));
+        for member in members.iter().filter(|m| m.problem != problem) {
+            incident.members.push(from_fleet(member, &target));
+        }
+        incident.members.push(Member {
+            kind,
+            count: 1,
+            own_message: false,
+        });
+        Admission::Opened(id)
+    }
+
+    /// Whether this process holds a fleet incident.
+    pub(crate) fn holds_any(&self) -> bool {
+        self.incidents
+            .iter()
+            .any(|incident| incident.fleet.is_some())
+    }
+
+    /// The fleet incidents this process holds: their chat key and the
+    /// version last read.
+    pub(crate) fn held(&self) -> Vec<(String, u64)> {
+        self.incidents
+            .iter()
+            .filter_map(|incident| incident.fleet.clone())
+            .collect()
+    }
+
+    /// What the fleet's copy of a held incident says (read at `version`):
+    /// members of other processes and their counts; `true` if it changed.
+    pub(crate) fn merge(&mut self, chat: &str, version: u64, members: &[IncidentMember]) -> bool {
+        let Some(incident) = self.held_mut(chat) else {
+            return false;
+        };
+        if let Some((_, seen)) = &mut incident.fleet {
+            *seen = version;
+        }
+        let target = incident.target.clone();
+        for member in members {
+            match incident
+                .members
+                .iter_mut()
+                .find(|m| m.kind.problem == member.problem)
+            {
+                Some(known) if known.count < member.count => {
+                    known.count = member.count;
+                    incident.dirty = true;
+                }
+                Some(_) => {}
+                None => {
+                    incident.members.push(from_fleet(member, &target));
+                    incident.dirty = true;
+                }
+            }
+        }
+        incident.dirty
+    }
+
+    /// The fleet's incident of `chat` is no longer this process's.
+    pub(crate) fn let_go(&mut self, chat: &str) {
+        if let Some(incident) = self.held_mut(chat) {
+            incident.fleet = None;
+        }
+    }
+
+    /// Counts to tell the fleet, of kinds in another process's incident.
+    pub(crate) fn take_updates(&mut self) -> Vec<(String, IncidentMember)> {
+        std::mem::take(&mut self.updates)
+    }
+
+    fn held_mut(&mut self, chat: &str) -> Option<&mut Incident> {
+        self.incidents
+            .iter_mut()
+            .rev()
+            .find(|incident| incident.fleet.as_ref().is_some_and(|(key, _)| key == chat))
     }
 
     /// Whether `fingerprint` is an incident's message id.
@@ -129,14 +325,7 @@ impl Incidents {
         if let Some(open) = self.incidents.iter_mut().find(|i| {
             i.target == kind.target && now.saturating_duration_since(i.last_joined) < window
         }) {
-            open.last_joined = now;
-            open.dirty = true;
-            open.members.push(Member {
-                kind,
-                count: 1,
-                own_message: false,
-            });
-            return Admission::Joined(open.id);
+            return open.join(kind, now);
         }
         self.recent
             .retain(|(when, _)| now.saturating_duration_since(*when) < window);
@@ -183,6 +372,15 @@ impl Incidents {
             count: 1,
             own_message: false,
         });
+        Admission::Opened(self.push_incident(target, members, (now, wall)))
+    }
+
+    fn push_incident(
+        &mut self,
+        target: Target,
+        members: Vec<Member>,
+        (now, wall): (Instant, SystemTime),
+    ) -> u64 {
         self.next_id += 1;
         let id = ID_MARK | (self.next_id & 0x0000_0fff_ffff_ffff);
         if self.incidents.len() >= KEPT {
@@ -196,13 +394,21 @@ impl Incidents {
             members,
             message_id: None,
             dirty: false,
+            fleet: None,
         });
-        Admission::Opened(id)
+        id
     }
 
     /// A kind's tally: its count in the incidents that list it. `true` if
     /// the kind has no message of its own (the incident is all it has).
     pub(crate) fn tally(&mut self, fingerprint: u64, total: u64) -> Option<bool> {
+        if let Some((chat, member)) = self.elsewhere.get_mut(&fingerprint) {
+            if member.count < total {
+                member.count = total;
+                self.updates.push((chat.clone(), member.clone()));
+            }
+            return Some(true);
+        }
         let mut listed = None;
         for incident in &mut self.incidents {
             for member in &mut incident.members {
@@ -250,6 +456,36 @@ impl Incidents {
         incident.dirty = false;
         Some((incident.target.clone(), text_of(incident)))
     }
+}
+
+fn member_of(kind: &Kind, count: u64, own: bool) -> IncidentMember {
+    IncidentMember {
+        problem: kind.problem,
+        fingerprint: kind.fingerprint,
+        title: kind.title.clone(),
+        level: kind.level.label().to_owned(),
+        count,
+        own,
+    }
+}
+
+fn from_fleet(member: &IncidentMember, target: &Target) -> Member {
+    Member {
+        kind: Kind {
+            fingerprint: member.fingerprint,
+            problem: member.problem,
+            title: member.title.clone(),
+            level: AlertLevel::parse(&member.level).unwrap_or(AlertLevel::Error),
+            target: target.clone(),
+        },
+        count: member.count,
+        own_message: member.own,
+    }
+}
+
+/// A new kind's member for the fleet (a line of the incident).
+pub(crate) fn new_member(kind: &Kind) -> IncidentMember {
+    member_of(kind, 1, false)
 }
 
 fn text_of(incident: &Incident) -> IncidentText<'_> {

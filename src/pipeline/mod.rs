@@ -22,7 +22,11 @@
 //! 7. render (`crate::render`) and address: the pages of the alert.
 //!
 //! [`notices`] holds what the pipeline says besides alerts: notices, hook
-//! panics, the dark notice, and where messages go.
+//! panics, the dark notice, and where messages go. Between 6 and 7, a new
+//! kind may be named in an incident instead of alerting on its own
+//! ([`incident`], and `outbreak` for the stage and its messages); a
+//! callsite with many different messages is folded into one kind
+//! ([`fold`], decided at the gate).
 
 pub(crate) mod dedup;
 pub(crate) mod digest;
@@ -34,6 +38,7 @@ pub(crate) mod hook;
 pub(crate) mod incident;
 pub(crate) mod mutes;
 pub(crate) mod notices;
+mod outbreak;
 pub(crate) mod settle;
 
 use std::sync::Arc;
@@ -48,11 +53,9 @@ use crate::fleet::claim::Claim;
 use crate::gate::{FleetHeadings, OpenKind, OpenKinds, RepeatGate};
 use crate::hooks::BeforeSend;
 use crate::record::http::span_key;
-use crate::record::{Occurrence, Origin, Record};
+use crate::record::{Occurrence, Record};
 use crate::render::alert::{response_title, slow_message, slow_title};
-use crate::render::{
-    self, render_digest, render_record, render_tally, Identity, Limits, RenderContext,
-};
+use crate::render::{render_digest, render_record, render_tally, Identity, Limits, RenderContext};
 use crate::report::Reporter;
 use crate::sanitize::Sanitizer;
 use crate::stats::{Counters, Outcome};
@@ -65,7 +68,7 @@ use dedup::{Dedup, Verdict};
 use digest::{Digest, Route, Totals};
 use fold::Folds;
 use hook::HookVerdict;
-use incident::{Admission, Incidents};
+use incident::{Admission, FleetAdmission, Incidents};
 
 /// What the pipeline is configured with: each stage's own configuration
 /// (the builder holds it as options are set).
@@ -234,7 +237,7 @@ impl Pipeline {
         &mut self,
         mut record: Record,
         key: Option<u64>,
-        claim: Claim,
+        (claim, incident): (Claim, Option<FleetAdmission>),
     ) -> Prepared {
         if let Some(dropped) = self.run_hook(&mut record) {
             return dropped;
@@ -257,7 +260,7 @@ impl Pipeline {
         if !self.route(&mut record) {
             return prepared;
         }
-        prepared.messages = match self.admit_to_incident(&record, fingerprint_of_new) {
+        prepared.messages = match self.admit_to_incident(&record, fingerprint_of_new, incident) {
             Admission::Own => self.render_alert(&record, fingerprint_of_new),
             Admission::Opened(id) => self.render_incident(id),
             Admission::Joined(_) => {
@@ -265,59 +268,13 @@ impl Pipeline {
                 self.counters.settle(Outcome::Deduplicated, 1);
                 self.incident_edits()
             }
+            Admission::Elsewhere => {
+                // Named in another process's incident.
+                self.counters.settle(Outcome::Deduplicated, 1);
+                Vec::new()
+            }
         };
         prepared
-    }
-
-    /// Whether a new kind alerts on its own or in an incident (only
-    /// events do: a manual alert is always its own).
-    fn admit_to_incident(&mut self, record: &Record, fingerprint: Option<u64>) -> Admission {
-        let (Some(fingerprint), Occurrence::Alert, Origin::Event(_)) =
-            (fingerprint, &record.occurrence, &record.origin)
-        else {
-            return Admission::Own;
-        };
-        let kind = incident::Kind {
-            fingerprint,
-            problem: record.family.map_or(fingerprint, |family| family.key.0),
-            title: title_of(record),
-            level: record.level,
-            target: self.addresses.routes.target(record.level),
-        };
-        self.incidents
-            .admit(kind, self.clock.now(), self.clock.wall())
-    }
-
-    /// The first message of incident `id`; it settles the record that
-    /// opened it.
-    fn render_incident(&mut self, id: u64) -> Vec<Message> {
-        let ctx = self.config.render_context(0);
-        let Some((target, text)) = self.incidents.text(id) else {
-            return Vec::new();
-        };
-        let html = render::incident::render_incident(&text, &ctx);
-        let heading = Heading::new(text.level, "Incident");
-        let mut message = Message::page(text.level, heading.title, &target, html);
-        message.silent = text.level.is_silent();
-        message.records = 1;
-        message.fingerprint = Some(id);
-        vec![message]
-    }
-
-    /// Edits of the delivered incidents that changed.
-    fn incident_edits(&mut self) -> Vec<Message> {
-        let ctx = self.config.render_context(0);
-        self.incidents
-            .take_edits()
-            .into_iter()
-            .map(|(message_id, target, text)| {
-                let html = render::incident::render_incident(&text, &ctx);
-                let mut edit = Message::page(text.level, "Incident".to_owned(), &target, html);
-                edit.silent = true;
-                edit.edit = Some(message_id);
-                edit
-            })
-            .collect()
     }
 
     /// Stage 2: `before_send`; what the record produced instead if the hook

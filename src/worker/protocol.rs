@@ -73,6 +73,9 @@ impl Worker {
         let window = self.pipeline.close_window();
         self.share_window(window).await;
         self.send_fleet_digests(true).await;
+        // What other processes added to the incidents this one holds since
+        // the last read: its last edits.
+        self.refresh_incidents().await;
         self.shutdown_notice_due = self.config.shutdown_notice;
     }
 

@@ -1,6 +1,7 @@
 //! One record through the pipeline, and the repeats the layer counted at
 //! the gate.
 
+use crate::fleet::HeldIncident;
 use crate::pipeline::Tally;
 use crate::record::Record;
 
@@ -15,7 +16,9 @@ impl Worker {
         self.reserve.give_back(&record);
         let key = self.pipeline.dedup_key(&record);
         let claim = self.fleet.claim(key).await;
-        let prepared = self.pipeline.prepare(record, key, claim);
+        let question = self.pipeline.incident_question(&record, key, claim);
+        let incident = self.fleet.incident(question).await;
+        let prepared = self.pipeline.prepare(record, key, (claim, incident));
         self.enqueue(prepared.messages);
         self.send_tallies(prepared.tallies).await;
     }
@@ -58,5 +61,22 @@ impl Worker {
         self.fleet.complete(&mut tallies).await;
         let messages = self.pipeline.render_tallies(tallies);
         self.enqueue(messages);
+        let updates = self.pipeline.take_incident_updates();
+        self.fleet.update_incidents(updates).await;
+    }
+
+    /// Reads the fleet's copy of the incidents this process holds, and
+    /// edits their messages with what other processes added.
+    pub(super) async fn refresh_incidents(&mut self) {
+        for (chat, seen) in self.pipeline.held_incidents() {
+            match self.fleet.read_incident(&chat, seen).await {
+                Some(HeldIncident::NotMine) => self.pipeline.let_go_of_incident(&chat),
+                Some(HeldIncident::Changed(version, members)) => {
+                    let edits = self.pipeline.merge_incident(&chat, version, &members);
+                    self.enqueue(edits);
+                }
+                Some(HeldIncident::Unchanged) | None => {}
+            }
+        }
     }
 }

@@ -68,6 +68,8 @@ const TASKS: &[Task] = &[
     Task::runs(Worker::window_due, |w| Box::pin(w.tick())),
     // Repeats counted for other processes' alerts, batched for Redis.
     Task::runs(Worker::fleet_sync_due, |w| Box::pin(w.sync_fleet())),
+    // What other processes added to the fleet incidents this one holds.
+    Task::runs(Worker::incidents_due, |w| Box::pin(w.refresh_incidents())),
     // `Stats` and `Health` in the application's metrics (feature `metrics`).
     Task::runs(Worker::metrics_due, |w| Box::pin(w.publish_metrics())),
     // A reminder on stderr while the main chat is dark.
@@ -138,6 +140,11 @@ impl Worker {
     /// flush waits: see `Worker::sync_fleet_for_flush`).
     fn fleet_sync_due(&self, _: Instant) -> Option<Due> {
         self.fleet.next_sync().map(Due::Real)
+    }
+
+    fn incidents_due(&self, _: Instant) -> Option<Due> {
+        let held = self.pipeline.holds_incidents();
+        self.fleet.next_incident_read(held).map(Due::Real)
     }
 
     /// Busy (a request in flight or messages queued), the loop does not

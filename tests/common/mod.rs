@@ -264,6 +264,38 @@ pub fn child(module: &str, test: &str) -> std::process::Command {
     command
 }
 
+/// In a child process of a fleet test: a builder with the default
+/// settings, pointed at the mock and the Redis its parent named in
+/// `{var}_TOKEN`, `{var}_API_URL` and `{var}_REDIS_URL`; Redis calls bounded
+/// generously (the machine may be loaded), pacing off (the subject is the
+/// fleet, not Telegram's limits).
+pub fn fleet_child_builder(var: &str) -> Builder {
+    let env = |name: &str| {
+        let name = format!("{var}_{name}");
+        std::env::var(&name).unwrap_or_else(|_| panic!("{name} is not set"))
+    };
+    TelegramLayer::builder()
+        .bot_token(env("TOKEN"))
+        .chat_id(CHAT)
+        .api_url(env("API_URL"))
+        .fleet(|f| f.redis_url(env("REDIS_URL")))
+        .fleet(|f| f.timeout(Duration::from_secs(2)))
+        .delivery(|d| d.pacing(Pacing::disabled()))
+}
+
+/// The environment [`fleet_child_builder`] reads, for the child `command`.
+pub fn point_child_at(
+    command: &mut std::process::Command,
+    var: &str,
+    mock: &MockTelegram,
+    redis_url: &str,
+) {
+    command
+        .env(format!("{var}_TOKEN"), mock.token())
+        .env(format!("{var}_API_URL"), mock.url())
+        .env(format!("{var}_REDIS_URL"), redis_url);
+}
+
 /// In a child process of a fleet test: says everything was emitted, then
 /// waits until the parent says go (so that no process stops before every
 /// one has emitted).

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use tracing_subscriber::prelude::*;
 use tracing_telegram::testing::MockTelegram;
-use tracing_telegram::{Pacing, TelegramLayer};
 
 use crate::common;
 use crate::variants::{import_rejected, largest_count};
@@ -21,17 +20,8 @@ const PER_PROCESS: u64 = 50_000;
 #[test]
 #[ignore = "run by a_fleet_storm_costs_redis_a_few_commands in child processes"]
 fn child_storms() {
-    let env = |name: &str| std::env::var(name).expect(name);
-    let offset: u64 = env("STORM_OFFSET").parse().unwrap();
-    let (layer, guard) = TelegramLayer::builder()
-        .bot_token(env("STORM_TOKEN"))
-        .chat_id(common::CHAT)
-        .api_url(env("STORM_API_URL"))
-        .fleet(|f| f.redis_url(env("STORM_REDIS_URL")))
-        .fleet(|f| f.timeout(Duration::from_secs(2)))
-        .delivery(|d| d.pacing(Pacing::disabled()))
-        .build()
-        .unwrap();
+    let offset: u64 = std::env::var("STORM_OFFSET").unwrap().parse().unwrap();
+    let (layer, guard) = common::fleet_child_builder("STORM").build().unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {
         for n in 0..PER_PROCESS {
@@ -70,11 +60,8 @@ fn a_fleet_storm_costs_redis_a_few_commands_and_makes_one_alert() {
     let children: Vec<Child> = (0..2)
         .map(|process| {
             let mut command = common::child(module_path!(), "child_storms");
-            command
-                .env("STORM_TOKEN", mock.token())
-                .env("STORM_API_URL", mock.url())
-                .env("STORM_REDIS_URL", redis.url())
-                .env("STORM_OFFSET", (process * PER_PROCESS).to_string());
+            common::point_child_at(&mut command, "STORM", &mock, &redis.url());
+            command.env("STORM_OFFSET", (process * PER_PROCESS).to_string());
             common::spawn_piped(&mut command)
         })
         .collect();

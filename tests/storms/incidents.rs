@@ -11,17 +11,23 @@ use tracing_telegram::Pacing;
 
 use crate::common;
 
-/// Forty components, each failing from a callsite of its own.
+/// Forty components, each failing from a callsite of its own (each with a
+/// target of its own too: macro-made callsites share a line, and a
+/// callsite is told apart by target, file and line in every process).
 macro_rules! components {
     ($($name:ident)*) => {
-        const NAMES: &[&str] = &[$(stringify!($name)),*];
+        pub const NAMES: &[&str] = &[$(stringify!($name)),*];
 
-        fn component_fails(n: usize, attempt: u64) {
+        pub fn component_fails(n: usize, attempt: u64) {
             let mut callsites: [fn(u64); 40] = [|_| {}; 40];
             let mut i = 0;
             $(
                 callsites[i] = |attempt| {
-                    tracing::error!(attempt, concat!(stringify!($name), " is down"))
+                    tracing::error!(
+                        target: concat!("shop::", stringify!($name)),
+                        attempt,
+                        concat!(stringify!($name), " is down")
+                    )
                 };
                 i += 1;
             )*
@@ -33,7 +39,7 @@ macro_rules! components {
 components!(billing search ledger inventory payments shipping refunds invoices mailer sessions carts catalog pricing reviews ratings accounts profiles avatars uploads thumbnails
     exports imports reports webhooks scheduler queue cache gateway auth tokens audit metrics notifier sms push chat geo tax fraud loyalty);
 
-const COMPONENTS: usize = 40;
+pub const COMPONENTS: usize = 40;
 const ROUNDS: u64 = 25;
 
 #[test]

@@ -6,6 +6,7 @@ mod common;
 
 mod chaos;
 mod dedup;
+mod fleet_incident;
 mod fleet_storm;
 mod incidents;
 mod news_first;

@@ -35,7 +35,9 @@ use crate::pipeline::IncidentConfig;
 /// outbreak with its count, edited as more kinds join (each within the
 /// window of the last) and as they repeat. Kinds that join are not sent on
 /// their own (their records count as deduplicated); Critical alerts
-/// (panics) and manual alerts always are.
+/// (panics) and manual alerts always are. With Redis the fleet decides
+/// together: one incident for the fleet, sent and edited by the process
+/// that opened it, the others adding their problems and counts to it.
 #[derive(Debug, Clone, Copy, Default)]
 #[must_use]
 pub struct Storms {
