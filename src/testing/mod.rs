@@ -142,6 +142,19 @@ impl SentMessage {
         }
     }
 
+    /// The largest count it shows (`×N`: a tally, an incident's line), if
+    /// any: in a storm, how big the chat says it was.
+    pub fn largest_count(&self) -> Option<u64> {
+        self.plain_text()
+            .split('×')
+            .skip(1)
+            .filter_map(|rest| {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            })
+            .max()
+    }
+
     /// The visible length in UTF-16 code units, as Telegram counts it.
     pub fn visible_units(&self) -> usize {
         self.plain_text().encode_utf16().count()
@@ -438,6 +451,17 @@ impl MockTelegram {
             chats: HashMap::new(),
             global: pacing.global.map(Window::exact),
         });
+    }
+
+    /// How many times the chat notified (messages sent without
+    /// `disable_notification`): in a storm, how often the phone rang.
+    pub fn notifications(&self) -> usize {
+        self.shared
+            .lock()
+            .messages
+            .iter()
+            .filter(|message| !message.disable_notification)
+            .count()
     }
 
     /// The number of requests answered with `status`.
