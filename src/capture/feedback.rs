@@ -1,40 +1,25 @@
-//! The feedback-loop guard: the worker's own HTTP and Redis stack (and this
-//! crate) never produce alerts, or an error while sending an alert would
-//! produce another alert. The worker's thread is ignored as a whole too
-//! (see `channel::on_worker_thread`).
+//! The feedback-loop guard, by origin: an error of the HTTP or Redis stack
+//! while the worker sends an alert must not become another alert. What
+//! the worker's threads emit never reaches a subscriber at all (their
+//! default dispatcher is a no-op, see `channel::mark_worker_thread`), so
+//! the same stack used by the application — its own `reqwest` client, its
+//! Redis cache — alerts like any code: the guard is about *where* an event
+//! comes from, not its target. Only this crate's own target is refused
+//! wherever it comes from.
 
-/// Targets whose events never become alerts: this crate and the stack its
-/// worker talks through. Their events would otherwise feed back into the
-/// layer (an HTTP error while sending an alert producing another alert).
-const INTERNAL_TARGETS: &[&str] = &[
-    "tracing_telegram",
-    "reqwest",
-    "hyper",
-    "hyper_util",
-    "h2",
-    "rustls",
-    "tokio",
-    "mio",
-    "want",
-    "redis",
-];
+/// The crate's own target: never an alert.
+const OWN_TARGET: &str = "tracing_telegram";
 
-/// Whether events of `target` come from this crate or the stack its worker
-/// talks through.
+/// Whether events of `target` come from this crate.
 pub(crate) fn is_internal_target(target: &str) -> bool {
     // Every event at a captured level asks: most targets are rejected by
     // their first letter.
-    if !matches!(
-        target.as_bytes().first(),
-        Some(b'h' | b'm' | b'r' | b't' | b'w')
-    ) {
+    if target.as_bytes().first() != Some(&b't') {
         return false;
     }
-    INTERNAL_TARGETS.iter().any(|internal| {
-        target
-            .strip_prefix(internal)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
-    })
+    target
+        .strip_prefix(OWN_TARGET)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
 }
 
 #[cfg(test)]
@@ -42,15 +27,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn internal_targets_match_whole_path_segments() {
-        assert!(is_internal_target("hyper"));
-        assert!(is_internal_target("hyper::proto::h1"));
+    fn only_the_crates_own_target_is_internal() {
+        assert!(is_internal_target("tracing_telegram"));
         assert!(is_internal_target("tracing_telegram::worker"));
-        assert!(!is_internal_target("hyperion"));
-        assert!(!is_internal_target("tower_http::trace::on_failure"));
-        assert!(!is_internal_target("my_app::redis_cache"));
-        for internal in INTERNAL_TARGETS {
-            assert!(is_internal_target(internal), "{internal}");
+        assert!(!is_internal_target("tracing_telegram_extra"));
+        // The application's own HTTP and Redis stack alerts like any code.
+        for theirs in [
+            "hyper::proto::h1",
+            "hyper_util::client",
+            "reqwest",
+            "redis",
+            "tokio",
+        ] {
+            assert!(!is_internal_target(theirs), "{theirs}");
         }
+        assert!(!is_internal_target("tower_http::trace::on_failure"));
     }
 }

@@ -39,10 +39,21 @@ thread_local! {
     static ON_WORKER_THREAD: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Marks the calling thread as the worker's.
+/// Marks the calling thread as the worker's (its own, and the threads of
+/// its runtime): nothing that happens there is captured, and nothing it
+/// emits reaches the application's subscriber — its default dispatcher is
+/// a no-op for good. The HTTP and Redis stack the worker talks through logs
+/// at TRACE and DEBUG on every request: those lines are not the
+/// application's, and an error among them while sending an alert must not
+/// become another alert. (What the crate has to say goes through its
+/// reporter, on stderr.)
 pub(crate) fn mark_worker_thread() {
     // During thread teardown the slot may be gone; nothing to mark then.
     let _ = ON_WORKER_THREAD.try_with(|flag| flag.set(true));
+    let silence = tracing_core::dispatcher::set_default(&tracing_core::Dispatch::none());
+    // Kept for the thread's life: dropping the guard would restore the
+    // application's dispatcher.
+    std::mem::forget(silence);
 }
 
 /// Whether the calling thread is the worker's.

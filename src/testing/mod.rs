@@ -341,8 +341,15 @@ impl MockTelegram {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let url = format!("http://{}", listener.local_addr()?);
+        // The mock's own HTTP stack logs nothing into the test's subscriber.
+        let silence = || {
+            std::mem::forget(tracing_core::dispatcher::set_default(
+                &tracing_core::Dispatch::none(),
+            ));
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .on_thread_start(silence)
             .build()?;
         let shared = Arc::new(Shared {
             token: token.to_owned(),
@@ -361,6 +368,7 @@ impl MockTelegram {
         let thread = std::thread::Builder::new()
             .name("mock-telegram".to_owned())
             .spawn(move || {
+                silence();
                 runtime.block_on(async move {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         return;

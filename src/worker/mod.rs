@@ -86,6 +86,8 @@ pub(crate) fn spawn(
 ) -> Result<JoinHandle<()>, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // The runtime's blocking threads (DNS lookups) are the worker's too.
+        .on_thread_start(mark_worker_thread)
         .build()
         .map_err(Error::Worker)?;
     let worker = Worker::new(setup, inbox);
