@@ -23,6 +23,21 @@ pub const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(2);
 ///
 /// After shutdown, the layer stays installed but drops (and counts) whatever
 /// it captures.
+///
+/// `std::process::exit` runs no destructors: the guard is not dropped, and
+/// what was logged just before is lost with the process. Shut down first:
+///
+/// ```no_run
+/// # use std::time::Duration;
+/// # let (_layer, guard) = tracing_telegram::TelegramLayer::builder()
+/// #     .bot_token("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
+/// #     .chat_id(-100)
+/// #     .build::<tracing_subscriber::Registry>()
+/// #     .unwrap();
+/// tracing::error!("config invalid: cannot start");
+/// guard.shutdown(Duration::from_secs(5)); // delivered, or counted as failed
+/// std::process::exit(1);
+/// ```
 #[must_use = "dropping the guard shuts down the worker: keep it alive for as long as alerts should be sent"]
 #[derive(Debug)]
 pub struct TelegramGuard {

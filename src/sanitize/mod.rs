@@ -153,21 +153,16 @@ const BUILT_IN: &[BuiltIn] = &[
         replace: |c| format!("{}{REDACTED}", &c[1]),
     },
     BuiltIn {
+        // `Cookie: a=b; c=d` as a header line, and `"cookie": "a=b; c=d"`
+        // as a `HeaderMap` (or any map) prints it with `{:?}`.
         name: "cookie header",
-        pattern: r"(?im)((?-u:\b)(?:set-)?cookie\s*:\s*)[^\r\n]+",
-        replace: |c| format!("{}{REDACTED}", &c[1]),
+        pattern: r#"(?im)((?-u:\b)(?:set-)?cookie["']?\s*:\s*)(?:"[^"]*"|'[^']*'|[^\r\n]+)"#,
+        replace: redact_value,
     },
     BuiltIn {
         name: "key = value secret",
         pattern: r#"(?i)((?-u:\b)[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|credentials?|(?:api|access|secret|private|auth|encryption|signing|master)[_-]?key)["']?\s*(?:=>|=|:)\s*(?:Some\()?)(?:"[^"]*"|'[^']*'|[^\s"',;&)}\]]+)"#,
-        replace: |c| {
-            let value_start = c[1].len();
-            let quote = c[0][value_start..].chars().next();
-            match quote {
-                Some(q @ ('"' | '\'')) => format!("{}{q}{REDACTED}{q}", &c[1]),
-                _ => format!("{}{REDACTED}", &c[1]),
-            }
-        },
+        replace: redact_value,
     },
     BuiltIn {
         name: "payment card number (Luhn-valid)",
@@ -186,6 +181,15 @@ const BUILT_IN: &[BuiltIn] = &[
         },
     },
 ];
+
+/// A value after its name (group 1) redacted, its quotes kept.
+fn redact_value(c: &regex::Captures<'_>) -> String {
+    let value_start = c[1].len();
+    match c[0][value_start..].chars().next() {
+        Some(q @ ('"' | '\'')) => format!("{}{q}{REDACTED}{q}", &c[1]),
+        _ => format!("{}{REDACTED}", &c[1]),
+    }
+}
 
 /// The e-mail rule, off unless [`Sanitizer::redact_emails`] is set.
 const EMAIL: BuiltIn = BuiltIn {

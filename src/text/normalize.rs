@@ -48,16 +48,24 @@ pub(crate) fn normalized_bytes(bytes: &[u8], mut emit: impl FnMut(&[u8])) {
         if class == PLAIN {
             i += 1;
         } else if class == QUOTE {
-            // A quoted value: skip to the closing quote (or give up).
+            // A quoted value: skip to the closing quote (or give up). A
+            // quoted phrase (with a space) is an error's text, kept with its
+            // numbers and ids folded: "order store unavailable" and
+            // "payment upstream down" are two failures.
             emit_run(bytes, literal, i, &mut emit);
-            emit(b"?");
-            match closing_quote(bytes, i + 1, byte) {
-                Some(close) => {
-                    i = close + 1;
-                    literal = i;
-                }
-                None => return,
+            let Some(close) = closing_quote(bytes, i + 1, byte) else {
+                return;
+            };
+            let inside = &bytes[i + 1..close];
+            if inside.contains(&b' ') {
+                emit(&bytes[i..=i]);
+                fold_tokens(inside, &mut emit);
+                emit(&bytes[close..=close]);
+            } else {
+                emit(b"?");
             }
+            i = close + 1;
+            literal = i;
         } else {
             let (end, volatile) = scan_token(bytes, i);
             if volatile {
@@ -69,6 +77,26 @@ pub(crate) fn normalized_bytes(bytes: &[u8], mut emit: impl FnMut(&[u8])) {
         }
     }
     emit_run(bytes, literal, bytes.len(), &mut emit);
+}
+
+/// The inside of a quoted phrase: numbers and ids folded, quotes of
+/// another kind kept as they are.
+fn fold_tokens(bytes: &[u8], emit: &mut impl FnMut(&[u8])) {
+    let (mut literal, mut i) = (0, 0);
+    while let Some(&byte) = bytes.get(i) {
+        if BYTE_CLASS[usize::from(byte)] != HEX_DIGIT {
+            i += 1;
+            continue;
+        }
+        let (end, volatile) = scan_token(bytes, i);
+        if volatile {
+            emit_run(bytes, literal, i, emit);
+            emit(b"#");
+            literal = end;
+        }
+        i = end;
+    }
+    emit_run(bytes, literal, bytes.len(), emit);
 }
 
 /// Whether `bytes` holds a digit or a quote (`"`, `'`, `` ` ``), read eight
@@ -235,27 +263,20 @@ mod tests {
                         .take(201)
                         .find(|(_, inner)| *inner == c)
                         .map(|(i, _)| i);
-                    emit("?");
-                    match close {
-                        Some(i) => rest = &body[i + c.len_utf8()..],
-                        None => return,
+                    let Some(i) = close else {
+                        return;
+                    };
+                    let inside = &body[..i];
+                    if inside.contains(' ') {
+                        emit(&rest[..c.len_utf8()]);
+                        reference_tokens(inside, &mut emit);
+                        emit(&rest[..c.len_utf8()]);
+                    } else {
+                        emit("?");
                     }
+                    rest = &body[i + c.len_utf8()..];
                 }
-                c if c.is_ascii_hexdigit() => {
-                    let end = rest
-                        .bytes()
-                        .position(|b| !(b.is_ascii_hexdigit() || matches!(b, b'-' | b'.' | b'_')))
-                        .unwrap_or(rest.len());
-                    let token = &rest[..end];
-                    let has_digit = token.bytes().any(|b| b.is_ascii_digit());
-                    let volatile = has_digit
-                        && (token
-                            .bytes()
-                            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'_')
-                            || token.len() >= 8);
-                    emit(if volatile { "#" } else { token });
-                    rest = &rest[end..];
-                }
+                c if c.is_ascii_hexdigit() => rest = reference_hex(rest, &mut emit),
                 c => {
                     let end = rest
                         .char_indices()
@@ -266,6 +287,38 @@ mod tests {
                     emit(&rest[..end]);
                     rest = &rest[end..];
                 }
+            }
+        }
+    }
+
+    /// A token of hex digits and separators at the start of `rest`: `#` if
+    /// volatile, else as it is; the text after it.
+    fn reference_hex<'a>(rest: &'a str, emit: &mut impl FnMut(&str)) -> &'a str {
+        let end = rest
+            .bytes()
+            .position(|b| !(b.is_ascii_hexdigit() || matches!(b, b'-' | b'.' | b'_')))
+            .unwrap_or(rest.len());
+        let token = &rest[..end];
+        let has_digit = token.bytes().any(|b| b.is_ascii_digit());
+        let volatile = has_digit
+            && (token
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b'_')
+                || token.len() >= 8);
+        emit(if volatile { "#" } else { token });
+        &rest[end..]
+    }
+
+    /// The inside of a quoted phrase, as [`reference`] reads text, quotes
+    /// taken as plain characters.
+    fn reference_tokens(text: &str, emit: &mut impl FnMut(&str)) {
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            if c.is_ascii_hexdigit() {
+                rest = reference_hex(rest, emit);
+            } else {
+                emit(&rest[..c.len_utf8()]);
+                rest = &rest[c.len_utf8()..];
             }
         }
     }
@@ -315,5 +368,22 @@ mod tests {
         );
         assert_eq!(normalize("hash deadbeef12 vs cafe"), "hash # vs cafe");
         assert_ne!(normalize("payment failed"), normalize("payment refused"));
+    }
+
+    #[test]
+    fn quoted_phrases_stay_apart_and_quoted_ids_fold() {
+        // actix-web's `ErrorInternalServerError("…")`, as its Debug quotes it.
+        assert_ne!(
+            normalize(r#"Internal("order store unavailable")"#),
+            normalize(r#"Internal("payment upstream down")"#)
+        );
+        assert_eq!(
+            normalize(r#"Internal("order 42 not found")"#),
+            r#"Internal("order # not found")"#
+        );
+        assert_eq!(
+            normalize(r#"no user "u-550e8400-e29b" in 'eu-1'"#),
+            "no user ? in ?"
+        );
     }
 }

@@ -184,6 +184,43 @@ fn ordinary_text_survives_unchanged() {
     }
 }
 
+/// A `HeaderMap` logged with `?headers`, as services do when a call fails:
+/// every credential in it is redacted, cookies included (their values in the
+/// map's Debug shape), while the harmless headers stay readable.
+#[test]
+fn a_logged_header_map_keeps_no_credential() {
+    use axum::http::{HeaderMap, HeaderValue};
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = common::default_builder(&mock).build().unwrap();
+    let mut headers = HeaderMap::new();
+    let mut set = |name: &'static str, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set("cookie", "session=b712f1c9d8e7a6; theme=dark");
+    set("set-cookie", "refresh=9f8e7d6c5b4a; HttpOnly");
+    set(
+        "authorization",
+        "Bearer eyJhbGciOi.eyJzdWIiOiIx.c2lnbmF0dXJl",
+    );
+    set("x-api-key", "k_live_83ba7c0d2e");
+    set("user-agent", "billing-client/1.4");
+    run_with(layer, guard, || {
+        error!(?headers, "upstream rejected the request");
+    });
+    let text = mock.messages()[0].plain_text();
+    for secret in [
+        "b712f1c9d8e7a6",
+        "theme=dark",
+        "9f8e7d6c5b4a",
+        "eyJzdWIiOiIx",
+        "83ba7c0d2e",
+    ] {
+        assert!(!text.contains(secret), "{secret} leaked:\n{text}");
+    }
+    assert!(text.contains(r#""cookie": "***""#), "{text}");
+    assert!(text.contains("billing-client/1.4"), "{text}");
+}
+
 #[test]
 fn sensitive_field_names_are_redacted_whatever_the_value() {
     let mock = MockTelegram::start().unwrap();
