@@ -66,7 +66,11 @@ impl TelegramLayer {
             return;
         }
         let keys = match self.try_gate(event, ctx) {
-            Gate::Counted | Gate::Hidden => return,
+            Gate::Counted => {
+                self.mark_requests_reported(event, ctx);
+                return;
+            }
+            Gate::Hidden => return,
             Gate::Missed(keys) => keys,
         };
         let spans = match ctx.event_scope(event) {
@@ -117,6 +121,9 @@ impl TelegramLayer {
             family: keys.family,
             log: collector.log,
         };
+        if occurrence == Occurrence::Alert {
+            self.mark_requests_reported(event, ctx);
+        }
         // Reserved before it is queued: from now on the kind's repeats are
         // counted at the gate, even before the worker gets to this record,
         // so a flood of one failure never fills the queue.

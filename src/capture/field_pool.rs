@@ -46,6 +46,11 @@ impl PooledFields {
         Arc::clone(&self.0)
     }
 
+    /// The fields, to read.
+    pub(crate) fn get(&self) -> &Fields {
+        &self.0
+    }
+
     /// The fields, to change (copied first if a record holds them).
     pub(crate) fn make_mut(&mut self) -> &mut Fields {
         Arc::make_mut(&mut self.0)

@@ -25,10 +25,11 @@ use crate::text::Text;
 use super::field_pool::{self, PooledFields};
 use super::fields::FieldCollector;
 use super::otel::OtelSource;
+use super::request::{failing, Failed};
 use super::shape::SpanShape;
 use super::skip::SkipRules;
 use super::slow::{settle_unit, SlowRules};
-use super::span_state::{span_records, LayerId, SpanState, SpanStates};
+use super::span_state::{span_records, LayerId, RequestWatch, SpanState, SpanStates};
 use super::timing::Timing;
 use super::wants::{TelegramFilter, Wants};
 use super::CaptureConfig;
@@ -75,6 +76,13 @@ impl Clone for TelegramLayer {
     }
 }
 
+/// What a closing span has to report: a failing request (its fields and
+/// how it failed), and a slow span (its fields, verdict and the time).
+type CloseVerdicts = (
+    Option<Failed>,
+    Option<(Option<Arc<Fields>>, SlowSpan, Instant)>,
+);
+
 /// Everything the layer's callbacks consult.
 #[derive(Debug, Default)]
 pub(super) struct LayerRules {
@@ -89,6 +97,9 @@ pub(super) struct LayerRules {
     pub(super) gate: Option<Arc<RepeatGate>>,
     /// Skipped spans alive now (see `SkipMark`).
     pub(super) skipped_alive: Arc<AtomicUsize>,
+    /// HTTP request spans alive now (see `RequestWatch`): while none is, a
+    /// repeat counted at the gate need not look for one around it.
+    pub(super) requests_alive: Arc<AtomicUsize>,
 }
 
 impl TelegramLayer {
@@ -144,6 +155,7 @@ impl TelegramLayer {
                 capture_backtrace,
                 gate,
                 skipped_alive: Arc::default(),
+                requests_alive: Arc::default(),
             }),
             wants,
             otel: OtelSource::default(),
@@ -222,6 +234,9 @@ impl TelegramLayer {
             skipped: None,
             fields: PooledFields::new(buffer),
             timing,
+            request: shape
+                .http_request
+                .then(|| RequestWatch::new(&self.rules.requests_alive)),
         }
     }
 }
@@ -308,7 +323,14 @@ where
         let Some(span) = ctx.span(&id) else {
             return;
         };
-        let Some((fields, mut slow, now)) = self.slow_verdict(&span) else {
+        // One look at the span's state for both questions.
+        let Some((failed, slow)) = self.close_verdicts(&span) else {
+            return;
+        };
+        if let Some(record) = failed.and_then(|failed| self.failed_request(&span, failed)) {
+            producer.submit(record);
+        }
+        let Some((fields, mut slow, now)) = slow else {
             return;
         };
         // Spans that close once shutdown began are not judged: a loop or a
@@ -360,32 +382,29 @@ where
 }
 
 impl TelegramLayer {
-    /// A judged span's fields and verdict, if it was slow (and is not
-    /// skipped).
-    /// (The clock is read only for a judged span.)
-    fn slow_verdict<R>(
-        &self,
-        span: &SpanRef<'_, R>,
-    ) -> Option<(Option<Arc<Fields>>, SlowSpan, Instant)>
+    /// What a closing span has to report (`None`: nothing, or skipped): a
+    /// failing request's status, and a judged span's fields and verdict if
+    /// it was slow. (The clock is read only for a judged span.)
+    fn close_verdicts<R>(&self, span: &SpanRef<'_, R>) -> Option<CloseVerdicts>
     where
         R: for<'a> LookupSpan<'a>,
     {
         let extensions = span.extensions();
-        let SpanState {
-            skipped: None,
-            fields,
-            timing: Some(timing),
-        } = extensions
+        let state = extensions
             .get::<SpanStates>()
-            .and_then(|states| states.get(self.id))?
-        else {
+            .and_then(|states| states.get(self.id))?;
+        if state.is_skipped() {
             return None;
-        };
-        let now = self.rules.clock.now();
-        let mut slow = self.rules.slow.judge(timing, now)?;
-        slow.nested = timing.unit_alerted();
-        slow.inside = timing.slow_inside().to_vec();
-        Some((fields.as_ref().map(PooledFields::shared), slow, now))
+        }
+        let failed = failing(state);
+        let slow = state.timing.as_ref().and_then(|timing| {
+            let now = self.rules.clock.now();
+            let mut slow = self.rules.slow.judge(timing, now)?;
+            slow.nested = timing.unit_alerted();
+            slow.inside = timing.slow_inside().to_vec();
+            Some((state.fields.as_ref().map(PooledFields::shared), slow, now))
+        });
+        Some((failed, slow))
     }
 
     /// Runs `update` on the span's timer, if it has one.

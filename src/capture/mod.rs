@@ -29,6 +29,7 @@ pub(crate) mod fields;
 pub(crate) mod layer;
 pub(crate) mod otel;
 pub(crate) mod panic;
+pub(crate) mod request;
 pub(crate) mod shape;
 pub(crate) mod skip;
 pub(crate) mod slow;

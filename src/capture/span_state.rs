@@ -2,7 +2,7 @@
 //! its fields (shared with every record captured inside it), and its timer;
 //! and the walks over a scope's states.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tracing_core::{Event, Subscriber};
@@ -23,6 +23,38 @@ pub(crate) struct SpanState {
     pub(crate) fields: Option<PooledFields>,
     /// Total and busy time, for spans judged slow (no others are timed).
     pub(crate) timing: Option<Timing>,
+    /// For an HTTP request span: whether an alert was captured inside it
+    /// (then its failing status is not alerted a second time).
+    pub(crate) request: Option<RequestWatch>,
+}
+
+/// What the layer watches in an HTTP request span: whether an alert-level
+/// event was captured inside it. If none was and it closes with a server
+/// error, its status is the alert (a handler that returns a 502 without an
+/// error value logs nothing).
+#[derive(Debug)]
+pub(crate) struct RequestWatch {
+    reported: AtomicBool,
+    _alive: SkipMark,
+}
+
+impl RequestWatch {
+    /// A watch counted in `alive` while the span lives.
+    pub(crate) fn new(alive: &Arc<AtomicUsize>) -> Self {
+        RequestWatch {
+            reported: AtomicBool::new(false),
+            _alive: SkipMark::new(alive),
+        }
+    }
+
+    /// An alert was captured inside the request.
+    pub(crate) fn report(&self) {
+        self.reported.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn was_reported(&self) -> bool {
+        self.reported.load(Ordering::Relaxed)
+    }
 }
 
 impl SpanState {
@@ -31,6 +63,7 @@ impl SpanState {
             skipped: Some(SkipMark::new(alive)),
             fields: None,
             timing: None,
+            request: None,
         }
     }
 
@@ -39,9 +72,9 @@ impl SpanState {
     }
 }
 
-/// Held by the state of a skipped span: while any exists, events look for a
-/// skipped span around them; while none does (the usual case), they need
-/// not look up their spans at all.
+/// Held by the state of a skipped span (or a watched request): while any
+/// exists, events look for one around them; while none does (the usual
+/// case), they need not look up their spans at all.
 #[derive(Debug)]
 pub(crate) struct SkipMark(Arc<AtomicUsize>);
 
@@ -165,6 +198,24 @@ where
 /// Span records, root first, for the spans of a scope given leaf first (as
 /// the registry walks them: `from_root` would collect them into a buffer to
 /// turn them around); `None` if any span is skipped.
+/// Tells the request spans among `spans` that an alert was captured inside
+/// them.
+pub(crate) fn mark_reported<'a, R>(layer: LayerId, spans: impl Iterator<Item = SpanRef<'a, R>>)
+where
+    R: LookupSpan<'a> + 'a,
+{
+    for span in spans {
+        let extensions = span.extensions();
+        if let Some(request) = extensions
+            .get::<SpanStates>()
+            .and_then(|states| states.get(layer))
+            .and_then(|state| state.request.as_ref())
+        {
+            request.report();
+        }
+    }
+}
+
 pub(crate) fn span_records<'a, R>(
     layer: LayerId,
     spans: impl Iterator<Item = SpanRef<'a, R>>,

@@ -58,7 +58,7 @@ pub(crate) fn is_error_field(name: &str) -> bool {
 pub(crate) fn is_response_field(name: &str) -> bool {
     matches!(
         name,
-        "classification" | "status" | "http.response.status_code"
+        "classification" | "status" | "http.response.status_code" | "http.status_code"
     )
 }
 

@@ -1,0 +1,182 @@
+//! A request that failed without a word: an HTTP request span that closes
+//! with a server error, and inside which no alert-level event was
+//! captured, is itself the alert.
+//!
+//! tower-http logs its failures (`on_failure`, an event inside the request
+//! span); tracing-actix-web only logs when the handler returned an error
+//! value, so a handler answering `HttpResponse::BadGateway()` leaves
+//! nothing but the span's `http.status_code = 502` (and `otel.status_code =
+//! "ERROR"`). The span's status fields are read when it closes; an alert
+//! captured inside it (see [`RequestWatch`]) means the failure was reported
+//! already, and is not reported twice. The record carries the span's
+//! fields, so the pipeline titles and groups it like tower-http's failures
+//! (`GET /carts/{id} → 502 Bad Gateway`, by method, route and status).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tracing_core::{Event, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+use crate::alert::AlertLevel;
+use crate::record::http::span_key;
+use crate::record::{Captured, FieldValue, Fields, Occurrence, Origin, Record};
+use crate::text::Text;
+
+use super::layer::TelegramLayer;
+use super::span_state::{mark_reported, span_records, RequestWatch, SpanState};
+
+/// Status fields of a request span: HTTP's (the OpenTelemetry names, old
+/// and new) and OpenTelemetry's own verdict.
+const STATUS_FIELDS: &[&str] = &["http.status_code", "http.response.status_code"];
+
+impl TelegramLayer {
+    /// The alert for a request span that closed with a server error
+    /// nothing inside it reported (see [`failing`]).
+    pub(super) fn failed_request<R>(&self, span: &SpanRef<'_, R>, failed: Failed) -> Option<Record>
+    where
+        R: for<'a> LookupSpan<'a>,
+    {
+        let Failed { fields, verdict } = failed;
+        let spans = span_records(self.id, span.scope())?;
+        let metadata = span.metadata();
+        // Without a numeric status the pipeline cannot name it: say it here.
+        let title = (verdict == Verdict::OtelError).then(|| {
+            let key = span_key(metadata.target(), metadata.name(), Some(&fields));
+            format!("{key} → failed (otel.status_code = ERROR)")
+        });
+        let captured = Captured {
+            title,
+            fields: (*fields).clone(),
+            spans,
+            ..Captured::default()
+        };
+        Some(Record::new(
+            AlertLevel::Error,
+            Occurrence::Alert,
+            Origin::Event(metadata),
+            Text::default(),
+            captured,
+        ))
+    }
+
+    /// An alert-level event was captured (or counted at the gate): the
+    /// request spans around it need not report their status. Costs one
+    /// load while no request span is alive.
+    pub(super) fn mark_requests_reported<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if self.rules.requests_alive.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        if let Some(scope) = ctx.event_scope(event) {
+            mark_reported(self.id, scope);
+        }
+    }
+}
+
+/// A request span that closed with a server error nothing inside it
+/// reported: its fields, and how it said it failed.
+pub(super) struct Failed {
+    fields: Arc<Fields>,
+    verdict: Verdict,
+}
+
+/// Whether a closing span is a failed request to alert (read under its
+/// state's lock, with the slow verdict).
+pub(super) fn failing(state: &SpanState) -> Option<Failed> {
+    let request: &RequestWatch = state.request.as_ref()?;
+    if request.was_reported() {
+        return None;
+    }
+    let fields = state.fields.as_ref()?;
+    let verdict = server_error(fields.get())?;
+    Some(Failed {
+        fields: fields.shared(),
+        verdict,
+    })
+}
+
+/// How a request span says it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// A status of 500 or more.
+    Status,
+    /// Only `otel.status_code = "ERROR"`.
+    OtelError,
+}
+
+/// Whether a request span's fields say it failed on the server's side.
+fn server_error(fields: &Fields) -> Option<Verdict> {
+    let mut verdict = None;
+    for (name, value) in fields {
+        if STATUS_FIELDS.contains(&name.as_ref()) {
+            // A numeric status decides, whatever OpenTelemetry's says.
+            return (status_of(value)? >= 500).then_some(Verdict::Status);
+        }
+        if name == "otel.status_code"
+            && value
+                .as_text()
+                .is_some_and(|text| text.trim_matches('"') == "ERROR")
+        {
+            verdict = Some(Verdict::OtelError);
+        }
+    }
+    verdict
+}
+
+fn status_of(value: &FieldValue) -> Option<u64> {
+    match value {
+        FieldValue::U64(code) => Some(*code),
+        FieldValue::I64(code) => u64::try_from(*code).ok(),
+        other => other.as_text()?.trim_matches('"').parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&'static str, FieldValue)]) -> Fields {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).into(), value.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_server_error_status_or_otels_error_is_a_failure() {
+        let text = |t: &str| FieldValue::Str(t.to_owned());
+        let code = FieldValue::U64;
+        assert_eq!(
+            server_error(&fields(&[("http.status_code", code(502))])),
+            Some(Verdict::Status)
+        );
+        assert_eq!(
+            server_error(&fields(&[("http.response.status_code", text("503"))])),
+            Some(Verdict::Status)
+        );
+        assert_eq!(
+            server_error(&fields(&[("http.status_code", code(404))])),
+            None
+        );
+        // The numeric status decides over OpenTelemetry's verdict.
+        assert_eq!(
+            server_error(&fields(&[
+                ("otel.status_code", text("ERROR")),
+                ("http.status_code", code(404))
+            ])),
+            None
+        );
+        assert_eq!(
+            server_error(&fields(&[("otel.status_code", text("ERROR"))])),
+            Some(Verdict::OtelError)
+        );
+        assert_eq!(
+            server_error(&fields(&[("otel.status_code", text("OK"))])),
+            None
+        );
+    }
+}
