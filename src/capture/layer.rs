@@ -76,13 +76,6 @@ impl Clone for TelegramLayer {
     }
 }
 
-/// What a closing span has to report: a failing request (its fields and
-/// how it failed), and a slow span (its fields, verdict and the time).
-type CloseVerdicts = (
-    Option<Failed>,
-    Option<(Option<Arc<Fields>>, SlowSpan, Instant)>,
-);
-
 /// Everything the layer's callbacks consult.
 #[derive(Debug, Default)]
 pub(super) struct LayerRules {
@@ -97,9 +90,6 @@ pub(super) struct LayerRules {
     pub(super) gate: Option<Arc<RepeatGate>>,
     /// Skipped spans alive now (see `SkipMark`).
     pub(super) skipped_alive: Arc<AtomicUsize>,
-    /// HTTP request spans alive now (see `RequestWatch`): while none is, a
-    /// repeat counted at the gate need not look for one around it.
-    pub(super) requests_alive: Arc<AtomicUsize>,
 }
 
 impl TelegramLayer {
@@ -155,7 +145,6 @@ impl TelegramLayer {
                 capture_backtrace,
                 gate,
                 skipped_alive: Arc::default(),
-                requests_alive: Arc::default(),
             }),
             wants,
             otel: OtelSource::default(),
@@ -234,9 +223,8 @@ impl TelegramLayer {
             skipped: None,
             fields: PooledFields::new(buffer),
             timing,
-            request: shape
-                .http_request
-                .then(|| RequestWatch::new(&self.rules.requests_alive)),
+            // Only a request span that declares a status can close failing.
+            request: (shape.http_request && shape.status).then(RequestWatch::new),
         }
     }
 }
@@ -324,9 +312,8 @@ where
             return;
         };
         // One look at the span's state for both questions.
-        let Some((failed, slow)) = self.close_verdicts(&span) else {
-            return;
-        };
+        let mut failed = None;
+        let slow = self.close_verdicts(&span, &mut failed);
         if let Some(record) = failed.and_then(|failed| self.failed_request(&span, failed)) {
             producer.submit(record);
         }
@@ -382,10 +369,15 @@ where
 }
 
 impl TelegramLayer {
-    /// What a closing span has to report (`None`: nothing, or skipped): a
-    /// failing request's status, and a judged span's fields and verdict if
-    /// it was slow. (The clock is read only for a judged span.)
-    fn close_verdicts<R>(&self, span: &SpanRef<'_, R>) -> Option<CloseVerdicts>
+    /// What a closing span has to report: a judged span's fields and
+    /// verdict if it was slow (the clock is read only for a judged span),
+    /// and in `failed` a failing request's status. Nothing for a skipped
+    /// span.
+    fn close_verdicts<R>(
+        &self,
+        span: &SpanRef<'_, R>,
+        failed: &mut Option<Failed>,
+    ) -> Option<(Option<Arc<Fields>>, SlowSpan, Instant)>
     where
         R: for<'a> LookupSpan<'a>,
     {
@@ -396,15 +388,15 @@ impl TelegramLayer {
         if state.is_skipped() {
             return None;
         }
-        let failed = failing(state);
-        let slow = state.timing.as_ref().and_then(|timing| {
-            let now = self.rules.clock.now();
-            let mut slow = self.rules.slow.judge(timing, now)?;
-            slow.nested = timing.unit_alerted();
-            slow.inside = timing.slow_inside().to_vec();
-            Some((state.fields.as_ref().map(PooledFields::shared), slow, now))
-        });
-        Some((failed, slow))
+        if state.request.is_some() {
+            *failed = failing(state);
+        }
+        let timing = state.timing.as_ref()?;
+        let now = self.rules.clock.now();
+        let mut slow = self.rules.slow.judge(timing, now)?;
+        slow.nested = timing.unit_alerted();
+        slow.inside = timing.slow_inside().to_vec();
+        Some((state.fields.as_ref().map(PooledFields::shared), slow, now))
     }
 
     /// Runs `update` on the span's timer, if it has one.

@@ -12,7 +12,6 @@
 //! fields, so the pipeline titles and groups it like tower-http's failures
 //! (`GET /carts/{id} → 502 Bad Gateway`, by method, route and status).
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tracing_core::{Event, Subscriber};
@@ -68,7 +67,7 @@ impl TelegramLayer {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        if self.rules.requests_alive.load(Ordering::Relaxed) == 0 {
+        if !RequestWatch::any_alive() {
             return;
         }
         if let Some(scope) = ctx.event_scope(event) {
@@ -109,19 +108,25 @@ enum Verdict {
 }
 
 /// Whether a request span's fields say it failed on the server's side.
+/// (Asked of every request span that closes: names are told apart by
+/// their first letter first.)
 fn server_error(fields: &Fields) -> Option<Verdict> {
     let mut verdict = None;
     for (name, value) in fields {
-        if STATUS_FIELDS.contains(&name.as_ref()) {
-            // A numeric status decides, whatever OpenTelemetry's says.
-            return (status_of(value)? >= 500).then_some(Verdict::Status);
-        }
-        if name == "otel.status_code"
-            && value
-                .as_text()
-                .is_some_and(|text| text.trim_matches('"') == "ERROR")
-        {
-            verdict = Some(Verdict::OtelError);
+        match name.as_bytes().first() {
+            Some(b'h') if STATUS_FIELDS.contains(&name.as_ref()) => {
+                // A numeric status decides, whatever OpenTelemetry's says.
+                return (status_of(value)? >= 500).then_some(Verdict::Status);
+            }
+            Some(b'o')
+                if name == "otel.status_code"
+                    && value
+                        .as_text()
+                        .is_some_and(|text| text.trim_matches('"') == "ERROR") =>
+            {
+                verdict = Some(Verdict::OtelError);
+            }
+            _ => {}
         }
     }
     verdict

@@ -23,6 +23,9 @@ pub(crate) struct SpanShape {
     pub(crate) telegram: bool,
     /// `telegram.slow_threshold_ms`.
     pub(crate) slow_threshold: bool,
+    /// A status field (`http.status_code`, `http.response.status_code`,
+    /// `otel.status_code`): a request span that may close failing.
+    pub(crate) status: bool,
 }
 
 impl SpanShape {
@@ -39,11 +42,21 @@ impl SpanShape {
                     shape.telegram = true;
                     shape.slow_threshold |= name == THRESHOLD_FIELD;
                 }
-                None => {}
+                None => shape.status |= is_status_field(name),
             }
         }
         shape.http_request = method && shape.path;
         shape
+    }
+}
+
+/// Whether a field gives a request's outcome (first letters first: this
+/// runs for every field of every span created).
+pub(crate) fn is_status_field(name: &str) -> bool {
+    match name.as_bytes().first() {
+        Some(b'h') => matches!(name, "http.status_code" | "http.response.status_code"),
+        Some(b'o') => name == "otel.status_code",
+        _ => false,
     }
 }
 
@@ -70,5 +83,13 @@ mod tests {
         assert!(judged.telegram && judged.slow_threshold);
         let skipped = shape(&["telegram.skip"]);
         assert!(skipped.telegram && !skipped.slow_threshold);
+        let actix = shape(&[
+            "http.method",
+            "http.route",
+            "http.status_code",
+            "otel.status_code",
+        ]);
+        assert!(actix.http_request && actix.status);
+        assert!(!tower_http.status);
     }
 }

@@ -35,16 +35,25 @@ pub(crate) struct SpanState {
 #[derive(Debug)]
 pub(crate) struct RequestWatch {
     reported: AtomicBool,
-    _alive: SkipMark,
 }
 
+/// Request spans alive now, in every layer: while none is (a service that
+/// is not a web service), a repeat counted at the gate need not look for
+/// one around it. A process-wide hint, not an exact count per layer.
+static REQUESTS_ALIVE: AtomicUsize = AtomicUsize::new(0);
+
 impl RequestWatch {
-    /// A watch counted in `alive` while the span lives.
-    pub(crate) fn new(alive: &Arc<AtomicUsize>) -> Self {
+    /// A watch, counted while the span lives.
+    pub(crate) fn new() -> Self {
+        REQUESTS_ALIVE.fetch_add(1, Ordering::Relaxed);
         RequestWatch {
             reported: AtomicBool::new(false),
-            _alive: SkipMark::new(alive),
         }
+    }
+
+    /// Whether any request span is alive.
+    pub(crate) fn any_alive() -> bool {
+        REQUESTS_ALIVE.load(Ordering::Relaxed) > 0
     }
 
     /// An alert was captured inside the request.
@@ -54,6 +63,13 @@ impl RequestWatch {
 
     pub(crate) fn was_reported(&self) -> bool {
         self.reported.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for RequestWatch {
+    fn drop(&mut self) {
+        // The registry drops a span's extensions when the span closes.
+        REQUESTS_ALIVE.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -72,9 +88,9 @@ impl SpanState {
     }
 }
 
-/// Held by the state of a skipped span (or a watched request): while any
-/// exists, events look for one around them; while none does (the usual
-/// case), they need not look up their spans at all.
+/// Held by the state of a skipped span: while any exists, events look for a
+/// skipped span around them; while none does (the usual case), they need
+/// not look up their spans at all.
 #[derive(Debug)]
 pub(crate) struct SkipMark(Arc<AtomicUsize>);
 
