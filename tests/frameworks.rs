@@ -81,3 +81,74 @@ async fn actix_failures_are_alerted_once_each_by_route_and_error() {
     assert!(!chat.contains("/health"), "{chat}");
     assert_eq!(stats.accepted, 6, "{stats:?}");
 }
+
+/// A gRPC call as tower-http's `TraceLayer::new_for_grpc()` classifies it
+/// (`GrpcErrorsAsFailures`): the HTTP status is 200 whatever happened, the
+/// outcome is the `grpc-status` header of a trailers-only answer.
+async fn grpc_answer(code: &'static str) -> axum::response::Response {
+    axum::response::Response::builder()
+        .status(200)
+        .header("content-type", "application/grpc")
+        .header("grpc-status", code)
+        .body(axum::body::Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn grpc_server_failures_alert_and_client_errors_are_only_counted() {
+    use axum::routing::get;
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = common::default_builder(&mock).build().unwrap();
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    let app = axum::Router::new()
+        .route("/shop.Orders/Get", get(|| grpc_answer("5")))
+        .route("/shop.Orders/Place", get(|| grpc_answer("14")))
+        .route("/shop.Orders/List", get(|| grpc_answer("0")))
+        .layer(tower_http::trace::TraceLayer::new_for_grpc());
+    let paths = [
+        "/shop.Orders/Get",
+        "/shop.Orders/Place",
+        "/shop.Orders/Place",
+        "/shop.Orders/List",
+    ];
+    assert_eq!(common::get_each(app, &paths).await, [200, 200, 200, 200]);
+
+    // An OpenTelemetry-named gRPC span, as instrumented clients and servers
+    // record it: Unavailable alerts, NotFound does not.
+    for code in [14_u64, 5] {
+        let span = tracing::info_span!(
+            "grpc call",
+            rpc.system = "grpc",
+            rpc.service = "shop.Inventory",
+            rpc.method = "Reserve",
+            rpc.grpc.status_code = tracing::field::Empty,
+        );
+        span.record("rpc.grpc.status_code", code);
+        drop(span);
+    }
+    let stats = tokio::task::spawn_blocking(move || guard.shutdown(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    common::assert_accounted(&stats);
+    let texts: Vec<String> = mock.messages().iter().map(|m| m.plain_text()).collect();
+    let chat = texts.join("\n----\n");
+    assert!(
+        chat.contains("GET /shop.Orders/Place → Unavailable (gRPC 14)"),
+        "{chat}"
+    );
+    assert!(
+        chat.contains("🔁 ×2"),
+        "the two Unavailable calls are one alert: {chat}"
+    );
+    assert!(
+        chat.contains("shop.Inventory/Reserve → Unavailable (gRPC 14)"),
+        "{chat}"
+    );
+    assert!(
+        !chat.contains("NotFound"),
+        "client errors do not alert: {chat}"
+    );
+    assert!(!chat.contains("/shop.Orders/List"), "{chat}");
+    // The NotFound call is counted in the digest, not lost.
+    assert_eq!(stats.batched, 1, "{stats:?}");
+}

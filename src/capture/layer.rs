@@ -224,7 +224,7 @@ impl TelegramLayer {
             fields: PooledFields::new(buffer),
             timing,
             // Only a request span that declares a status can close failing.
-            request: (shape.http_request && shape.status).then(RequestWatch::new),
+            request: ((shape.http_request || shape.rpc) && shape.status).then(RequestWatch::new),
         }
     }
 }

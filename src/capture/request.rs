@@ -20,7 +20,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use crate::alert::AlertLevel;
 use crate::record::http::span_key;
-use crate::record::{Captured, FieldValue, Fields, Occurrence, Origin, Record};
+use crate::record::{grpc, Captured, FieldValue, Fields, Occurrence, Origin, Record};
 use crate::text::Text;
 
 use super::layer::TelegramLayer;
@@ -40,13 +40,21 @@ impl TelegramLayer {
         let Failed { fields, verdict } = failed;
         let spans = span_records(self.id, span.scope())?;
         let metadata = span.metadata();
-        // Without a numeric status the pipeline cannot name it: say it here.
-        let title = (verdict == Verdict::OtelError).then(|| {
-            let key = span_key(metadata.target(), metadata.name(), Some(&fields));
-            format!("{key} → failed (otel.status_code = ERROR)")
-        });
+        // Without an HTTP status the pipeline cannot name it: say it here,
+        // as the message (which the fingerprint reads: one alert per call
+        // and outcome).
+        let key = || span_key(metadata.target(), metadata.name(), Some(&fields));
+        let message = match verdict {
+            Verdict::Status => Text::default(),
+            Verdict::OtelError => format!("{} → failed (otel.status_code = ERROR)", key()).into(),
+            Verdict::Grpc(code) => format!(
+                "{} → {}",
+                rpc_call(&fields).unwrap_or_else(key),
+                grpc::describe(code)
+            )
+            .into(),
+        };
         let captured = Captured {
-            title,
             fields: (*fields).clone(),
             spans,
             ..Captured::default()
@@ -55,7 +63,7 @@ impl TelegramLayer {
             AlertLevel::Error,
             Occurrence::Alert,
             Origin::Event(metadata),
-            Text::default(),
+            message,
             captured,
         ))
     }
@@ -103,6 +111,8 @@ pub(super) fn failing(state: &SpanState) -> Option<Failed> {
 enum Verdict {
     /// A status of 500 or more.
     Status,
+    /// A gRPC status that is the server's failure.
+    Grpc(u64),
     /// Only `otel.status_code = "ERROR"`.
     OtelError,
 }
@@ -118,6 +128,10 @@ fn server_error(fields: &Fields) -> Option<Verdict> {
                 // A numeric status decides, whatever OpenTelemetry's says.
                 return (status_of(value)? >= 500).then_some(Verdict::Status);
             }
+            Some(b'r') if name == "rpc.grpc.status_code" => {
+                let code = status_of(value)?;
+                return grpc::is_server_error(code).then_some(Verdict::Grpc(code));
+            }
             Some(b'o')
                 if name == "otel.status_code"
                     && value
@@ -130,6 +144,18 @@ fn server_error(fields: &Fields) -> Option<Verdict> {
         }
     }
     verdict
+}
+
+/// `pkg.Service/Method` of an RPC span.
+fn rpc_call(fields: &Fields) -> Option<String> {
+    let text = |wanted: &str| {
+        fields
+            .iter()
+            .find(|(name, _)| name == wanted)
+            .and_then(|(_, value)| value.as_text())
+            .map(|text| text.trim_matches('"').to_owned())
+    };
+    Some(format!("{}/{}", text("rpc.service")?, text("rpc.method")?))
 }
 
 fn status_of(value: &FieldValue) -> Option<u64> {

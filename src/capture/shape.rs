@@ -24,8 +24,11 @@ pub(crate) struct SpanShape {
     /// `telegram.slow_threshold_ms`.
     pub(crate) slow_threshold: bool,
     /// A status field (`http.status_code`, `http.response.status_code`,
-    /// `otel.status_code`): a request span that may close failing.
+    /// `otel.status_code`, `rpc.grpc.status_code`): a request span that may
+    /// close failing.
     pub(crate) status: bool,
+    /// An `rpc.method` field: a gRPC (or other RPC) call's span.
+    pub(crate) rpc: bool,
 }
 
 impl SpanShape {
@@ -42,7 +45,10 @@ impl SpanShape {
                     shape.telegram = true;
                     shape.slow_threshold |= name == THRESHOLD_FIELD;
                 }
-                None => shape.status |= is_status_field(name),
+                None => {
+                    shape.status |= is_status_field(name);
+                    shape.rpc |= name == "rpc.method";
+                }
             }
         }
         shape.http_request = method && shape.path;
@@ -56,6 +62,7 @@ pub(crate) fn is_status_field(name: &str) -> bool {
     match name.as_bytes().first() {
         Some(b'h') => matches!(name, "http.status_code" | "http.response.status_code"),
         Some(b'o') => name == "otel.status_code",
+        Some(b'r') => name == "rpc.grpc.status_code",
         _ => false,
     }
 }
@@ -91,5 +98,12 @@ mod tests {
         ]);
         assert!(actix.http_request && actix.status);
         assert!(!tower_http.status);
+        let grpc = shape(&[
+            "rpc.system",
+            "rpc.service",
+            "rpc.method",
+            "rpc.grpc.status_code",
+        ]);
+        assert!(grpc.rpc && grpc.status && !grpc.http_request);
     }
 }

@@ -16,6 +16,7 @@
 //! worker.
 
 pub(crate) mod fields;
+pub(crate) mod grpc;
 pub(crate) mod http;
 pub(crate) mod slow;
 

@@ -277,6 +277,9 @@ fn span_line(span: &SpanRecord) -> String {
 /// The title of an event that reports an HTTP response inside a request
 /// span: `GET /orders/{id} → 500 Internal Server Error`.
 pub(crate) fn response_title(request: &str, status: &str) -> String {
+    if let Some(code) = crate::record::grpc::classified_code(status) {
+        return format!("{request} → {}", crate::record::grpc::describe(code));
+    }
     let status = status.trim().trim_start_matches("Status code: ");
     let status = match status.parse::<u16>() {
         Ok(code) => match reason_phrase(code) {
