@@ -182,16 +182,19 @@
 //! - `capture/`: the [`TelegramLayer`] and the panic hook, on the
 //!   application's threads: filter cheaply, capture an owned record, hand it
 //!   over with `try_send`, or count a repeat with one atomic operation.
-//! - `channel/`: the bounded queue and the control requests (flush,
-//!   shutdown, check) between the application and the worker.
+//! - `channel/`: the bounded queue (with a reserve for callsites that are
+//!   not flooding) and the control requests (flush, shutdown, check)
+//!   between the application and the worker.
 //! - `gate/`: the repeat gate beside it: the probe that reads an event's
-//!   kind, the table of slots both sides share, and the settling of the
-//!   counts on the worker.
-//! - `worker/`: one thread with its own runtime: the loop (its events, and
-//!   a table of timed tasks in `schedule`), ticks, and the flush and
-//!   shutdown protocol.
+//!   kind, the table of slots both sides share, the settling of the
+//!   counts on the worker, and the fold of a callsite's many variants into
+//!   one kind (a storm of user-input messages never reaches the queue).
+//! - `worker/`: one thread with its own runtime (silent towards the
+//!   application's subscriber): the loop (its events, and a table of timed
+//!   tasks in `schedule`), ticks, and the flush and shutdown protocol.
 //! - `pipeline/`: one function per stage: fingerprint, `before_send`, dedup,
-//!   enrich, sanitize, digest; each returns what it produced.
+//!   enrich, sanitize, digest, and the incident stage (many new problems at
+//!   once named in one message); each returns what it produced.
 //! - `render/`: every text the chat sees, as valid HTML within Telegram's limits.
 //! - `delivery/`: the outbox, pacing, retries, routes and the Bot API client.
 //! - `fleet/`: what a fleet shares through Redis (the only code that knows
