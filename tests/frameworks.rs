@@ -71,13 +71,24 @@ async fn actix_failures_are_alerted_once_each_by_route_and_error() {
         chat.contains("GET /gateway/{id} → 502 Bad Gateway"),
         "{chat}"
     );
-    // Two error values, two alerts: their quoted texts are not folded.
-    assert!(chat.contains("order store unavailable"), "{chat}");
-    assert!(chat.contains("payment upstream down"), "{chat}");
+    // Two error values, two alerts: their quoted texts are not folded, and
+    // each is headed by its request and status.
+    assert!(
+        chat.contains("GET /orders/{id} → 500 Internal Server Error · Error encountered while processing the incoming HTTP request: \"order store unavailable\""),
+        "{chat}"
+    );
+    assert!(
+        chat.contains("GET /payments/{id} → 502 Bad Gateway · Error encountered while processing the incoming HTTP request: \"payment upstream down\""),
+        "{chat}"
+    );
     // Nothing twice: the requests whose error was logged are not alerted
     // again for their status, and the healthy one not at all.
-    assert!(!chat.contains("GET /orders/{id} → 500"), "{chat}");
-    assert!(!chat.contains("GET /payments/{id} → 502"), "{chat}");
+    assert_eq!(chat.matches("GET /orders/{id} → 500").count(), 1, "{chat}");
+    assert_eq!(
+        chat.matches("GET /payments/{id} → 502").count(),
+        1,
+        "{chat}"
+    );
     assert!(!chat.contains("/health"), "{chat}");
     assert_eq!(stats.accepted, 6, "{stats:?}");
 }

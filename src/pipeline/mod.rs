@@ -541,12 +541,18 @@ impl Pipeline {
 
 /// An HTTP response event gets a title naming the request it answered and
 /// its status (unless it has one of its own).
+/// An event inside a request that failed with a server error gets the
+/// request and status ahead of its own first line (the on-call person sees
+/// which endpoint and how it failed in the notification).
 fn name_response(record: &mut Record) {
     if record.title.is_some() {
         return;
     }
     if let Some((request, status)) = record.http_response() {
         record.title = Some(response_title(&request, &status));
+    } else if let Some((request, status)) = record.failing_request() {
+        let own = title_of(record);
+        record.title = Some(format!("{} · {own}", response_title(&request, &status)));
     }
 }
 

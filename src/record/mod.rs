@@ -178,6 +178,32 @@ impl Record {
         Some((key, status))
     }
 
+    /// For an event inside an HTTP request span that carries a server-error
+    /// status already (tracing-actix-web records it before it logs the
+    /// error): the request's key and the status's text.
+    pub(crate) fn failing_request(&self) -> Option<(String, String)> {
+        let span = self
+            .spans
+            .iter()
+            .rev()
+            .find(|span| http::http_request(span.fields.as_deref()).is_some())?;
+        let fields = span.fields.as_deref()?;
+        let status = fields
+            .iter()
+            .find(|(name, _)| {
+                matches!(
+                    name.as_ref(),
+                    "http.status_code" | "http.response.status_code"
+                )
+            })
+            .map(|(_, value)| value.to_string())?;
+        let server_error = status
+            .trim_matches('"')
+            .parse::<u16>()
+            .is_ok_and(|code| code >= 500);
+        server_error.then(|| (http::span_key(span.target, span.name, Some(fields)), status))
+    }
+
     /// The event's metadata, if this record came from an event.
     pub(crate) fn metadata(&self) -> Option<&'static Metadata<'static>> {
         match self.origin {
