@@ -551,8 +551,14 @@ fn name_response(record: &mut Record) {
     if let Some((request, status)) = record.http_response() {
         record.title = Some(response_title(&request, &status));
     } else if let Some((request, status)) = record.failing_request() {
-        let own = title_of(record);
-        record.title = Some(format!("{} · {own}", response_title(&request, &status)));
+        let heading = response_title(&request, &status);
+        if record.message.trim().is_empty() {
+            // No message (`#[instrument(err)]`): the heading and the error.
+            record.title = Some(format!("{heading} · {}", title_of(record)));
+        } else {
+            // Ahead of the message's first line, which stays the title.
+            record.message = format!("{heading} · {}", record.message).into();
+        }
     }
 }
 

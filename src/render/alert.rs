@@ -181,6 +181,12 @@ fn write_fields(w: &mut HtmlWriter, record: &Record, ctx: &RenderContext<'_>) {
     if record.fields.is_empty() || ctx.max_fields == 0 {
         return;
     }
+    // A failed request's alert carries its span's fields: the span trace
+    // below shows them already.
+    let innermost = record.spans.last().and_then(|span| span.fields.as_deref());
+    if innermost == Some(&record.fields) {
+        return;
+    }
     w.text("\n");
     w.tagged("b", "Fields", 16);
     for (name, value) in record.fields.iter().take(ctx.max_fields) {
