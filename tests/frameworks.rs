@@ -67,9 +67,14 @@ async fn actix_failures_are_alerted_once_each_by_route_and_error() {
     let chat = texts.join("\n----\n");
     // The 502 without an error value: its request span is the alert, named
     // by route and status, twice.
+    let gateway = texts
+        .iter()
+        .find(|t| t.contains("GET /gateway/{id} → 502 Bad Gateway"))
+        .unwrap_or_else(|| panic!("{chat}"));
+    assert!(gateway.contains("🔁 ×2"), "{gateway}");
     assert!(
-        chat.contains("GET /gateway/{id} → 502 Bad Gateway"),
-        "{chat}"
+        !gateway.contains("\nFields\n") && gateway.contains("http.status_code=502"),
+        "the span's fields once, in the span trace: {gateway}"
     );
     // Two error values, two alerts: their quoted texts are not folded, and
     // each is headed by its request and status.
