@@ -29,14 +29,15 @@ pub const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(2);
 ///
 /// ```no_run
 /// # use std::time::Duration;
+/// # fn main() -> Result<(), tracing_telegram::Error> {
 /// # let (_layer, guard) = tracing_telegram::TelegramLayer::builder()
 /// #     .bot_token("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
 /// #     .chat_id(-100)
-/// #     .build::<tracing_subscriber::Registry>()
-/// #     .unwrap();
+/// #     .build::<tracing_subscriber::Registry>()?;
 /// tracing::error!("config invalid: cannot start");
 /// guard.shutdown(Duration::from_secs(5)); // delivered, or counted as failed
 /// std::process::exit(1);
+/// # }
 /// ```
 #[must_use = "dropping the guard shuts down the worker: keep it alive for as long as alerts should be sent"]
 #[derive(Debug)]

@@ -13,19 +13,18 @@ use tracing_core::span::{Attributes, Id, Record as SpanValues};
 use tracing_core::{Event, Level, Subscriber};
 use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::registry::{LookupSpan, SpanRef};
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::alert::AlertLevel;
 use crate::channel::{on_worker_thread, Producer};
 use crate::clock::Clock;
 use crate::gate::RepeatGate;
-use crate::record::{Captured, Fields, Occurrence, Origin, Record, SlowSpan, SpanList};
+use crate::record::{Captured, Occurrence, Origin, Record, SpanList};
 use crate::text::Text;
 
 use super::field_pool::{self, PooledFields};
 use super::fields::FieldCollector;
 use super::otel::OtelSource;
-use super::request::{failing, Failed};
 use super::shape::SpanShape;
 use super::skip::SkipRules;
 use super::slow::{settle_unit, SlowRules};
@@ -369,36 +368,6 @@ where
 }
 
 impl TelegramLayer {
-    /// What a closing span has to report: a judged span's fields and
-    /// verdict if it was slow (the clock is read only for a judged span),
-    /// and in `failed` a failing request's status. Nothing for a skipped
-    /// span.
-    fn close_verdicts<R>(
-        &self,
-        span: &SpanRef<'_, R>,
-        failed: &mut Option<Failed>,
-    ) -> Option<(Option<Arc<Fields>>, SlowSpan, Instant)>
-    where
-        R: for<'a> LookupSpan<'a>,
-    {
-        let extensions = span.extensions();
-        let state = extensions
-            .get::<SpanStates>()
-            .and_then(|states| states.get(self.id))?;
-        if state.is_skipped() {
-            return None;
-        }
-        if state.request.is_some() {
-            *failed = failing(state);
-        }
-        let timing = state.timing.as_ref()?;
-        let now = self.rules.clock.now();
-        let mut slow = self.rules.slow.judge(timing, now)?;
-        slow.nested = timing.unit_alerted();
-        slow.inside = timing.slow_inside().to_vec();
-        Some((state.fields.as_ref().map(PooledFields::shared), slow, now))
-    }
-
     /// Runs `update` on the span's timer, if it has one.
     fn with_timing<S>(&self, id: &Id, ctx: &Context<'_, S>, update: fn(&mut Timing, Instant))
     where

@@ -1,6 +1,7 @@
 //! A request that failed without a word: an HTTP request span that closes
 //! with a server error, and inside which no alert-level event was
-//! captured, is itself the alert.
+//! captured, is itself the alert. (Here too: what a closing span has to
+//! report, read under one lock with its slow verdict.)
 //!
 //! tower-http logs its failures (`on_failure`, an event inside the request
 //! span); tracing-actix-web only logs when the handler returned an error
@@ -13,6 +14,7 @@
 //! (`GET /carts/{id} → 502 Bad Gateway`, by method, route and status).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -20,11 +22,12 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use crate::alert::AlertLevel;
 use crate::record::http::span_key;
-use crate::record::{grpc, Captured, FieldValue, Fields, Occurrence, Origin, Record};
+use crate::record::{grpc, Captured, FieldValue, Fields, Occurrence, Origin, Record, SlowSpan};
 use crate::text::Text;
 
+use super::field_pool::PooledFields;
 use super::layer::TelegramLayer;
-use super::span_state::{mark_reported, span_records, RequestWatch, SpanState};
+use super::span_state::{mark_reported, span_records, RequestWatch, SpanState, SpanStates};
 
 /// Status fields of a request span: HTTP's (the OpenTelemetry names, old
 /// and new) and OpenTelemetry's own verdict.
@@ -66,6 +69,36 @@ impl TelegramLayer {
             message,
             captured,
         ))
+    }
+
+    /// What a closing span has to report: a judged span's fields and
+    /// verdict if it was slow (the clock is read only for a judged span),
+    /// and in `failed` a failing request's status. Nothing for a skipped
+    /// span.
+    pub(super) fn close_verdicts<R>(
+        &self,
+        span: &SpanRef<'_, R>,
+        failed: &mut Option<Failed>,
+    ) -> Option<(Option<Arc<Fields>>, SlowSpan, Instant)>
+    where
+        R: for<'a> LookupSpan<'a>,
+    {
+        let extensions = span.extensions();
+        let state = extensions
+            .get::<SpanStates>()
+            .and_then(|states| states.get(self.id))?;
+        if state.is_skipped() {
+            return None;
+        }
+        if state.request.is_some() {
+            *failed = failing(state);
+        }
+        let timing = state.timing.as_ref()?;
+        let now = self.rules.clock.now();
+        let mut slow = self.rules.slow.judge(timing, now)?;
+        slow.nested = timing.unit_alerted();
+        slow.inside = timing.slow_inside().to_vec();
+        Some((state.fields.as_ref().map(PooledFields::shared), slow, now))
     }
 
     /// An alert-level event was captured (or counted at the gate): the
