@@ -197,13 +197,7 @@ impl FoldTable {
             return;
         };
         slot.folded.store(false, Ordering::Relaxed);
-        slot.window.store(0, Ordering::Relaxed);
-        for recent in &slot.recent {
-            recent.store(0, Ordering::Relaxed);
-        }
-        for register in &slot.registers {
-            register.store(0, Ordering::Relaxed);
-        }
+        slot.clear();
     }
 
     fn holding(&self, family: FamilyKey) -> Option<&FamilySlot> {
@@ -225,22 +219,30 @@ impl FoldTable {
         for i in family.slots() {
             let slot = &self.slots[i];
             let current = slot.tag.load(Ordering::Relaxed);
+            if current == tag {
+                // Another thread took it for this family a moment ago.
+                return Some(slot);
+            }
             let free = current == 0
                 || (!slot.folded.load(Ordering::Relaxed)
                     && slot.window_over(now, self.window_seconds()));
             if !free {
                 continue;
             }
-            if slot
+            // A slot taken over from a family gone quiet is cleared before
+            // it is published (after, it would erase what a thread of the
+            // new family counted meanwhile); a free one is clear already.
+            if current != 0 {
+                slot.clear();
+            }
+            match slot
                 .tag
                 .compare_exchange(current, tag, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
             {
-                slot.window.store(0, Ordering::Relaxed);
-                for recent in &slot.recent {
-                    recent.store(0, Ordering::Relaxed);
-                }
-                return Some(slot);
+                Ok(_) => return Some(slot),
+                // Two threads claimed it for this family at once: one slot.
+                Err(now) if now == tag => return Some(slot),
+                Err(_) => {}
             }
         }
         None
@@ -259,6 +261,17 @@ impl FoldTable {
 }
 
 impl FamilySlot {
+    /// Forgets the window, the recent variants and the sketch.
+    fn clear(&self) {
+        self.window.store(0, Ordering::Relaxed);
+        for recent in &self.recent {
+            recent.store(0, Ordering::Relaxed);
+        }
+        for register in &self.registers {
+            register.store(0, Ordering::Relaxed);
+        }
+    }
+
     fn knows(&self, variant: GateKey) -> bool {
         self.recent
             .iter()
@@ -440,6 +453,35 @@ mod tests {
             start,
         );
         assert!((0..100).all(|n| off.admit(family, variant(n), || start) == FoldVerdict::Variant));
+    }
+
+    #[test]
+    fn threads_folding_one_family_at_once_share_one_slot() {
+        for round in 0..50 {
+            let start = Instant::now();
+            let table = std::sync::Arc::new(FoldTable::new(FoldConfig::default(), start));
+            let family = FamilyKey(0x4440 + round);
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+            let threads: Vec<_> = (0..4_u64)
+                .map(|t| {
+                    let (table, barrier) = (table.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        (0..50)
+                            .filter(|n| {
+                                table.admit(family, variant(t * 1_000 + n), || start)
+                                    == FoldVerdict::Variant
+                            })
+                            .count()
+                    })
+                })
+                .collect();
+            let alone: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+            assert_eq!(
+                alone, 3,
+                "round {round}: the first three variants, whatever the threads"
+            );
+        }
     }
 
     #[test]
