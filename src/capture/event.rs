@@ -11,7 +11,6 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::alert::AlertLevel;
 use crate::channel::Producer;
 use crate::gate::{FoldVerdict, GateKey, GateProbe, RepeatGate, Reservation};
-use crate::record::grpc::is_client_error_report;
 use crate::record::{
     Captured, Family, FamilyKey, FieldValue, Fields, Occurrence, Origin, Record, SpanList,
     SPAN_ID_FIELDS, TRACE_ID_FIELDS,
@@ -93,9 +92,7 @@ impl TelegramLayer {
                 return;
             }
         }
-        let below_min = *metadata.level() > self.min_level && collector.level.is_none();
-        // A gRPC call the caller got wrong is the caller's business.
-        let occurrence = if below_min || is_client_error_report(&collector.fields) {
+        let occurrence = if *metadata.level() > self.min_level && collector.level.is_none() {
             Occurrence::DigestOnly
         } else {
             Occurrence::Alert

@@ -21,17 +21,13 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use crate::alert::AlertLevel;
-use crate::record::http::span_key;
+use crate::record::http::{is_status_field, span_key};
 use crate::record::{grpc, Captured, FieldValue, Fields, Occurrence, Origin, Record, SlowSpan};
 use crate::text::Text;
 
 use super::field_pool::PooledFields;
 use super::layer::TelegramLayer;
 use super::span_state::{mark_reported, span_records, RequestWatch, SpanState, SpanStates};
-
-/// Status fields of a request span: HTTP's (the OpenTelemetry names, old
-/// and new) and OpenTelemetry's own verdict.
-const STATUS_FIELDS: &[&str] = &["http.status_code", "http.response.status_code"];
 
 impl TelegramLayer {
     /// The alert for a request span that closed with a server error
@@ -157,7 +153,7 @@ fn server_error(fields: &Fields) -> Option<Verdict> {
     let mut verdict = None;
     for (name, value) in fields {
         match name.as_bytes().first() {
-            Some(b'h') if STATUS_FIELDS.contains(&name.as_ref()) => {
+            Some(b'h') if is_status_field(name) => {
                 // A numeric status decides, whatever OpenTelemetry's says.
                 return (status_of(value)? >= 500).then_some(Verdict::Status);
             }

@@ -60,7 +60,7 @@ impl SpanShape {
 /// runs for every field of every span created).
 pub(crate) fn is_status_field(name: &str) -> bool {
     match name.as_bytes().first() {
-        Some(b'h') => matches!(name, "http.status_code" | "http.response.status_code"),
+        Some(b'h') => crate::record::http::is_status_field(name),
         Some(b'o') => name == "otel.status_code",
         Some(b'r') => name == "rpc.grpc.status_code",
         _ => false,

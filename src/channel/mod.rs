@@ -50,6 +50,13 @@ thread_local! {
 pub(crate) fn mark_worker_thread() {
     // During thread teardown the slot may be gone; nothing to mark then.
     let _ = ON_WORKER_THREAD.try_with(|flag| flag.set(true));
+    silence_this_thread();
+}
+
+/// Makes a no-op dispatcher the calling thread's default for good: what
+/// the crate's own threads (the worker's, the mock's) emit reaches no
+/// subscriber of the application.
+pub(crate) fn silence_this_thread() {
     let silence = tracing_core::dispatcher::set_default(&tracing_core::Dispatch::none());
     // Kept for the thread's life: dropping the guard would restore the
     // application's dispatcher.

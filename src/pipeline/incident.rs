@@ -339,14 +339,8 @@ impl Incidents {
         {
             return Admission::Own;
         }
-        let mut problems: Vec<u64> = self
-            .recent
-            .iter()
-            .filter(same_chat)
-            .map(|(_, k)| k.problem)
-            .collect();
-        problems.dedup();
-        if problems.len() < self.config.after as usize {
+        // `recent` holds each problem once (a variant returned above).
+        if self.recent.iter().filter(same_chat).count() < self.config.after as usize {
             self.recent.push_back((now, kind));
             return Admission::Own;
         }

@@ -53,7 +53,7 @@ use crate::fleet::claim::Claim;
 use crate::gate::{FleetHeadings, OpenKind, OpenKinds, RepeatGate};
 use crate::hooks::BeforeSend;
 use crate::record::http::span_key;
-use crate::record::{Occurrence, Record};
+use crate::record::{grpc, Occurrence, Record};
 use crate::render::alert::{response_title, slow_message, slow_title};
 use crate::render::{render_digest, render_record, render_tally, Identity, Limits, RenderContext};
 use crate::report::Reporter;
@@ -221,6 +221,15 @@ impl Pipeline {
             hook_alerted_at: None,
             interactive: mutes::Interactive::default(),
             shared,
+        }
+    }
+
+    /// Before stage 1: what the record is, where the application's thread
+    /// could not tell cheaply — a gRPC call the caller got wrong (tower-http's
+    /// `classification = "Code: 5"`) is counted in the digest, not alerted.
+    pub(crate) fn classify(&self, record: &mut Record) {
+        if record.occurrence == Occurrence::Alert && grpc::is_client_error_report(&record.fields) {
+            record.occurrence = Occurrence::DigestOnly;
         }
     }
 

@@ -17,6 +17,12 @@ const PATH_FIELDS: &[&str] = &[
 ];
 const METHOD_FIELDS: &[&str] = &["http.request.method", "http.method", "method"];
 
+/// Whether `name` is a field an HTTP request span gives its status in
+/// (OpenTelemetry's names, old and new).
+pub(crate) fn is_status_field(name: &str) -> bool {
+    matches!(name, "http.status_code" | "http.response.status_code")
+}
+
 /// What an HTTP request span's field name declares (a span that declares
 /// both is an HTTP request span: `capture::shape`).
 #[derive(Debug, PartialEq)]

@@ -169,11 +169,7 @@ impl Record {
             .iter()
             .find(|(name, _)| is_response_field(name))
             .map(|(_, value)| value.to_string())?;
-        let span = self
-            .spans
-            .iter()
-            .rev()
-            .find(|span| http::http_request(span.fields.as_deref()).is_some())?;
+        let span = self.request_span()?;
         let key = http::span_key(span.target, span.name, span.fields.as_deref());
         Some((key, status))
     }
@@ -182,26 +178,25 @@ impl Record {
     /// status already (tracing-actix-web records it before it logs the
     /// error): the request's key and the status's text.
     pub(crate) fn failing_request(&self) -> Option<(String, String)> {
-        let span = self
-            .spans
-            .iter()
-            .rev()
-            .find(|span| http::http_request(span.fields.as_deref()).is_some())?;
+        let span = self.request_span()?;
         let fields = span.fields.as_deref()?;
         let status = fields
             .iter()
-            .find(|(name, _)| {
-                matches!(
-                    name.as_ref(),
-                    "http.status_code" | "http.response.status_code"
-                )
-            })
+            .find(|(name, _)| http::is_status_field(name))
             .map(|(_, value)| value.to_string())?;
         let server_error = status
             .trim_matches('"')
             .parse::<u16>()
             .is_ok_and(|code| code >= 500);
         server_error.then(|| (http::span_key(span.target, span.name, Some(fields)), status))
+    }
+
+    /// The innermost enclosing HTTP request span.
+    fn request_span(&self) -> Option<&SpanRecord> {
+        self.spans
+            .iter()
+            .rev()
+            .find(|span| http::http_request(span.fields.as_deref()).is_some())
     }
 
     /// The event's metadata, if this record came from an event.

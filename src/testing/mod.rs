@@ -342,11 +342,7 @@ impl MockTelegram {
         listener.set_nonblocking(true)?;
         let url = format!("http://{}", listener.local_addr()?);
         // The mock's own HTTP stack logs nothing into the test's subscriber.
-        let silence = || {
-            std::mem::forget(tracing_core::dispatcher::set_default(
-                &tracing_core::Dispatch::none(),
-            ));
-        };
+        let silence = crate::channel::silence_this_thread;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .on_thread_start(silence)

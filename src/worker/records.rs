@@ -9,11 +9,12 @@ use super::Worker;
 
 impl Worker {
     pub(super) async fn on_record(&mut self, record: Option<Record>) {
-        let Some(record) = record else {
+        let Some(mut record) = record else {
             self.records_open = false;
             return;
         };
         self.reserve.give_back(&record);
+        self.pipeline.classify(&mut record);
         let key = self.pipeline.dedup_key(&record);
         let claim = self.fleet.claim(key).await;
         let question = self.pipeline.incident_question(&record, key, claim);

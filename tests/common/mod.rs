@@ -178,6 +178,21 @@ pub fn assert_flood_tallied(stats: &Stats, mock: &MockTelegram, total: u64) {
     assert_eq!(counts_shown(&texts), total, "{texts:#?}");
 }
 
+/// The chat tells a storm's size: the largest count a message shows is at
+/// least 99 % of the `emitted` occurrences.
+pub fn assert_storm_size_told(messages: &[SentMessage], emitted: u64) {
+    let largest = messages
+        .iter()
+        .filter_map(SentMessage::largest_count)
+        .max()
+        .unwrap_or(0);
+    let texts: Vec<String> = messages.iter().map(SentMessage::plain_text).collect();
+    assert!(
+        largest * 100 >= 99 * emitted,
+        "the chat shows at most ×{largest} of {emitted}: {texts:#?}"
+    );
+}
+
 /// The occurrences the chat shows, summed: each alert's tally (or 1), and
 /// each line of an incident for a kind without an alert of its own
 /// (`title · ×N`; a line marked `↑` is counted by its own alert).

@@ -95,14 +95,5 @@ fn a_fleet_storm_costs_redis_a_few_commands_and_makes_one_alert() {
     let texts: Vec<String> = messages.iter().map(|m| m.plain_text()).collect();
     let folds = texts.iter().filter(|t| t.contains("Many variants")).count();
     assert_eq!(folds, 1, "one folded alert for the fleet: {texts:#?}");
-    let largest = messages
-        .iter()
-        .filter_map(|m| m.largest_count())
-        .max()
-        .unwrap_or(0);
-    assert!(
-        largest * 100 >= 99 * 2 * PER_PROCESS,
-        "the chat shows at most ×{largest} of {}: {texts:#?}",
-        2 * PER_PROCESS
-    );
+    common::assert_storm_size_told(&messages, 2 * PER_PROCESS);
 }

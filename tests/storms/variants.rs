@@ -80,14 +80,5 @@ fn a_storm_of_variants_is_one_alert_and_the_next_problem_still_gets_through() {
         .unwrap_or_else(|| panic!("no folded alert: {texts:#?}"));
     assert!(fold.contains("• import rejected for user user-"), "{fold}");
     assert!(fold.contains("different messages"), "{fold}");
-    let largest = messages
-        .iter()
-        .filter_map(|m| m.largest_count())
-        .max()
-        .unwrap_or(0);
-    assert!(
-        largest * 100 >= 99 * 2 * PER_THREAD,
-        "the chat shows at most ×{largest} of {}: {texts:#?}",
-        2 * PER_THREAD
-    );
+    common::assert_storm_size_told(&messages, 2 * PER_THREAD);
 }
