@@ -26,6 +26,26 @@ async fn payment_upstream_down() -> Result<HttpResponse, actix_web::Error> {
     Err(error::ErrorBadGateway("payment upstream down"))
 }
 
+/// Shared by two routes: one callsite, logged inside each request.
+fn look_up_inventory() -> Result<(), String> {
+    tracing::error!("inventory lookup failed");
+    Err("inventory lookup failed".into())
+}
+
+async fn stock() -> HttpResponse {
+    match look_up_inventory() {
+        Ok(()) => HttpResponse::Ok().finish(),
+        Err(_) => HttpResponse::InternalServerError().finish(),
+    }
+}
+
+async fn basket() -> HttpResponse {
+    match look_up_inventory() {
+        Ok(()) => HttpResponse::Ok().finish(),
+        Err(_) => HttpResponse::ServiceUnavailable().finish(),
+    }
+}
+
 async fn fine() -> HttpResponse {
     HttpResponse::Ok().body("ok")
 }
@@ -96,6 +116,45 @@ async fn actix_failures_are_alerted_once_each_by_route_and_error() {
     );
     assert!(!chat.contains("/health"), "{chat}");
     assert_eq!(stats.accepted, 6, "{stats:?}");
+}
+
+#[actix_web::test]
+async fn one_failure_in_two_routes_is_two_alerts_each_titled_with_its_status() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = common::default_builder(&mock).build().unwrap();
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    let app = test::init_service(
+        App::new()
+            .wrap(TracingLogger::default())
+            .route("/stock/{id}", web::get().to(stock))
+            .route("/basket/{id}", web::get().to(basket)),
+    )
+    .await;
+    let paths = ["/stock/1", "/basket/1", "/stock/2", "/stock/3", "/basket/2"];
+    let mut statuses = Vec::new();
+    for path in paths {
+        let request = test::TestRequest::get().uri(path).to_request();
+        statuses.push(test::call_service(&app, request).await.status().as_u16());
+    }
+    assert_eq!(statuses, [500, 503, 500, 500, 503]);
+    let stats = guard.shutdown(Duration::from_secs(5));
+    common::assert_accounted(&stats);
+    let texts: Vec<String> = mock.messages().iter().map(|m| m.plain_text()).collect();
+    let chat = texts.join("\n----\n");
+    // One alert per request, each headed by its route and the status the
+    // span recorded when the handler returned (after the event).
+    let alert = |route: &str| {
+        texts
+            .iter()
+            .find(|t| t.contains(route) && t.contains("inventory lookup failed"))
+            .unwrap_or_else(|| panic!("no alert for {route}: {chat}"))
+    };
+    let stock = alert("http.route=/stock/{id}");
+    assert!(stock.contains("🔁 ×3"), "{stock}");
+    let basket = alert("http.route=/basket/{id}");
+    assert!(basket.contains("🔁 ×2"), "{basket}");
+    assert_eq!(stats.sent + stats.deduplicated, 5, "{stats:?}");
+    assert_eq!(stats.deduplicated, 3, "{stats:?}");
 }
 
 /// A gRPC call as tower-http's `TraceLayer::new_for_grpc()` classifies it

@@ -39,6 +39,8 @@ struct Keys {
     /// The key its repeats are counted under (the family's, when folded).
     gate: Option<GateKey>,
     family: Option<Family>,
+    /// The request spans around it were told an alert was captured.
+    requests_marked: bool,
 }
 
 impl TelegramLayer {
@@ -66,10 +68,7 @@ impl TelegramLayer {
             return;
         }
         let keys = match self.try_gate(event, ctx) {
-            Gate::Counted => {
-                self.mark_requests_reported(event, ctx);
-                return;
-            }
+            Gate::Counted => return,
             Gate::Hidden => return,
             Gate::Missed(keys) => keys,
         };
@@ -121,7 +120,7 @@ impl TelegramLayer {
             family: keys.family,
             log: collector.log,
         };
-        if occurrence == Occurrence::Alert {
+        if occurrence == Occurrence::Alert && !keys.requests_marked {
             self.mark_requests_reported(event, ctx);
         }
         // Reserved before it is queued: from now on the kind's repeats are
@@ -219,14 +218,19 @@ impl TelegramLayer {
             return Gate::Missed(Keys::default()); // digest-only: not deduplicated
         }
         let level = level.unwrap_or_else(|| AlertLevel::from_tracing(metadata.level()));
-        let Some(key) = probe.key(metadata, level) else {
-            return Gate::Missed(Keys::default());
-        };
         // The skipped-span check first: it costs one load while no skipped
         // span is alive, and nothing inside one is counted or reported.
         if self.inside_skipped_span(event, ctx) {
             return Gate::Hidden;
         }
+        // An alert is grouped by the request it happened in.
+        self.walk_requests(event, ctx, |fields| probe.note_request(fields));
+        let Some(key) = probe.key(metadata, level) else {
+            return Gate::Missed(Keys {
+                requests_marked: true,
+                ..Keys::default()
+            });
+        };
         if gate.count(key) {
             return Gate::Counted;
         }
@@ -248,11 +252,13 @@ impl TelegramLayer {
                     folded: false,
                     ..folded
                 }),
+                requests_marked: true,
             }),
             FoldVerdict::Folded if gate.count(family.gate_key()) => Gate::Counted,
             FoldVerdict::Trip | FoldVerdict::Folded => Gate::Missed(Keys {
                 gate: Some(family.gate_key()),
                 family: Some(folded),
+                requests_marked: true,
             }),
         }
     }

@@ -27,7 +27,7 @@ use crate::text::Text;
 
 use super::field_pool::PooledFields;
 use super::layer::TelegramLayer;
-use super::span_state::{mark_reported, span_records, RequestWatch, SpanState, SpanStates};
+use super::span_state::{span_records, RequestWatch, SpanState, SpanStates};
 
 impl TelegramLayer {
     /// The alert for a request span that closed with a server error
@@ -97,18 +97,55 @@ impl TelegramLayer {
         Some((state.fields.as_ref().map(PooledFields::shared), slow, now))
     }
 
-    /// An alert-level event was captured (or counted at the gate): the
-    /// request spans around it need not report their status. Costs one
-    /// load while no request span is alive.
+    /// An alert-level event was captured: the request spans around it
+    /// need not report their status. Costs one load while no request span
+    /// is alive. (Where the repeat gate is on, [`walk_requests`] did this
+    /// already.)
+    ///
+    /// [`walk_requests`]: Self::walk_requests
     pub(super) fn mark_requests_reported<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>)
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        if !RequestWatch::any_alive() {
-            return;
+        if RequestWatch::any_alive() {
+            self.walk_requests(event, ctx, |_| true);
         }
-        if let Some(scope) = ctx.event_scope(event) {
-            mark_reported(self.id, scope);
+    }
+
+    /// The spans around an alert-level event, once: every request span's
+    /// watch is told an alert was captured inside it, and `innermost` is
+    /// given the fields of each span, innermost first, until it says they
+    /// describe the request the alert is grouped by. Nothing but a look at
+    /// the current span for an event outside every span.
+    pub(super) fn walk_requests<S>(
+        &self,
+        event: &Event<'_>,
+        ctx: &Context<'_, S>,
+        mut innermost: impl FnMut(&Fields) -> bool,
+    ) where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let Some(scope) = ctx.event_scope(event) else {
+            return;
+        };
+        let mut found = false;
+        for span in scope {
+            let extensions = span.extensions();
+            let Some(state) = extensions
+                .get::<SpanStates>()
+                .and_then(|states| states.get(self.id))
+            else {
+                continue;
+            };
+            if let Some(watch) = &state.request {
+                watch.report();
+            }
+            if !found {
+                found = state
+                    .fields
+                    .as_ref()
+                    .is_some_and(|fields| innermost(fields.get()));
+            }
         }
     }
 }

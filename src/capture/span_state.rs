@@ -214,24 +214,6 @@ where
 /// Span records, root first, for the spans of a scope given leaf first (as
 /// the registry walks them: `from_root` would collect them into a buffer to
 /// turn them around); `None` if any span is skipped.
-/// Tells the request spans among `spans` that an alert was captured inside
-/// them.
-pub(crate) fn mark_reported<'a, R>(layer: LayerId, spans: impl Iterator<Item = SpanRef<'a, R>>)
-where
-    R: LookupSpan<'a> + 'a,
-{
-    for span in spans {
-        let extensions = span.extensions();
-        if let Some(request) = extensions
-            .get::<SpanStates>()
-            .and_then(|states| states.get(layer))
-            .and_then(|state| state.request.as_ref())
-        {
-            request.report();
-        }
-    }
-}
-
 pub(crate) fn span_records<'a, R>(
     layer: LayerId,
     spans: impl Iterator<Item = SpanRef<'a, R>>,

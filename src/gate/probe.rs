@@ -8,8 +8,10 @@ use tracing_core::field::{Field, Visit};
 use tracing_core::Metadata;
 
 use crate::alert::AlertLevel;
+use crate::record::http::write_request_key;
 use crate::record::{
-    first_line, is_error_field, is_response_field, means_skip, FamilyKey, GateKey, Instruction,
+    first_line, is_error_field, is_response_field, means_skip, FamilyKey, Fields, GateKey,
+    Instruction,
 };
 use crate::text::normalize::normalized_bytes;
 use crate::text::InlineText;
@@ -32,6 +34,9 @@ pub(crate) struct GateProbe {
     /// Error-carrying fields (`error`, `status`, …), hashed as the
     /// fingerprint reads them (0: none).
     errors: u64,
+    /// The request the event happened in (method and route), hashed: an
+    /// alert is grouped by its request (0: none).
+    request: u64,
 }
 
 impl GateProbe {
@@ -65,6 +70,9 @@ impl GateProbe {
         if self.errors != 0 {
             hash.write_u64(self.errors);
         }
+        if self.request != 0 {
+            hash.write_u64(self.request);
+        }
         Some(GateKey(hash.finish()))
     }
 
@@ -85,6 +93,18 @@ impl GateProbe {
 }
 
 impl GateProbe {
+    /// Notes the request the event happened in, from the fields of the
+    /// innermost span that describes one (as the fingerprint reads them);
+    /// `false` if these fields describe no request.
+    pub(crate) fn note_request(&mut self, fields: &Fields) -> bool {
+        let mut hash = QuickHash::default();
+        let described = write_request_key(fields, &mut |piece| hash.write(piece));
+        if described {
+            self.request = hash.finish() | 1;
+        }
+        described
+    }
+
     fn set_message(&mut self, text: &str) {
         self.message.clear();
         if self.message.write_str(text).is_err() {

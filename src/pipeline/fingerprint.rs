@@ -6,11 +6,14 @@
 //! `"db timeout after 130 ms"` and `"db timeout after 4127 ms"` share one.
 //! The values of error-carrying fields (`error`, `status`, …) count too,
 //! normalised the same way (status codes as they are), so that a callsite
-//! failing in two ways makes two alerts. An explicit
+//! failing in two ways makes two alerts. An event inside an HTTP request
+//! span is grouped by that request too (method and route, or the path with
+//! its ids folded): one failure on two routes is two problems. An explicit
 //! `telegram.fingerprint = "..."` field replaces all of that. A record of
 //! a folded callsite (see `fold`) has its callsite's fingerprint: level and
 //! location only, the same for all its variants and in every process.
 
+use crate::record::http::write_request_key;
 use crate::record::{first_line, is_error_field, FieldValue, Origin, Record};
 use crate::text::normalize::normalized;
 
@@ -33,10 +36,14 @@ pub(crate) fn fingerprint(record: &Record) -> u64 {
     }
     hash.write(b"\0");
     normalized(&record.message, |piece| hash.write(piece));
-    // A response's request: the same status on two routes is two failures.
-    if let Some((request, _)) = record.http_response() {
+    // The request it happened in: the same failure on two routes is two
+    // problems (and a response's status on two routes, two failures).
+    if let Some(fields) = record
+        .request_span()
+        .and_then(|span| span.fields.as_deref())
+    {
         hash.write(b"\0request=");
-        hash.write(request.as_bytes());
+        write_request_key(fields, &mut |piece| hash.write(piece));
     }
     for (name, value) in &record.fields {
         if is_error_field(name) {

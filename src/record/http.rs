@@ -1,8 +1,6 @@
 //! The key slow spans are grouped by: method + route for HTTP spans,
 //! `target::name` for everything else.
 
-use std::fmt::Write as _;
-
 use crate::record::Fields;
 
 const ROUTE_FIELDS: &[&str] = &["http.route", "route"];
@@ -64,44 +62,80 @@ pub(crate) fn http_request(fields: Option<&Fields>) -> Option<String> {
     Some(format!("{method} {target}"))
 }
 
+/// Writes the key of the request these fields describe, in pieces, and
+/// says whether they describe one: `GET /orders/{id}` (the route template,
+/// or the path with its ids folded). What an alert inside a request is
+/// grouped by: the layer hashes these pieces for the repeat gate, the
+/// pipeline for the fingerprint and the title, without building a string.
+pub(crate) fn write_request_key(fields: &Fields, write: &mut impl FnMut(&[u8])) -> bool {
+    let fields = Some(fields);
+    let Some(method) = field(fields, METHOD_FIELDS) else {
+        return false;
+    };
+    if let Some(route) = field(fields, ROUTE_FIELDS) {
+        write(method.as_bytes());
+        write(b" ");
+        write(route.as_bytes());
+        return true;
+    }
+    let Some(path) = field(fields, PATH_FIELDS) else {
+        return false;
+    };
+    write(method.as_bytes());
+    write(b" ");
+    write_normalized_path(path, write);
+    true
+}
+
 /// The grouping key of a span with these fields.
 pub(crate) fn span_key(target: &str, name: &str, fields: Option<&Fields>) -> String {
-    let get = |names: &[&str]| field(fields, names);
-    let method = get(METHOD_FIELDS);
-    let route = get(ROUTE_FIELDS).map(str::to_owned);
-    let route = route.or_else(|| {
-        if let Some(otel_name) = get(&["otel.name"]) {
-            return Some(otel_name.to_owned()).filter(|_| method.is_none());
+    let mut key = Vec::new();
+    if let Some(fields) = fields {
+        if write_request_key(fields, &mut |piece| key.extend_from_slice(piece)) {
+            // Pieces of `str`s cut at ASCII bytes: valid UTF-8 again.
+            return String::from_utf8_lossy(&key).into_owned();
         }
-        get(PATH_FIELDS).map(normalize_path)
-    });
-    match (method, route) {
-        (Some(method), Some(route)) => format!("{method} {route}"),
-        (None, Some(route)) => route,
-        _ => format!("{target}::{name}"),
+    }
+    let get = |names: &[&str]| field(fields, names);
+    // A method without a path: not a request to name.
+    if get(METHOD_FIELDS).is_some() {
+        return format!("{target}::{name}");
+    }
+    if let Some(route) = get(ROUTE_FIELDS).or_else(|| get(&["otel.name"])) {
+        return route.to_owned();
+    }
+    match get(PATH_FIELDS) {
+        Some(path) => normalize_path(path),
+        None => format!("{target}::{name}"),
     }
 }
 
 /// `/orders/77?x=1` → `/orders/{id}`: the query is dropped, and segments
 /// that are numbers, UUIDs or long hex ids become `{id}`.
 pub(crate) fn normalize_path(path: &str) -> String {
+    let mut normalized = Vec::with_capacity(path.len());
+    write_normalized_path(path, &mut |piece| normalized.extend_from_slice(piece));
+    // Pieces of a `str` cut at ASCII bytes: valid UTF-8 again.
+    String::from_utf8_lossy(&normalized).into_owned()
+}
+
+/// [`normalize_path`], in pieces.
+fn write_normalized_path(path: &str, write: &mut impl FnMut(&[u8])) {
     let path = match path.split_once("://") {
         Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
         None => path,
     };
     let path = path.split(['?', '#']).next().unwrap_or(path);
-    let mut normalized = String::with_capacity(path.len());
     for (i, segment) in path.split('/').enumerate() {
         if i > 0 {
-            normalized.push('/');
+            write(b"/");
         }
         if is_id(segment) {
-            normalized.push_str("{id}");
+            write(b"{id}");
         } else {
-            let _ = write!(normalized, "{segment}"); // writing to a String cannot fail
+            write(segment.as_bytes());
         }
     }
-    normalized
 }
 
 fn is_id(segment: &str) -> bool {

@@ -192,7 +192,7 @@ impl Record {
     }
 
     /// The innermost enclosing HTTP request span.
-    fn request_span(&self) -> Option<&SpanRecord> {
+    pub(crate) fn request_span(&self) -> Option<&SpanRecord> {
         self.spans
             .iter()
             .rev()
