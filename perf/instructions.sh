@@ -15,12 +15,13 @@ count() { # stack operation -> instructions per call
     | awk -v n="$calls" '{printf "%.0f", $1 / (n + 1)}'
 }
 printf '%-8s %-18s %12s %8s\n' operation stack instr/call ratio
-for operation in info span plain-span error storm-repeat storm; do
+for operation in info span plain-span error request-error storm-repeat storm; do
   base=$(count baseline "$operation")
   printf '%-8s %-18s %12s %8s\n' "$operation" baseline "$base" 1.00
   stacks="telegram telegram-unfiltered json"
   [ "$operation" != info ] && stacks="telegram telegram-unfiltered sentry json"
   [ "$operation" = error ] && stacks="telegram telegram-unfiltered telegram-captured sentry json"
+  [ "$operation" = request-error ] && stacks="telegram sentry"
   case "$operation" in storm*) stacks="telegram sentry" ;; esac
   for stack in $stacks; do
     n=$(count "$stack" "$operation")

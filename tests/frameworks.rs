@@ -149,9 +149,9 @@ async fn one_failure_in_two_routes_is_two_alerts_each_titled_with_its_status() {
             .find(|t| t.contains(route) && t.contains("inventory lookup failed"))
             .unwrap_or_else(|| panic!("no alert for {route}: {chat}"))
     };
-    let stock = alert("http.route=/stock/{id}");
+    let stock = alert("GET /stock/{id} → 500 Internal Server Error · inventory lookup failed");
     assert!(stock.contains("🔁 ×3"), "{stock}");
-    let basket = alert("http.route=/basket/{id}");
+    let basket = alert("GET /basket/{id} → 503 Service Unavailable · inventory lookup failed");
     assert!(basket.contains("🔁 ×2"), "{basket}");
     assert_eq!(stats.sent + stats.deduplicated, 5, "{stats:?}");
     assert_eq!(stats.deduplicated, 3, "{stats:?}");
@@ -226,4 +226,63 @@ async fn grpc_server_failures_alert_and_client_errors_are_only_counted() {
     assert!(!chat.contains("/shop.Orders/List"), "{chat}");
     // The NotFound call is counted in the digest, not lost.
     assert_eq!(stats.batched, 1, "{stats:?}");
+}
+
+/// A record waits for its request's status a short while, not for the
+/// request's whole life: a request that never ends (a stream, a stuck
+/// handler) still gets its alert, without a status, and without a flush.
+#[core::prelude::v1::test]
+fn an_alert_in_a_request_that_never_ends_is_not_held_back() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = common::default_builder(&mock).build().unwrap();
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    let stuck = tracing::info_span!(
+        "HTTP request",
+        http.request.method = "GET",
+        http.route = "/v1/feed/{id}",
+        url.path = "/v1/feed/9",
+        http.response.status_code = tracing::field::Empty,
+    );
+    let entered = stuck.enter();
+    tracing::error!("feed source went away");
+    let arrived = mock.wait_for_messages(1, Duration::from_secs(20));
+    let text = arrived.first().map(|m| m.plain_text()).unwrap_or_default();
+    assert!(text.contains("feed source went away"), "{text}");
+    assert!(!text.contains('→'), "no status was known: {text}");
+    assert!(text.contains("GET /v1/feed/9"), "{text}");
+    drop(entered);
+    drop(stuck);
+    let stats = guard.shutdown(Duration::from_secs(5));
+    common::assert_accounted(&stats);
+    assert_eq!(stats.sent, 1, "{stats:?}");
+}
+
+/// OpenTelemetry's names, the status recorded when the handler answers
+/// (after the handler's own `error!`): the alert is titled with it.
+#[core::prelude::v1::test]
+fn an_alert_is_titled_with_the_status_its_request_ends_with() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = common::default_builder(&mock).build().unwrap();
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    for (id, status) in [(1, 503_u64), (2, 503)] {
+        let request = tracing::info_span!(
+            "HTTP request",
+            http.request.method = "GET",
+            http.route = "/v1/items/{id}",
+            url.path = format!("/v1/items/{id}"),
+            http.response.status_code = tracing::field::Empty,
+        );
+        request.in_scope(|| tracing::error!(error = "timed out", "item store read failed"));
+        request.record("http.response.status_code", status);
+    }
+    let stats = guard.shutdown(Duration::from_secs(5));
+    common::assert_accounted(&stats);
+    let texts: Vec<String> = mock.messages().iter().map(|m| m.plain_text()).collect();
+    let chat = texts.join("\n----\n");
+    assert!(
+        chat.contains("GET /v1/items/{id} → 503 Service Unavailable · item store read failed"),
+        "{chat}"
+    );
+    assert!(chat.contains("🔁 ×2"), "{chat}");
+    assert_eq!(stats.sent, 1, "{stats:?}");
 }

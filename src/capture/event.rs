@@ -41,6 +41,8 @@ struct Keys {
     family: Option<Family>,
     /// The request spans around it were told an alert was captured.
     requests_marked: bool,
+    /// The request whose status it waits for (see `channel::outcomes`).
+    awaits_request: Option<u64>,
 }
 
 impl TelegramLayer {
@@ -110,6 +112,13 @@ impl TelegramLayer {
         let message = collector.message.unwrap_or_default();
         let mut fields = collector.fields;
         self.add_otel_ids(event, ctx, &mut fields);
+        let awaits_request = if occurrence != Occurrence::Alert {
+            None
+        } else if keys.requests_marked {
+            keys.awaits_request
+        } else {
+            self.walk_requests(event, ctx, |_| true)
+        };
         let captured = Captured {
             title: collector.title,
             fields,
@@ -119,10 +128,8 @@ impl TelegramLayer {
             gate_key,
             family: keys.family,
             log: collector.log,
+            awaits_request,
         };
-        if occurrence == Occurrence::Alert && !keys.requests_marked {
-            self.mark_requests_reported(event, ctx);
-        }
         // Reserved before it is queued: from now on the kind's repeats are
         // counted at the gate, even before the worker gets to this record,
         // so a flood of one failure never fills the queue.
@@ -224,17 +231,22 @@ impl TelegramLayer {
             return Gate::Hidden;
         }
         // An alert is grouped by the request it happened in.
-        self.walk_requests(event, ctx, |fields| probe.note_request(fields));
+        let awaits_request = self.walk_requests(event, ctx, |fields| probe.note_request(fields));
         let Some(key) = probe.key(metadata, level) else {
             return Gate::Missed(Keys {
                 requests_marked: true,
+                awaits_request,
                 ..Keys::default()
             });
         };
         if gate.count(key) {
             return Gate::Counted;
         }
-        self.try_fold(gate, probe.family(metadata, level), key)
+        let mut gate = self.try_fold(gate, probe.family(metadata, level), key);
+        if let Gate::Missed(keys) = &mut gate {
+            keys.awaits_request = awaits_request;
+        }
+        gate
     }
 
     /// A variant that missed the gate: an alert of its own, the one that
@@ -253,12 +265,14 @@ impl TelegramLayer {
                     ..folded
                 }),
                 requests_marked: true,
+                awaits_request: None,
             }),
             FoldVerdict::Folded if gate.count(family.gate_key()) => Gate::Counted,
             FoldVerdict::Trip | FoldVerdict::Folded => Gate::Missed(Keys {
                 gate: Some(family.gate_key()),
                 family: Some(folded),
                 requests_marked: true,
+                awaits_request: None,
             }),
         }
     }

@@ -28,7 +28,7 @@ use super::otel::OtelSource;
 use super::shape::SpanShape;
 use super::skip::SkipRules;
 use super::slow::{settle_unit, SlowRules};
-use super::span_state::{span_records, LayerId, RequestWatch, SpanState, SpanStates};
+use super::span_state::{span_records, LayerId, RequestMark, RequestWatch, SpanState, SpanStates};
 use super::timing::Timing;
 use super::wants::{TelegramFilter, Wants};
 use super::CaptureConfig;
@@ -224,6 +224,7 @@ impl TelegramLayer {
             timing,
             // Only a request span that declares a status can close failing.
             request: ((shape.http_request || shape.rpc) && shape.status).then(RequestWatch::new),
+            describes_request: (shape.http_request || shape.rpc).then(RequestMark::new),
         }
     }
 }
@@ -341,6 +342,7 @@ where
             gate_key: None,
             family: None,
             log: None,
+            awaits_request: None,
         };
         let origin = Origin::Event(span.metadata());
         let occurrence = Occurrence::Slow(slow);

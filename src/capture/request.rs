@@ -27,7 +27,7 @@ use crate::text::Text;
 
 use super::field_pool::PooledFields;
 use super::layer::TelegramLayer;
-use super::span_state::{span_records, RequestWatch, SpanState, SpanStates};
+use super::span_state::{span_records, RequestMark, RequestWatch, SpanState, SpanStates};
 
 impl TelegramLayer {
     /// The alert for a request span that closed with a server error
@@ -86,8 +86,9 @@ impl TelegramLayer {
         if state.is_skipped() {
             return None;
         }
-        if state.request.is_some() {
+        if let Some(watch) = &state.request {
             *failed = failing(state);
+            self.post_outcome(watch, state);
         }
         let timing = state.timing.as_ref()?;
         let now = self.rules.clock.now();
@@ -97,57 +98,72 @@ impl TelegramLayer {
         Some((state.fields.as_ref().map(PooledFields::shared), slow, now))
     }
 
-    /// An alert-level event was captured: the request spans around it
-    /// need not report their status. Costs one load while no request span
-    /// is alive. (Where the repeat gate is on, [`walk_requests`] did this
-    /// already.)
-    ///
-    /// [`walk_requests`]: Self::walk_requests
-    pub(super) fn mark_requests_reported<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>)
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        if RequestWatch::any_alive() {
-            self.walk_requests(event, ctx, |_| true);
-        }
-    }
-
     /// The spans around an alert-level event, once: every request span's
-    /// watch is told an alert was captured inside it, and `innermost` is
-    /// given the fields of each span, innermost first, until it says they
-    /// describe the request the alert is grouped by. Nothing but a look at
-    /// the current span for an event outside every span.
+    /// watch is told an alert was captured inside it (its failing status is
+    /// then not reported again), and `innermost` is given the fields of
+    /// each span that describes a request, innermost first, until it says
+    /// they name the request the alert is grouped by. If that request will
+    /// record its status but has not yet, the serial number a record waits
+    /// for it under. One load, and no walk, while no request span is alive.
     pub(super) fn walk_requests<S>(
         &self,
         event: &Event<'_>,
         ctx: &Context<'_, S>,
         mut innermost: impl FnMut(&Fields) -> bool,
-    ) where
+    ) -> Option<u64>
+    where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        let Some(scope) = ctx.event_scope(event) else {
-            return;
-        };
-        let mut found = false;
+        if !RequestMark::any_alive() {
+            return None;
+        }
+        let scope = ctx.event_scope(event)?;
+        let (mut found, mut awaits) = (false, None);
         for span in scope {
             let extensions = span.extensions();
             let Some(state) = extensions
                 .get::<SpanStates>()
                 .and_then(|states| states.get(self.id))
+                .filter(|state| state.describes_request.is_some())
             else {
                 continue;
             };
             if let Some(watch) = &state.request {
                 watch.report();
             }
-            if !found {
-                found = state
-                    .fields
-                    .as_ref()
-                    .is_some_and(|fields| innermost(fields.get()));
+            if found {
+                continue;
+            }
+            let Some(fields) = state.fields.as_ref().map(PooledFields::get) else {
+                continue;
+            };
+            found = innermost(fields);
+            if found && !has_status(fields) {
+                awaits = state.request.as_ref().map(RequestWatch::await_status);
             }
         }
+        awaits
     }
+}
+
+impl TelegramLayer {
+    /// A request span closes that a record waits for: how it ended, for
+    /// the worker.
+    fn post_outcome(&self, watch: &RequestWatch, state: &SpanState) {
+        let (Some(serial), Some(fields)) = (watch.awaited(), &state.fields) else {
+            return;
+        };
+        if let Some(producer) = &self.producer {
+            producer.outcomes().post(serial, fields.shared());
+        }
+    }
+}
+
+/// Whether a request span's fields give its outcome already.
+fn has_status(fields: &Fields) -> bool {
+    fields
+        .iter()
+        .any(|(name, _)| is_status_field(name) || name == "rpc.grpc.status_code")
 }
 
 /// A request span that closed with a server error nothing inside it

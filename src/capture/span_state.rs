@@ -9,6 +9,7 @@ use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
+use crate::channel::outcomes::RequestOutcomes;
 use crate::record::{SpanList, SpanRecord};
 
 use super::field_pool::PooledFields;
@@ -26,34 +27,29 @@ pub(crate) struct SpanState {
     /// For an HTTP request span: whether an alert was captured inside it
     /// (then its failing status is not alerted a second time).
     pub(crate) request: Option<RequestWatch>,
+    /// Set on a span that describes a request (HTTP or RPC): what an alert
+    /// inside it is grouped by.
+    pub(crate) describes_request: Option<RequestMark>,
 }
 
-/// What the layer watches in an HTTP request span: whether an alert-level
-/// event was captured inside it. If none was and it closes with a server
-/// error, its status is the alert (a handler that returns a 502 without an
-/// error value logs nothing).
+/// What the layer watches in an HTTP request span that declares a status:
+/// whether an alert-level event was captured inside it (if none was and it
+/// closes with a server error, its status is the alert: a handler that
+/// returns a 502 without an error value logs nothing), and whether a record
+/// waits for its status (see `channel::outcomes`).
 #[derive(Debug)]
 pub(crate) struct RequestWatch {
     reported: AtomicBool,
+    /// The request's serial number once a record waits for it (0: none).
+    awaited: AtomicU64,
 }
 
-/// Request spans alive now, in every layer: while none is (a service that
-/// is not a web service), a repeat counted at the gate need not look for
-/// one around it. A process-wide hint, not an exact count per layer.
-static REQUESTS_ALIVE: AtomicUsize = AtomicUsize::new(0);
-
 impl RequestWatch {
-    /// A watch, counted while the span lives.
     pub(crate) fn new() -> Self {
-        REQUESTS_ALIVE.fetch_add(1, Ordering::Relaxed);
         RequestWatch {
             reported: AtomicBool::new(false),
+            awaited: AtomicU64::new(0),
         }
-    }
-
-    /// Whether any request span is alive.
-    pub(crate) fn any_alive() -> bool {
-        REQUESTS_ALIVE.load(Ordering::Relaxed) > 0
     }
 
     /// An alert was captured inside the request.
@@ -64,9 +60,48 @@ impl RequestWatch {
     pub(crate) fn was_reported(&self) -> bool {
         self.reported.load(Ordering::Relaxed)
     }
+
+    /// A record waits for the request's status: its serial number (the
+    /// same for every record inside it).
+    pub(crate) fn await_status(&self) -> u64 {
+        let fresh = RequestOutcomes::next_serial();
+        match self
+            .awaited
+            .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => fresh,
+            Err(earlier) => earlier,
+        }
+    }
+
+    /// The serial number records wait under, if any does.
+    pub(crate) fn awaited(&self) -> Option<u64> {
+        Some(self.awaited.load(Ordering::Relaxed)).filter(|&serial| serial != 0)
+    }
 }
 
-impl Drop for RequestWatch {
+/// Held by the state of a span that describes a request, and counted while
+/// it lives: while no such span is alive (a service that is not a web
+/// service), an alert does not look around it for the request it belongs
+/// to. A process-wide hint, not an exact count per layer.
+#[derive(Debug)]
+pub(crate) struct RequestMark(());
+
+static REQUESTS_ALIVE: AtomicUsize = AtomicUsize::new(0);
+
+impl RequestMark {
+    pub(crate) fn new() -> Self {
+        REQUESTS_ALIVE.fetch_add(1, Ordering::Relaxed);
+        RequestMark(())
+    }
+
+    /// Whether any request span is alive.
+    pub(crate) fn any_alive() -> bool {
+        REQUESTS_ALIVE.load(Ordering::Relaxed) > 0
+    }
+}
+
+impl Drop for RequestMark {
     fn drop(&mut self) {
         // The registry drops a span's extensions when the span closes.
         REQUESTS_ALIVE.fetch_sub(1, Ordering::Relaxed);
@@ -80,6 +115,7 @@ impl SpanState {
             fields: None,
             timing: None,
             request: None,
+            describes_request: None,
         }
     }
 

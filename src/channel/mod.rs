@@ -11,6 +11,7 @@
 
 pub(crate) mod control;
 pub(crate) mod drops;
+pub(crate) mod outcomes;
 pub(crate) mod reserve;
 
 use std::cell::Cell;
@@ -22,6 +23,7 @@ use crate::record::Record;
 use crate::stats::Counters;
 
 use drops::DropTally;
+use outcomes::RequestOutcomes;
 use reserve::QueueReserve;
 
 pub(crate) use control::{Control, Flusher, KeptAlive, WorkerHandle};
@@ -76,6 +78,8 @@ pub(crate) struct Inbox {
     /// The queue's reserve: the worker gives a record's place back when it
     /// takes the record.
     pub(crate) reserve: Arc<QueueReserve>,
+    /// How the requests records wait for ended.
+    pub(crate) outcomes: Arc<RequestOutcomes>,
 }
 
 /// Opens the channel: the producer, the sender of control requests (for
@@ -86,6 +90,7 @@ pub(crate) fn open(
     drops: &Arc<DropTally>,
 ) -> (Producer, mpsc::Sender<Control>, Inbox) {
     let reserve = Arc::new(QueueReserve::new(queue_capacity));
+    let outcomes = Arc::new(RequestOutcomes::default());
     let (record_tx, records) = mpsc::channel(reserve.channel_capacity(queue_capacity));
     let (control_tx, control) = mpsc::channel(CONTROL_CAPACITY);
     let producer = Producer {
@@ -93,11 +98,13 @@ pub(crate) fn open(
         counters: Arc::clone(counters),
         drops: Arc::clone(drops),
         reserve: Arc::clone(&reserve),
+        outcomes: Arc::clone(&outcomes),
     };
     let inbox = Inbox {
         records,
         control,
         reserve,
+        outcomes,
     };
     (producer, control_tx, inbox)
 }
@@ -110,11 +117,17 @@ pub(crate) struct Producer {
     /// Which kinds a full queue dropped, for the digest.
     drops: Arc<DropTally>,
     reserve: Arc<QueueReserve>,
+    outcomes: Arc<RequestOutcomes>,
 }
 
 impl Producer {
     pub(crate) fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// Where the layer posts how a request a record waits for ended.
+    pub(crate) fn outcomes(&self) -> &RequestOutcomes {
+        &self.outcomes
     }
 
     /// Queues a record without ever blocking; a full or closed queue (the

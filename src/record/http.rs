@@ -68,23 +68,87 @@ pub(crate) fn http_request(fields: Option<&Fields>) -> Option<String> {
 /// grouped by: the layer hashes these pieces for the repeat gate, the
 /// pipeline for the fingerprint and the title, without building a string.
 pub(crate) fn write_request_key(fields: &Fields, write: &mut impl FnMut(&[u8])) -> bool {
-    let fields = Some(fields);
-    let Some(method) = field(fields, METHOD_FIELDS) else {
+    let names = RequestNames::of(fields);
+    let Some(method) = names.method.text else {
         return false;
     };
-    if let Some(route) = field(fields, ROUTE_FIELDS) {
+    if let Some(route) = names.route.text {
         write(method.as_bytes());
         write(b" ");
         write(route.as_bytes());
         return true;
     }
-    let Some(path) = field(fields, PATH_FIELDS) else {
+    let Some(path) = names.path.text else {
         return false;
     };
     write(method.as_bytes());
     write(b" ");
     write_normalized_path(path, write);
     true
+}
+
+/// The method, route and path of a request span's fields, each the first
+/// of its list ([`METHOD_FIELDS`], [`ROUTE_FIELDS`], [`PATH_FIELDS`]) with
+/// a text value: read in one pass (an alert inside a request reads them on
+/// the application's thread, at the repeat gate).
+#[derive(Default)]
+struct RequestNames<'a> {
+    method: Ranked<'a>,
+    route: Ranked<'a>,
+    path: Ranked<'a>,
+}
+
+/// A value and the place of its field's name in its list (lower wins).
+#[derive(Default)]
+struct Ranked<'a> {
+    rank: usize,
+    text: Option<&'a str>,
+}
+
+impl<'a> Ranked<'a> {
+    fn offer(&mut self, rank: usize, text: &'a str) {
+        if self.text.is_none() || rank < self.rank {
+            *self = Ranked {
+                rank,
+                text: Some(text.trim_matches('"')),
+            };
+        }
+    }
+}
+
+impl<'a> RequestNames<'a> {
+    fn of(fields: &'a Fields) -> Self {
+        let mut names = RequestNames::default();
+        for (name, value) in fields {
+            let Some((slot, rank)) = names.slot(name) else {
+                continue;
+            };
+            if let Some(text) = value.as_text() {
+                slot.offer(rank, text);
+            }
+        }
+        names
+    }
+
+    /// Where a field of this name goes, and its rank (its place in its
+    /// list: the unit test keeps the two in step).
+    fn slot(&mut self, name: &str) -> Option<(&mut Ranked<'a>, usize)> {
+        Some(match name {
+            "http.request.method" => (&mut self.method, 0),
+            "http.method" => (&mut self.method, 1),
+            "method" => (&mut self.method, 2),
+            "http.route" => (&mut self.route, 0),
+            "route" => (&mut self.route, 1),
+            "url.path" => (&mut self.path, 0),
+            "uri" => (&mut self.path, 1),
+            "path" => (&mut self.path, 2),
+            "http.target" => (&mut self.path, 3),
+            "url" => (&mut self.path, 4),
+            "http.url" => (&mut self.path, 5),
+            "url.full" => (&mut self.path, 6),
+            _ => return None,
+        })
+    }
 }
 
 /// The grouping key of a span with these fields.
@@ -121,31 +185,41 @@ pub(crate) fn normalize_path(path: &str) -> String {
 
 /// [`normalize_path`], in pieces.
 fn write_normalized_path(path: &str, write: &mut impl FnMut(&[u8])) {
-    let path = match path.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
-        None => path,
+    // A path (the usual case) has no scheme and host to drop.
+    let path = if path.starts_with('/') {
+        path
+    } else {
+        match path.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+            None => path,
+        }
     };
-    let path = path.split(['?', '#']).next().unwrap_or(path);
-    for (i, segment) in path.split('/').enumerate() {
+    let end = path
+        .bytes()
+        .position(|b| b == b'?' || b == b'#')
+        .unwrap_or(path.len());
+    // Cut at an ASCII byte: a char boundary.
+    let path = path.get(..end).unwrap_or(path);
+    for (i, segment) in path.as_bytes().split(|&b| b == b'/').enumerate() {
         if i > 0 {
             write(b"/");
         }
         if is_id(segment) {
             write(b"{id}");
         } else {
-            write(segment.as_bytes());
+            write(segment);
         }
     }
 }
 
-fn is_id(segment: &str) -> bool {
+fn is_id(segment: &[u8]) -> bool {
     if segment.is_empty() {
         return false;
     }
-    let digits = segment.bytes().all(|b| b.is_ascii_digit());
+    let digits = segment.iter().all(u8::is_ascii_digit);
     let hex = segment.len() >= 8
-        && segment.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
-        && segment.bytes().any(|b| b.is_ascii_digit());
+        && segment.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-')
+        && segment.iter().any(u8::is_ascii_digit);
     digits || hex
 }
 
@@ -164,6 +238,30 @@ mod tests {
             assert_eq!(classify(name), Some(Declares::Target), "{name}");
         }
         assert_eq!(classify("version"), None);
+    }
+
+    #[test]
+    fn the_ranks_follow_the_lists() {
+        let mut names = RequestNames::default();
+        for list in [METHOD_FIELDS, ROUTE_FIELDS, PATH_FIELDS] {
+            for (place, name) in list.iter().enumerate() {
+                assert_eq!(
+                    names.slot(name).map(|(_, rank)| rank),
+                    Some(place),
+                    "{name}"
+                );
+            }
+        }
+        // The first of the list wins, whatever the order of the fields.
+        let f = fields(&[
+            ("method", "GET"),
+            ("uri", "/a/1"),
+            ("http.method", "PUT"),
+            ("url.path", "/b/2"),
+        ]);
+        let mut key = Vec::new();
+        assert!(write_request_key(&f, &mut |piece| key.extend_from_slice(piece)));
+        assert_eq!(key, b"PUT /b/{id}");
     }
 
     #[test]

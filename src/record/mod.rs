@@ -20,6 +20,7 @@ pub(crate) mod grpc;
 pub(crate) mod http;
 pub(crate) mod slow;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use tracing_core::Metadata;
@@ -81,6 +82,10 @@ pub(crate) struct Record {
     pub(crate) family: Option<Family>,
     /// Where a `log` record bridged by `tracing-log` came from.
     pub(crate) log: Option<Box<LogOrigin>>,
+    /// The serial number of the request it happened in, whose status was
+    /// not known yet: the worker waits a little for the request to end
+    /// (see `channel::outcomes`).
+    pub(crate) awaits_request: Option<u64>,
 }
 
 impl Record {
@@ -103,6 +108,7 @@ impl Record {
             gate_key,
             family,
             log,
+            awaits_request,
         } = captured;
         Record {
             level,
@@ -119,6 +125,7 @@ impl Record {
             gate_key,
             family,
             log,
+            awaits_request,
         }
     }
 
@@ -191,6 +198,20 @@ impl Record {
         server_error.then(|| (http::span_key(span.target, span.name, Some(fields)), status))
     }
 
+    /// The request it happened in ended with these fields (its status
+    /// recorded): they replace the ones captured with the record.
+    pub(crate) fn request_ended(&mut self, fields: Arc<Fields>) {
+        self.awaits_request = None;
+        if let Some(span) = self
+            .spans
+            .iter_mut()
+            .rev()
+            .find(|span| http::http_request(span.fields.as_deref()).is_some())
+        {
+            span.fields = Some(fields);
+        }
+    }
+
     /// The innermost enclosing HTTP request span.
     pub(crate) fn request_span(&self) -> Option<&SpanRecord> {
         self.spans
@@ -228,6 +249,8 @@ pub(crate) struct Captured {
     pub(crate) family: Option<Family>,
     /// Where a bridged `log` record came from.
     pub(crate) log: Option<Box<LogOrigin>>,
+    /// See [`Record::awaits_request`].
+    pub(crate) awaits_request: Option<u64>,
 }
 
 /// Where a `log` record bridged by `tracing-log` came from: its event's

@@ -12,6 +12,7 @@
 //!   even while a request to Telegram is in flight, so a full queue or a
 //!   hung Bot API never delays a flush or a shutdown past its deadline;
 //! - [`records`]: one record, and the repeats counted at the gate;
+//! - [`awaiting`]: records that wait for their request's status;
 //! - [`schedule`]: when the loop wakes, and the periodic work due then;
 //! - [`periodic`]: ticks, tallies and digest windows;
 //! - [`protocol`]: flush, shutdown and check requests;
@@ -19,6 +20,7 @@
 //!
 //! The builder wires it: it starts the thread with [`spawn`].
 
+mod awaiting;
 mod interact;
 mod periodic;
 mod protocol;
@@ -34,6 +36,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::channel::control::EXIT_GRACE;
+use crate::channel::outcomes::RequestOutcomes;
 use crate::channel::reserve::QueueReserve;
 use crate::channel::{mark_worker_thread, Control, Inbox, KeptAlive};
 use crate::delivery::client::ApiError;
@@ -117,6 +120,10 @@ struct Worker {
     /// The queue's reserve (a record's place is given back when it is
     /// taken).
     reserve: Arc<QueueReserve>,
+    /// How the requests that held records wait for ended.
+    outcomes: Arc<RequestOutcomes>,
+    /// Records waiting for their request's status.
+    awaiting: awaiting::Awaiting,
     counters: Arc<Counters>,
     in_flight: Option<InFlight>,
     /// When pacing lets the next message go, if one waits for it.
@@ -155,6 +162,8 @@ impl Worker {
             records: inbox.records,
             control: inbox.control,
             reserve: inbox.reserve,
+            outcomes: inbox.outcomes,
+            awaiting: awaiting::Awaiting::default(),
             counters: setup.counters,
             in_flight: None,
             next_send: None,

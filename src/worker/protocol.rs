@@ -61,6 +61,8 @@ impl Worker {
         while let Ok(record) = self.records.try_recv() {
             self.on_record(Some(record)).await;
         }
+        // Records waiting for their request's status go now, as they are.
+        self.release_awaiting().await;
         // From here on the layer's repeats take the ordinary path (and are
         // refused there: the counters are closed). Tallies wait until the
         // alerts they edit have been delivered.

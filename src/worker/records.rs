@@ -9,11 +9,19 @@ use super::Worker;
 
 impl Worker {
     pub(super) async fn on_record(&mut self, record: Option<Record>) {
-        let Some(mut record) = record else {
+        let Some(record) = record else {
             self.records_open = false;
             return;
         };
         self.reserve.give_back(&record);
+        let Some(record) = self.hold_for_status(record) else {
+            return; // until its request ends (see `awaiting`)
+        };
+        self.process(record).await;
+    }
+
+    /// Runs a record through the pipeline, asking the fleet what it shares.
+    pub(super) async fn process(&mut self, mut record: Record) {
         self.pipeline.classify(&mut record);
         let key = self.pipeline.dedup_key(&record);
         let claim = self.fleet.claim(key).await;

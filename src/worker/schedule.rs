@@ -74,6 +74,8 @@ const TASKS: &[Task] = &[
     Task::runs(Worker::metrics_due, |w| Box::pin(w.publish_metrics())),
     // A reminder on stderr while the main chat is dark.
     Task::runs(Worker::reminder_due, |w| Box::pin(w.remind_if_dark())),
+    // Records let go once their request ended (or their wait is over).
+    Task::runs(Worker::awaiting_due, |w| Box::pin(w.release_awaiting())),
     // Long polling for button presses (interactive alerts).
     Task::runs(Worker::poll_due, |w| Box::pin(w.poll_if_due())),
     // The next message pacing lets go.
@@ -129,6 +131,18 @@ impl Worker {
 
     fn poll_due(&self, _: Instant) -> Option<Due> {
         self.interaction.as_ref()?.wake_at().map(Due::Real)
+    }
+
+    /// While records wait for their requests, and at once while a flush
+    /// or the shutdown waits for them.
+    fn awaiting_due(&self, now: Instant) -> Option<Due> {
+        if self.awaiting.is_empty() {
+            return None;
+        }
+        if self.stopping.is_some() || !self.flushes.is_empty() {
+            return Some(Due::Real(now));
+        }
+        self.awaiting.next_look(now).map(Due::Real)
     }
 
     fn gate_due(&self, now: Instant) -> Option<Due> {

@@ -93,7 +93,7 @@ fn op_storm() {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(stack), Some(operation)) = (args.next(), args.next()) else {
-        eprintln!("usage: ops <baseline|telegram|telegram-unfiltered|telegram-captured|sentry|json|fmt-info|fmt-info-telegram|fmt-info-telegram-unfiltered> <info|span|plain-span|debug|error|storm|storm-repeat> [calls]");
+        eprintln!("usage: ops <baseline|telegram|telegram-unfiltered|telegram-captured|sentry|json|fmt-info|fmt-info-telegram|fmt-info-telegram-unfiltered> <info|span|plain-span|debug|error|request-error|storm|storm-repeat> [calls]");
         std::process::exit(2);
     };
     let calls: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
@@ -102,7 +102,8 @@ fn main() {
         "span" => op_span,
         "plain-span" => op_plain_span,
         "debug" => op_debug,
-        "error" => op_error,
+        // The same `error!`, inside an HTTP request span (grouped by it).
+        "error" | "request-error" => op_error,
         "storm" => op_storm,
         "storm-repeat" => op_storm_repeat,
         other => {
@@ -156,7 +157,11 @@ fn main() {
         }
     };
     tracing::dispatcher::with_default(&dispatch, || {
-        let outer = info_span!("http_request", method = "POST");
+        let outer = if operation == "request-error" {
+            info_span!("http_request", method = "POST", path = "/payments/77")
+        } else {
+            info_span!("http_request", method = "POST")
+        };
         let _outer = outer.enter();
         let inner = info_span!("charge", order_id = 77_u64);
         let _inner = inner.enter();
