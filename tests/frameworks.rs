@@ -286,3 +286,160 @@ fn an_alert_is_titled_with_the_status_its_request_ends_with() {
     assert!(chat.contains("🔁 ×2"), "{chat}");
     assert_eq!(stats.sent, 1, "{stats:?}");
 }
+
+/// tonic as its users serve it: a service behind tower-http's
+/// `TraceLayer::new_for_grpc()` (`GrpcErrorsAsFailures`), called by tonic's
+/// client over a real HTTP/2 connection. The handlers answer with a
+/// `Status`, as generated services do; a raw-bytes codec stands in for
+/// protobuf (the outcome on the wire is the same).
+mod grpc {
+    use std::convert::Infallible;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use bytes::{Buf, BufMut};
+    use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+    use tonic::{Code, Status};
+
+    /// Messages as raw bytes.
+    #[derive(Clone, Copy, Default)]
+    pub struct RawCodec;
+
+    impl Codec for RawCodec {
+        type Encode = Vec<u8>;
+        type Decode = Vec<u8>;
+        type Encoder = RawCodec;
+        type Decoder = RawCodec;
+        fn encoder(&mut self) -> RawCodec {
+            RawCodec
+        }
+        fn decoder(&mut self) -> RawCodec {
+            RawCodec
+        }
+    }
+
+    impl Encoder for RawCodec {
+        type Item = Vec<u8>;
+        type Error = Status;
+        fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+            dst.put_slice(&item);
+            Ok(())
+        }
+    }
+
+    impl Decoder for RawCodec {
+        type Item = Vec<u8>;
+        type Error = Status;
+        fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+            let mut message = vec![0; src.remaining()];
+            src.copy_to_slice(&mut message);
+            Ok(Some(message))
+        }
+    }
+
+    /// `shop.Orders`: `Place` is down (Unavailable), `Get` finds nothing
+    /// (NotFound: the caller's problem), `List` works.
+    #[derive(Clone, Copy)]
+    pub struct Orders;
+
+    impl tonic::server::NamedService for Orders {
+        const NAME: &'static str = "shop.Orders";
+    }
+
+    type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+    impl tower::Service<axum::http::Request<tonic::body::Body>> for Orders {
+        type Response = axum::http::Response<tonic::body::Body>;
+        type Error = Infallible;
+        type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: axum::http::Request<tonic::body::Body>) -> Self::Future {
+            let outcome = match request.uri().path() {
+                "/shop.Orders/Place" => Some(Code::Unavailable),
+                "/shop.Orders/Get" => Some(Code::NotFound),
+                _ => None,
+            };
+            let handler = tower::service_fn(move |_: tonic::Request<Vec<u8>>| async move {
+                match outcome {
+                    Some(code) => Err(Status::new(code, "inventory service down")),
+                    None => Ok(tonic::Response::new(b"[]".to_vec())),
+                }
+            });
+            Box::pin(async move {
+                let mut grpc = tonic::server::Grpc::new(RawCodec);
+                Ok(grpc.unary(handler, request).await)
+            })
+        }
+    }
+}
+
+#[tokio::test]
+async fn tonic_server_errors_alert_by_method_and_code_and_client_errors_do_not() {
+    use tonic::transport::server::TcpIncoming;
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = common::default_builder(&mock).build().unwrap();
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tonic::transport::Server::builder()
+        .layer(tower_http::trace::TraceLayer::new_for_grpc())
+        .add_service(grpc::Orders)
+        .serve_with_incoming(TcpIncoming::from(listener));
+    // The server runs on this task's thread (the subscriber is this
+    // thread's default), the client beside it.
+    let client = async move {
+        let channel = tonic::transport::Channel::from_shared(format!("http://{address}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = tonic::client::Grpc::new(channel);
+        let mut codes = Vec::new();
+        for method in ["Place", "Get", "Place", "List"] {
+            client.ready().await.unwrap();
+            let path = format!("/shop.Orders/{method}").parse().unwrap();
+            let answer: Result<tonic::Response<Vec<u8>>, _> = client
+                .unary(tonic::Request::new(Vec::new()), path, grpc::RawCodec)
+                .await;
+            codes.push(answer.err().map_or(tonic::Code::Ok, |status| status.code()));
+        }
+        codes
+    };
+    let codes = tokio::select! {
+        codes = client => codes,
+        served = server => panic!("the server stopped: {served:?}"),
+    };
+    use tonic::Code;
+    assert_eq!(
+        codes,
+        [
+            Code::Unavailable,
+            Code::NotFound,
+            Code::Unavailable,
+            Code::Ok
+        ]
+    );
+    let stats = tokio::task::spawn_blocking(move || guard.shutdown(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    common::assert_accounted(&stats);
+    let texts: Vec<String> = mock.messages().iter().map(|m| m.plain_text()).collect();
+    let chat = texts.join("\n----\n");
+    let place = texts
+        .iter()
+        .find(|t| t.contains("POST /shop.Orders/Place → Unavailable (gRPC 14)"))
+        .unwrap_or_else(|| panic!("{chat}"));
+    assert!(place.contains("🔁 ×2"), "{place}");
+    assert!(
+        !chat.contains("NotFound"),
+        "a client error does not alert: {chat}"
+    );
+    assert!(!chat.contains("/shop.Orders/List"), "{chat}");
+    // The NotFound call is counted for the digest, not lost.
+    assert_eq!(stats.batched, 1, "{stats:?}");
+}
