@@ -14,6 +14,7 @@ use crate::channel::{self, KeptAlive, WorkerHandle};
 use crate::delivery::client::BotClient;
 use crate::delivery::Courier;
 use crate::error::Error;
+use crate::fleet::watch::{unix_millis, Presence};
 use crate::fleet::{Fleet, FleetStore};
 use crate::gate::RepeatGate;
 use crate::guard::TelegramGuard;
@@ -24,6 +25,7 @@ use crate::interact::press::PressJudge;
 use crate::pipeline::{Links, Pipeline};
 #[cfg(feature = "interactive")]
 use crate::render::actions::Buttons;
+use crate::render::Identity;
 use crate::report::Reporter;
 use crate::stats::Counters;
 use crate::worker::{self, WorkerSetup};
@@ -42,12 +44,14 @@ pub(super) fn start(parts: Validated) -> Result<(TelegramLayer, TelegramGuard), 
     let store = parts
         .fleet
         .map(|config| FleetStore::new(config, Arc::clone(&counters), Arc::clone(&reporter)));
-    #[cfg_attr(not(feature = "interactive"), allow(unused_mut))]
     let mut fleet = Fleet::new(
         store,
         parts.pipeline.dedup.window,
         parts.pipeline.digest.window,
     );
+    if let Some(interval) = parts.watch {
+        fleet.watch(interval, presence_of(&parts.pipeline.identity));
+    }
     let gate = Arc::new(RepeatGate::new(parts.fold, parts.clock.now()));
     let drops = Arc::new(DropTally::default());
     #[cfg_attr(not(feature = "interactive"), allow(unused_mut))]
@@ -126,4 +130,17 @@ pub(super) fn start(parts: Validated) -> Result<(TelegramLayer, TelegramGuard), 
     }
     let guard = TelegramGuard::new(handle, producer, parts.drop_timeout);
     Ok((layer, guard))
+}
+
+/// What this process says about itself to the fleet it watches.
+fn presence_of(identity: &Identity) -> Presence {
+    Presence {
+        service: identity.service.clone(),
+        environment: identity.environment.clone(),
+        host: worker::hostname(),
+        pid: std::process::id(),
+        version: identity.version.clone(),
+        started_ms: unix_millis(std::time::SystemTime::now()),
+        last_alert: None,
+    }
 }

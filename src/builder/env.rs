@@ -105,6 +105,14 @@ pub(crate) const VARIABLES: &[Variable] = &[
     var("REDIS_KEY_PREFIX", |b, _, v| {
         Ok(b.fleet(|f| f.key_prefix(v.trim())))
     }),
+    var("TELEGRAM_WATCH_FLEET", |b, n, v| {
+        let on = parse_bool(n, v)?;
+        Ok(b.fleet(|f| f.watch_fleet(on)))
+    }),
+    var("TELEGRAM_WATCH_INTERVAL_SECONDS", |b, n, v| {
+        let interval = parse_seconds(n, v)?;
+        Ok(b.fleet(|f| f.watch_interval(interval)))
+    }),
     var("TELEGRAM_INTERACTIVE", |b, n, v| {
         let on = parse_bool(n, v)?;
         Ok(b.interactive(|i| i.enabled(on)))

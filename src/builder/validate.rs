@@ -31,6 +31,8 @@ pub(super) struct Validated {
     pub(super) delivery: DeliveryConfig,
     /// `None`: this process alone.
     pub(super) fleet: Option<FleetConfig>,
+    /// The fleet watches itself, refreshing presences this often.
+    pub(super) watch: Option<Duration>,
     pub(super) worker: WorkerConfig,
     pub(super) clock: Clock,
     /// Whether repeats may be counted at the repeat gate: only when repeats
@@ -138,6 +140,20 @@ impl Builder {
             ));
         }
         require_positive("fleet.timeout", fleet.timeout)?;
+        if fleet.watch && fleet.url.is_none() {
+            return Err(Error::invalid(
+                "fleet.watch_fleet",
+                "true",
+                "a fleet with fleet.redis_url set (the watch lives in Redis)",
+            ));
+        }
+        if fleet.watch_interval < Duration::from_millis(100) {
+            return Err(Error::invalid(
+                "fleet.watch_interval",
+                &format!("{:?}", fleet.watch_interval),
+                "at least 100 ms",
+            ));
+        }
         fleet
             .url
             .as_deref()
@@ -215,6 +231,7 @@ impl Builder {
             addresses,
             token,
             delivery,
+            watch: (self.fleet.watch && fleet.is_some()).then_some(self.fleet.watch_interval),
             fleet,
             worker: self.notices.0,
             clock: self.clock,

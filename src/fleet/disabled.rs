@@ -39,6 +39,26 @@ impl FleetStore {
         match *self {}
     }
 
+    pub(crate) async fn refresh_presence(
+        &mut self,
+        _: &super::watch::Presence,
+        _: super::watch::Refresh,
+    ) -> Option<super::watch::WatchNews> {
+        match *self {}
+    }
+
+    pub(crate) async fn leave_fleet(&mut self) {
+        match *self {}
+    }
+
+    pub(crate) async fn census(
+        &mut self,
+        _: u64,
+        _: u64,
+    ) -> Option<crate::render::digest::FleetCensus> {
+        match *self {}
+    }
+
     pub(crate) async fn claim(&mut self, _: u64, _: Duration) -> Claim {
         match *self {}
     }

@@ -12,7 +12,9 @@
 //! is decided in this process's memory (counted in `Stats::redis_fallbacks`).
 //!
 //! Interactive alerts share two things more ([`interactive`]): the leader
-//! lock (one process polls Telegram for presses) and mutes.
+//! lock (one process polls Telegram for presses) and mutes. With
+//! `fleet.watch_fleet`, the fleet watches itself ([`watch`]): a process
+//! that vanishes without shutting down is reported by another.
 
 pub(crate) mod claim;
 #[cfg(feature = "redis")]
@@ -24,11 +26,14 @@ mod incidents;
 #[cfg(feature = "redis")]
 mod interactive;
 #[cfg(feature = "redis")]
+mod presence;
+#[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]
 mod shared;
 #[cfg(feature = "redis")]
 mod sync;
+pub(crate) mod watch;
 
 use std::time::{Duration, Instant};
 
@@ -97,6 +102,8 @@ pub(crate) struct Fleet {
     leads_until: Option<Instant>,
     /// When the incidents this process holds were last read.
     incidents_read: Instant,
+    /// This process's presence, while the fleet watches itself.
+    watch: Option<watch::Watch>,
 }
 
 impl Fleet {
@@ -115,6 +122,7 @@ impl Fleet {
             interactive: false,
             leads_until: None,
             incidents_read: Instant::now(),
+            watch: None,
         }
     }
 

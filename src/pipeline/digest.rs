@@ -21,7 +21,7 @@ use crate::text::normalize::normalize;
 
 use super::histogram::Histogram;
 use crate::record::{Occurrence, Record, SlowSpan};
-use crate::render::digest::{DigestReport, SlowRow, WarningRow};
+use crate::render::digest::{DigestReport, FleetCensus, SlowRow, WarningRow};
 
 /// Most slow-span keys, and most warning kinds, tracked per window.
 pub(crate) const MAX_KEYS: usize = 1000;
@@ -114,6 +114,10 @@ pub(crate) struct DigestData {
     /// Records of kinds a chat member muted, by fingerprint (hex).
     #[serde(default)]
     muted_kinds: HashMap<String, WarningEntry>,
+    /// The fleet's processes (set by the process that sends the digest,
+    /// when the fleet watches itself).
+    #[serde(default)]
+    fleet: Option<FleetCensus>,
 }
 
 impl DigestData {
@@ -122,7 +126,13 @@ impl DigestData {
             && self.warnings.is_empty()
             && self.dropped_kinds.is_empty()
             && self.muted_kinds.is_empty()
+            && !self.fleet.is_some_and(|census| census.changed())
             && self.slow_untracked + self.warnings_untracked + self.dropped + self.deduplicated == 0
+    }
+
+    /// The fleet's census, shown with the window.
+    pub(crate) fn set_census(&mut self, census: FleetCensus) {
+        self.fleet = Some(census);
     }
 
     /// Adds another process's window (bounded like one process's).
@@ -179,6 +189,7 @@ impl DigestData {
             muted_kinds,
             muted_more_kinds,
             deduplicated: self.deduplicated,
+            fleet: self.fleet,
         })
     }
 }

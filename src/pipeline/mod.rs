@@ -158,6 +158,8 @@ pub(crate) struct Pipeline {
     dropped_reported: u64,
     /// When a hook's panic was last alerted (once per digest window).
     hook_alerted_at: Option<Instant>,
+    /// The last alert rendered: its title (sanitized) and when.
+    last_alert: Option<(std::time::SystemTime, String)>,
     /// Interactive alerts: the buttons they carry, and the kinds chat
     /// members muted (see [`mutes`]).
     interactive: mutes::Interactive,
@@ -219,6 +221,7 @@ impl Pipeline {
             drops,
             dropped_reported: 0,
             hook_alerted_at: None,
+            last_alert: None,
             interactive: mutes::Interactive::default(),
             shared,
         }
@@ -419,7 +422,9 @@ impl Pipeline {
         self.dropped_reported = dropped_total;
         let pages = render_record(record, &self.render_context(dropped_since_last));
         let target = self.addresses.routes.target(record.level);
-        let heading = Heading::new(record.level, &title_of(record));
+        let title = title_of(record);
+        self.last_alert = Some((std::time::SystemTime::now(), title.clone()));
+        let heading = Heading::new(record.level, &title);
         let mut alert = messages_for(pages, &target, heading, record.level.is_silent(), 1);
         if let Some(first) = alert.first_mut() {
             first.fingerprint = fingerprint;

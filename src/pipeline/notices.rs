@@ -3,11 +3,16 @@
 //! delivery goes dark, the configuration check's greeting, and where
 //! messages go.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use crate::alert::AlertLevel;
 use crate::chat::{ChatId, Target};
 use crate::delivery::Message;
+use crate::fleet::watch::Vanished;
 use crate::record::{Captured, Occurrence, Origin, Record};
-use crate::render::notice::{check_greeting, dark_text, startup_text, stop_text};
+use crate::render::notice::{
+    back_text, check_greeting, dark_text, startup_text, stop_text, vanished_text, VanishedProcess,
+};
 use crate::render::{render_notice, render_record};
 use crate::stats::Stats;
 
@@ -75,6 +80,48 @@ impl Pipeline {
         let pages = render_notice("🔴", &text, &context);
         let heading = Heading::new(AlertLevel::Critical, "Alerting is dark");
         messages_for(pages, target, heading, false, 0)
+    }
+
+    /// A process of the fleet vanished without shutting down: a notice
+    /// that rings, to where Critical alerts go.
+    pub(crate) fn vanished_notice(&self, vanished: &Vanished) -> Vec<Message> {
+        let presence = vanished.presence.as_ref();
+        let at = |millis: u64| UNIX_EPOCH + Duration::from_millis(millis);
+        let process = VanishedProcess {
+            service: presence.map(|p| p.service.as_str()),
+            host: presence.map_or("", |p| p.host.as_str()),
+            pid: presence.map_or(0, |p| p.pid),
+            version: presence.and_then(|p| p.version.as_deref()),
+            last_seen: at(vanished.last_seen_ms),
+            up: presence
+                .map(|p| Duration::from_millis(vanished.last_seen_ms.saturating_sub(p.started_ms))),
+            last_alert: presence
+                .and_then(|p| p.last_alert.as_ref())
+                .map(|(millis, title)| (title.as_str(), at(*millis))),
+        };
+        let text = vanished_text(&process);
+        let text = self.config.sanitizer.sanitize(&text);
+        self.ringing_notice("💀", &text)
+    }
+
+    /// This process was reported vanished, and is not.
+    pub(crate) fn back_notice(&self, host: &str) -> Vec<Message> {
+        self.ringing_notice("🩹", &back_text(host, std::process::id()))
+    }
+
+    fn ringing_notice(&self, emoji: &str, text: &str) -> Vec<Message> {
+        let mut context = self.render_context(0);
+        context.max_messages = 1;
+        let pages = render_notice(emoji, text, &context);
+        let target = self.addresses.routes.target(AlertLevel::Critical);
+        let heading = Heading::new(AlertLevel::Critical, text);
+        messages_for(pages, &target, heading, false, 0)
+    }
+
+    /// The title of the last alert this process rendered (sanitized), and
+    /// when: what its presence tells the fleet.
+    pub(crate) fn last_alert(&self) -> Option<&(SystemTime, String)> {
+        self.last_alert.as_ref()
     }
 
     /// The test message the configuration check posts.

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use serde::{Deserialize, Serialize};
+
 use super::html::HtmlWriter;
 use super::time::format_duration;
 use super::RenderContext;
@@ -49,6 +51,24 @@ pub(crate) struct DigestReport {
     pub(crate) muted_kinds: Vec<WarningRow>,
     pub(crate) muted_more_kinds: usize,
     pub(crate) deduplicated: u64,
+    /// The fleet's processes, when it watches itself.
+    pub(crate) fleet: Option<FleetCensus>,
+}
+
+/// The fleet in a digest window (with `fleet.watch_fleet`): processes alive
+/// when it closed, and those that started and vanished in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FleetCensus {
+    pub(crate) alive: u64,
+    pub(crate) started: u64,
+    pub(crate) vanished: u64,
+}
+
+impl FleetCensus {
+    /// Whether the window saw the fleet change.
+    pub(crate) fn changed(&self) -> bool {
+        self.started + self.vanished > 0
+    }
 }
 
 /// Renders a digest as silent `parse_mode=HTML` messages.
@@ -67,6 +87,9 @@ pub(crate) fn render_digest(report: &DigestReport, ctx: &RenderContext<'_>) -> V
     write_warning_rows(&mut w, report);
     write_dropped_rows(&mut w, report);
     write_muted_rows(&mut w, report);
+    if let Some(census) = &report.fleet {
+        w.text(&format!("\n{}\n", census_line(census)));
+    }
     let mut notices = Vec::new();
     if report.dropped > 0 {
         notices.push(format!("{} record(s) dropped (queue full)", report.dropped));
@@ -81,6 +104,25 @@ pub(crate) fn render_digest(report: &DigestReport, ctx: &RenderContext<'_>) -> V
         ));
     }
     w.finish(report.ended)
+}
+
+/// `🫀 Fleet: 3 processes alive · 1 started · 1 vanished without shutting down`.
+fn census_line(census: &FleetCensus) -> String {
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut line = format!(
+        "🫀 Fleet: {} alive",
+        plural(census.alive, "process", "processes")
+    );
+    if census.started > 0 {
+        line.push_str(&format!(" · {} started", census.started));
+    }
+    if census.vanished > 0 {
+        line.push_str(&format!(
+            " · {} vanished without shutting down",
+            census.vanished
+        ));
+    }
+    line
 }
 
 fn write_slow_rows(w: &mut HtmlWriter, report: &DigestReport) {

@@ -13,6 +13,7 @@
 //!   hung Bot API never delays a flush or a shutdown past its deadline;
 //! - [`records`]: one record, and the repeats counted at the gate;
 //! - [`awaiting`]: records that wait for their request's status;
+//! - [`fleet_watch`]: the fleet watching itself (presence, vanished processes);
 //! - [`schedule`]: when the loop wakes, and the periodic work due then;
 //! - [`periodic`]: ticks, tallies and digest windows;
 //! - [`protocol`]: flush, shutdown and check requests;
@@ -21,6 +22,7 @@
 //! The builder wires it: it starts the thread with [`spawn`].
 
 mod awaiting;
+mod fleet_watch;
 mod interact;
 mod periodic;
 mod protocol;
@@ -306,7 +308,7 @@ impl Worker {
 
 /// The machine's host name, without a dependency: the environment, then the
 /// kernel's record of it.
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     let from_env = ["HOSTNAME", "COMPUTERNAME"]
         .iter()
         .find_map(|var| std::env::var(var).ok());

@@ -35,7 +35,8 @@ impl Worker {
     /// process's own digest if nobody else will (no fleet, or Redis away).
     pub(super) async fn share_window(&mut self, window: ClosedWindow) {
         let now = self.courier.clock().now();
-        if let Some(window) = self.fleet.share_window(window, now).await {
+        if let Some(mut window) = self.fleet.share_window(window, now).await {
+            self.add_census(&mut window).await;
             let messages = self.pipeline.render_window(window);
             self.enqueue(messages);
         }
@@ -45,7 +46,8 @@ impl Worker {
     /// all of them, at shutdown).
     pub(super) async fn send_fleet_digests(&mut self, all: bool) {
         let now = self.courier.clock().now();
-        for window in self.fleet.collect_digests(now, all).await {
+        for mut window in self.fleet.collect_digests(now, all).await {
+            self.add_census(&mut window).await;
             let messages = self.pipeline.render_window(window);
             self.enqueue(messages);
         }

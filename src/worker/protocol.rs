@@ -54,6 +54,9 @@ impl Worker {
     /// loop then delivers until it is done or the deadline passes.
     async fn begin_shutdown(&mut self, stopping: Stopping) {
         self.counters.close();
+        // Leaving the fleet first: nothing after this may make another
+        // process report this one as vanished.
+        self.fleet.leave().await;
         self.stop_interacting(stopping.deadline).await;
         self.stopping = Some(stopping);
         // Whatever is still queued in the channel belongs in the final

@@ -70,6 +70,8 @@ const TASKS: &[Task] = &[
     Task::runs(Worker::fleet_sync_due, |w| Box::pin(w.sync_fleet())),
     // What other processes added to the fleet incidents this one holds.
     Task::runs(Worker::incidents_due, |w| Box::pin(w.refresh_incidents())),
+    // This process's presence in the fleet, and the processes that vanished.
+    Task::runs(Worker::presence_due, |w| Box::pin(w.refresh_presence())),
     // `Stats` and `Health` in the application's metrics (feature `metrics`).
     Task::runs(Worker::metrics_due, |w| Box::pin(w.publish_metrics())),
     // A reminder on stderr while the main chat is dark.
@@ -119,6 +121,10 @@ impl Worker {
 
     fn window_due(&self, _: Instant) -> Option<Due> {
         Some(Due::Clock(self.next_window()))
+    }
+
+    fn presence_due(&self, _: Instant) -> Option<Due> {
+        self.fleet.next_refresh().map(Due::Real)
     }
 
     fn metrics_due(&self, now: Instant) -> Option<Due> {

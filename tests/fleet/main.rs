@@ -7,3 +7,4 @@ mod common;
 mod cluster;
 mod kinds;
 mod sharing;
+mod watch;

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::fleet::watch::DEFAULT_WATCH_INTERVAL;
+
 /// A fleet's shared state in Redis (feature `redis`): the first process to
 /// see an alert sends it, the others count it, and the tally shows the
 /// fleet's total; the startup notice is sent once per deploy. If Redis is
@@ -20,6 +22,8 @@ pub struct Fleet {
     pub(in crate::builder) url: Option<String>,
     pub(in crate::builder) key_prefix: String,
     pub(in crate::builder) timeout: Duration,
+    pub(in crate::builder) watch: bool,
+    pub(in crate::builder) watch_interval: Duration,
 }
 
 impl Default for Fleet {
@@ -28,6 +32,8 @@ impl Default for Fleet {
             url: None,
             key_prefix: "tracing-telegram".to_owned(),
             timeout: Duration::from_millis(500),
+            watch: false,
+            watch_interval: DEFAULT_WATCH_INTERVAL,
         }
     }
 }
@@ -52,6 +58,35 @@ impl Fleet {
     /// memory. Default 500 ms.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// The fleet watches itself (env `TELEGRAM_WATCH_FLEET`; needs
+    /// [`redis_url`](Self::redis_url)). Default off.
+    ///
+    /// Each process keeps a presence entry in Redis (service, environment,
+    /// host, pid, version, start, last alert), refreshed every
+    /// [`watch_interval`](Self::watch_interval); a clean shutdown removes
+    /// it. A process whose entry lapses for two intervals without a clean
+    /// shutdown — killed, out of memory, aborted, `std::process::exit`
+    /// past the guard — is reported once per fleet by whichever live
+    /// process claims it first: "💀 billing@host-3 · pid 4411 · v1.4.2
+    /// vanished at … without shutting down (up 3 h 12 min; last alert: …)".
+    /// A process judges lapses only after its own refreshes have reached
+    /// Redis without a gap for two intervals, so a Redis outage, a
+    /// failover or a paused watcher reports no one. The digest counts the
+    /// fleet's live processes, and those that started and vanished.
+    pub fn watch_fleet(mut self, on: bool) -> Self {
+        self.watch = on;
+        self
+    }
+
+    /// How often each process refreshes its presence (env
+    /// `TELEGRAM_WATCH_INTERVAL_SECONDS`): a process that vanishes is
+    /// reported within three intervals. Default 5 s (so within 15 s);
+    /// at least 100 ms.
+    pub fn watch_interval(mut self, interval: Duration) -> Self {
+        self.watch_interval = interval;
         self
     }
 }
