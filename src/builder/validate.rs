@@ -393,6 +393,37 @@ mod tests {
     }
 
     #[test]
+    fn watching_the_fleet_needs_redis_and_a_sane_interval() {
+        let base = || Builder::new().bot_token(TOKEN).chat_id(-100);
+        let err = base()
+            .fleet(|f| f.watch_fleet(true))
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("fleet.watch_fleet"), "{err}");
+        assert!(err.contains("redis_url"), "{err}");
+        if crate::fleet::AVAILABLE {
+            let with_redis = || base().fleet(|f| f.redis_url("redis://127.0.0.1:6379/"));
+            let err = with_redis()
+                .fleet(|f| {
+                    f.watch_fleet(true)
+                        .watch_interval(Duration::from_millis(10))
+                })
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("fleet.watch_interval"), "{err}");
+            let validated = with_redis()
+                .fleet(|f| f.watch_fleet(true))
+                .validate()
+                .unwrap();
+            assert_eq!(validated.watch, Some(Duration::from_secs(5)));
+            let off = with_redis().validate().unwrap();
+            assert_eq!(off.watch, None, "off by default");
+        }
+    }
+
+    #[test]
     fn interactive_alerts_need_their_feature() {
         let validated = Builder::new()
             .bot_token(TOKEN)

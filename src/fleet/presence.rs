@@ -32,9 +32,11 @@ const KEEP_MILLIS: u64 = 24 * 3600 * 1000;
 /// presence, the lapse (ms), whether it may judge (`1`), whether this is
 /// its first refresh (`1`), how long keys are kept (ms), the most claims,
 /// and how recent the fleet's newest refresh must be for lapses to be
-/// judged (ms). Returns whether this process was missing from the set
-/// (`1`: new, or reported vanished meanwhile), then each claimed lapse as
-/// three values: the process, its last refresh (ms) and its presence.
+/// judged (ms). Returns whether this process had been reported vanished
+/// (`1`: it was missing from the set and among the deaths, which forget
+/// it: a Redis that lost its data reports no one back), then each claimed
+/// lapse as three values: the process, its last refresh (ms) and its
+/// presence.
 static REFRESH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         "\
@@ -44,7 +46,9 @@ local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 local missing = redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 if ARGV[5] == '1' then redis.call('ZADD', KEYS[3], now, ARGV[1]) end
-local out = {missing}
+local reported = 0
+if missing == 1 and redis.call('ZREM', KEYS[4], ARGV[1]) == 1 then reported = 1 end
+local out = {reported}
 local lively = newest[2] ~= nil and now - tonumber(newest[2]) <= tonumber(ARGV[8])
 if ARGV[4] == '1' and lively then
   local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]),
@@ -129,7 +133,7 @@ impl FleetStore {
                     .await
             })
             .await?;
-        Some(read_news(&answer, refresh.first))
+        Some(read_news(&answer))
     }
 
     /// Removes this process's presence (a clean shutdown).
@@ -172,10 +176,10 @@ impl FleetStore {
 }
 
 /// The refresh script's answer.
-fn read_news(answer: &[::redis::Value], first: bool) -> WatchNews {
+fn read_news(answer: &[::redis::Value]) -> WatchNews {
     use ::redis::FromRedisValue;
     let text = |value: &::redis::Value| String::from_redis_value(value.clone()).ok();
-    let missing = answer
+    let reported = answer
         .first()
         .and_then(|value| i64::from_redis_value(value.clone()).ok())
         == Some(1);
@@ -194,6 +198,6 @@ fn read_news(answer: &[::redis::Value], first: bool) -> WatchNews {
         .collect();
     WatchNews {
         vanished,
-        back_after_lapse: missing && !first,
+        back_after_lapse: reported,
     }
 }

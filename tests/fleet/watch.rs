@@ -205,7 +205,7 @@ fn a_killed_process_is_reported_once_and_a_clean_exit_never() {
         after <= INTERVAL * 3 + Duration::from_millis(500),
         "reported after {after:?}, more than three intervals"
     );
-    assert!(notice.contains(&format!("billing@")), "{notice}");
+    assert!(notice.contains("billing@"), "{notice}");
     assert!(notice.contains(&format!("pid {doomed}")), "{notice}");
     assert!(notice.contains("v1.4.2"), "{notice}");
     assert!(notice.contains("vanished at"), "{notice}");
@@ -308,7 +308,17 @@ fn redis_killed_and_restarted_reports_no_one() {
     std::thread::sleep(INTERVAL * 6);
     assert!(fleet.deaths().is_empty(), "{:?}", fleet.deaths());
     fleet.end_all();
-    assert!(fleet.deaths().is_empty(), "{:?}", fleet.deaths());
+    let chat: Vec<String> = fleet
+        .mock
+        .messages()
+        .iter()
+        .map(|m| m.plain_text())
+        .collect();
+    assert!(fleet.deaths().is_empty(), "{chat:?}");
+    assert!(
+        !chat.iter().any(|text| text.contains("🩹")),
+        "nobody was reported, so nobody is back: {chat:?}"
+    );
 }
 
 /// With the default interval (5 s), a killed process is reported within
@@ -328,4 +338,107 @@ fn with_the_defaults_a_killed_process_is_reported_within_30_s() {
     println!("with the defaults, reported after {after:?}");
     assert!(notice.contains(&format!("pid {doomed}")), "{notice}");
     fleet.end_all();
+}
+
+/// A process paused past the lapse (SIGSTOP) is reported like a dead one —
+/// once; when it runs again it says it is still running, and it is not
+/// reported a second time.
+#[test]
+fn a_paused_process_is_reported_once_and_says_it_is_back() {
+    let Some(url) = shared_redis("a_paused_process_is_reported_once_and_says_it_is_back") else {
+        return;
+    };
+    let signal = |signal: &str, pid: u32| {
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal} {pid}");
+    };
+    let mut fleet = Fleet::new(MockTelegram::start().unwrap(), url, "watch-pause");
+    let paused = fleet.start("a", Some(INTERVAL));
+    fleet.start("b", Some(INTERVAL));
+    fleet.settle(2, INTERVAL);
+    signal("-STOP", paused);
+    let (notice, _) = fleet.await_death(1, Instant::now(), INTERVAL * 10);
+    assert!(notice.contains(&format!("pid {paused}")), "{notice}");
+    signal("-CONT", paused);
+    let back = common::wait_until("the paused process says it is back", || {
+        fleet
+            .mock
+            .messages()
+            .iter()
+            .map(|m| m.plain_text())
+            .find(|text| text.contains("🩹"))
+    });
+    assert!(back.contains(&format!("pid {paused}")), "{back}");
+    assert!(back.contains("still running"), "{back}");
+    std::thread::sleep(INTERVAL * 4);
+    fleet.end_all();
+    assert_eq!(fleet.deaths().len(), 1, "{:?}", fleet.deaths());
+}
+
+/// What the watch costs Redis: one call per process per interval, and at
+/// most four keys under the prefix (each with a TTL), however many
+/// processes.
+#[test]
+fn the_watch_costs_one_call_per_process_per_interval_and_four_keys() {
+    let test = "the_watch_costs_one_call_per_process_per_interval_and_four_keys";
+    let Some(redis) = OwnRedis::start(test, None) else {
+        return;
+    };
+    let mut fleet = Fleet::new(MockTelegram::start().unwrap(), redis.url(), "watch-cost");
+    for name in ["a", "b", "c"] {
+        fleet.start(name, Some(INTERVAL));
+    }
+    fleet.settle(3, INTERVAL);
+    let mut conn = redis::Client::open(redis.url().as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    // Calls the processes make (a script counts once; the commands it runs
+    // inside are Redis's work, counted apart).
+    let stats = |conn: &mut redis::Connection| -> (u64, u64) {
+        let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
+        let mut scripts = 0;
+        let mut all = 0;
+        for line in info.lines() {
+            let Some((name, rest)) = line.split_once(':') else {
+                continue;
+            };
+            let calls: u64 = rest
+                .split(',')
+                .find_map(|part| part.strip_prefix("calls="))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            all += calls;
+            if matches!(name, "cmdstat_evalsha" | "cmdstat_eval") {
+                scripts += calls;
+            }
+        }
+        (scripts, all)
+    };
+    let span = INTERVAL * 10;
+    let (scripts_before, all_before) = stats(&mut conn);
+    std::thread::sleep(span);
+    let (scripts_after, all_after) = stats(&mut conn);
+    let scripts = scripts_after - scripts_before;
+    // Minus this test's own INFO.
+    let others = (all_after - all_before - 1).saturating_sub(scripts);
+    println!(
+        "3 processes, {span:?} at {INTERVAL:?}: {scripts} script calls (running {others} commands inside)"
+    );
+    assert!(scripts <= 3 * 11, "{scripts} calls in {span:?}");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{{{}}}:fleet:*", fleet.prefix))
+        .query(&mut conn)
+        .unwrap();
+    // The deaths' set appears with the first death.
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    for key in &keys {
+        let ttl: i64 = redis::cmd("PTTL").arg(key).query(&mut conn).unwrap();
+        assert!(ttl > 0, "{key} has no TTL");
+    }
+    fleet.end_all();
+    assert!(fleet.deaths().is_empty(), "{:?}", fleet.deaths());
 }
