@@ -33,6 +33,7 @@ pub(crate) mod digest;
 pub(crate) mod enrich;
 pub(crate) mod fingerprint;
 pub(crate) mod fold;
+mod heading;
 pub(crate) mod histogram;
 pub(crate) mod hook;
 pub(crate) mod incident;
@@ -54,7 +55,7 @@ use crate::gate::{FleetHeadings, OpenKind, OpenKinds, RepeatGate};
 use crate::hooks::BeforeSend;
 use crate::record::http::span_key;
 use crate::record::{grpc, Occurrence, Record};
-use crate::render::alert::{response_title, slow_message, slow_title};
+use crate::render::alert::{slow_message, slow_title};
 use crate::render::{render_digest, render_record, render_tally, Identity, Limits, RenderContext};
 use crate::report::Reporter;
 use crate::sanitize::Sanitizer;
@@ -64,9 +65,12 @@ pub(crate) use dedup::{DedupConfig, Tally};
 pub(crate) use digest::{ClosedWindow, DigestConfig, DigestData};
 pub(crate) use incident::IncidentConfig;
 
+pub(crate) use heading::{messages_for, title_of, Heading};
+
 use dedup::{Dedup, Verdict};
 use digest::{Digest, Route, Totals};
 use fold::Folds;
+use heading::name_response;
 use hook::HookVerdict;
 use incident::{Admission, FleetAdmission, Incidents};
 
@@ -553,29 +557,6 @@ impl Pipeline {
     }
 }
 
-/// An HTTP response event gets a title naming the request it answered and
-/// its status (unless it has one of its own).
-/// An event inside a request that failed with a server error gets the
-/// request and status ahead of its own first line (the on-call person sees
-/// which endpoint and how it failed in the notification).
-fn name_response(record: &mut Record) {
-    if record.title.is_some() {
-        return;
-    }
-    if let Some((request, status)) = record.http_response() {
-        record.title = Some(response_title(&request, &status));
-    } else if let Some((request, status)) = record.failing_request() {
-        let heading = response_title(&request, &status);
-        if record.message.trim().is_empty() {
-            // No message (`#[instrument(err)]`): the heading and the error.
-            record.title = Some(format!("{heading} · {}", title_of(record)));
-        } else {
-            // Ahead of the message's first line, which stays the title.
-            record.message = format!("{heading} · {}", record.message).into();
-        }
-    }
-}
-
 /// The gate kind of a record that carried a gate key.
 fn opening(
     record: &Record,
@@ -594,54 +575,4 @@ fn opening(
         level: record.level,
         target,
     })
-}
-
-/// What the `on_sent` hook is told about a message.
-pub(crate) struct Heading {
-    level: AlertLevel,
-    title: String,
-}
-
-impl Heading {
-    pub(crate) fn new(level: AlertLevel, title: &str) -> Self {
-        let title = match title.char_indices().nth(200) {
-            Some((cut, _)) => format!("{}…", &title[..cut]),
-            None => title.to_owned(),
-        };
-        Heading { level, title }
-    }
-}
-
-/// A record's short title: its explicit title, or its message's first line
-/// (for an event without a message, such as `#[instrument(err)]` records,
-/// what the alert's headline says: `charge failed: …`).
-pub(crate) fn title_of(record: &Record) -> String {
-    if let Some(title) = &record.title {
-        return title.clone();
-    }
-    match record.message.lines().next().map(str::trim) {
-        Some(line) if !line.is_empty() => line.to_owned(),
-        _ => crate::render::alert::untitled(record),
-    }
-}
-
-/// The messages for an alert's pages: only the first may notify, and the
-/// last settles `records`.
-pub(crate) fn messages_for(
-    pages: Vec<String>,
-    target: &Target,
-    heading: Heading,
-    silent: bool,
-    records: u64,
-) -> Vec<Message> {
-    let last = pages.len().saturating_sub(1);
-    pages
-        .into_iter()
-        .enumerate()
-        .map(|(index, text)| Message {
-            silent: silent || index > 0,
-            records: if index == last { records } else { 0 },
-            ..Message::page(heading.level, heading.title.clone(), target, text)
-        })
-        .collect()
 }
