@@ -19,12 +19,12 @@ use crate::fleet::{Fleet, FleetStore};
 use crate::gate::RepeatGate;
 use crate::guard::TelegramGuard;
 #[cfg(feature = "interactive")]
+use crate::interact::actions::Buttons;
+#[cfg(feature = "interactive")]
 use crate::interact::callback::CallbackKey;
 #[cfg(feature = "interactive")]
 use crate::interact::press::PressJudge;
 use crate::pipeline::{Links, Pipeline};
-#[cfg(feature = "interactive")]
-use crate::render::actions::Buttons;
 use crate::render::Identity;
 use crate::report::Reporter;
 use crate::stats::Counters;

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::interact::actions::Keyboard;
 use crate::interact::updates::Update;
-use crate::render::actions::Keyboard;
 
 use crate::chat::{BotToken, ChatId};
 

@@ -25,7 +25,7 @@ use crate::chat::ChatId;
 use crate::clock::Clock;
 use crate::health::Health;
 use crate::hooks::call_user_hook;
-use crate::render::actions::AlertNotes;
+use crate::interact::actions::AlertNotes;
 use crate::render::html_to_plain;
 use crate::report::Reporter;
 use crate::stats::{Counters, Outcome};

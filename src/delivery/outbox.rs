@@ -45,7 +45,7 @@ pub(crate) struct Message {
     /// What to send instead if the edit is refused.
     pub(crate) fallback: Option<String>,
     /// The buttons of an interactive alert (its first page, and its edits).
-    pub(crate) keyboard: Option<crate::render::actions::Keyboard>,
+    pub(crate) keyboard: Option<crate::interact::actions::Keyboard>,
 }
 
 impl Message {

@@ -8,14 +8,28 @@
 //! refusal, and for each press the toast its presser sees.
 //!
 //! - [`callback`]: the signed data each button carries;
+//! - [`actions`]: the buttons an alert offers, and what members did to it
+//!   (acknowledged, muted) as the alert shows it;
 //! - [`updates`]: the Bot API's update objects, as far as a press needs;
-//! - [`press`]: who may press, and what a press asks for.
+//! - [`press`]: who may press, and what a press asks for;
+//! - [`poller`]: the long polls for presses, and the answers owed;
+//! - [`mutes`]: the kinds chat members muted, as a process knows them.
+//!
+//! What the other stages do for it stays with them, each a thin part: the
+//! worker drives the poller and carries presses out (`worker/interact.rs`),
+//! the pipeline keeps muted kinds out of the chat (`pipeline/mutes.rs`),
+//! and the fleet shares the leader lock and mutes through Redis
+//! (`fleet/interactive.rs`: the fleet folder is the only code that knows
+//! Redis).
 //!
 //! Off by default: a bot whose updates another program consumes (a
 //! webhook, a second poller) answers `getUpdates` with 409 Conflict, and
 //! then this turns itself off (alerts keep flowing, without buttons).
 
+pub(crate) mod actions;
 pub(crate) mod callback;
+pub(crate) mod mutes;
+pub(crate) mod poller;
 pub(crate) mod press;
 pub(crate) mod updates;
 

@@ -31,7 +31,7 @@ impl Press {
             Action::Ack => "✅ Acknowledged".to_owned(),
             Action::Mute(duration) => format!(
                 "🔕 Muted for {}",
-                crate::render::actions::short_duration(duration)
+                crate::interact::actions::short_duration(duration)
             ),
             Action::Unmute => "🔔 Unmuted".to_owned(),
         }

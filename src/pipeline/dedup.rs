@@ -268,7 +268,7 @@ impl Dedup {
     pub(crate) fn set_notes(
         &mut self,
         fingerprint: u64,
-        notes: &crate::render::actions::AlertNotes,
+        notes: &crate::interact::actions::AlertNotes,
     ) {
         if let Some(delivered) = self
             .entries

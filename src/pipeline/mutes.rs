@@ -6,29 +6,21 @@
 //! kind still failing when the mute ends (or is lifted) is alerted anew.
 //! The layer counts a muted kind's repeats at the gate like any other's.
 //! The worker tells this stage about presses; the fleet's answers
-//! ([`Claim::Muted`]) tell it about mutes pressed in other processes.
-//!
-//! With a fleet, Redis is the authority: what this process knows of a mute
-//! is trusted for [`MUTE_TRUST`] only, then the next record asks again (so
-//! an unmute pressed anywhere holds everywhere within seconds). If Redis
-//! does not answer, the mute holds as long as it was last known to.
+//! ([`Claim::Muted`]) tell it about mutes pressed in other processes. What
+//! is known of each mute is `interact::mutes`'s table.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::delivery::{Delivered, Message};
 use crate::gate::OpenKind;
+use crate::interact::actions::{AlertNotes, Buttons, Keyboard};
+use crate::interact::mutes::MuteTable;
 use crate::record::Record;
-use crate::render::actions::{AlertNotes, Buttons, Keyboard};
 use crate::stats::Outcome;
 
 use crate::fleet::claim::Claim;
 
 use super::{messages_for, Heading, Pipeline, Tally};
-
-/// How long a fleet process trusts what it knows of a mute before it asks
-/// Redis again.
-const MUTE_TRUST: Duration = Duration::from_secs(3);
 
 /// Interactive alerts as the pipeline keeps them.
 #[derive(Debug, Default)]
@@ -36,19 +28,7 @@ pub(crate) struct Interactive {
     /// The buttons alerts carry (`None`: not interactive, or turned off).
     buttons: Option<Buttons>,
     /// Muted kinds, as this process knows them.
-    muted: HashMap<u64, Mute>,
-}
-
-/// A muted kind.
-#[derive(Debug)]
-struct Mute {
-    /// When it ends (on the pipeline's clock).
-    until: Instant,
-    /// Until when this is trusted without asking the fleet (`until` for a
-    /// process on its own).
-    trusted_until: Instant,
-    /// The alert as it stood (to edit it again on 🔔 Unmute).
-    kept: Option<Delivered>,
+    muted: MuteTable,
 }
 
 impl Pipeline {
@@ -79,39 +59,23 @@ impl Pipeline {
 
     /// Whether `fingerprint` is muted now.
     fn is_muted(&self, fingerprint: u64) -> bool {
-        let now = self.clock.now();
         self.interactive
             .muted
-            .get(&fingerprint)
-            .is_some_and(|mute| now < mute.until)
+            .is_muted(fingerprint, self.clock.now())
     }
 
     /// Forgets the mutes that ended (each tick).
     pub(super) fn expire_mutes(&mut self) {
-        let now = self.clock.now();
-        self.interactive.muted.retain(|_, mute| now < mute.until);
+        self.interactive.muted.expire(self.clock.now());
     }
 
     /// Remembers that `fingerprint` is muted for `remaining` (a press here,
     /// or the fleet's answer), keeping the alert it knew.
     fn remember_mute(&mut self, fingerprint: u64, remaining: Duration, kept: Option<Delivered>) {
-        let now = self.clock.now();
-        let trust = match self.shared {
-            true => remaining.min(MUTE_TRUST),
-            false => remaining,
-        };
-        let kept = kept.or_else(|| {
-            self.interactive
-                .muted
-                .remove(&fingerprint)
-                .and_then(|mute| mute.kept)
-        });
-        let mute = Mute {
-            until: now + remaining,
-            trusted_until: now + trust,
-            kept,
-        };
-        self.interactive.muted.insert(fingerprint, mute);
+        let (now, shared) = (self.clock.now(), self.shared);
+        self.interactive
+            .muted
+            .remember(fingerprint, remaining, kept, (now, shared));
     }
 
     /// Counts `record` for its mute, if its kind is muted (here, or in the
@@ -131,7 +95,7 @@ impl Pipeline {
             }
             // The fleet answered and knows no mute: it was lifted.
             Claim::First | Claim::Repeat { .. } => {
-                self.interactive.muted.remove(&fp);
+                self.interactive.muted.forget(fp);
             }
             // Redis did not answer (or there is none): what is known holds.
             Claim::Local => {}
@@ -178,9 +142,10 @@ impl Pipeline {
     /// mute (muted or unmuted since it opened, or, in a fleet, known too
     /// long without asking): then it is closed, and the next record decides.
     pub(super) fn mute_changed(&self, kind: &OpenKind) -> bool {
-        let now = self.clock.now();
-        let mute = self.interactive.muted.get(&kind.fingerprint);
-        let trusted = mute.is_some_and(|mute| now < mute.trusted_until.min(mute.until));
+        let trusted = self
+            .interactive
+            .muted
+            .is_trusted(kind.fingerprint, self.clock.now());
         kind.muted != trusted
     }
 
@@ -199,11 +164,7 @@ impl Pipeline {
     /// muted at once. The alert as it stood when muted, if this process
     /// muted it.
     pub(crate) fn unmute(&mut self, fingerprint: u64) -> Option<Delivered> {
-        let kept = self
-            .interactive
-            .muted
-            .remove(&fingerprint)
-            .and_then(|mute| mute.kept);
+        let kept = self.interactive.muted.forget(fingerprint);
         self.close_kinds_of(fingerprint);
         kept
     }
@@ -235,8 +196,8 @@ impl Pipeline {
         if let Some(tally) = self.dedup.current(fingerprint) {
             return Some((tally.delivered?, tally.total));
         }
-        let mute = self.interactive.muted.get(&fingerprint)?;
-        Some((mute.kept.clone()?, 1))
+        let kept = self.interactive.muted.kept(fingerprint)?;
+        Some((kept.clone(), 1))
     }
 
     /// The dedup window (an alert's notes are kept in the fleet as long).
@@ -248,22 +209,16 @@ impl Pipeline {
     /// wakes then, to close its kind at the gate, so that the next record
     /// decides anew).
     pub(crate) fn next_mute_end(&self) -> Option<Instant> {
-        self.interactive
-            .muted
-            .values()
-            .map(|mute| mute.until.min(mute.trusted_until))
-            .filter(|at| *at > self.clock.now())
-            .min()
+        self.interactive.muted.next_end(self.clock.now())
     }
 
     /// Keeps what chat members added to an alert, for its later edits.
     pub(crate) fn set_notes(&mut self, delivered: &Delivered) {
         self.dedup
             .set_notes(delivered.fingerprint, &delivered.notes);
-        let mute = self.interactive.muted.get_mut(&delivered.fingerprint);
-        if let Some(kept) = mute.and_then(|mute| mute.kept.as_mut()) {
-            kept.notes = delivered.notes.clone();
-        }
+        self.interactive
+            .muted
+            .set_notes(delivered.fingerprint, &delivered.notes);
     }
 
     /// The edit a press asks for: the alert as delivered, with its tally

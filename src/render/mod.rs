@@ -9,7 +9,6 @@
 //! which escapes it and charges its visible length; text is cut *before* it
 //! is escaped, at a `char` boundary (see [`html`]).
 
-pub(crate) mod actions;
 pub(crate) mod alert;
 pub(crate) mod digest;
 pub(crate) mod html;

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::actions::AlertNotes;
 use super::html::{escape_into, html_to_plain, HtmlWriter, MAX_MESSAGE_UNITS};
 use super::time::{format_duration, format_utc};
+use crate::interact::actions::AlertNotes;
 
 /// What a tally says.
 #[derive(Debug, Clone, Copy)]

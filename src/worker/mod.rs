@@ -145,7 +145,7 @@ struct Worker {
     metrics: MetricsExport,
     reporter: Arc<Reporter>,
     /// Button presses (interactive alerts), while on.
-    interaction: Option<interact::Interaction>,
+    interaction: Option<crate::interact::poller::Interaction>,
 }
 
 impl Worker {
@@ -153,9 +153,9 @@ impl Worker {
         let metrics = MetricsExport::new(setup.pipeline.deploy().0);
         let client = setup.courier.client();
         let fleet = setup.fleet.is_shared();
-        let interaction = setup
-            .interactive
-            .map(|(config, judge)| interact::Interaction::new(config, judge, client, fleet));
+        let interaction = setup.interactive.map(|(config, judge)| {
+            crate::interact::poller::Interaction::new(config, judge, client, fleet)
+        });
         Worker {
             config: setup.config,
             pipeline: setup.pipeline,
@@ -214,7 +214,7 @@ impl Worker {
                     self.report_delivery_events();
                 }
                 record = self.records.recv(), if listen => self.on_record(record).await,
-                updates = interact::poll_done(&mut self.interaction) => self.on_updates(updates).await,
+                updates = crate::interact::poller::poll_done(&mut self.interaction) => self.on_updates(updates).await,
                 () = wakeup.wait(&clock) => {}
             }
         }

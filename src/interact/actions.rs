@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::html::{escape_into, html_to_plain, MAX_MESSAGE_UNITS};
-use super::time::format_utc;
 use crate::interact::callback::{Action, CallbackKey};
+use crate::render::html::{escape_into, html_to_plain, MAX_MESSAGE_UNITS};
+use crate::render::time::format_utc;
 
 /// Who did something, and when (for a mute: until when), in Unix seconds
 /// (kept with the alert's original in Redis, so any process can show it).
