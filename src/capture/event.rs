@@ -75,7 +75,7 @@ impl TelegramLayer {
             Gate::Missed(keys) => keys,
         };
         let spans = match ctx.event_scope(event) {
-            Some(scope) => match span_records(self.id, scope) {
+            Some(scope) => match span_records(&self.spans, scope) {
                 Some(spans) => spans,
                 None => return, // inside a skipped span
             },
@@ -194,7 +194,7 @@ impl TelegramLayer {
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         self.rules.skipped_alive.load(Ordering::Relaxed) > 0
-            && inside_skipped_span(self.id, event, ctx)
+            && inside_skipped_span(&self.spans, event, ctx)
     }
 
     /// Counts the event at the repeat gate if the worker has opened it for

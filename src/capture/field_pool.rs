@@ -5,7 +5,7 @@
 //! it, and the next span created there takes it instead of allocating two.
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use crate::record::Fields;
 
@@ -18,6 +18,13 @@ const MAX_KEPT_CAPACITY: usize = 16;
 
 thread_local! {
     static POOL: RefCell<Vec<Arc<Fields>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One empty buffer, shared: what a dropped span's state is left holding
+/// while its own buffer goes back to the pool.
+fn empty() -> Arc<Fields> {
+    static EMPTY: LazyLock<Arc<Fields>> = LazyLock::new(Arc::default);
+    Arc::clone(&EMPTY)
 }
 
 /// An empty buffer, from this thread's pool if it has one.
@@ -66,7 +73,9 @@ impl Drop for PooledFields {
             return;
         }
         fields.clear();
-        let buffer = std::mem::take(&mut self.0);
+        // Swapped with the shared empty buffer, not a new one (`take` would
+        // allocate an `Arc` only to free it).
+        let buffer = std::mem::replace(&mut self.0, empty());
         // Never panics: a pool in use (re-entered) or gone (thread ending)
         // just lets the buffer be freed.
         let _ = POOL.try_with(|pool| {

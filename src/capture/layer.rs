@@ -28,7 +28,8 @@ use super::otel::OtelSource;
 use super::shape::SpanShape;
 use super::skip::SkipRules;
 use super::slow::{settle_unit, SlowRules};
-use super::span_state::{span_records, LayerId, RequestMark, RequestWatch, SpanState, SpanStates};
+use super::span_state::{span_records, RequestMark, RequestWatch, SpanState};
+use super::span_table::SpanTable;
 use super::timing::Timing;
 use super::wants::{TelegramFilter, Wants};
 use super::CaptureConfig;
@@ -44,8 +45,8 @@ use super::CaptureConfig;
 /// level; `telegram.title = "..."` sets its title.
 #[derive(Debug)]
 pub struct TelegramLayer {
-    /// Tells this layer's span state from other layers' (see `SpanStates`).
-    pub(super) id: LayerId,
+    /// This layer value's span states (a clone starts a table of its own).
+    pub(super) spans: SpanTable,
     pub(super) producer: Option<Arc<Producer>>,
     /// Events at or above this level are alerted.
     pub(super) min_level: Level,
@@ -64,7 +65,7 @@ impl Clone for TelegramLayer {
     /// be registered beside the original (behind another filter).
     fn clone(&self) -> Self {
         TelegramLayer {
-            id: LayerId::next(),
+            spans: SpanTable::default(),
             producer: self.producer.clone(),
             min_level: self.min_level,
             capture_level: self.capture_level,
@@ -95,7 +96,7 @@ impl TelegramLayer {
     /// A layer that captures nothing (`MONITORING_ENABLED=false`).
     pub(crate) fn disabled() -> Self {
         TelegramLayer {
-            id: LayerId::next(),
+            spans: SpanTable::default(),
             producer: None,
             min_level: Level::ERROR,
             capture_level: Level::ERROR,
@@ -133,7 +134,7 @@ impl TelegramLayer {
             skip: Arc::clone(&skip),
         };
         TelegramLayer {
-            id: LayerId::next(),
+            spans: SpanTable::default(),
             producer: Some(producer),
             min_level,
             capture_level,
@@ -237,84 +238,57 @@ where
         self.otel.register(subscriber);
     }
 
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
         if self.active().is_none() || !self.wants.span(attrs.metadata()) {
             return;
         }
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
         // A skipped ancestor is found when something inside it is reported
         // (events and slow spans walk their ancestors anyway), so creating a
         // span never looks up its parent.
-        let state = SpanStates::one(self.id, self.new_span_state(attrs));
-        let mut extensions = span.extensions_mut();
-        // One lookup when this is the only layer (the usual case); another
-        // layer's states, if any were there, are kept.
-        if let Some(others) = extensions.replace(state) {
-            if let Some(mine) = extensions.get_mut::<SpanStates>() {
-                mine.absorb(others);
-            }
-        }
+        self.spans.insert(id, self.new_span_state(attrs));
     }
 
-    fn on_record(&self, id: &Id, values: &SpanValues<'_>, ctx: Context<'_, S>) {
+    fn on_record(&self, id: &Id, values: &SpanValues<'_>, _: Context<'_, S>) {
         if self.active().is_none() {
             return;
         }
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
-        // The values are formatted before the span's extensions are locked:
-        // a `Debug` impl may log (re-entering the layer, which reads them)
-        // or panic (which must not poison the registry's lock).
+        // The values are formatted before the span's state is locked: a
+        // `Debug` impl may log (re-entering the layer, which reads them) or
+        // panic (which must not poison the table's lock).
         let mut collector = FieldCollector::default();
         values.record(&mut collector);
-        let mut extensions = span.extensions_mut();
-        let Some(state) = extensions
-            .get_mut::<SpanStates>()
-            .and_then(|states| states.get_mut(self.id))
-        else {
-            return;
-        };
-        if state.is_skipped() {
-            return;
-        }
-        if collector.skip {
-            *state = SpanState::skipped(&self.rules.skipped_alive);
-            return;
-        }
-        if let (Some(timing), Some(threshold)) = (&mut state.timing, collector.slow_threshold) {
-            timing.set_threshold(threshold);
-        }
-        match &mut state.fields {
-            Some(fields) => collector.merge_into(fields.make_mut()),
-            None if !collector.fields.is_empty() => {
-                state.fields = PooledFields::new(Arc::new(collector.fields));
-            }
-            None => {}
-        }
+        let skipped_alive = &self.rules.skipped_alive;
+        self.spans
+            .with_mut(id, |state| record_into(state, collector, skipped_alive));
     }
 
-    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        self.with_timing(id, &ctx, Timing::enter);
+    fn on_enter(&self, id: &Id, _: Context<'_, S>) {
+        self.with_timing(id, Timing::enter);
     }
 
-    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        self.with_timing(id, &ctx, Timing::exit);
+    fn on_exit(&self, id: &Id, _: Context<'_, S>) {
+        self.with_timing(id, Timing::exit);
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        // The state goes first, whatever happens next: the table keeps no
+        // closed span.
+        let Some(state) = self.spans.remove(&id) else {
+            return;
+        };
         let Some(producer) = self.active() else {
             return;
         };
+        // One look at the state for both questions; the registry is asked
+        // for the span only when there is something to report.
+        let (failed, slow) = self.close_verdicts(&state);
+        if failed.is_none() && slow.is_none() {
+            return;
+        }
         let Some(span) = ctx.span(&id) else {
             return;
         };
-        // One look at the span's state for both questions.
-        let mut failed = None;
-        let slow = self.close_verdicts(&span, &mut failed);
-        if let Some(record) = failed.and_then(|failed| self.failed_request(&span, failed)) {
+        if let Some(record) = failed.and_then(|failed| self.failed_request(&span, &state, failed)) {
             producer.submit(record);
         }
         let Some((fields, mut slow, now)) = slow else {
@@ -328,11 +302,11 @@ where
         }
         // `None` if an ancestor is skipped.
         let Some(parents) = span.parent().map_or(Some(SpanList::default()), |parent| {
-            span_records(self.id, parent.scope())
+            span_records(&self.spans, parent.scope())
         }) else {
             return;
         };
-        settle_unit(self.id, &self.rules.slow, &span, &mut slow, now);
+        settle_unit(&self.spans, &self.rules.slow, &span, &mut slow, now);
         let captured = Captured {
             title: None,
             fields: fields.map(|f| (*f).clone()).unwrap_or_default(),
@@ -371,26 +345,40 @@ where
 
 impl TelegramLayer {
     /// Runs `update` on the span's timer, if it has one.
-    fn with_timing<S>(&self, id: &Id, ctx: &Context<'_, S>, update: fn(&mut Timing, Instant))
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
+    fn with_timing(&self, id: &Id, update: fn(&mut Timing, Instant)) {
         // Busy time costs two clock reads and two locks per enter/exit: it
         // is only tracked when it is what gets judged.
         if self.producer.is_none() || !self.rules.slow.judge_busy {
             return;
         }
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
-        let mut extensions = span.extensions_mut();
-        if let Some(timing) = extensions
-            .get_mut::<SpanStates>()
-            .and_then(|states| states.get_mut(self.id))
-            .and_then(|state| state.timing.as_mut())
-        {
-            update(timing, self.rules.clock.now());
+        let clock = &self.rules.clock;
+        self.spans.with_mut(id, |state| {
+            if let Some(timing) = state.timing.as_mut() {
+                update(timing, clock.now());
+            }
+        });
+    }
+}
+
+/// Values recorded into a span (`Span::record`), formatted already: into
+/// its state, unless it is skipped; `telegram.skip = true` skips it now.
+fn record_into(state: &mut SpanState, collector: FieldCollector, skipped_alive: &Arc<AtomicUsize>) {
+    if state.is_skipped() {
+        return;
+    }
+    if collector.skip {
+        *state = SpanState::skipped(skipped_alive);
+        return;
+    }
+    if let (Some(timing), Some(threshold)) = (&mut state.timing, collector.slow_threshold) {
+        timing.set_threshold(threshold);
+    }
+    match &mut state.fields {
+        Some(fields) => collector.merge_into(fields.make_mut()),
+        None if !collector.fields.is_empty() => {
+            state.fields = PooledFields::new(Arc::new(collector.fields));
         }
+        None => {}
     }
 }
 

@@ -34,6 +34,7 @@ pub(crate) mod shape;
 pub(crate) mod skip;
 pub(crate) mod slow;
 pub(crate) mod span_state;
+pub(crate) mod span_table;
 pub(crate) mod timing;
 pub(crate) mod wants;
 

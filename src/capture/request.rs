@@ -22,22 +22,38 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use crate::alert::AlertLevel;
 use crate::record::http::{is_status_field, span_key};
-use crate::record::{grpc, Captured, FieldValue, Fields, Occurrence, Origin, Record, SlowSpan};
+use crate::record::{
+    grpc, Captured, FieldValue, Fields, Occurrence, Origin, Record, SlowSpan, SpanList, SpanRecord,
+};
 use crate::text::Text;
 
 use super::field_pool::PooledFields;
 use super::layer::TelegramLayer;
-use super::span_state::{span_records, RequestMark, RequestWatch, SpanState, SpanStates};
+use super::span_state::{span_records, RequestMark, RequestWatch, SpanState};
 
 impl TelegramLayer {
     /// The alert for a request span that closed with a server error
-    /// nothing inside it reported (see [`failing`]).
-    pub(super) fn failed_request<R>(&self, span: &SpanRef<'_, R>, failed: Failed) -> Option<Record>
+    /// nothing inside it reported (see [`failing`]): `span`, whose `state`
+    /// was taken out of the table as it closed.
+    pub(super) fn failed_request<R>(
+        &self,
+        span: &SpanRef<'_, R>,
+        state: &SpanState,
+        failed: Failed,
+    ) -> Option<Record>
     where
         R: for<'a> LookupSpan<'a>,
     {
         let Failed { fields, verdict } = failed;
-        let spans = span_records(self.id, span.scope())?;
+        let mut spans = match span.parent() {
+            Some(parent) => span_records(&self.spans, parent.scope())?,
+            None => SpanList::default(),
+        };
+        spans.push(SpanRecord {
+            name: span.name(),
+            target: span.metadata().target(),
+            fields: state.fields.as_ref().map(PooledFields::shared),
+        });
         let metadata = span.metadata();
         // Without an HTTP status the pipeline cannot name it: say it here,
         // as the message (which the fingerprint reads: one alert per call
@@ -67,35 +83,32 @@ impl TelegramLayer {
         ))
     }
 
-    /// What a closing span has to report: a judged span's fields and
-    /// verdict if it was slow (the clock is read only for a judged span),
-    /// and in `failed` a failing request's status. Nothing for a skipped
-    /// span.
-    pub(super) fn close_verdicts<R>(
+    /// What a closing span has to report: in `failed` a failing request's
+    /// status, and a judged span's fields and verdict if it was slow (the
+    /// clock is read only for a judged span). Nothing for a skipped span.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn close_verdicts(
         &self,
-        span: &SpanRef<'_, R>,
-        failed: &mut Option<Failed>,
-    ) -> Option<(Option<Arc<Fields>>, SlowSpan, Instant)>
-    where
-        R: for<'a> LookupSpan<'a>,
-    {
-        let extensions = span.extensions();
-        let state = extensions
-            .get::<SpanStates>()
-            .and_then(|states| states.get(self.id))?;
+        state: &SpanState,
+    ) -> (
+        Option<Failed>,
+        Option<(Option<Arc<Fields>>, SlowSpan, Instant)>,
+    ) {
         if state.is_skipped() {
-            return None;
+            return (None, None);
         }
-        if let Some(watch) = &state.request {
-            *failed = failing(state);
+        let failed = state.request.as_ref().and_then(|watch| {
             self.post_outcome(watch, state);
-        }
-        let timing = state.timing.as_ref()?;
-        let now = self.rules.clock.now();
-        let mut slow = self.rules.slow.judge(timing, now)?;
-        slow.nested = timing.unit_alerted();
-        slow.inside = timing.slow_inside().to_vec();
-        Some((state.fields.as_ref().map(PooledFields::shared), slow, now))
+            failing(state)
+        });
+        let slow = state.timing.as_ref().and_then(|timing| {
+            let now = self.rules.clock.now();
+            let mut slow = self.rules.slow.judge(timing, now)?;
+            slow.nested = timing.unit_alerted();
+            slow.inside = timing.slow_inside().to_vec();
+            Some((state.fields.as_ref().map(PooledFields::shared), slow, now))
+        });
+        (failed, slow)
     }
 
     /// The spans around an alert-level event, once: every request span's
@@ -120,27 +133,24 @@ impl TelegramLayer {
         let scope = ctx.event_scope(event)?;
         let (mut found, mut awaits) = (false, None);
         for span in scope {
-            let extensions = span.extensions();
-            let Some(state) = extensions
-                .get::<SpanStates>()
-                .and_then(|states| states.get(self.id))
-                .filter(|state| state.describes_request.is_some())
-            else {
-                continue;
-            };
-            if let Some(watch) = &state.request {
-                watch.report();
-            }
-            if found {
-                continue;
-            }
-            let Some(fields) = state.fields.as_ref().map(PooledFields::get) else {
-                continue;
-            };
-            found = innermost(fields);
-            if found && !has_status(fields) {
-                awaits = state.request.as_ref().map(RequestWatch::await_status);
-            }
+            self.spans.with(&span.id(), |state| {
+                if state.describes_request.is_none() {
+                    return;
+                }
+                if let Some(watch) = &state.request {
+                    watch.report();
+                }
+                if found {
+                    return;
+                }
+                let Some(fields) = state.fields.as_ref().map(PooledFields::get) else {
+                    return;
+                };
+                found = innermost(fields);
+                if found && !has_status(fields) {
+                    awaits = state.request.as_ref().map(RequestWatch::await_status);
+                }
+            });
         }
         awaits
     }

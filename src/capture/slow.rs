@@ -23,7 +23,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use crate::record::{SlowChild, SlowSpan};
 
 use super::shape::SpanShape;
-use super::span_state::{LayerId, SpanStates};
+use super::span_table::SpanTable;
 use super::timing::Timing;
 
 /// The slow-span configuration, consulted when a span is created and when
@@ -122,7 +122,7 @@ impl SlowRules {
 /// this one listed). Otherwise it is, and the judged spans around it will
 /// go to the digest only.
 pub(crate) fn settle_unit<'a, R>(
-    layer: LayerId,
+    table: &SpanTable,
     rules: &SlowRules,
     span: &SpanRef<'a, R>,
     slow: &mut SlowSpan,
@@ -135,10 +135,13 @@ pub(crate) fn settle_unit<'a, R>(
     };
     let mut judged_around = false;
     for ancestor in parent.scope() {
-        let extensions = ancestor.extensions();
-        if let Some(timing) = timing_of(extensions.get::<SpanStates>(), layer) {
+        let nested = table.with(&ancestor.id(), |state| {
+            let timing = state.timing.as_ref()?;
+            Some(timing.unit_alerted() || rules.already_slow(timing, now))
+        });
+        if let Some(Some(nested)) = nested {
             judged_around = true;
-            if timing.unit_alerted() || rules.already_slow(timing, now) {
+            if nested {
                 slow.nested = true;
                 break;
             }
@@ -152,24 +155,17 @@ pub(crate) fn settle_unit<'a, R>(
         took: slow.measured(),
     };
     for ancestor in parent.scope() {
-        let mut extensions = ancestor.extensions_mut();
-        let states = extensions.get_mut::<SpanStates>();
-        let Some(timing) = states
-            .and_then(|states| states.get_mut(layer))
-            .and_then(|state| state.timing.as_mut())
-        else {
-            continue;
-        };
-        if slow.nested {
-            timing.note_slow_inside([this]);
-        } else {
-            timing.mark_unit_alerted();
-        }
+        table.with_mut(&ancestor.id(), |state| {
+            let Some(timing) = state.timing.as_mut() else {
+                return;
+            };
+            if slow.nested {
+                timing.note_slow_inside([this]);
+            } else {
+                timing.mark_unit_alerted();
+            }
+        });
     }
-}
-
-fn timing_of(states: Option<&SpanStates>, layer: LayerId) -> Option<&Timing> {
-    states?.get(layer)?.timing.as_ref()
 }
 
 #[cfg(test)]

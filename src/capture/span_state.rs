@@ -1,6 +1,7 @@
-//! What the layer keeps in each span's extensions: whether it is skipped,
-//! its fields (shared with every record captured inside it), and its timer;
-//! and the walks over a scope's states.
+//! What the layer keeps of each span (in its own table, `span_table`):
+//! whether it is skipped, its fields (shared with every record captured
+//! inside it), its timer, and for a request span its watch; and the walks
+//! over a scope's states.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::channel::outcomes::RequestOutcomes;
 use crate::record::{SpanList, SpanRecord};
 
 use super::field_pool::PooledFields;
+use super::span_table::SpanTable;
 use super::timing::Timing;
 
 /// Span extension: what the layer keeps for each span it sees.
@@ -146,91 +148,9 @@ impl Drop for SkipMark {
     }
 }
 
-/// Which [`TelegramLayer`](super::TelegramLayer) a span state belongs to.
-/// Every layer value has its own (a clone gets a new one), since each may
-/// sit behind its own per-layer filter and see different spans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LayerId(u64);
-
-impl LayerId {
-    /// A new id, never handed out before in this process.
-    pub(crate) fn next() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        LayerId(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-}
-
-/// The span extension: the state of each layer that saw the span. The
-/// registry keeps one value per type, so several layers (two bots for two
-/// teams, a clone behind another filter) share this one; the usual single
-/// layer finds its state first, without a search.
-#[derive(Debug)]
-pub(crate) struct SpanStates {
-    first: (LayerId, SpanState),
-    more: Vec<(LayerId, SpanState)>,
-}
-
-impl SpanStates {
-    /// The states of a span one layer has seen.
-    pub(crate) fn one(layer: LayerId, state: SpanState) -> Self {
-        SpanStates {
-            first: (layer, state),
-            more: Vec::new(),
-        }
-    }
-
-    /// `layer`'s state of this span. (The search beyond the first is out of
-    /// line: span walks on the hot path stay small enough to inline the
-    /// registry's iterator.)
-    #[inline]
-    pub(crate) fn get(&self, layer: LayerId) -> Option<&SpanState> {
-        if self.first.0 == layer {
-            return Some(&self.first.1);
-        }
-        self.find(layer)
-    }
-
-    /// `layer`'s state of this span, to change.
-    #[inline]
-    pub(crate) fn get_mut(&mut self, layer: LayerId) -> Option<&mut SpanState> {
-        if self.first.0 == layer {
-            return Some(&mut self.first.1);
-        }
-        self.find_mut(layer)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn find(&self, layer: LayerId) -> Option<&SpanState> {
-        self.more
-            .iter()
-            .find(|(id, _)| *id == layer)
-            .map(|(_, state)| state)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn find_mut(&mut self, layer: LayerId) -> Option<&mut SpanState> {
-        self.more
-            .iter_mut()
-            .find(|(id, _)| *id == layer)
-            .map(|(_, state)| state)
-    }
-
-    /// Adds the states of `other` (the span's extension as it was before
-    /// this layer put its own in); a layer's own state wins.
-    pub(crate) fn absorb(&mut self, other: SpanStates) {
-        for (layer, state) in std::iter::once(other.first).chain(other.more) {
-            if self.get(layer).is_none() {
-                self.more.push((layer, state));
-            }
-        }
-    }
-}
-
-/// Whether the event is inside a span `layer` skips.
+/// Whether the event is inside a span this layer skips.
 pub(crate) fn inside_skipped_span<S>(
-    layer: LayerId,
+    table: &SpanTable,
     event: &Event<'_>,
     ctx: &Context<'_, S>,
 ) -> bool
@@ -239,10 +159,9 @@ where
 {
     ctx.event_scope(event).is_some_and(|mut scope| {
         scope.any(|span| {
-            span.extensions()
-                .get::<SpanStates>()
-                .and_then(|states| states.get(layer))
-                .is_some_and(SpanState::is_skipped)
+            table
+                .with(&span.id(), SpanState::is_skipped)
+                .unwrap_or(false)
         })
     })
 }
@@ -251,7 +170,7 @@ where
 /// the registry walks them: `from_root` would collect them into a buffer to
 /// turn them around); `None` if any span is skipped.
 pub(crate) fn span_records<'a, R>(
-    layer: LayerId,
+    table: &SpanTable,
     spans: impl Iterator<Item = SpanRef<'a, R>>,
 ) -> Option<SpanList>
 where
@@ -259,22 +178,18 @@ where
 {
     let mut records = SpanList::default();
     for span in spans {
-        let extensions = span.extensions();
         // A span without this layer's state is one it does not want (a
         // DEBUG span of a library): left out, as its filter would.
-        let Some(state) = extensions
-            .get::<SpanStates>()
-            .and_then(|states| states.get(layer))
-        else {
+        let Some(state) = table.with(&span.id(), |state| {
+            (!state.is_skipped()).then(|| state.fields.as_ref().map(PooledFields::shared))
+        }) else {
             continue;
         };
-        if state.is_skipped() {
-            return None;
-        }
+        let fields = state?; // a skipped span: nothing inside it is reported
         records.push(SpanRecord {
             name: span.name(),
             target: span.metadata().target(),
-            fields: state.fields.as_ref().map(PooledFields::shared),
+            fields,
         });
     }
     records.reverse();
