@@ -107,6 +107,9 @@ impl Fleet {
             let present: usize = redis::cmd("ZCARD").arg(&key).query(&mut conn).unwrap();
             (present == n).then_some(())
         });
+        // Slept, not waited on: whether a child may judge yet is its own
+        // state (two unbroken intervals), on the real clock of another
+        // process, which no test clock reaches.
         std::thread::sleep(interval * 3);
     }
 
@@ -214,7 +217,8 @@ fn a_killed_process_is_reported_once_and_a_clean_exit_never() {
         notice.contains("last alert: payment failed for a"),
         "{notice}"
     );
-    // A clean exit, with a watcher alive to see it: nothing.
+    // A clean exit, with a watcher alive to see it: nothing. (An absence:
+    // only time shows it, longer than the three intervals a death takes.)
     fleet.end("b", "go");
     std::thread::sleep(INTERVAL * 4);
     let deaths = fleet.deaths();
@@ -302,6 +306,7 @@ fn redis_killed_and_restarted_reports_no_one() {
     fleet.start("b", Some(INTERVAL));
     fleet.settle(2, INTERVAL);
     let port = redis.kill();
+    // Redis away longer than a lapse: every presence would have lapsed.
     std::thread::sleep(INTERVAL * 4);
     let _redis = OwnRedis::start(test, Some(port)).expect("redis-server restarts");
     // Long enough for every process to be back and to judge again.
@@ -373,6 +378,7 @@ fn a_paused_process_is_reported_once_and_says_it_is_back() {
     });
     assert!(back.contains(&format!("pid {paused}")), "{back}");
     assert!(back.contains("still running"), "{back}");
+    // An absence (no second report): only time shows it.
     std::thread::sleep(INTERVAL * 4);
     fleet.end_all();
     assert_eq!(fleet.deaths().len(), 1, "{:?}", fleet.deaths());
