@@ -232,6 +232,7 @@ mod clock;
 mod error;
 mod health;
 mod hooks;
+mod quiet;
 mod stats;
 mod text;
 
@@ -275,5 +276,6 @@ pub use error::Error;
 pub use guard::{AlertHandle, TelegramGuard, DEFAULT_DROP_TIMEOUT};
 pub use health::Health;
 pub use hooks::{DeliveryFailure, SentAlert};
+pub use quiet::QuietHours;
 pub use sanitize::{Sanitizer, REDACTED};
 pub use stats::Stats;

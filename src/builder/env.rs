@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::chat::ChatId;
 use crate::fleet;
+use crate::quiet::QuietHours;
 
 use super::validate::{fleet_config, validate_api_url};
 use super::Builder;
@@ -104,6 +105,10 @@ pub(crate) const VARIABLES: &[Variable] = &[
     var("REDIS_URL", apply_app_redis_url),
     var("REDIS_KEY_PREFIX", |b, _, v| {
         Ok(b.fleet(|f| f.key_prefix(v.trim())))
+    }),
+    var("TELEGRAM_QUIET_HOURS", |b, n, v| {
+        let hours = QuietHours::parse_for(n, v)?;
+        Ok(b.delivery(|d| d.quiet_hours(hours)))
     }),
     var("TELEGRAM_WATCH_FLEET", |b, n, v| {
         let on = parse_bool(n, v)?;

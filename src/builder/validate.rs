@@ -211,6 +211,7 @@ impl Builder {
         };
         let mut panics = self.panics.0;
         panics.max_frames = limits.max_traceback_lines;
+        let quiet_hours = self.delivery.quiet_hours;
         let mut delivery = self.delivery.config;
         delivery.on_sent = hooks.on_sent;
         delivery.on_failure = hooks.on_failure;
@@ -223,6 +224,7 @@ impl Builder {
             sanitizer: self.sanitizer.with_token(token.expose()),
             before_send: hooks.before_send,
             trace_link: self.trace_link,
+            quiet_hours,
         };
         Validated {
             capture,

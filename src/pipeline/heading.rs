@@ -1,6 +1,7 @@
-//! What a message is called: a record's title (an HTTP response's or a
-//! failing request's heading first), and the messages of an alert's pages
-//! with the heading the `on_sent` hook is told.
+//! What a message is called and whether it rings: a record's title (an
+//! HTTP response's or a failing request's heading first), the messages of
+//! an alert's pages with the heading the `on_sent` hook is told, and the
+//! quiet hours' rule.
 
 use crate::alert::AlertLevel;
 use crate::chat::Target;
@@ -79,4 +80,10 @@ pub(crate) fn messages_for(
             ..Message::page(heading.level, heading.title.clone(), target, text)
         })
         .collect()
+}
+
+/// Whether an alert of `level` goes without a sound (`quiet`: during the
+/// quiet hours, when only Critical rings).
+pub(crate) fn silent(level: AlertLevel, quiet: bool) -> bool {
+    level.is_silent() || (quiet && level != AlertLevel::Critical)
 }

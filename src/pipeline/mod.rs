@@ -53,6 +53,7 @@ use crate::delivery::{Delivered, Message};
 use crate::fleet::claim::Claim;
 use crate::gate::{FleetHeadings, OpenKind, OpenKinds, RepeatGate};
 use crate::hooks::BeforeSend;
+use crate::quiet::QuietHours;
 use crate::record::http::span_key;
 use crate::record::{grpc, Occurrence, Record};
 use crate::render::alert::{slow_message, slow_title};
@@ -65,7 +66,7 @@ pub(crate) use dedup::{DedupConfig, Tally};
 pub(crate) use digest::{ClosedWindow, DigestConfig, DigestData};
 pub(crate) use incident::IncidentConfig;
 
-pub(crate) use heading::{messages_for, title_of, Heading};
+pub(crate) use heading::{messages_for, silent, title_of, Heading};
 
 use dedup::{Dedup, Verdict};
 use digest::{Digest, Route, Totals};
@@ -90,6 +91,8 @@ pub(crate) struct PipelineConfig {
     pub(crate) before_send: Option<BeforeSend>,
     /// `https://…/{trace_id}`: links each alert's trace (checked when built).
     pub(crate) trace_link: Option<String>,
+    /// When alerts below Critical are sent without a sound.
+    pub(crate) quiet_hours: Option<QuietHours>,
 }
 
 impl PipelineConfig {
@@ -429,7 +432,8 @@ impl Pipeline {
         let title = title_of(record);
         self.last_alert = Some((std::time::SystemTime::now(), title.clone()));
         let heading = Heading::new(record.level, &title);
-        let mut alert = messages_for(pages, &target, heading, record.level.is_silent(), 1);
+        let silent = self.is_silent(record.level);
+        let mut alert = messages_for(pages, &target, heading, silent, 1);
         if let Some(first) = alert.first_mut() {
             first.fingerprint = fingerprint;
             first.keyboard = fingerprint.and_then(|fp| self.keyboard(fp, &Default::default()));
@@ -546,6 +550,20 @@ impl Pipeline {
 
     pub(crate) fn render_context(&self, dropped_since_last: u64) -> RenderContext<'_> {
         self.config.render_context(dropped_since_last)
+    }
+
+    /// Whether an alert of `level` is sent without a sound now: Info always,
+    /// below Critical during the quiet hours.
+    pub(crate) fn is_silent(&self, level: AlertLevel) -> bool {
+        silent(level, self.in_quiet_hours())
+    }
+
+    /// Whether it is quiet hours now.
+    pub(crate) fn in_quiet_hours(&self) -> bool {
+        self.config
+            .quiet_hours
+            .as_ref()
+            .is_some_and(|hours| hours.contains(self.clock.wall()))
     }
 
     /// The record's title, sanitized (for what dedup keeps of it).

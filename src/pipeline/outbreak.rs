@@ -121,6 +121,7 @@ impl Pipeline {
     /// The first message of incident `id`; it settles the record that
     /// opened it.
     pub(super) fn render_incident(&mut self, id: u64) -> Vec<Message> {
+        let quiet = self.in_quiet_hours();
         let ctx = self.config.render_context(0);
         let Some((target, text)) = self.incidents.text(id) else {
             return Vec::new();
@@ -128,7 +129,7 @@ impl Pipeline {
         let html = render::incident::render_incident(&text, &ctx);
         let heading = Heading::new(text.level, "Incident");
         let mut message = Message::page(text.level, heading.title, &target, html);
-        message.silent = text.level.is_silent();
+        message.silent = super::silent(text.level, quiet);
         message.records = 1;
         message.fingerprint = Some(id);
         vec![message]

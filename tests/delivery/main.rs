@@ -8,4 +8,5 @@ mod health;
 mod lifecycle;
 mod network;
 mod proxy;
+mod quiet_hours;
 mod sending;

@@ -7,8 +7,9 @@
 //!
 //! `cargo run -p tracing-telegram-perf --release --bin e2e [rounds] [block_ms]`
 //!
-//! The server runs on one runtime thread and the client on another: on a
-//! two-core machine they share it as a service and its load balancer would.
+//! Service and load share one runtime thread: the ratio is one core's work
+//! (on a two-core machine two threads' scheduling moved single rounds by
+//! ±20 %); the worker of the layer runs on its own thread, as always.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -84,36 +85,42 @@ fn dispatch(stack: Stack, mock: &MockTelegram) -> (tracing::Dispatch, Option<Tel
     }
 }
 
-/// One block: the service under `stack` for `length`; requests per second
-/// and the 99th percentile latency (µs).
-fn block(stack: Stack, mock: &MockTelegram, length: Duration) -> (f64, f64) {
+/// What one block measured.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    /// Requests per second of wall-clock time.
+    throughput: f64,
+    /// 99th percentile latency, µs.
+    p99: f64,
+    /// CPU time per request, ns (every thread of the process).
+    cpu_per_request: f64,
+}
+
+/// One block: the service under `stack` for `length`.
+fn block(stack: Stack, mock: &MockTelegram, length: Duration) -> Measured {
     let (dispatch, guard) = dispatch(stack, mock);
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // Service and load on one thread: the ratio is then one core's work,
+    // not two threads' scheduling (which moved single rounds by ±20 %).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .on_thread_start(move || {
-            // The service's threads see this block's subscriber, for good.
-            std::mem::forget(tracing::dispatcher::set_default(&dispatch));
+        .build()
+        .expect("runtime");
+    let (count, mut latencies, cpu) = tracing::dispatcher::with_default(&dispatch, || {
+        runtime.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let address = listener.local_addr().expect("address");
+            let app = Router::new()
+                .route("/orders/{id}", get(order))
+                .layer(tower_http::trace::TraceLayer::new_for_http());
+            let server = tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            let measured = load(address, length).await;
+            server.abort();
+            measured
         })
-        .build()
-        .expect("server runtime");
-    let listener = server
-        .block_on(TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let app = Router::new()
-        .route("/orders/{id}", get(order))
-        .layer(tower_http::trace::TraceLayer::new_for_http());
-    server.spawn(async move {
-        let _ = axum::serve(listener, app).await;
     });
-    let client = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("client runtime");
-    let (count, mut latencies) = client.block_on(load(address, length));
-    drop(client);
-    server.shutdown_timeout(Duration::from_secs(1));
+    drop(runtime);
     if let Some(guard) = guard {
         let _ = guard.shutdown(Duration::from_secs(5));
     }
@@ -122,15 +129,23 @@ fn block(stack: Stack, mock: &MockTelegram, length: Duration) -> (f64, f64) {
         .get(latencies.len() * 99 / 100)
         .copied()
         .unwrap_or(0);
-    (count as f64 / length.as_secs_f64(), p99 as f64)
+    Measured {
+        throughput: count as f64 / length.as_secs_f64(),
+        p99: p99 as f64,
+        cpu_per_request: cpu as f64 / count.max(1) as f64,
+    }
 }
 
 /// 32 keep-alive connections for `length` after a short warm-up: requests
 /// completed, and each one's latency in µs.
-async fn load(address: std::net::SocketAddr, length: Duration) -> (u64, Vec<u64>) {
+async fn load(address: std::net::SocketAddr, length: Duration) -> (u64, Vec<u64>, u64) {
     let next_id = Arc::new(AtomicU64::new(1));
     let warm_until = Instant::now() + Duration::from_millis(200);
     let until = warm_until + length;
+    let cpu_at_start = tokio::spawn(async move {
+        tokio::time::sleep_until(warm_until.into()).await;
+        cpu_ns()
+    });
     let mut tasks = Vec::new();
     for _ in 0..CONNECTIONS {
         let next_id = Arc::clone(&next_id);
@@ -166,7 +181,22 @@ async fn load(address: std::net::SocketAddr, length: Duration) -> (u64, Vec<u64>
         total += count;
         latencies.append(&mut more);
     }
-    (total, latencies)
+    let cpu = cpu_ns().saturating_sub(cpu_at_start.await.expect("cpu reading"));
+    (total, latencies, cpu)
+}
+
+/// CPU time this process's threads have run, in ns (`schedstat`, Linux):
+/// the service, the load and the layer's worker together. Steadier than
+/// wall-clock throughput on a shared machine.
+fn cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Reads one HTTP/1.1 response with a `content-length`.
@@ -203,48 +233,53 @@ fn main() {
     let mock = MockTelegram::start().expect("mock");
     // Warm-up (connections, allocator, the mock's first alert).
     block(Stack::Layer, &mock, length / 2);
-    let mut ratios: Vec<(Stack, Vec<f64>, Vec<f64>)> = vec![
-        (Stack::Layer, Vec::new(), Vec::new()),
-        (Stack::Bare, Vec::new(), Vec::new()),
+    let mut ratios: Vec<(Stack, [Vec<f64>; 3])> = vec![
+        (Stack::Layer, Default::default()),
+        (Stack::Bare, Default::default()),
     ];
-    let mut fmt_rps = Vec::new();
+    let mut fmt_cost = Vec::new();
     for round in 0..rounds {
-        for (stack, throughput, p99) in &mut ratios {
+        for (stack, [throughput, p99, cpu]) in &mut ratios {
             let before = block(Stack::Fmt, &mock, length);
             let with = block(*stack, &mock, length);
             let after = block(Stack::Fmt, &mock, length);
-            let base_rps = (before.0 + after.0) / 2.0;
-            let base_p99 = (before.1 + after.1) / 2.0;
-            throughput.push(with.0 / base_rps);
-            p99.push(with.1 / base_p99);
-            fmt_rps.push(base_rps);
+            let mean = |read: fn(&Measured) -> f64| (read(&before) + read(&after)) / 2.0;
+            let base = [
+                mean(|m| m.throughput),
+                mean(|m| m.p99),
+                mean(|m| m.cpu_per_request),
+            ];
+            throughput.push(with.throughput / base[0]);
+            p99.push(with.p99 / base[1]);
+            cpu.push(with.cpu_per_request / base[2]);
+            fmt_cost.push(base[2]);
             eprintln!(
-                "round {round} {stack:?}: {:.0} req/s vs fmt {:.0} ({:.3}), p99 {:.0} µs vs {:.0} ({:.3})",
-                with.0,
-                base_rps,
-                with.0 / base_rps,
-                with.1,
-                base_p99,
-                with.1 / base_p99
+                "round {round} {stack:?}: throughput {:.3}, p99 {:.3}, CPU per request {:.0} ns vs {:.0} ({:.3})",
+                with.throughput / base[0],
+                with.p99 / base[1],
+                with.cpu_per_request,
+                base[2],
+                with.cpu_per_request / base[2],
             );
         }
     }
     println!(
-        "fmt only: {:.0} req/s (median of blocks); {rounds} rounds of {block_ms} ms",
-        median(fmt_rps)
+        "fmt only: {:.1} µs of CPU per request (median); {rounds} rounds of {block_ms} ms",
+        median(fmt_cost) / 1000.0
     );
-    println!("| configuration | throughput vs fmt only | p99 vs fmt only |");
-    println!("|---|---|---|");
-    for (stack, throughput, p99) in ratios {
+    println!("| configuration | throughput vs fmt only | p99 vs fmt only | CPU per request vs fmt only |");
+    println!("|---|---|---|---|");
+    for (stack, [throughput, p99, cpu]) in ratios {
         let name = match stack {
             Stack::Layer => "fmt + this layer (as `build()` returns it)",
             Stack::Bare => "fmt + the bare layer (`inner()`)",
             Stack::Fmt => "fmt only",
         };
         println!(
-            "| {name} | {:.3} | {:.3} |",
+            "| {name} | {:.3} | {:.3} | {:.3} |",
             median(throughput),
-            median(p99)
+            median(p99),
+            median(cpu)
         );
     }
 }

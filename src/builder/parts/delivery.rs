@@ -6,6 +6,7 @@ use crate::chat::ChatId;
 use crate::delivery::pacing::Pacing;
 use crate::delivery::retry::RetryPolicy;
 use crate::delivery::DeliveryConfig;
+use crate::quiet::QuietHours;
 
 /// How messages reach the Bot API: the HTTP client and its timeouts, the
 /// pace, the retries, and the chat told when the main one is lost.
@@ -14,6 +15,7 @@ use crate::delivery::DeliveryConfig;
 pub struct Delivery {
     pub(in crate::builder) config: DeliveryConfig,
     pub(in crate::builder) fallback_chat: Option<ChatId>,
+    pub(in crate::builder) quiet_hours: Option<QuietHours>,
 }
 
 impl Delivery {
@@ -78,6 +80,15 @@ impl Delivery {
     /// function say it.)
     pub fn fallback_chat(mut self, chat_id: impl Into<ChatId>) -> Self {
         self.fallback_chat = Some(chat_id.into());
+        self
+    }
+
+    /// Quiet hours (env `TELEGRAM_QUIET_HOURS`, such as `22:00-07:00
+    /// Europe/Berlin`): alerts below Critical are sent without a sound
+    /// during them; Critical still rings, and digests are always silent.
+    /// Default: none.
+    pub fn quiet_hours(mut self, hours: QuietHours) -> Self {
+        self.quiet_hours = Some(hours);
         self
     }
 }
