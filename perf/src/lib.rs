@@ -1,5 +1,8 @@
 //! Shared set-ups for the benchmarks and the flood program: the subscriber
-//! stacks being compared, each behind the same `tracing` calls.
+//! stacks being compared, each behind the same `tracing` calls; and the
+//! end-to-end web service ([`e2e`]).
+
+pub mod e2e;
 
 use std::sync::Arc;
 use std::time::Duration;
