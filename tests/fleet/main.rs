@@ -6,5 +6,6 @@ mod common;
 
 mod cluster;
 mod kinds;
+mod quiet;
 mod sharing;
 mod watch;

@@ -1,0 +1,82 @@
+//! Quiet hours in a fleet: two processes sharing a real Redis, default
+//! settings plus the hours (around the test's own time, UTC). The one
+//! alert the fleet sends for a failure both processes see arrives without a
+//! sound, with the fleet's tally; a Critical alert still rings.
+#![cfg(feature = "redis")]
+
+use crate::common;
+
+use common::redis::{shared_redis, unique_prefix};
+
+use std::time::{Duration, SystemTime};
+
+use tracing_subscriber::prelude::*;
+use tracing_telegram::testing::MockTelegram;
+use tracing_telegram::QuietHours;
+
+/// An hour either side of now, in UTC.
+fn this_hour() -> QuietHours {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let minute = |offset: i64| {
+        let m = (now / 60 + offset).rem_euclid(24 * 60);
+        format!("{:02}:{:02}", m / 60, m % 60)
+    };
+    QuietHours::parse(&format!("{}-{} UTC", minute(-60), minute(60))).unwrap()
+}
+
+#[test]
+fn a_fleet_in_its_quiet_hours_sends_one_silent_alert_and_critical_rings() {
+    let Some(url) = shared_redis("a_fleet_in_its_quiet_hours") else {
+        return;
+    };
+    let mock = MockTelegram::start().unwrap();
+    let prefix = unique_prefix("quiet");
+    let member = || {
+        common::default_builder(&mock)
+            .fleet(|f| f.redis_url(url.as_str()).key_prefix(prefix.as_str()))
+            .delivery(|d| d.quiet_hours(this_hour()))
+            .build()
+            .unwrap()
+    };
+    let (first, first_guard) = member();
+    let (second, second_guard) = member();
+    let first = tracing::Dispatch::new(tracing_subscriber::registry().with(first));
+    let second = tracing::Dispatch::new(tracing_subscriber::registry().with(second));
+    // One callsite failing in both processes.
+    let ledger_down = || tracing::error!("ledger unavailable");
+    tracing::dispatcher::with_default(&first, ledger_down);
+    assert!(first_guard.flush(Duration::from_secs(10)));
+    tracing::dispatcher::with_default(&second, || {
+        ledger_down();
+        tracing::error!(telegram.level = "critical", "ledger lost its data");
+    });
+    let stats = [
+        second_guard.shutdown(Duration::from_secs(10)),
+        first_guard.shutdown(Duration::from_secs(10)),
+    ];
+    for stats in &stats {
+        common::assert_accounted(stats);
+        assert_eq!(stats.redis_fallbacks, 0, "{stats:?}");
+    }
+    let messages = mock.messages();
+    let find = |text: &str| {
+        messages
+            .iter()
+            .filter(|m| m.plain_text().contains(text))
+            .collect::<Vec<_>>()
+    };
+    let ledger = find("ledger unavailable");
+    assert_eq!(ledger.len(), 1, "one alert for the fleet: {messages:?}");
+    assert!(ledger[0].disable_notification, "sent without a sound");
+    assert!(
+        ledger[0].plain_text().contains("🔁 ×2"),
+        "{}",
+        ledger[0].plain_text()
+    );
+    let lost = find("ledger lost its data");
+    assert_eq!(lost.len(), 1, "{messages:?}");
+    assert!(!lost[0].disable_notification, "Critical rings");
+}
