@@ -73,6 +73,10 @@ pub(crate) const VARIABLES: &[Variable] = &[
         let window = parse_minutes(n, v, 0)?;
         Ok(b.dedup(|d| d.window(window)))
     }),
+    var("ALERT_RESOLVE_AFTER_MINUTES", |b, n, v| {
+        let quiet = parse_minutes(n, v, 0)?;
+        Ok(b.dedup(|d| d.resolve_after(quiet)))
+    }),
     var("ALERT_FOLD_AFTER_VARIANTS", |b, n, v| {
         let variants = parse_u32(n, v)?;
         Ok(b.storms(|s| s.fold_after(variants)))

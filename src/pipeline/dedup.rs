@@ -26,6 +26,9 @@ pub(crate) struct DedupConfig {
     pub(crate) window: Duration,
     /// Most fingerprints held.
     pub(crate) capacity: usize,
+    /// How long a kind must be quiet to be resolved (its alert edited
+    /// "✅ quiet since …"): `None` for one window; zero turns it off.
+    pub(crate) resolve_after: Option<Duration>,
 }
 
 impl Default for DedupConfig {
@@ -33,8 +36,24 @@ impl Default for DedupConfig {
         DedupConfig {
             window: Duration::from_secs(10 * 60),
             capacity: 10_000,
+            resolve_after: None,
         }
     }
+}
+
+impl DedupConfig {
+    /// The quiet period that resolves a kind (`None`: off).
+    pub(crate) fn quiet_period(&self) -> Option<Duration> {
+        let period = self.resolve_after.unwrap_or(self.window);
+        (!period.is_zero() && !self.window.is_zero()).then_some(period)
+    }
+}
+
+/// A kind that stopped: when it was last seen and how long it had lasted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Resolved {
+    pub(crate) quiet_since: SystemTime,
+    pub(crate) lasted: Duration,
 }
 
 /// Counts at which the original alert is updated before its window closes.
@@ -78,6 +97,8 @@ pub(crate) struct Tally {
     /// `total` is the fleet's own count (a crossing Redis reported), so it
     /// need not be read again.
     pub(crate) fleet_total_known: bool,
+    /// The kind has been quiet long enough: the alert says it stopped.
+    pub(crate) resolved: Option<Resolved>,
 }
 
 impl Tally {
@@ -101,12 +122,18 @@ impl Tally {
                 .map(|delivered| (delivered.message_id, delivered.html.as_str())),
             notes: self.delivered.as_ref().map(|delivered| &delivered.notes),
             variants: None,
+            resolved: self
+                .resolved
+                .map(|resolved| (resolved.quiet_since, resolved.lasted)),
         }
     }
 
     /// Whether it has anything to say: news since the last tally, and (for a
     /// threshold update) an original to edit.
     pub(crate) fn is_news(&self) -> bool {
+        if self.resolved.is_some() {
+            return self.delivered.is_some();
+        }
         self.total > self.shown && !(self.threshold && self.delivered.is_none())
     }
 }
@@ -114,6 +141,10 @@ impl Tally {
 #[derive(Debug)]
 struct Entry {
     first_seen: Instant,
+    /// The same moment on the wall clock (how long the kind lasted).
+    first_seen_wall: SystemTime,
+    /// When it last occurred, on the pipeline's clock (when it is quiet).
+    last_seen_at: Instant,
     repeats: u64,
     /// Repeats already shown in a tally.
     reported: u64,
@@ -141,6 +172,18 @@ pub(crate) struct Dedup {
     /// stale queue slot from a re-created entry).
     order: VecDeque<(u64, Instant)>,
     evictions: u64,
+    /// How long a kind must be quiet to be resolved (`None`: never).
+    quiet: Option<Duration>,
+    /// Kinds whose window closed, waiting to be quiet long enough.
+    quieting: HashMap<u64, Quieting>,
+}
+
+/// A kind whose window closed, until it has been quiet long enough.
+#[derive(Debug)]
+struct Quieting {
+    /// Its alert as the window left it.
+    tally: Tally,
+    last_seen_at: Instant,
 }
 
 impl Dedup {
@@ -154,7 +197,20 @@ impl Dedup {
             entries: HashMap::new(),
             order: VecDeque::new(),
             evictions: 0,
+            quiet: None,
+            quieting: HashMap::new(),
         }
+    }
+
+    /// Kinds quiet for `period` after their window closed are resolved.
+    pub(crate) fn resolve_after(&mut self, period: Option<Duration>) {
+        self.quiet = period;
+    }
+
+    /// Whether `fingerprint` waits to be resolved (its window closed).
+    #[cfg(test)]
+    pub(crate) fn is_quieting(&self, fingerprint: u64) -> bool {
+        self.quieting.contains_key(&fingerprint)
     }
 
     /// Tallies every closing entry (see `always_tally`).
@@ -193,7 +249,7 @@ impl Dedup {
             .map(|entry| now.saturating_duration_since(entry.first_seen) < self.window);
         if let Some(open) = open {
             if open {
-                if let Some(total) = self.add_repeats(fingerprint, 1) {
+                if let Some(total) = self.add_repeats(fingerprint, 1, now) {
                     return Verdict::Repeat {
                         tally_due: crosses_threshold(total, 1),
                     };
@@ -205,11 +261,15 @@ impl Dedup {
             }
         }
         self.make_room(now, tallies);
+        // Back before it was quiet long enough: it never stopped.
+        self.quieting.remove(&fingerprint);
         let (title, level, target) = heading;
         self.entries.insert(
             fingerprint,
             Entry {
                 first_seen: now,
+                first_seen_wall: SystemTime::now(),
+                last_seen_at: now,
                 repeats: 0,
                 reported: 0,
                 last_seen: SystemTime::now(),
@@ -250,10 +310,16 @@ impl Dedup {
     /// gate, or repeats the fleet saw while this process holds the original
     /// and so reports the final tally): the new total, or `None` if there is
     /// no entry.
-    pub(crate) fn add_repeats(&mut self, fingerprint: u64, repeats: u64) -> Option<u64> {
+    pub(crate) fn add_repeats(
+        &mut self,
+        fingerprint: u64,
+        repeats: u64,
+        now: Instant,
+    ) -> Option<u64> {
         let entry = self.entries.get_mut(&fingerprint)?;
         entry.repeats += repeats;
         entry.last_seen = SystemTime::now();
+        entry.last_seen_at = now;
         Some(entry.repeats + 1)
     }
 
@@ -331,6 +397,7 @@ impl Dedup {
             shown: 1,
             threshold: true,
             fleet_total_known: true,
+            resolved: None,
         }
     }
 
@@ -354,9 +421,76 @@ impl Dedup {
             }
             self.order.pop_front();
             if live {
-                tallies.extend(self.remove(fingerprint));
+                self.start_quieting(fingerprint);
+                match self.quieting.get(&fingerprint) {
+                    // Quiet long enough already: one edit says both.
+                    Some(quieting) if self.quiet_at(quieting, now) => {
+                        self.entries.remove(&fingerprint);
+                        self.resolve(now, tallies);
+                    }
+                    _ => tallies.extend(self.remove(fingerprint)),
+                }
             }
         }
+    }
+
+    fn quiet_at(&self, quieting: &Quieting, now: Instant) -> bool {
+        self.quiet
+            .is_some_and(|quiet| now.saturating_duration_since(quieting.last_seen_at) >= quiet)
+    }
+
+    /// A window closed: its kind waits to be quiet long enough (if its
+    /// alert is known, and there is room: at most `capacity` wait).
+    fn start_quieting(&mut self, fingerprint: u64) {
+        if self.quiet.is_none() || self.quieting.len() >= self.capacity {
+            return;
+        }
+        let Some(entry) = self.entries.get(&fingerprint) else {
+            return;
+        };
+        if entry.delivered.is_none() {
+            return;
+        }
+        let mut tally = tally_of(fingerprint, entry, self.window);
+        tally.resolved = Some(Resolved {
+            quiet_since: entry.last_seen,
+            lasted: entry
+                .last_seen
+                .duration_since(entry.first_seen_wall)
+                .unwrap_or_default(),
+        });
+        let last_seen_at = entry.last_seen_at;
+        self.quieting.insert(
+            fingerprint,
+            Quieting {
+                tally,
+                last_seen_at,
+            },
+        );
+    }
+
+    /// The kinds quiet long enough at `now`: their resolving tallies.
+    pub(crate) fn resolve(&mut self, now: Instant, tallies: &mut Vec<Tally>) {
+        let Some(quiet) = self.quiet else {
+            return;
+        };
+        let due: Vec<u64> = self
+            .quieting
+            .iter()
+            .filter(|(_, q)| now.saturating_duration_since(q.last_seen_at) >= quiet)
+            .map(|(fp, _)| *fp)
+            .collect();
+        for fingerprint in due {
+            if let Some(quieting) = self.quieting.remove(&fingerprint) {
+                tallies.push(quieting.tally);
+            }
+        }
+    }
+
+    /// When the next kind will have been quiet long enough.
+    pub(crate) fn next_resolution(&self) -> Option<Instant> {
+        let quiet = self.quiet?;
+        self.quieting.values().map(|q| q.last_seen_at + quiet).min()
     }
 
     /// Every pending tally (shutdown).
@@ -409,6 +543,7 @@ fn tally_of(fingerprint: u64, entry: &Entry, window: Duration) -> Tally {
         shown: entry.reported + 1,
         threshold: false,
         fleet_total_known: false,
+        resolved: None,
     }
 }
 
@@ -422,6 +557,52 @@ mod tests {
             chat_id: ChatId::Id(-1),
             thread_id: None,
         }
+    }
+
+    #[test]
+    fn a_kind_quiet_a_window_after_its_last_repeat_is_resolved_once() {
+        let window = Duration::from_secs(600);
+        let mut dedup = Dedup::new(window, 10);
+        dedup.resolve_after(Some(window));
+        let start = Instant::now();
+        let mut tallies = Vec::new();
+        admit(&mut dedup, 7, start, &mut tallies);
+        dedup.delivered(Delivered {
+            fingerprint: 7,
+            chat_id: ChatId::Id(-1),
+            message_id: 1,
+            html: "x".into(),
+            plain: false,
+            notes: Default::default(),
+        });
+        let last = start + Duration::from_secs(120);
+        dedup.add_repeats(7, 1, last);
+        dedup.expire(start + window, &mut tallies);
+        assert!(dedup.is_quieting(7));
+        assert_eq!(dedup.next_resolution(), Some(last + window));
+        tallies.clear();
+        dedup.resolve(last + window - Duration::from_secs(1), &mut tallies);
+        assert!(tallies.is_empty(), "not quiet a window yet");
+        dedup.resolve(last + window, &mut tallies);
+        assert_eq!(tallies.len(), 1);
+        assert!(tallies[0].resolved.is_some() && tallies[0].is_news());
+        assert_eq!(tallies[0].total, 2);
+        assert!(!dedup.is_quieting(7), "once");
+        // A kind back before it was quiet a window is not resolved.
+        admit(&mut dedup, 8, start, &mut tallies);
+        dedup.delivered(Delivered {
+            fingerprint: 8,
+            chat_id: ChatId::Id(-1),
+            message_id: 2,
+            html: "y".into(),
+            plain: false,
+            notes: Default::default(),
+        });
+        dedup.add_repeats(8, 1, start + Duration::from_secs(300));
+        dedup.expire(start + window, &mut tallies);
+        assert!(dedup.is_quieting(8));
+        admit(&mut dedup, 8, start + window, &mut tallies);
+        assert!(!dedup.is_quieting(8), "back: it never stopped");
     }
 
     fn admit(dedup: &mut Dedup, fp: u64, now: Instant, tallies: &mut Vec<Tally>) -> Verdict {

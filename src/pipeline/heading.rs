@@ -9,6 +9,8 @@ use crate::delivery::Message;
 use crate::record::Record;
 use crate::render::alert::response_title;
 
+use super::Pipeline;
+
 /// An HTTP response event gets a title naming the request it answered and
 /// its status (unless it has one of its own).
 /// An event inside a request that failed with a server error gets the
@@ -86,4 +88,20 @@ pub(crate) fn messages_for(
 /// quiet hours, when only Critical rings).
 pub(crate) fn silent(level: AlertLevel, quiet: bool) -> bool {
     level.is_silent() || (quiet && level != AlertLevel::Critical)
+}
+
+impl Pipeline {
+    /// Whether an alert of `level` is sent without a sound now: Info always,
+    /// below Critical during the quiet hours.
+    pub(crate) fn is_silent(&self, level: AlertLevel) -> bool {
+        silent(level, self.in_quiet_hours())
+    }
+
+    /// Whether it is quiet hours now.
+    pub(crate) fn in_quiet_hours(&self) -> bool {
+        self.config
+            .quiet_hours
+            .as_ref()
+            .is_some_and(|hours| hours.contains(self.clock.wall()))
+    }
 }

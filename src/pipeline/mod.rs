@@ -212,6 +212,10 @@ impl Pipeline {
         let incidents = config.incidents;
         if shared {
             dedup.tally_every_entry();
+        } else {
+            // In a fleet, quiet here is not quiet everywhere: kinds are
+            // resolved only by a process on its own (for now).
+            dedup.resolve_after(config.dedup.quiet_period());
         }
         Pipeline {
             config,
@@ -358,7 +362,7 @@ impl Pipeline {
         if let Claim::Repeat { total, crossed } = claim {
             // Another alert of the fleet (maybe ours) covers it.
             self.counters.settle(Outcome::Deduplicated, 1);
-            let _ = self.dedup.add_repeats(fp, 1);
+            let _ = self.dedup.add_repeats(fp, 1, self.clock.now());
             let heading = (title.as_str(), record.level, &target);
             if crossed {
                 out.tallies.push(self.dedup.fleet_tally(fp, total, heading));
@@ -462,10 +466,16 @@ impl Pipeline {
     pub(crate) fn next_wake(&self) -> Instant {
         let digest = self.digest.due_at();
         let folds = self.folds.next_expiry(self.config.dedup.window);
-        [self.dedup.next_expiry(), self.next_mute_end(), folds]
-            .into_iter()
-            .flatten()
-            .fold(digest, Instant::min)
+        let resolution = self.dedup.next_resolution();
+        [
+            self.dedup.next_expiry(),
+            self.next_mute_end(),
+            folds,
+            resolution,
+        ]
+        .into_iter()
+        .flatten()
+        .fold(digest, Instant::min)
     }
 
     /// The periodic work that is due: tallies of closed dedup windows, and
@@ -474,6 +484,7 @@ impl Pipeline {
         let now = self.clock.now();
         let mut ticked = Ticked::default();
         self.dedup.expire(now, &mut ticked.tallies);
+        self.dedup.resolve(now, &mut ticked.tallies);
         self.folds.expire(now, self.config.dedup.window);
         self.expire_mutes();
         if now >= self.digest.due_at() {
@@ -550,20 +561,6 @@ impl Pipeline {
 
     pub(crate) fn render_context(&self, dropped_since_last: u64) -> RenderContext<'_> {
         self.config.render_context(dropped_since_last)
-    }
-
-    /// Whether an alert of `level` is sent without a sound now: Info always,
-    /// below Critical during the quiet hours.
-    pub(crate) fn is_silent(&self, level: AlertLevel) -> bool {
-        silent(level, self.in_quiet_hours())
-    }
-
-    /// Whether it is quiet hours now.
-    pub(crate) fn in_quiet_hours(&self) -> bool {
-        self.config
-            .quiet_hours
-            .as_ref()
-            .is_some_and(|hours| hours.contains(self.clock.wall()))
     }
 
     /// The record's title, sanitized (for what dedup keeps of it).

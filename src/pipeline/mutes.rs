@@ -245,6 +245,7 @@ impl Pipeline {
             shown: 0,
             threshold: false,
             fleet_total_known: true,
+            resolved: None,
         };
         let (Some(edit), text, _) =
             crate::render::render_tally(&tally.text(), &self.config.identity.service)

@@ -83,7 +83,7 @@ impl Settle for Pipeline {
         let fp = kind.fingerprint;
         // `None` from `add_repeats`: the entry is gone (evicted for room);
         // the repeats are counted above but no longer tallied here.
-        let local_total = self.dedup.add_repeats(fp, repeats);
+        let local_total = self.dedup.add_repeats(fp, repeats, self.clock.now());
         match fleet_total {
             // Crossings are found when the counts reach the fleet's store.
             Some(_) => {

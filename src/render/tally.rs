@@ -23,6 +23,8 @@ pub(crate) struct TallyText<'a> {
     pub(crate) notes: Option<&'a AlertNotes>,
     /// For a folded callsite: about how many different messages it had.
     pub(crate) variants: Option<u64>,
+    /// The kind stopped: quiet since, and how long it had lasted.
+    pub(crate) resolved: Option<(SystemTime, Duration)>,
 }
 
 /// A tally: the edit of the original alert `(Some(message_id), html, None)`
@@ -44,8 +46,27 @@ pub(crate) fn render_tally(
             two_significant_digits(variants)
         ));
     }
+    // A kind that stopped says so below its count (alone if it never
+    // repeated): "✅ quiet since … · ×N in …".
+    if let Some((quiet_since, lasted)) = tally.resolved {
+        let resolved = format!(
+            "✅ quiet since {} · ×{} in {}",
+            format_utc(quiet_since),
+            tally.total,
+            format_duration(lasted)
+        );
+        line = match tally.total {
+            1 => resolved,
+            _ => format!("{line}\n{resolved}"),
+        };
+    }
     let mut follow_up = HtmlWriter::new(1, String::new());
-    follow_up.text(&format!("🔁 {} · ", service));
+    let mark = if tally.resolved.is_some() {
+        "✅"
+    } else {
+        "🔁"
+    };
+    follow_up.text(&format!("{mark} {service} · "));
     follow_up.tagged("b", &format!("×{}", tally.total), 32);
     follow_up.text(" · ");
     follow_up.text_capped(tally.title, 300);
@@ -57,7 +78,7 @@ pub(crate) fn render_tally(
     };
     let mut edited = html.to_owned();
     // An alert a chat member acted on before it repeated shows no tally.
-    if tally.total > 1 {
+    if tally.total > 1 || tally.resolved.is_some() {
         edited.push_str("\n\n");
         let line_units = escape_into(&mut edited, &line);
         let original_units = html_to_plain(html).encode_utf16().count();

@@ -8,6 +8,7 @@ mod alerts;
 mod bad_input;
 mod context;
 mod privacy;
+mod resolved;
 mod sanitize_props;
 mod secrets;
 mod settings;

@@ -61,9 +61,10 @@ fn a_thousand_repeats_make_one_alert_edited_to_show_the_tally() {
         .filter(|r| r.method == "editMessageText")
         .count();
     assert_eq!(
-        edits, 3,
-        "at 10, 100 and 1000; closing the window had nothing new to add"
+        edits, 4,
+        "at 10, 100 and 1000; closing the window (quiet all along) resolved it"
     );
+    assert!(text.contains("✅ quiet since "), "{text}");
     let digest = messages.last().unwrap().plain_text();
     assert!(digest.contains("999 repeat(s) suppressed"), "{digest}");
     assert_eq!((stats.sent, stats.deduplicated), (1, 999), "{stats:?}");
@@ -97,10 +98,12 @@ fn a_tally_that_cannot_edit_is_sent_as_a_follow_up() {
         .collect();
     assert_eq!(messages.len(), 2, "{messages:#?} {stats:?}");
     let follow_up = messages[1].plain_text();
+    // The window closed quiet: the follow-up says it stopped.
     assert!(
-        follow_up.starts_with("🔁 orders-api · ×3 · cache unavailable\n🔁 ×3 in the last"),
+        follow_up.starts_with("✅ orders-api · ×3 · cache unavailable\n🔁 ×3 in the last"),
         "{follow_up}"
     );
+    assert!(follow_up.contains("✅ quiet since "), "{follow_up}");
     assert!(messages[1].disable_notification, "tallies are silent");
     assert!(
         !messages[0].plain_text().contains("🔁"),
@@ -173,7 +176,7 @@ fn tally_follow_ups_are_sanitized_too() {
     mock.wait_for_messages(2, Duration::from_secs(5));
     guard.shutdown(Duration::from_secs(5));
     let texts: Vec<String> = mock.messages().iter().map(|m| m.plain_text()).collect();
-    assert!(texts.iter().any(|t| t.starts_with("🔁")), "{texts:#?}");
+    assert!(texts.iter().any(|t| t.starts_with("✅")), "{texts:#?}");
     assert!(texts.iter().all(|t| !t.contains("s3cr3t-pw")), "{texts:#?}");
 }
 

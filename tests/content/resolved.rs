@@ -1,0 +1,102 @@
+//! An alert's life under the default settings (10 min dedup window, quiet
+//! period of one window), on a virtual clock: a kind that stops is marked
+//! resolved once it has been quiet a window, and a kind that comes back
+//! before that is not.
+
+use crate::common;
+
+use std::time::Duration;
+
+use tracing_subscriber::prelude::*;
+use tracing_telegram::testing::{MockTelegram, SentMessage};
+
+fn fail(kind: &str) {
+    tracing::error!(kind, "{kind} unavailable");
+}
+
+fn text_of(mock: &MockTelegram, needle: &str) -> String {
+    let messages: Vec<SentMessage> = mock.messages();
+    messages
+        .iter()
+        .map(SentMessage::plain_text)
+        .find(|text| text.contains(needle))
+        .unwrap_or_else(|| panic!("no message with {needle:?}: {messages:?}"))
+}
+
+#[test]
+fn a_kind_quiet_for_a_window_is_resolved() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = common::default_builder_on_virtual_clock(&mock);
+    let (layer, guard) = builder.build().unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let minute = Duration::from_secs(60);
+    tracing::dispatcher::with_default(&dispatch, || {
+        // The ledger fails three times over two minutes, then stops.
+        for _ in 0..3 {
+            fail("ledger");
+            assert!(guard.flush(Duration::from_secs(10)));
+            clock.advance(minute);
+        }
+    });
+    // Minute 3 → 10.5: its window closed; quiet for 8.5 min only.
+    clock.advance(minute * 15 / 2);
+    assert!(guard.flush(Duration::from_secs(10)));
+    let window_closed = text_of(&mock, "ledger unavailable");
+    assert!(window_closed.contains("🔁 ×3"), "{window_closed}");
+    assert!(
+        !window_closed.contains("✅"),
+        "not quiet long enough yet: {window_closed}"
+    );
+    // Minute 12.5: quiet for 10.5 min, a window.
+    clock.advance(minute * 2);
+    assert!(guard.flush(Duration::from_secs(10)));
+    let resolved = text_of(&mock, "ledger unavailable");
+    assert!(resolved.contains("✅ quiet since "), "{resolved}");
+    assert!(resolved.contains("· ×3 in "), "{resolved}");
+    let stats = guard.shutdown(Duration::from_secs(5));
+    common::assert_accounted(&stats);
+    assert_eq!(
+        common::notifying(&mock.messages()).len(),
+        1,
+        "edits ring no one"
+    );
+}
+
+#[test]
+fn a_kind_back_before_it_was_quiet_a_window_is_not_resolved() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = common::default_builder_on_virtual_clock(&mock);
+    let (layer, guard) = builder.build().unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let minute = Duration::from_secs(60);
+    let fail_now = || {
+        tracing::dispatcher::with_default(&dispatch, || fail("queue"));
+        assert!(guard.flush(Duration::from_secs(10)));
+    };
+    fail_now();
+    clock.advance(minute * 5);
+    fail_now(); // a repeat at minute 5: quiet only from then
+    clock.advance(minute * 6);
+    assert!(guard.flush(Duration::from_secs(10)));
+    // Minute 11: window closed, quiet 6 min; back at minute 12.
+    clock.advance(minute);
+    fail_now();
+    clock.advance(minute * 4);
+    assert!(guard.flush(Duration::from_secs(10)));
+    let texts: Vec<String> = mock
+        .messages()
+        .iter()
+        .map(SentMessage::plain_text)
+        .collect();
+    assert!(
+        texts.iter().all(|t| !t.contains("✅")),
+        "never quiet a window: {texts:?}"
+    );
+    assert_eq!(
+        common::notifying(&mock.messages()).len(),
+        2,
+        "alerted anew: {texts:?}"
+    );
+    let stats = guard.shutdown(Duration::from_secs(5));
+    common::assert_accounted(&stats);
+}
