@@ -51,6 +51,10 @@ impl FleetStore {
         match *self {}
     }
 
+    pub(crate) async fn quiet_for(&mut self, _: u64) -> Option<super::FleetQuiet> {
+        match *self {}
+    }
+
     pub(crate) async fn census(
         &mut self,
         _: u64,

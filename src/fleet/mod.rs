@@ -30,6 +30,8 @@ mod presence;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]
+mod resolve;
+#[cfg(feature = "redis")]
 mod shared;
 #[cfg(feature = "redis")]
 mod sync;
@@ -80,6 +82,19 @@ pub(crate) enum HeldIncident {
     Unchanged,
     /// It changed: its version and every member.
     Changed(u64, Vec<IncidentMember>),
+}
+
+/// How long a kind has been quiet in the whole fleet.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))] // made by the Redis store
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FleetQuiet {
+    /// Since its last occurrence anywhere.
+    For(Duration),
+    /// Longer than its last occurrence is kept.
+    Long,
+    /// It failed again and a process alerted it anew: the old alert is not
+    /// resolved.
+    AlertedAnew,
 }
 
 /// The fleet as this process sees it.
@@ -291,6 +306,38 @@ impl Fleet {
         if let Some(store) = &mut self.store {
             store.store_original(delivered, ttl).await;
         }
+    }
+
+    /// Holds back the resolving tallies of kinds not quiet for `quiet` in
+    /// the whole fleet: each one held back, with how long the kind has been
+    /// quiet everywhere (`None`: Redis did not answer; ask again soon).
+    pub(crate) async fn hold_unquiet(
+        &mut self,
+        tallies: &mut Vec<Tally>,
+        quiet: Duration,
+    ) -> Vec<(Tally, Option<Duration>)> {
+        let Some(store) = &mut self.store else {
+            return Vec::new();
+        };
+        let mut held = Vec::new();
+        let mut kept = Vec::with_capacity(tallies.len());
+        for tally in tallies.drain(..) {
+            if tally.resolved.is_none() {
+                kept.push(tally);
+                continue;
+            }
+            match store.quiet_for(tally.fingerprint).await {
+                // Nothing kept, or quiet long enough: quiet everywhere.
+                Some(FleetQuiet::Long) => kept.push(tally),
+                Some(FleetQuiet::For(so_far)) if so_far >= quiet => kept.push(tally),
+                Some(FleetQuiet::For(so_far)) => held.push((tally, Some(so_far))),
+                // Superseded by a newer alert: dropped.
+                Some(FleetQuiet::AlertedAnew) => {}
+                None => held.push((tally, None)),
+            }
+        }
+        *tallies = kept;
+        held
     }
 
     /// Completes tallies with the fleet's totals, and with the original an

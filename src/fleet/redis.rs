@@ -127,16 +127,22 @@ const FIRST: i64 = -1;
 /// claim's remaining milliseconds. While the kind is muted (`KEYS[3]`, set
 /// by a chat member's 🔕), nothing is claimed or counted: `{-3, the mute's
 /// remaining milliseconds}`. A new claim clears `KEYS[4]`, the mark a mute
-/// leaves (see the sync script).
+/// leaves (see the sync script), and the last window's tally (`KEYS[2]`,
+/// which outlives its window, `ARGV[3]` ms, so that the alert can still be
+/// resolved with the fleet's count). Claimed or counted, the kind's last
+/// occurrence in the fleet (`KEYS[5]`, Redis's clock, kept as long) is
+/// now: a kind is resolved only when it is quiet everywhere.
 const CLAIM_SCRIPT: &str = "\
 local muted = redis.call('PTTL', KEYS[3])
 if muted > 0 then return {-3, muted} end
+local t = redis.call('TIME')
+redis.call('SET', KEYS[5], t[1] * 1000 + math.floor(t[2] / 1000), 'PX', ARGV[3])
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  redis.call('DEL', KEYS[4])
+  redis.call('DEL', KEYS[4], KEYS[2])
   return {-1, tonumber(ARGV[2])}
 end
 local n = redis.call('INCRBY', KEYS[2], 1)
-if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
 return {n, redis.call('PTTL', KEYS[1])}";
 
 /// What [`CLAIM_SCRIPT`] and the sync script answer for a muted kind.
@@ -287,6 +293,7 @@ impl FleetStore {
         let (script, instance) = (self.claim_or_count.clone(), self.instance.clone());
         let mute = format!("{}:mute:{fingerprint:016x}", self.prefix);
         let ended = format!("{}:ended:{fingerprint:016x}", self.prefix);
+        let seen = self.seen_key(fingerprint);
         let (answer, claim_ttl) = self
             .call(|mut conn| async move {
                 script
@@ -294,8 +301,10 @@ impl FleetStore {
                     .key(&tally)
                     .key(&mute)
                     .key(&ended)
+                    .key(&seen)
                     .arg(&instance)
                     .arg(millis(window))
+                    .arg(millis(seen_lifetime(window)))
                     .invoke_async::<(i64, i64)>(&mut conn)
                     .await
             })
@@ -498,6 +507,12 @@ pub(super) fn claim_remaining(ttl_millis: i64, window: Duration) -> Duration {
         Err(_) if ttl_millis == -1 => window,
         Err(_) => Duration::ZERO,
     }
+}
+
+/// How long a kind's last occurrence is kept: past any quiet period worth
+/// waiting for (a kind unseen for that long is quiet).
+pub(super) fn seen_lifetime(window: Duration) -> Duration {
+    window.saturating_mul(4).max(Duration::from_secs(3600))
 }
 
 pub(super) fn millis(duration: Duration) -> u64 {

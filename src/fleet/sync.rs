@@ -10,7 +10,7 @@ use ::redis::Script;
 
 use crate::pipeline::Tally;
 
-use super::redis::{claim_remaining, millis, FleetStore, MUTED, REPEAT_TRUST};
+use super::redis::{claim_remaining, millis, seen_lifetime, FleetStore, MUTED, REPEAT_TRUST};
 
 /// The script, hashed once (it runs by `EVALSHA`): counts the repeats of
 /// many kinds and checks their claims in one call.
@@ -19,10 +19,12 @@ static SYNC: LazyLock<Script> = LazyLock::new(|| Script::new(SYNC_SCRIPT));
 /// Most kinds one sync call carries (the rest go in further calls).
 const SYNC_BATCH: usize = 500;
 
-/// For each kind: `KEYS[4i-3]` its tally, `KEYS[4i-2]` its claim,
-/// `KEYS[4i-1]` its mute, `KEYS[4i]` the mark a mute leaves, `ARGV[2i]` the
-/// repeats to add, `ARGV[2i+1]` how long this process knows the claim to
-/// hold still (`ARGV[1]`: the window, for a new tally's expiry). A claim
+/// For each kind: `KEYS[5i-4]` its tally, `KEYS[5i-3]` its claim,
+/// `KEYS[5i-2]` its mute, `KEYS[5i-1]` the mark a mute leaves, `KEYS[5i]`
+/// its last occurrence in the fleet (set to now, Redis's clock, kept
+/// `ARGV[2]` ms, like a new tally), `ARGV[2i+1]` the repeats to add,
+/// `ARGV[2i+2]` how long this process knows the claim to hold still
+/// (`ARGV[1]`: the window). A claim
 /// that is gone although it should hold (Redis lost it in a failover:
 /// replication is asynchronous) is put back for that long, so that no
 /// process alerts the kind a second time — unless a mute ended its window
@@ -32,19 +34,22 @@ const SYNC_BATCH: usize = 500;
 /// and the answer is `-3` and the mute's remaining milliseconds.
 const SYNC_SCRIPT: &str = "\
 local out = {}
-for i = 1, #KEYS / 4 do
-  local muted = redis.call('PTTL', KEYS[4 * i - 1])
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+for i = 1, #KEYS / 5 do
+  local muted = redis.call('PTTL', KEYS[5 * i - 2])
   if muted > 0 then
     out[2 * i - 1] = -3
     out[2 * i] = muted
   else
-    local add = tonumber(ARGV[2 * i])
-    local n = redis.call('INCRBY', KEYS[4 * i - 3], add)
-    if n == add then redis.call('PEXPIRE', KEYS[4 * i - 3], ARGV[1]) end
-    local ttl = redis.call('PTTL', KEYS[4 * i - 2])
-    local restore = tonumber(ARGV[2 * i + 1])
-    if ttl == -2 and restore > 0 and redis.call('EXISTS', KEYS[4 * i]) == 0 then
-      redis.call('SET', KEYS[4 * i - 2], 'restored', 'PX', restore)
+    local add = tonumber(ARGV[2 * i + 1])
+    local n = redis.call('INCRBY', KEYS[5 * i - 4], add)
+    if n == add then redis.call('PEXPIRE', KEYS[5 * i - 4], ARGV[2]) end
+    redis.call('SET', KEYS[5 * i], now, 'PX', ARGV[2])
+    local ttl = redis.call('PTTL', KEYS[5 * i - 3])
+    local restore = tonumber(ARGV[2 * i + 2])
+    if ttl == -2 and restore > 0 and redis.call('EXISTS', KEYS[5 * i - 1]) == 0 then
+      redis.call('SET', KEYS[5 * i - 3], 'restored', 'PX', restore)
       ttl = restore
     end
     out[2 * i - 1] = n
@@ -83,6 +88,7 @@ impl FleetStore {
             .and_then(|fp| self.known.get(fp))
             .map_or(Duration::ZERO, |known| known.window);
         invocation.arg(millis(window));
+        invocation.arg(millis(seen_lifetime(window)));
         let mut sent = Vec::with_capacity(fingerprints.len());
         let asked = Instant::now();
         for fingerprint in fingerprints {
@@ -95,6 +101,7 @@ impl FleetStore {
                 .key(format!("{}:dedup:{fingerprint:016x}", self.prefix))
                 .key(format!("{}:mute:{fingerprint:016x}", self.prefix))
                 .key(format!("{}:ended:{fingerprint:016x}", self.prefix))
+                .key(self.seen_key(*fingerprint))
                 .arg(known.pending)
                 .arg(restore.as_millis().min(u128::from(u64::MAX)) as u64);
             sent.push((*fingerprint, known.pending));

@@ -56,6 +56,9 @@ pub(crate) struct Resolved {
     pub(crate) lasted: Duration,
 }
 
+/// How soon a fleet that could not tell whether a kind is quiet is asked again.
+const ASK_AGAIN: Duration = Duration::from_secs(5);
+
 /// Counts at which the original alert is updated before its window closes.
 pub(crate) const TALLY_THRESHOLDS: &[u64] = &[10, 100, 1_000, 10_000, 100_000];
 
@@ -485,6 +488,33 @@ impl Dedup {
                 tallies.push(quieting.tally);
             }
         }
+    }
+
+    /// A resolving `tally` the fleet held back: the kind has been quiet
+    /// `so_far` everywhere (`None`: unknown, asked again in a few seconds).
+    pub(crate) fn postpone(&mut self, mut tally: Tally, so_far: Option<Duration>, now: Instant) {
+        let Some(quiet) = self.quiet else {
+            return;
+        };
+        if self.entries.contains_key(&tally.fingerprint) {
+            return; // a new window of its own: it never stopped
+        }
+        let so_far = so_far.unwrap_or(quiet.saturating_sub(ASK_AGAIN));
+        if let (Some(resolved), Some(since)) = (
+            tally.resolved.as_mut(),
+            SystemTime::now().checked_sub(so_far),
+        ) {
+            // The fleet's last occurrence: what "quiet since" will say.
+            resolved.quiet_since = resolved.quiet_since.max(since);
+        }
+        let last_seen_at = now.checked_sub(so_far).unwrap_or(now);
+        self.quieting.insert(
+            tally.fingerprint,
+            Quieting {
+                tally,
+                last_seen_at,
+            },
+        );
     }
 
     /// When the next kind will have been quiet long enough.

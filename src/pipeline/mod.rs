@@ -40,6 +40,7 @@ pub(crate) mod incident;
 pub(crate) mod mutes;
 pub(crate) mod notices;
 mod outbreak;
+mod resolve;
 pub(crate) mod settle;
 
 use std::sync::Arc;
@@ -212,11 +213,10 @@ impl Pipeline {
         let incidents = config.incidents;
         if shared {
             dedup.tally_every_entry();
-        } else {
-            // In a fleet, quiet here is not quiet everywhere: kinds are
-            // resolved only by a process on its own (for now).
-            dedup.resolve_after(config.dedup.quiet_period());
         }
+        // In a fleet a resolution is checked against the fleet's last
+        // occurrence before it is sent (see `resolve`).
+        dedup.resolve_after(config.dedup.quiet_period());
         Pipeline {
             config,
             addresses,

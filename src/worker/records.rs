@@ -64,6 +64,12 @@ impl Worker {
     /// Sends tallies, with the fleet's totals and originals when there is
     /// a fleet.
     pub(super) async fn send_tallies(&mut self, mut tallies: Vec<Tally>) {
+        // Quiet here is not quiet everywhere: the fleet may hold a
+        // resolution back.
+        if let Some(quiet) = self.pipeline.quiet_period() {
+            let held = self.fleet.hold_unquiet(&mut tallies, quiet).await;
+            self.pipeline.postpone_resolutions(held);
+        }
         if tallies.is_empty() {
             return;
         }

@@ -312,7 +312,7 @@ impl OwnSentinels {
                 .push(spawn_redis(test, &[&config, "--sentinel"], None)?);
             set.sentinels.push(port);
         }
-        wait_for(test, "the sentinel set did not come up", 15, || {
+        wait_for(test, "the sentinel set did not come up", 40, || {
             let linked =
                 redis_cli(replica, &["info", "replication"]).contains("master_link_status:up");
             linked
@@ -332,13 +332,13 @@ impl OwnSentinels {
         )
     }
 
-    /// Kills the master and waits (up to 20 s) until the sentinels name the
-    /// replica as the new master.
+    /// Kills the master and waits (up to 40 s: a loaded machine is slow to
+    /// elect) until the sentinels name the replica as the new master.
     pub fn fail_over(&mut self, test: &str) {
         let _ = self.children[0].kill();
         let _ = self.children[0].wait();
         let (sentinel, replica) = (self.sentinels[0], self.replica.to_string());
-        wait_for(test, "no failover", 20, || {
+        wait_for(test, "no failover", 40, || {
             redis_cli(
                 sentinel,
                 &["sentinel", "get-master-addr-by-name", Self::SERVICE],

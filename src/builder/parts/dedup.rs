@@ -37,9 +37,9 @@ impl Dedup {
     /// How long a kind must be quiet, after its window closed, to be
     /// resolved: its alert is edited "✅ quiet since 14:12 · ×57 in
     /// 23 min" (env `ALERT_RESOLVE_AFTER_MINUTES`). Zero turns it off.
-    /// Default: one [`window`](Self::window). For now only a process on its
-    /// own resolves kinds: in a fleet (with Redis), quiet here is not quiet
-    /// everywhere, and nothing is resolved.
+    /// Default: one [`window`](Self::window). In a fleet (with Redis) quiet
+    /// means quiet in every process: the kind's last occurrence lives in
+    /// Redis, and the process holding the alert resolves it once.
     pub fn resolve_after(mut self, quiet: Duration) -> Self {
         self.0.resolve_after = Some(quiet);
         self
