@@ -21,7 +21,7 @@ use super::feedback::is_internal_target;
 use super::fields::FieldCollector;
 use super::layer::TelegramLayer;
 use super::otel::OtelSource;
-use super::span_state::{inside_skipped_span, span_records};
+use super::span_table::{inside_skipped_span, span_records};
 
 /// What the repeat gate made of an event.
 enum Gate {

@@ -29,7 +29,8 @@ use crate::text::Text;
 
 use super::field_pool::PooledFields;
 use super::layer::TelegramLayer;
-use super::span_state::{span_records, RequestMark, RequestWatch, SpanState};
+use super::span_state::{RequestMark, RequestWatch, SpanState};
+use super::span_table::span_records;
 
 impl TelegramLayer {
     /// The alert for a request span that closed with a server error

@@ -6,15 +6,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tracing_core::{Event, Subscriber};
-use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::{LookupSpan, SpanRef};
-
 use crate::channel::outcomes::RequestOutcomes;
-use crate::record::{SpanList, SpanRecord};
 
 use super::field_pool::PooledFields;
-use super::span_table::SpanTable;
 use super::timing::Timing;
 
 /// Span extension: what the layer keeps for each span it sees.
@@ -146,52 +140,4 @@ impl Drop for SkipMark {
         // The registry drops a span's extensions when the span closes.
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-/// Whether the event is inside a span this layer skips.
-pub(crate) fn inside_skipped_span<S>(
-    table: &SpanTable,
-    event: &Event<'_>,
-    ctx: &Context<'_, S>,
-) -> bool
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    ctx.event_scope(event).is_some_and(|mut scope| {
-        scope.any(|span| {
-            table
-                .with(&span.id(), SpanState::is_skipped)
-                .unwrap_or(false)
-        })
-    })
-}
-
-/// Span records, root first, for the spans of a scope given leaf first (as
-/// the registry walks them: `from_root` would collect them into a buffer to
-/// turn them around); `None` if any span is skipped.
-pub(crate) fn span_records<'a, R>(
-    table: &SpanTable,
-    spans: impl Iterator<Item = SpanRef<'a, R>>,
-) -> Option<SpanList>
-where
-    R: LookupSpan<'a> + 'a,
-{
-    let mut records = SpanList::default();
-    for span in spans {
-        // A span without this layer's state is one it does not want (a
-        // DEBUG span of a library): left out, as its filter would.
-        let Some(state) = table.with(&span.id(), |state| {
-            (!state.is_skipped()).then(|| state.fields.as_ref().map(PooledFields::shared))
-        }) else {
-            continue;
-        };
-        let fields = state?; // a skipped span: nothing inside it is reported
-        records.push(SpanRecord {
-            name: span.name(),
-            target: span.metadata().target(),
-            fields,
-        });
-    }
-    records.reverse();
-    Some(records)
 }
