@@ -597,14 +597,7 @@ mod tests {
         let start = Instant::now();
         let mut tallies = Vec::new();
         admit(&mut dedup, 7, start, &mut tallies);
-        dedup.delivered(Delivered {
-            fingerprint: 7,
-            chat_id: ChatId::Id(-1),
-            message_id: 1,
-            html: "x".into(),
-            plain: false,
-            notes: Default::default(),
-        });
+        delivered(&mut dedup, 7, 1, "x");
         let last = start + Duration::from_secs(120);
         dedup.add_repeats(7, 1, last);
         dedup.expire(start + window, &mut tallies);
@@ -620,19 +613,24 @@ mod tests {
         assert!(!dedup.is_quieting(7), "once");
         // A kind back before it was quiet a window is not resolved.
         admit(&mut dedup, 8, start, &mut tallies);
-        dedup.delivered(Delivered {
-            fingerprint: 8,
-            chat_id: ChatId::Id(-1),
-            message_id: 2,
-            html: "y".into(),
-            plain: false,
-            notes: Default::default(),
-        });
+        delivered(&mut dedup, 8, 2, "y");
         dedup.add_repeats(8, 1, start + Duration::from_secs(300));
         dedup.expire(start + window, &mut tallies);
         assert!(dedup.is_quieting(8));
         admit(&mut dedup, 8, start + window, &mut tallies);
         assert!(!dedup.is_quieting(8), "back: it never stopped");
+    }
+
+    /// The alert of `fp` was delivered as message `id` with `html`.
+    fn delivered(dedup: &mut Dedup, fp: u64, id: i64, html: &str) {
+        dedup.delivered(Delivered {
+            fingerprint: fp,
+            chat_id: ChatId::Id(-1),
+            message_id: id,
+            html: html.into(),
+            plain: false,
+            notes: Default::default(),
+        });
     }
 
     fn admit(dedup: &mut Dedup, fp: u64, now: Instant, tallies: &mut Vec<Tally>) -> Verdict {
@@ -653,14 +651,7 @@ mod tests {
             .collect();
         assert_eq!(due.iter().filter(|d| **d).count(), 2, "at 10 and 100");
         assert_eq!(dedup.tally(7), None, "not delivered yet: nothing to edit");
-        dedup.delivered(Delivered {
-            fingerprint: 7,
-            chat_id: ChatId::Id(-1),
-            message_id: 1,
-            html: "x".into(),
-            plain: false,
-            notes: Default::default(),
-        });
+        delivered(&mut dedup, 7, 1, "x");
         assert_eq!(dedup.tally(7).map(|t| t.total), Some(100));
         admit(&mut dedup, 7, start, &mut tallies);
         assert_eq!(dedup.next_expiry(), Some(start + Duration::from_secs(600)));

@@ -357,3 +357,17 @@ pub fn tell_to_go(children: &mut [std::process::Child]) {
         child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
     }
 }
+
+/// Quiet hours in UTC from `start` to `end` minutes after the current UTC
+/// minute (set around the test's own time).
+pub fn quiet_hours_around_now(start: i64, end: i64) -> tracing_telegram::QuietHours {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let minute = |offset: i64| {
+        let m = (now / 60 + offset).rem_euclid(24 * 60);
+        format!("{:02}:{:02}", m / 60, m % 60)
+    };
+    tracing_telegram::QuietHours::parse(&format!("{}-{} UTC", minute(start), minute(end))).unwrap()
+}

@@ -4,26 +4,10 @@
 
 use crate::common;
 
-use std::time::SystemTime;
-
 use tracing_telegram::testing::MockTelegram;
-use tracing_telegram::QuietHours;
-
-/// `HH:MM-HH:MM UTC` from `start` to `end` minutes after the current UTC minute.
-fn hours_around_now(start: i64, end: i64) -> QuietHours {
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let minute = |offset: i64| {
-        let m = (now / 60 + offset).rem_euclid(24 * 60);
-        format!("{:02}:{:02}", m / 60, m % 60)
-    };
-    QuietHours::parse(&format!("{}-{} UTC", minute(start), minute(end))).unwrap()
-}
 
 /// Sends an Error and a Critical alert under `hours`; whether each rang.
-fn rings(hours: QuietHours) -> (bool, bool) {
+fn rings(hours: tracing_telegram::QuietHours) -> (bool, bool) {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = common::default_builder(&mock)
         .delivery(|d| d.quiet_hours(hours))
@@ -47,8 +31,14 @@ fn rings(hours: QuietHours) -> (bool, bool) {
 
 #[test]
 fn during_quiet_hours_only_critical_rings() {
-    assert_eq!(rings(hours_around_now(-60, 60)), (false, true));
-    assert_eq!(rings(hours_around_now(120, 180)), (true, true));
+    assert_eq!(
+        rings(common::quiet_hours_around_now(-60, 60)),
+        (false, true)
+    );
+    assert_eq!(
+        rings(common::quiet_hours_around_now(120, 180)),
+        (true, true)
+    );
 }
 
 #[test]

@@ -8,24 +8,10 @@ use crate::common;
 
 use common::redis::{shared_redis, unique_prefix};
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tracing_subscriber::prelude::*;
 use tracing_telegram::testing::MockTelegram;
-use tracing_telegram::QuietHours;
-
-/// An hour either side of now, in UTC.
-fn this_hour() -> QuietHours {
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let minute = |offset: i64| {
-        let m = (now / 60 + offset).rem_euclid(24 * 60);
-        format!("{:02}:{:02}", m / 60, m % 60)
-    };
-    QuietHours::parse(&format!("{}-{} UTC", minute(-60), minute(60))).unwrap()
-}
 
 #[test]
 fn a_fleet_in_its_quiet_hours_sends_one_silent_alert_and_critical_rings() {
@@ -37,7 +23,7 @@ fn a_fleet_in_its_quiet_hours_sends_one_silent_alert_and_critical_rings() {
     let member = || {
         common::default_builder(&mock)
             .fleet(|f| f.redis_url(url.as_str()).key_prefix(prefix.as_str()))
-            .delivery(|d| d.quiet_hours(this_hour()))
+            .delivery(|d| d.quiet_hours(common::quiet_hours_around_now(-60, 60)))
             .build()
             .unwrap()
     };
