@@ -77,6 +77,7 @@ pub(super) fn start(parts: Validated) -> Result<(TelegramLayer, TelegramGuard), 
             mute_options: config.mute_options.clone(),
         };
         pipeline.enable_buttons(buttons);
+        pipeline.enable_escalation(config.escalation.clone());
         fleet.interactive();
         let chats = pipeline.alert_chats();
         let judge = PressJudge::new(

@@ -7,8 +7,10 @@
 
 use std::time::Duration;
 
-use crate::chat::ChatId;
+use crate::alert::AlertLevel;
+use crate::chat::{ChatId, Destination};
 use crate::fleet;
+use crate::interact::escalation::OnCall;
 use crate::quiet::QuietHours;
 
 use super::validate::{fleet_config, validate_api_url};
@@ -133,6 +135,28 @@ pub(crate) const VARIABLES: &[Variable] = &[
     var("TELEGRAM_ALLOWED_USERS", |b, n, v| {
         let users = parse_list(n, v, |id| parse_user_id(n, id))?;
         Ok(b.interactive(|i| i.allowed_users(users)))
+    }),
+    var("TELEGRAM_ESCALATE_AFTER_MINUTES", |b, n, v| {
+        let deadlines = parse_list(n, v, |item| parse_deadline(n, item))?;
+        Ok(b.interactive(|mut i| {
+            for (levels, after) in deadlines {
+                for level in levels {
+                    i = i.escalate_after(*level, after);
+                }
+            }
+            i
+        }))
+    }),
+    var("TELEGRAM_ON_CALL", |b, n, v| {
+        let people = parse_list(n, v, |person| {
+            OnCall::parse(person).map_err(|expected| Error::invalid(n, person, expected))?;
+            Ok(person.trim().to_owned())
+        })?;
+        Ok(b.interactive(|i| i.on_call(people)))
+    }),
+    var("TELEGRAM_ESCALATION_CHAT_ID", |b, n, v| {
+        let chat = parse_chat_id(n, v)?;
+        Ok(b.interactive(|i| i.escalate_to(Destination::chat(chat))))
     }),
 ];
 
@@ -270,6 +294,29 @@ fn parse_u32(var: &'static str, value: &str) -> Result<u32, Error> {
         .map_err(|_| Error::invalid(var, value, "a whole number from 0 to 4294967295"))
 }
 
+/// `15` (Error and Critical), `error=30` or `critical=5`.
+fn parse_deadline(
+    var: &'static str,
+    item: &str,
+) -> Result<(&'static [AlertLevel], Duration), Error> {
+    const BOTH: &[AlertLevel] = &[AlertLevel::Error, AlertLevel::Critical];
+    let (levels, minutes) = match item.split_once('=') {
+        None => (BOTH, item),
+        Some((level, minutes)) => match level.trim().to_ascii_lowercase().as_str() {
+            "error" => (&BOTH[..1], minutes),
+            "critical" => (&BOTH[1..], minutes),
+            _ => {
+                return Err(Error::invalid(
+                    var,
+                    item,
+                    "minutes, or error=minutes / critical=minutes",
+                ))
+            }
+        },
+    };
+    Ok((levels, parse_minutes(var, minutes, 1)?))
+}
+
 fn parse_minutes(var: &'static str, value: &str, min: u64) -> Result<Duration, Error> {
     const EXPECTED_0: &str = "a whole number of minutes (0 or more)";
     const EXPECTED_1: &str = "a whole number of minutes (1 or more)";
@@ -353,6 +400,9 @@ mod tests {
             ("TELEGRAM_INTERACTIVE", "true"),
             ("TELEGRAM_MUTE_MINUTES", "30, 240"),
             ("TELEGRAM_ALLOWED_USERS", "42,1001"),
+            ("TELEGRAM_ESCALATE_AFTER_MINUTES", "30, critical=5"),
+            ("TELEGRAM_ON_CALL", "@alice_ops, 4242"),
+            ("TELEGRAM_ESCALATION_CHAT_ID", "-1009876543210"),
         ]);
         let b = from(&vars).unwrap();
         assert!(b.interactive.0.enabled);
@@ -361,6 +411,14 @@ mod tests {
             [Duration::from_secs(30 * 60), Duration::from_secs(4 * 3600)]
         );
         assert_eq!(b.interactive.0.allowed_users, [42, 1001]);
+        let escalation = &b.interactive.0.escalation;
+        assert_eq!(escalation.error, Some(Duration::from_secs(30 * 60)));
+        assert_eq!(escalation.critical, Some(Duration::from_secs(5 * 60)));
+        assert_eq!(escalation.on_call, ["@alice_ops", "4242"]);
+        assert_eq!(
+            escalation.to.as_ref().and_then(|d| d.chat_id.clone()),
+            Some(ChatId::Id(-1009876543210))
+        );
         assert!(b.enabled);
         assert_eq!(b.token.as_ref().unwrap().expose(), REQUIRED[0].1);
         assert_eq!(b.chat_id, Some(ChatId::Id(-1001234567890)));

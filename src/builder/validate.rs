@@ -11,6 +11,7 @@ use crate::delivery::DeliveryConfig;
 use crate::error::Error;
 use crate::fleet::FleetConfig;
 use crate::gate::FoldConfig;
+use crate::interact::escalation::{EscalationConfig, OnCall};
 use crate::interact::{InteractConfig, MAX_MUTE, MAX_MUTE_OPTIONS};
 use crate::pipeline::{Addresses, PipelineConfig};
 use crate::render::trace::valid_link_template;
@@ -75,6 +76,12 @@ impl Builder {
         }
         if self.interactive.0.enabled {
             validate_interactive(&self.interactive.0, self.dedup.0.window)?;
+        } else if self.interactive.0.escalation.is_on() {
+            return Err(Error::invalid(
+                "interactive.escalate_after",
+                "a deadline",
+                "interactive alerts on (interactive.enabled): only an alert with an Ack button can be acknowledged",
+            ));
         }
         if self.limits.queue_capacity == 0 {
             return Err(Error::invalid("limits.queue_capacity", "0", "at least 1"));
@@ -114,10 +121,19 @@ impl Builder {
             }
             None => None,
         };
+        let escalation = match &self.interactive.0.escalation.to {
+            Some(destination) => {
+                let target = routes.resolve(destination);
+                target.chat_id.validate("interactive.escalate_to")?;
+                Some(target)
+            }
+            None => None,
+        };
         Ok(Addresses {
             routes,
             digest,
             fallback,
+            escalation,
         })
     }
 
@@ -247,7 +263,6 @@ impl Builder {
     }
 }
 
-/// Checks an `http(s)://host[:port][/path]` URL and strips a trailing `/`.
 /// Interactive alerts need deduplication (buttons act on a kind), and
 /// mute options that fit a button and its signed data.
 fn validate_interactive(config: &InteractConfig, dedup_window: Duration) -> Result<(), Error> {
@@ -283,6 +298,7 @@ fn validate_interactive(config: &InteractConfig, dedup_window: Duration) -> Resu
             ));
         }
     }
+    check_escalation(&config.escalation)?;
     let poll = config.poll_timeout;
     if poll < Duration::from_secs(1) || poll > Duration::from_secs(50) {
         return Err(Error::invalid(
@@ -294,6 +310,26 @@ fn validate_interactive(config: &InteractConfig, dedup_window: Duration) -> Resu
     Ok(())
 }
 
+/// Escalation's deadlines (Error and Critical only, 1 s to 7 days) and
+/// the people on call.
+fn check_escalation(config: &EscalationConfig) -> Result<(), Error> {
+    for after in [config.error, config.critical].into_iter().flatten() {
+        if after < Duration::from_secs(1) || after > MAX_MUTE {
+            return Err(Error::invalid(
+                "interactive.escalate_after",
+                &format!("{after:?}"),
+                "from 1 second to 7 days",
+            ));
+        }
+    }
+    for person in &config.on_call {
+        OnCall::parse(person)
+            .map_err(|expected| Error::invalid("interactive.on_call", person, expected))?;
+    }
+    Ok(())
+}
+
+/// Checks an `http(s)://host[:port][/path]` URL and strips a trailing `/`.
 pub(super) fn validate_api_url(option: &'static str, url: &str) -> Result<String, Error> {
     const EXPECTED: &str = "an http:// or https:// URL without query or fragment";
     let parsed =

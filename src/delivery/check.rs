@@ -43,6 +43,7 @@ impl Courier {
                 protect_content: self.protect_content,
                 link_preview_options: LinkPreviewOptions { is_disabled: true },
                 reply_markup: None,
+                reply_parameters: None,
             };
             let Err(error) = self.client.send_message(&request).await else {
                 report.reachable.push(destination);

@@ -56,6 +56,25 @@ pub(crate) struct SendMessage<'a> {
     /// The buttons of an interactive alert.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) reply_markup: Option<&'a Keyboard>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reply_parameters: Option<ReplyParameters>,
+}
+
+/// A reply to an earlier message of the same chat; sent as a plain message
+/// if that one was deleted meanwhile (a reply is context, not a condition).
+#[derive(Debug, Serialize)]
+pub(crate) struct ReplyParameters {
+    pub(crate) message_id: i64,
+    pub(crate) allow_sending_without_reply: bool,
+}
+
+impl ReplyParameters {
+    pub(crate) fn to(message_id: Option<i64>) -> Option<Self> {
+        message_id.map(|message_id| ReplyParameters {
+            message_id,
+            allow_sending_without_reply: true,
+        })
+    }
 }
 
 /// The `editMessageText` request body.

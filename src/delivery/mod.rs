@@ -32,7 +32,9 @@ use crate::stats::{Counters, Outcome};
 use crate::text::panic_text;
 
 use crate::hooks::{DeliveryFailure, OnFailure, OnSent, SentAlert};
-use client::{ApiError, BotClient, EditMessageText, Failure, LinkPreviewOptions, SendMessage};
+use client::{
+    ApiError, BotClient, EditMessageText, Failure, LinkPreviewOptions, ReplyParameters, SendMessage,
+};
 pub(crate) use outbox::{Message, Outbox};
 use pacing::Pacing;
 use retry::RetryPolicy;
@@ -235,6 +237,7 @@ impl Courier {
                     protect_content,
                     link_preview_options: LinkPreviewOptions { is_disabled: true },
                     reply_markup: message.keyboard.as_ref(),
+                    reply_parameters: ReplyParameters::to(message.reply_to),
                 };
                 let result = client.send_message(&request).await;
                 (message, result)

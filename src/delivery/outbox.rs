@@ -46,6 +46,9 @@ pub(crate) struct Message {
     pub(crate) fallback: Option<String>,
     /// The buttons of an interactive alert (its first page, and its edits).
     pub(crate) keyboard: Option<crate::interact::actions::Keyboard>,
+    /// Sent as a reply to this message of its chat (a kind back after it
+    /// was resolved, an escalation); sent anyway if that one is gone.
+    pub(crate) reply_to: Option<i64>,
 }
 
 impl Message {
@@ -91,6 +94,7 @@ impl Message {
             edit: None,
             fallback: None,
             keyboard: None,
+            reply_to: None,
         }
     }
 }

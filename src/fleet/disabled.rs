@@ -55,6 +55,22 @@ impl FleetStore {
         match *self {}
     }
 
+    pub(crate) async fn settle_escalation(&mut self, _: u64, _: bool) -> Option<bool> {
+        match *self {}
+    }
+
+    pub(crate) async fn arrive(
+        &mut self,
+        _: u64,
+        _: &str,
+    ) -> Option<crate::pipeline::history::KindPast> {
+        match *self {}
+    }
+
+    pub(crate) async fn resolved(&mut self, _: u64, _: &crate::pipeline::history::ResolvedAlert) {
+        match *self {}
+    }
+
     pub(crate) async fn census(
         &mut self,
         _: u64,

@@ -10,6 +10,10 @@ use ::redis::Script;
 
 use super::redis::{millis, FleetStore};
 
+/// How long the fleet remembers that an alert was escalated or
+/// acknowledged (longer than any deadline worth configuring).
+const ESCALATION_MEMORY: Duration = Duration::from_secs(24 * 3_600);
+
 /// The scripts, hashed once (they run by `EVALSHA`).
 static LEAD: LazyLock<Script> = LazyLock::new(|| Script::new(LEAD_SCRIPT));
 static RESIGN: LazyLock<Script> = LazyLock::new(|| Script::new(RESIGN_SCRIPT));
@@ -98,6 +102,36 @@ impl FleetStore {
         })
         .await
         .is_some()
+    }
+
+    /// Settles the escalation of `fingerprint`'s kind until it resolves:
+    /// `escalated` claims it (whether this process is the one to escalate:
+    /// nobody acknowledged, muted or escalated it), otherwise it is
+    /// cancelled for every process. Kept a day at most.
+    pub(crate) async fn settle_escalation(
+        &mut self,
+        fingerprint: u64,
+        escalated: bool,
+    ) -> Option<bool> {
+        let key = self.escalation_key(fingerprint);
+        let (value, ttl) = (
+            if escalated { "escalated" } else { "cancelled" },
+            ESCALATION_MEMORY,
+        );
+        self.call(|mut conn| async move {
+            let mut set = ::redis::cmd("SET");
+            set.arg(&key).arg(value).arg("PX").arg(millis(ttl));
+            if escalated {
+                set.arg("NX");
+            }
+            set.query_async::<Option<String>>(&mut conn).await
+        })
+        .await
+        .map(|answer| answer.is_some())
+    }
+
+    pub(super) fn escalation_key(&self, fingerprint: u64) -> String {
+        format!("{}:escalation:{fingerprint:016x}", self.prefix)
     }
 
     /// Ends a mute of `fingerprint`, fleet-wide.

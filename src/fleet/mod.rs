@@ -22,6 +22,8 @@ mod connection;
 #[cfg(not(feature = "redis"))]
 mod disabled;
 #[cfg(feature = "redis")]
+mod history;
+#[cfg(feature = "redis")]
 mod incidents;
 #[cfg(feature = "redis")]
 mod interactive;
@@ -338,6 +340,58 @@ impl Fleet {
         }
         *tallies = kept;
         held
+    }
+
+    /// What the fleet knows of a kind this process alerts anew (`claim`
+    /// said it is first): `None` without a fleet, or if Redis did not answer.
+    pub(crate) async fn kind_past(
+        &mut self,
+        key: Option<u64>,
+        claim: Claim,
+        version: Option<&str>,
+    ) -> Option<(u64, crate::pipeline::history::KindPast)> {
+        let (store, fingerprint) = (self.store.as_mut()?, key?);
+        if claim != Claim::First {
+            return None;
+        }
+        let past = store
+            .arrive(fingerprint, version.unwrap_or_default())
+            .await?;
+        Some((fingerprint, past))
+    }
+
+    /// Whether this process escalates `fingerprint`'s kind now: nobody
+    /// acknowledged or muted it in the fleet, and no other process
+    /// escalated it since it last resolved (without a fleet, or with Redis
+    /// away: yes — a duplicate is better than an alert nobody saw).
+    pub(crate) async fn claim_escalation(&mut self, fingerprint: u64) -> bool {
+        let Some(store) = &mut self.store else {
+            return true;
+        };
+        let claimed = store.settle_escalation(fingerprint, true).await;
+        claimed.unwrap_or(true)
+    }
+
+    /// An alert was acknowledged or muted: no process escalates its kind
+    /// until it resolves.
+    pub(crate) async fn cancel_escalation(&mut self, fingerprint: u64) {
+        if let Some(store) = &mut self.store {
+            let _ = store.settle_escalation(fingerprint, false).await;
+        }
+    }
+
+    /// Keeps the alerts that resolved kinds, for whichever process alerts
+    /// them anew.
+    pub(crate) async fn remember_resolutions(
+        &mut self,
+        resolved: Vec<(u64, crate::pipeline::history::ResolvedAlert)>,
+    ) {
+        let Some(store) = &mut self.store else {
+            return;
+        };
+        for (fingerprint, alert) in &resolved {
+            store.resolved(*fingerprint, alert).await;
+        }
     }
 
     /// Completes tallies with the fleet's totals, and with the original an

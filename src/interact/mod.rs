@@ -13,7 +13,8 @@
 //! - [`updates`]: the Bot API's update objects, as far as a press needs;
 //! - [`press`]: who may press, and what a press asks for;
 //! - [`poller`]: the long polls for presses, and the answers owed;
-//! - [`mutes`]: the kinds chat members muted, as a process knows them.
+//! - [`mutes`]: the kinds chat members muted, as a process knows them;
+//! - [`escalation`]: alerts nobody acknowledged in time, escalated once.
 //!
 //! What the other stages do for it stays with them, each a thin part: the
 //! worker drives the poller and carries presses out (`worker/interact.rs`),
@@ -28,6 +29,7 @@
 
 pub(crate) mod actions;
 pub(crate) mod callback;
+pub(crate) mod escalation;
 pub(crate) mod mutes;
 pub(crate) mod poller;
 pub(crate) mod press;
@@ -47,6 +49,8 @@ pub(crate) struct InteractConfig {
     /// How long one `getUpdates` call waits for a press (the fleet's leader
     /// lock lives three times as long).
     pub(crate) poll_timeout: Duration,
+    /// Unacknowledged alerts escalated (off by default).
+    pub(crate) escalation: escalation::EscalationConfig,
 }
 
 impl Default for InteractConfig {
@@ -56,6 +60,7 @@ impl Default for InteractConfig {
             mute_options: vec![Duration::from_secs(3600), Duration::from_secs(24 * 3600)],
             allowed_users: Vec::new(),
             poll_timeout: Duration::from_secs(10),
+            escalation: escalation::EscalationConfig::default(),
         }
     }
 }

@@ -16,8 +16,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::alert::AlertLevel;
 use crate::chat::Target;
+use crate::clock::Clock;
 use crate::delivery::Delivered;
-use crate::render::tally::TallyText;
+
+use super::quieting::Quieting;
+use super::tally::{crosses_threshold, Resolved, Tally};
 
 /// The dedup stage's configuration.
 #[derive(Debug, Clone, Copy)]
@@ -49,28 +52,6 @@ impl DedupConfig {
     }
 }
 
-/// A kind that stopped: when it was last seen and how long it had lasted.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Resolved {
-    pub(crate) quiet_since: SystemTime,
-    pub(crate) lasted: Duration,
-}
-
-/// How soon a fleet that could not tell whether a kind is quiet is asked again.
-const ASK_AGAIN: Duration = Duration::from_secs(5);
-
-/// Counts at which the original alert is updated before its window closes.
-pub(crate) const TALLY_THRESHOLDS: &[u64] = &[10, 100, 1_000, 10_000, 100_000];
-
-/// Whether `added` occurrences that brought the count to `total` crossed a
-/// tally threshold (one record at a time, or a batch from the repeat gate).
-pub(crate) fn crosses_threshold(total: u64, added: u64) -> bool {
-    let before = total.saturating_sub(added);
-    TALLY_THRESHOLDS
-        .iter()
-        .any(|threshold| before < *threshold && *threshold <= total)
-}
-
 /// What to do with a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
@@ -78,67 +59,6 @@ pub(crate) enum Verdict {
     Alert,
     /// A repeat within the window: count it; `tally_due` if a threshold was reached.
     Repeat { tally_due: bool },
-}
-
-/// A tally to report: how often an alert happened in its window.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Tally {
-    pub(crate) fingerprint: u64,
-    pub(crate) title: String,
-    pub(crate) level: AlertLevel,
-    pub(crate) target: Target,
-    /// Occurrences in the window, the original included.
-    pub(crate) total: u64,
-    pub(crate) window: Duration,
-    pub(crate) last_seen: SystemTime,
-    pub(crate) delivered: Option<Delivered>,
-    /// The total the last tally already showed (1: none yet).
-    pub(crate) shown: u64,
-    /// A threshold update (dropped if the original cannot be found), not
-    /// the window's final word.
-    pub(crate) threshold: bool,
-    /// `total` is the fleet's own count (a crossing Redis reported), so it
-    /// need not be read again.
-    pub(crate) fleet_total_known: bool,
-    /// The kind has been quiet long enough: the alert says it stopped.
-    pub(crate) resolved: Option<Resolved>,
-}
-
-impl Tally {
-    /// Whether `added` occurrences that brought a count to `total` crossed
-    /// a tally threshold (for the fleet, on Redis' own count).
-    pub(crate) fn crossed(total: u64, added: u64) -> bool {
-        crosses_threshold(total, added)
-    }
-
-    /// What the tally message says.
-    pub(crate) fn text(&self) -> TallyText<'_> {
-        TallyText {
-            total: self.total,
-            window: self.window,
-            last_seen: self.last_seen,
-            title: &self.title,
-            original: self
-                .delivered
-                .as_ref()
-                .filter(|delivered| !delivered.plain)
-                .map(|delivered| (delivered.message_id, delivered.html.as_str())),
-            notes: self.delivered.as_ref().map(|delivered| &delivered.notes),
-            variants: None,
-            resolved: self
-                .resolved
-                .map(|resolved| (resolved.quiet_since, resolved.lasted)),
-        }
-    }
-
-    /// Whether it has anything to say: news since the last tally, and (for a
-    /// threshold update) an original to edit.
-    pub(crate) fn is_news(&self) -> bool {
-        if self.resolved.is_some() {
-            return self.delivered.is_some();
-        }
-        self.total > self.shown && !(self.threshold && self.delivered.is_none())
-    }
 }
 
 #[derive(Debug)]
@@ -175,18 +95,10 @@ pub(crate) struct Dedup {
     /// stale queue slot from a re-created entry).
     order: VecDeque<(u64, Instant)>,
     evictions: u64,
-    /// How long a kind must be quiet to be resolved (`None`: never).
-    quiet: Option<Duration>,
     /// Kinds whose window closed, waiting to be quiet long enough.
-    quieting: HashMap<u64, Quieting>,
-}
-
-/// A kind whose window closed, until it has been quiet long enough.
-#[derive(Debug)]
-struct Quieting {
-    /// Its alert as the window left it.
-    tally: Tally,
-    last_seen_at: Instant,
+    quieting: Quieting,
+    /// The wall clock times are read from (when a kind was last seen).
+    clock: Clock,
 }
 
 impl Dedup {
@@ -200,20 +112,25 @@ impl Dedup {
             entries: HashMap::new(),
             order: VecDeque::new(),
             evictions: 0,
-            quiet: None,
-            quieting: HashMap::new(),
+            quieting: Quieting::new(capacity.max(1)),
+            clock: Clock::System,
         }
+    }
+
+    /// Reads wall-clock times from `clock` (the pipeline's).
+    pub(crate) fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
     }
 
     /// Kinds quiet for `period` after their window closed are resolved.
     pub(crate) fn resolve_after(&mut self, period: Option<Duration>) {
-        self.quiet = period;
+        self.quieting.set_period(period);
     }
 
     /// Whether `fingerprint` waits to be resolved (its window closed).
     #[cfg(test)]
     pub(crate) fn is_quieting(&self, fingerprint: u64) -> bool {
-        self.quieting.contains_key(&fingerprint)
+        self.quieting.is_waiting(fingerprint)
     }
 
     /// Tallies every closing entry (see `always_tally`).
@@ -265,17 +182,18 @@ impl Dedup {
         }
         self.make_room(now, tallies);
         // Back before it was quiet long enough: it never stopped.
-        self.quieting.remove(&fingerprint);
+        self.quieting.cancel(fingerprint);
         let (title, level, target) = heading;
+        let wall = self.clock.wall();
         self.entries.insert(
             fingerprint,
             Entry {
                 first_seen: now,
-                first_seen_wall: SystemTime::now(),
+                first_seen_wall: wall,
                 last_seen_at: now,
                 repeats: 0,
                 reported: 0,
-                last_seen: SystemTime::now(),
+                last_seen: wall,
                 title: title.to_owned(),
                 level,
                 target: target.clone(),
@@ -319,9 +237,10 @@ impl Dedup {
         repeats: u64,
         now: Instant,
     ) -> Option<u64> {
+        let wall = self.clock.wall();
         let entry = self.entries.get_mut(&fingerprint)?;
         entry.repeats += repeats;
-        entry.last_seen = SystemTime::now();
+        entry.last_seen = wall;
         entry.last_seen_at = now;
         Some(entry.repeats + 1)
     }
@@ -395,7 +314,7 @@ impl Dedup {
             target: target.clone(),
             total,
             window: self.window,
-            last_seen: SystemTime::now(),
+            last_seen: self.clock.wall(),
             delivered: None,
             shown: 1,
             threshold: true,
@@ -424,34 +343,19 @@ impl Dedup {
             }
             self.order.pop_front();
             if live {
-                self.start_quieting(fingerprint);
-                match self.quieting.get(&fingerprint) {
-                    // Quiet long enough already: one edit says both.
-                    Some(quieting) if self.quiet_at(quieting, now) => {
-                        self.entries.remove(&fingerprint);
-                        self.resolve(now, tallies);
-                    }
-                    _ => tallies.extend(self.remove(fingerprint)),
-                }
+                self.close_window(fingerprint, now, tallies);
             }
         }
     }
 
-    fn quiet_at(&self, quieting: &Quieting, now: Instant) -> bool {
-        self.quiet
-            .is_some_and(|quiet| now.saturating_duration_since(quieting.last_seen_at) >= quiet)
-    }
-
-    /// A window closed: its kind waits to be quiet long enough (if its
-    /// alert is known, and there is room: at most `capacity` wait).
-    fn start_quieting(&mut self, fingerprint: u64) {
-        if self.quiet.is_none() || self.quieting.len() >= self.capacity {
-            return;
-        }
+    /// A window closed: its tally, or (quiet long enough already) its
+    /// resolution, one edit saying both; or the kind waits to be resolved.
+    fn close_window(&mut self, fingerprint: u64, now: Instant, tallies: &mut Vec<Tally>) {
         let Some(entry) = self.entries.get(&fingerprint) else {
             return;
         };
-        if entry.delivered.is_none() {
+        if !self.quieting.is_on() || entry.delivered.is_none() {
+            tallies.extend(self.remove(fingerprint));
             return;
         }
         let mut tally = tally_of(fingerprint, entry, self.window);
@@ -463,64 +367,33 @@ impl Dedup {
                 .unwrap_or_default(),
         });
         let last_seen_at = entry.last_seen_at;
-        self.quieting.insert(
-            fingerprint,
-            Quieting {
-                tally,
-                last_seen_at,
-            },
-        );
+        if self.quieting.is_quiet(last_seen_at, now) {
+            self.entries.remove(&fingerprint);
+            tallies.push(tally);
+            return;
+        }
+        tallies.extend(self.remove(fingerprint));
+        self.quieting.start(tally, last_seen_at);
     }
 
     /// The kinds quiet long enough at `now`: their resolving tallies.
     pub(crate) fn resolve(&mut self, now: Instant, tallies: &mut Vec<Tally>) {
-        let Some(quiet) = self.quiet else {
-            return;
-        };
-        let due: Vec<u64> = self
-            .quieting
-            .iter()
-            .filter(|(_, q)| now.saturating_duration_since(q.last_seen_at) >= quiet)
-            .map(|(fp, _)| *fp)
-            .collect();
-        for fingerprint in due {
-            if let Some(quieting) = self.quieting.remove(&fingerprint) {
-                tallies.push(quieting.tally);
-            }
-        }
+        self.quieting.resolve(now, tallies);
     }
 
     /// A resolving `tally` the fleet held back: the kind has been quiet
     /// `so_far` everywhere (`None`: unknown, asked again in a few seconds).
-    pub(crate) fn postpone(&mut self, mut tally: Tally, so_far: Option<Duration>, now: Instant) {
-        let Some(quiet) = self.quiet else {
-            return;
-        };
+    pub(crate) fn postpone(&mut self, tally: Tally, so_far: Option<Duration>, now: Instant) {
         if self.entries.contains_key(&tally.fingerprint) {
             return; // a new window of its own: it never stopped
         }
-        let so_far = so_far.unwrap_or(quiet.saturating_sub(ASK_AGAIN));
-        if let (Some(resolved), Some(since)) = (
-            tally.resolved.as_mut(),
-            SystemTime::now().checked_sub(so_far),
-        ) {
-            // The fleet's last occurrence: what "quiet since" will say.
-            resolved.quiet_since = resolved.quiet_since.max(since);
-        }
-        let last_seen_at = now.checked_sub(so_far).unwrap_or(now);
-        self.quieting.insert(
-            tally.fingerprint,
-            Quieting {
-                tally,
-                last_seen_at,
-            },
-        );
+        self.quieting
+            .postpone(tally, so_far, (now, self.clock.wall()));
     }
 
     /// When the next kind will have been quiet long enough.
     pub(crate) fn next_resolution(&self) -> Option<Instant> {
-        let quiet = self.quiet?;
-        self.quieting.values().map(|q| q.last_seen_at + quiet).min()
+        self.quieting.next_resolution()
     }
 
     /// Every pending tally (shutdown).

@@ -31,17 +31,21 @@
 pub(crate) mod dedup;
 pub(crate) mod digest;
 pub(crate) mod enrich;
+mod escalate;
 pub(crate) mod fingerprint;
 pub(crate) mod fold;
 mod heading;
 pub(crate) mod histogram;
+pub(crate) mod history;
 pub(crate) mod hook;
 pub(crate) mod incident;
 pub(crate) mod mutes;
 pub(crate) mod notices;
 mod outbreak;
+mod quieting;
 mod resolve;
 pub(crate) mod settle;
+mod tally;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -58,14 +62,15 @@ use crate::quiet::QuietHours;
 use crate::record::http::span_key;
 use crate::record::{grpc, Occurrence, Record};
 use crate::render::alert::{slow_message, slow_title};
-use crate::render::{render_digest, render_record, render_tally, Identity, Limits, RenderContext};
+use crate::render::{render_digest, render_record, Identity, Limits, RenderContext};
 use crate::report::Reporter;
 use crate::sanitize::Sanitizer;
 use crate::stats::{Counters, Outcome};
 
-pub(crate) use dedup::{DedupConfig, Tally};
+pub(crate) use dedup::DedupConfig;
 pub(crate) use digest::{ClosedWindow, DigestConfig, DigestData};
 pub(crate) use incident::IncidentConfig;
+pub(crate) use tally::Tally;
 
 pub(crate) use heading::{messages_for, silent, title_of, Heading};
 
@@ -109,6 +114,7 @@ impl PipelineConfig {
             dropped_since_last,
             max_messages: 1 + limits.max_continuation_messages,
             trace_link: self.trace_link.as_deref(),
+            past: None,
         }
     }
 }
@@ -121,6 +127,8 @@ pub(crate) struct Addresses {
     pub(crate) routes: Routes,
     pub(crate) digest: Target,
     pub(crate) fallback: Option<Target>,
+    /// Where unacknowledged alerts are escalated besides their own chat.
+    pub(crate) escalation: Option<Target>,
 }
 
 /// What one record produced.
@@ -171,6 +179,10 @@ pub(crate) struct Pipeline {
     /// Interactive alerts: the buttons they carry, and the kinds chat
     /// members muted (see [`mutes`]).
     interactive: mutes::Interactive,
+    /// Alerts waiting to be acknowledged (see [`escalate`]).
+    escalations: escalate::Escalations,
+    /// What each kind's earlier alerts were (see [`history`]).
+    history: history::History,
     /// Whether a fleet shares this process's state (then mutes are the
     /// fleet's, and only briefly trusted here).
     shared: bool,
@@ -209,7 +221,9 @@ impl Pipeline {
             clock.now(),
             clock.wall(),
         );
-        let mut dedup = Dedup::new(config.dedup.window, config.dedup.capacity);
+        let capacity = config.dedup.capacity;
+        let mut dedup = Dedup::new(config.dedup.window, capacity);
+        dedup.set_clock(clock.clone());
         let incidents = config.incidents;
         if shared {
             dedup.tally_every_entry();
@@ -234,6 +248,8 @@ impl Pipeline {
             hook_alerted_at: None,
             last_alert: None,
             interactive: mutes::Interactive::default(),
+            history: history::History::new(capacity),
+            escalations: escalate::Escalations::default(),
             shared,
         }
     }
@@ -431,8 +447,14 @@ impl Pipeline {
         let dropped_total = self.counters.dropped_for_room();
         let dropped_since_last = dropped_total.saturating_sub(self.dropped_reported);
         self.dropped_reported = dropped_total;
-        let pages = render_record(record, &self.render_context(dropped_since_last));
         let target = self.addresses.routes.target(record.level);
+        let (past, reply_to) = match fingerprint {
+            Some(fp) => self.past_of(fp, &target),
+            None => (None, None),
+        };
+        let mut context = self.render_context(dropped_since_last);
+        context.past = past.as_deref();
+        let pages = render_record(record, &context);
         let title = title_of(record);
         self.last_alert = Some((std::time::SystemTime::now(), title.clone()));
         let heading = Heading::new(record.level, &title);
@@ -441,6 +463,7 @@ impl Pipeline {
         if let Some(first) = alert.first_mut() {
             first.fingerprint = fingerprint;
             first.keyboard = fingerprint.and_then(|fp| self.keyboard(fp, &Default::default()));
+            first.reply_to = reply_to;
         }
         alert
     }
@@ -457,6 +480,7 @@ impl Pipeline {
             }
             return Vec::new();
         }
+        self.await_ack(&delivered);
         self.dedup.delivered(delivered);
         Vec::new()
     }
@@ -529,34 +553,6 @@ impl Pipeline {
             true,
             0,
         )
-    }
-
-    /// The messages that report `tallies` (those with news).
-    pub(crate) fn render_tallies(&mut self, tallies: Vec<Tally>) -> Vec<Message> {
-        let mut messages = Vec::new();
-        // A kind named in an incident counts there; one that has no message
-        // of its own lives only there.
-        let tallies: Vec<Tally> = tallies
-            .into_iter()
-            .filter(|tally| self.incidents.tally(tally.fingerprint, tally.total) != Some(true))
-            .collect();
-        let news = tallies.iter().filter(|tally| tally.is_news());
-        for tally in news.filter(|tally| !self.tally_muted(tally)) {
-            let mut text = tally.text();
-            text.variants = self.folds.variants(tally.fingerprint);
-            let (edit, text, fallback) = render_tally(&text, &self.config.identity.service);
-            let heading = Heading::new(AlertLevel::Info, &tally.title);
-            let mut pages = messages_for(vec![text], &tally.target, heading, true, 0);
-            let keyboard = edit.and_then(|_| self.tally_keyboard(tally));
-            for page in &mut pages {
-                page.edit = edit;
-                page.fallback = fallback.clone();
-                page.keyboard = keyboard.clone();
-            }
-            messages.extend(pages);
-        }
-        messages.extend(self.incident_edits());
-        messages
     }
 
     pub(crate) fn render_context(&self, dropped_since_last: u64) -> RenderContext<'_> {

@@ -214,6 +214,9 @@ impl Pipeline {
 
     /// Keeps what chat members added to an alert, for its later edits.
     pub(crate) fn set_notes(&mut self, delivered: &Delivered) {
+        if delivered.notes.ack.is_some() || delivered.notes.mute.is_some() {
+            self.settle_escalation(delivered.fingerprint);
+        }
         self.dedup
             .set_notes(delivered.fingerprint, &delivered.notes);
         self.interactive

@@ -33,6 +33,10 @@ pub(crate) fn render_record(record: &Record, ctx: &RenderContext<'_>) -> Vec<Str
     let mut w = HtmlWriter::new(ctx.max_messages, continuation);
     write_header(&mut w, record.level, ctx);
     write_summary(&mut w, record);
+    if let Some(past) = ctx.past {
+        w.text_capped(past, MAX_TITLE);
+        w.text("\n");
+    }
     write_http_request(&mut w, record);
     write_trace(&mut w, record, ctx.trace_link);
     write_dropped_notice(&mut w, ctx.dropped_since_last);

@@ -108,6 +108,7 @@ mod tests {
             dropped_since_last: 0,
             max_messages: 1,
             trace_link: None,
+            past: None,
         }
     }
 

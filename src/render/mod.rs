@@ -13,6 +13,7 @@ pub(crate) mod alert;
 pub(crate) mod digest;
 pub(crate) mod html;
 pub(crate) mod incident;
+pub(crate) mod lifecycle;
 pub(crate) mod notice;
 pub(crate) mod tally;
 pub(crate) mod time;
@@ -84,4 +85,6 @@ pub(crate) struct RenderContext<'a> {
     pub(crate) max_messages: usize,
     /// `https://…/{trace_id}`: links an alert's trace id (see [`trace`]).
     pub(crate) trace_link: Option<&'a str>,
+    /// What an alert says of its kind's past (see [`lifecycle`]).
+    pub(crate) past: Option<&'a str>,
 }

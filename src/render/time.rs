@@ -18,6 +18,21 @@ pub(crate) fn format_duration(d: Duration) -> String {
     }
 }
 
+/// How long ago, or how long a quiet lasted, to the minute: `45 s`,
+/// `23 min`, `2 h 10 min`, `3 d 4 h`.
+pub(crate) fn format_span(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (days, hours, minutes) = (secs / 86_400, secs % 86_400 / 3_600, secs % 3_600 / 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{secs} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
 /// `2026-11-28 09:01:02 UTC`.
 pub(crate) fn format_utc(time: SystemTime) -> String {
     let secs = time
@@ -60,6 +75,16 @@ mod tests {
         assert_eq!(format_duration(Duration::from_millis(120)), "120 ms");
         assert_eq!(format_duration(Duration::from_millis(1_250)), "1.25 s");
         assert_eq!(format_duration(Duration::from_secs(125)), "2 min 5 s");
+    }
+
+    #[test]
+    fn formats_spans_to_the_minute() {
+        assert_eq!(format_span(Duration::from_secs(45)), "45 s");
+        assert_eq!(format_span(Duration::from_secs(23 * 60 + 5)), "23 min");
+        assert_eq!(format_span(Duration::from_secs(2 * 3_600)), "2 h");
+        assert_eq!(format_span(Duration::from_secs(130 * 60)), "2 h 10 min");
+        assert_eq!(format_span(Duration::from_secs(76 * 3_600 + 60)), "3 d 4 h");
+        assert_eq!(format_span(Duration::from_secs(86_400)), "1 d");
     }
 
     #[test]

@@ -108,7 +108,28 @@ fn send_message(shared: &Shared, request: &Value) -> Response {
         Ok(markup) => markup,
         Err(description) => return api_error(StatusCode::BAD_REQUEST, &description, None),
     };
+    let reply_to = request
+        .pointer("/reply_parameters/message_id")
+        .and_then(Value::as_i64);
     let mut inner = shared.lock();
+    if let Some(reply_to) = reply_to {
+        let without_reply = request
+            .pointer("/reply_parameters/allow_sending_without_reply")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let found = inner
+            .messages
+            .iter()
+            .any(|m| m.message_id == reply_to && m.chat_id == chat_id);
+        if !found && !without_reply {
+            drop(inner);
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: message to be replied not found",
+                None,
+            );
+        }
+    }
     let now = inner.now();
     if let Some(wait) = inner.limits.as_mut().and_then(|l| l.admit(&chat_id, now)) {
         let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -135,6 +156,7 @@ fn send_message(shared: &Shared, request: &Value) -> Response {
             .unwrap_or(false),
         message_id,
         reply_markup,
+        reply_to_message_id: reply_to,
         received_at: now,
     });
     drop(inner);

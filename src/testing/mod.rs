@@ -128,6 +128,8 @@ pub struct SentMessage {
     /// `reply_markup` as sent (or as the last edit set it): an inline
     /// keyboard, if any.
     pub reply_markup: Option<Value>,
+    /// `reply_parameters.message_id`: the message it answers, if any.
+    pub reply_to_message_id: Option<i64>,
     /// When the mock received it.
     pub received_at: Instant,
 }
@@ -153,6 +155,29 @@ impl SentMessage {
                 digits.parse().ok()
             })
             .max()
+    }
+
+    /// Whom it mentions, as Telegram would notify them: every `@username`
+    /// in its visible text, and `tg://user?id=N` for each user linked by id
+    /// (HTML `<a href="tg://user?id=N">`).
+    pub fn mentions(&self) -> Vec<String> {
+        let plain = self.plain_text();
+        let usernames = plain.split('@').skip(1).filter_map(|rest| {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            (name.len() >= 5).then(|| format!("@{name}"))
+        });
+        let linked = self
+            .text
+            .split("href=\"tg://user?id=")
+            .skip(1)
+            .filter_map(|rest| {
+                let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                (!id.is_empty()).then(|| format!("tg://user?id={id}"))
+            });
+        usernames.chain(linked).collect()
     }
 
     /// The visible length in UTF-16 code units, as Telegram counts it.

@@ -119,6 +119,9 @@ impl Worker {
             }
         }
         self.pipeline.set_notes(&delivered);
+        if matches!(press.action, Action::Ack | Action::Mute(_)) {
+            self.fleet.cancel_escalation(fp).await;
+        }
         self.fleet.remember_for(&delivered, keep_for).await;
         // The alert's first line titles the edit (for the `on_sent` hook).
         let plain = crate::render::html_to_plain(&delivered.html);

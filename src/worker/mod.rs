@@ -22,6 +22,7 @@
 //! The builder wires it: it starts the thread with [`spawn`].
 
 mod awaiting;
+mod escalate;
 mod fleet_watch;
 mod interact;
 mod periodic;

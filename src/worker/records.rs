@@ -25,6 +25,10 @@ impl Worker {
         self.pipeline.classify(&mut record);
         let key = self.pipeline.dedup_key(&record);
         let claim = self.fleet.claim(key).await;
+        let version = self.pipeline.version();
+        if let Some((fingerprint, past)) = self.fleet.kind_past(key, claim, version).await {
+            self.pipeline.learn_past(fingerprint, past);
+        }
         let question = self.pipeline.incident_question(&record, key, claim);
         let incident = self.fleet.incident(question).await;
         let prepared = self.pipeline.prepare(record, key, (claim, incident));
@@ -74,6 +78,8 @@ impl Worker {
             return;
         }
         self.fleet.complete(&mut tallies).await;
+        let resolved = self.pipeline.remember_resolutions(&tallies);
+        self.fleet.remember_resolutions(resolved).await;
         let messages = self.pipeline.render_tallies(tallies);
         self.enqueue(messages);
         let updates = self.pipeline.take_incident_updates();

@@ -78,6 +78,8 @@ const TASKS: &[Task] = &[
     Task::runs(Worker::reminder_due, |w| Box::pin(w.remind_if_dark())),
     // Records let go once their request ended (or their wait is over).
     Task::runs(Worker::awaiting_due, |w| Box::pin(w.release_awaiting())),
+    // Unacknowledged alerts escalated (interactive alerts).
+    Task::runs(Worker::escalation_due, |w| Box::pin(w.escalate())),
     // Long polling for button presses (interactive alerts).
     Task::runs(Worker::poll_due, |w| Box::pin(w.poll_if_due())),
     // The next message pacing lets go.

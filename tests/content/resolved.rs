@@ -1,7 +1,9 @@
 //! An alert's life under the default settings (10 min dedup window, quiet
 //! period of one window), on a virtual clock: a kind that stops is marked
 //! resolved once it has been quiet a window, and a kind that comes back
-//! before that is not.
+//! before that is not; one that comes back after it is a reply to its
+//! resolved alert, and with a service version an alert says when its kind
+//! is new.
 
 use crate::common;
 
@@ -99,4 +101,53 @@ fn a_kind_back_before_it_was_quiet_a_window_is_not_resolved() {
     );
     let stats = guard.shutdown(Duration::from_secs(5));
     common::assert_accounted(&stats);
+}
+
+#[test]
+fn a_resolved_kind_back_again_answers_its_resolved_alert() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = common::default_builder_on_virtual_clock(&mock);
+    let (layer, guard) = builder.service_version("1.4.3").build().unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let fail_now = |kind: &str| {
+        tracing::dispatcher::with_default(&dispatch, || fail(kind));
+        assert!(guard.flush(Duration::from_secs(10)));
+    };
+    fail_now("ledger");
+    let first = mock.messages().remove(0);
+    assert!(
+        first.plain_text().contains("🆕 first seen in 1.4.3"),
+        "{}",
+        first.plain_text()
+    );
+    // Quiet a window: resolved when its window closes (minute 10).
+    clock.advance(Duration::from_secs(11 * 60));
+    assert!(guard.flush(Duration::from_secs(10)));
+    assert!(text_of(&mock, "ledger unavailable").contains("✅ quiet since"));
+    // Back 2 h 10 min after it was last seen (the half minute is the
+    // real time the test itself takes, at most).
+    clock.advance(Duration::from_secs(119 * 60 + 30));
+    fail_now("ledger");
+    fail_now("ledger"); // a repeat: counted, not alerted
+    let alerts: Vec<SentMessage> = common::notifying(&mock.messages())
+        .into_iter()
+        .cloned()
+        .collect();
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    let back = &alerts[1];
+    assert_eq!(back.reply_to_message_id, Some(first.message_id));
+    let text = back.plain_text();
+    assert!(
+        text.contains("🔁 back after 2 h 10 min (quiet since "),
+        "{text}"
+    );
+    assert!(!text.contains("regression"), "the same version: {text}");
+    assert!(!text.contains("🆕"), "seen before: {text}");
+    // Another kind is new; a kind never resolved is not "back".
+    fail_now("inventory");
+    let inventory = text_of(&mock, "inventory unavailable");
+    assert!(inventory.contains("🆕 first seen in 1.4.3"), "{inventory}");
+    let stats = guard.shutdown(Duration::from_secs(5));
+    common::assert_accounted(&stats);
+    assert_eq!(stats.sent, 3, "{stats:?}");
 }

@@ -32,13 +32,39 @@ fn charge(order: u64) -> Result<(), PaymentError> {
     Err(PaymentError)
 }
 
-/// One process of the fleet (run by the test below, in child processes):
-/// fails once per `fail` line, stops at `exit`.
+/// One process of the fleet (run by the tests here and in `lifecycle`, in
+/// child processes): fails once per `fail` line (`#[instrument(err)]`),
+/// logs "ledger unavailable" once per `ledger` line, stops at `exit`.
+/// logs a Critical "ledger lost its data" per `critical` line. Optional
+/// settings: `FLEET_VERSION`, `FLEET_WINDOW_MS` (the dedup window),
+/// `FLEET_ESCALATE_MS` (Error alerts, mentioning `@alice_ops`),
+/// `FLEET_QUIET_HOURS` (any value: quiet hours around the current time).
 #[test]
-#[ignore = "run by a_fleet_polls_once_and_a_new_leader_takes_over in child processes"]
+#[ignore = "run by the fleet tests of interactive alerts in child processes"]
 fn child_member() {
     let env = |name: &str| std::env::var(name).expect(name);
-    let (layer, guard) = TelegramLayer::builder()
+    let millis = |name: &str| {
+        let value = std::env::var(name).ok()?;
+        Some(Duration::from_millis(value.parse().unwrap()))
+    };
+    let mut builder = TelegramLayer::builder();
+    if let Ok(version) = std::env::var("FLEET_VERSION") {
+        builder = builder.service_version(version);
+    }
+    if std::env::var("FLEET_QUIET_HOURS").is_ok() {
+        let hours = common::quiet_hours_around_now(-60, 60);
+        builder = builder.delivery(|d| d.quiet_hours(hours));
+    }
+    if let Some(window) = millis("FLEET_WINDOW_MS") {
+        builder = builder.dedup(|d| d.window(window));
+    }
+    if let Some(after) = millis("FLEET_ESCALATE_MS") {
+        builder = builder.interactive(|i| {
+            i.escalate_after(tracing_telegram::AlertLevel::Error, after)
+                .on_call(["@alice_ops"])
+        });
+    }
+    let (layer, guard) = builder
         .bot_token(env("FLEET_TOKEN"))
         .chat_id(common::CHAT)
         .api_url(env("FLEET_API_URL"))
@@ -62,6 +88,16 @@ fn child_member() {
                 assert!(guard.flush(Duration::from_secs(10)));
                 println!("DONE");
             }
+            "ledger" => {
+                tracing::error!("ledger unavailable");
+                assert!(guard.flush(Duration::from_secs(10)));
+                println!("DONE");
+            }
+            "critical" => {
+                tracing::error!(telegram.level = "critical", "ledger lost its data");
+                assert!(guard.flush(Duration::from_secs(10)));
+                println!("DONE");
+            }
             _ => break,
         }
     }
@@ -70,7 +106,8 @@ fn child_member() {
     println!("STATS {} {}", stats.sent, stats.batched);
 }
 
-struct Member {
+/// A child process running [`child_member`].
+pub(crate) struct Member {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -79,7 +116,18 @@ struct Member {
 
 impl Member {
     fn start(mock: &MockTelegram, url: &str, prefix: &str) -> Member {
+        Member::start_with(mock, url, prefix, &[])
+    }
+
+    /// A member with the optional settings `settings` (see [`child_member`]).
+    pub(crate) fn start_with(
+        mock: &MockTelegram,
+        url: &str,
+        prefix: &str,
+        settings: &[(&str, &str)],
+    ) -> Member {
         let mut child = common::child(module_path!(), "child_member")
+            .envs(settings.iter().copied())
             .env("FLEET_TOKEN", mock.token())
             .env("FLEET_API_URL", mock.url())
             .env("FLEET_REDIS_URL", url)
@@ -100,13 +148,20 @@ impl Member {
         }
     }
 
-    fn fail(&mut self) {
-        self.stdin.write_all(b"fail\n").unwrap();
+    pub(crate) fn fail(&mut self) {
+        self.run("fail");
+    }
+
+    /// Runs one command of [`child_member`] and waits until it is done.
+    pub(crate) fn run(&mut self, command: &str) {
+        self.stdin
+            .write_all(format!("{command}\n").as_bytes())
+            .unwrap();
         read_until(&mut self.stdout, "DONE");
     }
 
     /// Stops it and returns (sent, batched).
-    fn exit(mut self) -> (u64, u64) {
+    pub(crate) fn exit(mut self) -> (u64, u64) {
         self.stdin.write_all(b"exit\n").unwrap();
         let line = read_until(&mut self.stdout, "STATS ");
         assert!(self.child.wait().unwrap().success());

@@ -6,4 +6,5 @@
 mod common;
 
 mod across_fleet;
+mod lifecycle;
 mod presses;

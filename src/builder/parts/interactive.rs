@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::alert::AlertLevel;
+use crate::chat::Destination;
 use crate::interact::InteractConfig;
 
 /// Interactive alerts: alerts carry buttons — ✅ Ack, 🔕 1 h, 🔕 24 h —
@@ -49,6 +51,43 @@ impl Interactive {
     /// poll timeouts.
     pub fn poll_timeout(mut self, timeout: Duration) -> Self {
         self.0.poll_timeout = timeout;
+        self
+    }
+
+    /// Escalates an alert of `level` (Error or Critical; other levels are
+    /// never escalated) that nobody acknowledged or muted within `after`
+    /// (1 s to 7 days) and that did not resolve: once, with a notifying
+    /// reply to the alert that mentions the [`on_call`](Self::on_call)
+    /// people, and a message to [`escalate_to`](Self::escalate_to) if set.
+    /// In a fleet, exactly one process escalates, and a press in any
+    /// process cancels it. Off by default (env
+    /// `TELEGRAM_ESCALATE_AFTER_MINUTES`: `15` for both levels, or
+    /// `error=30,critical=5`). During [quiet hours](crate::QuietHours) an
+    /// escalation below Critical is sent without a sound, like its alert.
+    pub fn escalate_after(mut self, level: AlertLevel, after: Duration) -> Self {
+        let escalation = &mut self.0.escalation;
+        match level {
+            AlertLevel::Error => escalation.error = Some(after),
+            AlertLevel::Critical => escalation.critical = Some(after),
+            _ => {}
+        }
+        self
+    }
+
+    /// Whom an escalation mentions: Telegram `@usernames` and/or numeric
+    /// user ids (for people without a username), e.g. `["@alice_ops",
+    /// "4242"]` (env `TELEGRAM_ON_CALL`, comma-separated). A malformed one
+    /// is an [`Error`](crate::Error) naming `interactive.on_call`.
+    pub fn on_call<S: Into<String>>(mut self, people: impl IntoIterator<Item = S>) -> Self {
+        self.0.escalation.on_call = people.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Also sends each escalation to `destination` (an on-call group or
+    /// topic), with the alert's title and a link to it (env
+    /// `TELEGRAM_ESCALATION_CHAT_ID`).
+    pub fn escalate_to(mut self, destination: Destination) -> Self {
+        self.0.escalation.to = Some(destination);
         self
     }
 }
