@@ -131,8 +131,11 @@ impl fmt::Debug for BotToken {
 ///
 /// let builder = TelegramLayer::builder()
 ///     .chat_id(-1001234567890_i64)
-///     .route(AlertLevel::Critical, Destination::thread(7)) // criticals to topic 7
-///     .route(AlertLevel::Info, Destination::chat(-1009876543210_i64));
+///     .routes(|r| {
+///         r.level(AlertLevel::Critical, Destination::thread(7)) // criticals to topic 7
+///             .level(AlertLevel::Info, Destination::chat(-1009876543210_i64))
+///             .target("billing", Destination::thread(12)) // billing's code to its topic
+///     });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Destination {
@@ -171,20 +174,78 @@ pub(crate) struct Target {
     pub(crate) thread_id: Option<i64>,
 }
 
-/// The default destination and the per-level overrides.
+/// The routes as configured: by level, by target (a module path prefix,
+/// whole segments), by field (a field of the event or of an enclosing span
+/// with a given value).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RouteTable {
+    pub(crate) levels: Vec<(AlertLevel, Destination)>,
+    pub(crate) targets: Vec<(String, Destination)>,
+    pub(crate) fields: Vec<(String, String, Destination)>,
+}
+
+/// The default destination and the routes that override it.
 #[derive(Debug, Clone)]
 pub(crate) struct Routes {
     default: Target,
     by_level: [Option<Destination>; 4],
+    /// Longest prefix first.
+    by_target: Vec<(String, Target)>,
+    by_field: Vec<(String, String, Target)>,
 }
 
 impl Routes {
-    pub(crate) fn new(default: Target, overrides: &[(AlertLevel, Destination)]) -> Self {
-        let mut by_level: [Option<Destination>; 4] = Default::default();
-        for (level, destination) in overrides {
-            by_level[index(*level)] = Some(destination.clone());
+    pub(crate) fn new(default: Target, table: &RouteTable) -> Self {
+        let mut routes = Routes {
+            default,
+            by_level: Default::default(),
+            by_target: Vec::new(),
+            by_field: Vec::new(),
+        };
+        for (level, destination) in &table.levels {
+            routes.by_level[index(*level)] = Some(destination.clone());
         }
-        Routes { default, by_level }
+        for (prefix, destination) in &table.targets {
+            let target = routes.resolve(destination);
+            routes.by_target.push((prefix.clone(), target));
+        }
+        routes
+            .by_target
+            .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        for (name, value, destination) in &table.fields {
+            let target = routes.resolve(destination);
+            routes.by_field.push((name.clone(), value.clone(), target));
+        }
+        routes
+    }
+
+    /// Where a record goes if a target or field route claims it: the first
+    /// field route whose field (`has_field(name, value)`) the record or an
+    /// enclosing span carries, else the longest target prefix of `target`
+    /// (whole `::` segments); `None`: its level decides.
+    pub(crate) fn specific(
+        &self,
+        target: Option<&str>,
+        has_field: impl Fn(&str, &str) -> bool,
+    ) -> Option<&Target> {
+        let by_field = self
+            .by_field
+            .iter()
+            .find(|(name, value, _)| has_field(name, value));
+        if let Some((_, _, routed)) = by_field {
+            return Some(routed);
+        }
+        let target = target?;
+        self.by_target
+            .iter()
+            .find(|(prefix, _)| is_segment_prefix(prefix, target))
+            .map(|(_, routed)| routed)
+    }
+
+    /// The targets of the target and field routes.
+    pub(crate) fn specific_targets(&self) -> impl Iterator<Item = &Target> {
+        let targets = self.by_target.iter().map(|(_, target)| target);
+        targets.chain(self.by_field.iter().map(|(_, _, target)| target))
     }
 
     /// Where alerts of `level` go.
@@ -219,12 +280,19 @@ impl Routes {
 
     /// Every chat id in use, for validation.
     pub(crate) fn chats(&self) -> impl Iterator<Item = &ChatId> {
-        std::iter::once(&self.default.chat_id).chain(
-            self.by_level
-                .iter()
-                .flatten()
-                .filter_map(|d| d.chat_id.as_ref()),
-        )
+        let by_level = self.by_level.iter().flatten();
+        std::iter::once(&self.default.chat_id)
+            .chain(by_level.filter_map(|d| d.chat_id.as_ref()))
+            .chain(self.specific_targets().map(|target| &target.chat_id))
+    }
+}
+
+/// Whether `prefix` is `target` or its leading `::` segments
+/// (`billing` matches `billing` and `billing::invoices`, not `billing_ext`).
+fn is_segment_prefix(prefix: &str, target: &str) -> bool {
+    match target.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with("::"),
+        None => false,
     }
 }
 
@@ -248,10 +316,13 @@ mod tests {
                 chat_id: ChatId::Id(-1),
                 thread_id: Some(5),
             },
-            &[
-                (AlertLevel::Critical, Destination::thread(7)),
-                (AlertLevel::Info, Destination::chat(-2)),
-            ],
+            &RouteTable {
+                levels: vec![
+                    (AlertLevel::Critical, Destination::thread(7)),
+                    (AlertLevel::Info, Destination::chat(-2)),
+                ],
+                ..RouteTable::default()
+            },
         );
         assert_eq!(routes.target(AlertLevel::Critical).thread_id, Some(7));
         assert_eq!(routes.target(AlertLevel::Critical).chat_id, ChatId::Id(-1));
@@ -264,5 +335,33 @@ mod tests {
         );
         assert_eq!(routes.target(AlertLevel::Error).thread_id, Some(5));
         assert_eq!(routes.chats().count(), 2);
+    }
+
+    #[test]
+    fn a_field_route_beats_a_target_route_and_the_longest_prefix_wins() {
+        let routes = Routes::new(
+            Target {
+                chat_id: ChatId::Id(-1),
+                thread_id: None,
+            },
+            &RouteTable {
+                targets: vec![
+                    ("billing".to_owned(), Destination::thread(1)),
+                    ("billing::refunds".to_owned(), Destination::thread(2)),
+                ],
+                fields: vec![("team".into(), "search".into(), Destination::thread(3))],
+                ..RouteTable::default()
+            },
+        );
+        let thread = |target: &str, team: &str| {
+            routes
+                .specific(Some(target), |name, value| name == "team" && value == team)
+                .and_then(|t| t.thread_id)
+        };
+        assert_eq!(thread("billing::invoices", ""), Some(1));
+        assert_eq!(thread("billing::refunds::card", ""), Some(2));
+        assert_eq!(thread("billing_ext", ""), None, "whole segments");
+        assert_eq!(thread("billing", "search"), Some(3), "the field wins");
+        assert_eq!(routes.chats().count(), 4);
     }
 }

@@ -263,7 +263,7 @@ pub mod testing;
 pub use alert::{Alert, AlertLevel};
 pub use builder::{
     Builder, Capture, Dedup, Delivery, Digest, FilteredLayer, Fleet, Hooks, Interactive, Limits,
-    Notices, Panics, SettingValue, Settings, SlowSpans, Storms,
+    Notices, Panics, Routing, SettingValue, Settings, SlowSpans, Storms,
 };
 pub use capture::{TelegramFilter, TelegramLayer};
 pub use channel::DEFAULT_QUEUE_CAPACITY;

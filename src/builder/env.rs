@@ -124,6 +124,34 @@ pub(crate) const VARIABLES: &[Variable] = &[
         let interval = parse_seconds(n, v)?;
         Ok(b.fleet(|f| f.watch_interval(interval)))
     }),
+    var("TELEGRAM_ROUTE_TARGETS", |b, n, v| {
+        let routes = parse_list(n, v, |item| {
+            let (prefix, destination) = split_route(n, item)?;
+            Ok((prefix.to_owned(), parse_destination(n, destination)?))
+        })?;
+        Ok(b.routes(|mut r| {
+            for (prefix, destination) in routes {
+                r = r.target(prefix, destination);
+            }
+            r
+        }))
+    }),
+    var("TELEGRAM_ROUTE_FIELDS", |b, n, v| {
+        let routes = parse_list(n, v, |item| {
+            let (field, destination) = split_route(n, item)?;
+            let Some((name, value)) = field.split_once(':') else {
+                return Err(Error::invalid(n, item, ROUTE_FIELD));
+            };
+            let destination = parse_destination(n, destination)?;
+            Ok((name.trim().to_owned(), value.trim().to_owned(), destination))
+        })?;
+        Ok(b.routes(|mut r| {
+            for (name, value, destination) in routes {
+                r = r.field(name, value, destination);
+            }
+            r
+        }))
+    }),
     var("TELEGRAM_INTERACTIVE", |b, n, v| {
         let on = parse_bool(n, v)?;
         Ok(b.interactive(|i| i.enabled(on)))
@@ -294,6 +322,33 @@ fn parse_u32(var: &'static str, value: &str) -> Result<u32, Error> {
         .map_err(|_| Error::invalid(var, value, "a whole number from 0 to 4294967295"))
 }
 
+const ROUTE_FIELD: &str = "name:value=chat[/topic], e.g. team:search=-1001234567890/3";
+
+/// `what=chat[/topic]`: what is routed, and the destination's text.
+fn split_route<'a>(var: &'static str, item: &'a str) -> Result<(&'a str, &'a str), Error> {
+    match item.rsplit_once('=') {
+        Some((what, destination)) if !what.trim().is_empty() => Ok((what.trim(), destination)),
+        _ => Err(Error::invalid(
+            var,
+            item,
+            "route=chat[/topic], e.g. billing=-1001234567890/12",
+        )),
+    }
+}
+
+/// `chat[/topic]`: a chat id or `@channel`, and maybe a forum topic.
+fn parse_destination(var: &'static str, text: &str) -> Result<Destination, Error> {
+    let (chat, topic) = match text.split_once('/') {
+        Some((chat, topic)) => (chat, Some(parse_thread_id(var, topic)?)),
+        None => (text, None),
+    };
+    let destination = Destination::chat(parse_chat_id(var, chat.trim())?);
+    Ok(match topic {
+        Some(topic) => destination.in_thread(topic),
+        None => destination,
+    })
+}
+
 /// `15` (Error and Critical), `error=30` or `critical=5`.
 fn parse_deadline(
     var: &'static str,
@@ -403,6 +458,11 @@ mod tests {
             ("TELEGRAM_ESCALATE_AFTER_MINUTES", "30, critical=5"),
             ("TELEGRAM_ON_CALL", "@alice_ops, 4242"),
             ("TELEGRAM_ESCALATION_CHAT_ID", "-1009876543210"),
+            (
+                "TELEGRAM_ROUTE_TARGETS",
+                "billing=-1001111/12, search=@search_alerts",
+            ),
+            ("TELEGRAM_ROUTE_FIELDS", "team:payments=-1002222"),
         ]);
         let b = from(&vars).unwrap();
         assert!(b.interactive.0.enabled);
@@ -411,6 +471,19 @@ mod tests {
             [Duration::from_secs(30 * 60), Duration::from_secs(4 * 3600)]
         );
         assert_eq!(b.interactive.0.allowed_users, [42, 1001]);
+        let routes = &b.routes.0;
+        assert_eq!(routes.targets.len(), 2);
+        assert_eq!(routes.targets[0].0, "billing");
+        assert_eq!(
+            routes.targets[0].1,
+            Destination::chat(-1001111_i64).in_thread(12)
+        );
+        assert_eq!(
+            routes.targets[1].1,
+            Destination::chat(ChatId::Username("@search_alerts".into()))
+        );
+        assert_eq!(routes.fields[0].0, "team");
+        assert_eq!(routes.fields[0].1, "payments");
         let escalation = &b.interactive.0.escalation;
         assert_eq!(escalation.error, Some(Duration::from_secs(30 * 60)));
         assert_eq!(escalation.critical, Some(Duration::from_secs(5 * 60)));

@@ -22,7 +22,7 @@ pub(crate) mod settings;
 mod validate;
 
 pub use parts::{
-    Capture, Dedup, Delivery, Digest, Fleet, Hooks, Interactive, Limits, Notices, Panics,
+    Capture, Dedup, Delivery, Digest, Fleet, Hooks, Interactive, Limits, Notices, Panics, Routing,
     SlowSpans, Storms,
 };
 pub use settings::{SettingValue, Settings};
@@ -31,9 +31,8 @@ use std::fmt;
 
 use tracing_core::Level;
 
-use crate::alert::AlertLevel;
 use crate::capture::{TelegramFilter, TelegramLayer};
-use crate::chat::{BotToken, ChatId, Destination};
+use crate::chat::{BotToken, ChatId};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::guard::TelegramGuard;
@@ -81,7 +80,7 @@ pub struct Builder {
     pub(crate) api_url: String,
     pub(crate) identity: Identity,
     pub(crate) min_level: Level,
-    pub(crate) routes: Vec<(AlertLevel, Destination)>,
+    pub(crate) routes: Routing,
     pub(crate) trace_link: Option<String>,
     pub(crate) capture: Capture,
     pub(crate) slow: SlowSpans,
@@ -131,7 +130,7 @@ impl Default for Builder {
                 ..Identity::default()
             },
             min_level: Level::ERROR,
-            routes: Vec::new(),
+            routes: Routing::default(),
             trace_link: None,
             capture: Capture::default(),
             slow: SlowSpans::default(),

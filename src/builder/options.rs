@@ -3,12 +3,11 @@
 
 use tracing_core::Level;
 
-use crate::alert::AlertLevel;
-use crate::chat::{BotToken, ChatId, Destination};
+use crate::chat::{BotToken, ChatId};
 use crate::sanitize::Sanitizer;
 
 use super::parts::{
-    Capture, Dedup, Delivery, Digest, Fleet, Hooks, Interactive, Limits, Notices, Panics,
+    Capture, Dedup, Delivery, Digest, Fleet, Hooks, Interactive, Limits, Notices, Panics, Routing,
     SlowSpans, Storms,
 };
 use super::Builder;
@@ -78,11 +77,10 @@ impl Builder {
         self
     }
 
-    /// Sends alerts of `level` to `destination` instead of the default chat
-    /// and topic (e.g. criticals to an on-call topic).
-    pub fn route(mut self, level: AlertLevel, destination: Destination) -> Self {
-        self.routes.retain(|(existing, _)| *existing != level);
-        self.routes.push((level, destination));
+    /// Where alerts go besides the default chat: by level, by target, by
+    /// field. See [`Routing`].
+    pub fn routes(mut self, edit: impl FnOnce(Routing) -> Routing) -> Self {
+        self.routes = edit(self.routes);
         self
     }
 

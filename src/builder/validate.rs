@@ -101,7 +101,7 @@ impl Builder {
                 chat_id,
                 thread_id: self.thread_id,
             },
-            &self.routes,
+            &self.routes.0,
         );
         for chat_id in routes.chats() {
             chat_id.validate("chat_id")?;
@@ -215,8 +215,12 @@ impl Builder {
         let hooks = self.hooks;
         let user_hooks = hooks.any();
         // Repeats are counted at the repeat gate only when they are
-        // deduplicated, and no `before_send` hook has to see every record.
-        let gate = !dedup.window.is_zero() && hooks.before_send.is_none();
+        // deduplicated, no `before_send` hook has to see every record, and
+        // no field route may send two records of one kind (the gate's key:
+        // callsite and message) to two chats.
+        let gate = !dedup.window.is_zero()
+            && hooks.before_send.is_none()
+            && self.routes.0.fields.is_empty();
         let capture = CaptureConfig {
             min_level: self.min_level,
             digest_level: self.digest.level,

@@ -18,6 +18,21 @@ use crate::record::{first_line, is_error_field, FieldValue, Origin, Record};
 use crate::text::normalize::normalized;
 
 /// The fingerprint of a record.
+/// `fingerprint` of a record a target or field route sends elsewhere, made
+/// its destination's own: one failure routed to two teams is two alerts.
+/// (Unrouted records keep their fingerprint as it was.)
+pub(crate) fn routed(fingerprint: u64, record: &Record) -> u64 {
+    let Some(target) = &record.routed else {
+        return fingerprint;
+    };
+    let mut hash = Fnv::default();
+    hash.write(&fingerprint.to_le_bytes());
+    hash.write(b"\0routed=");
+    hash.write(target.chat_id.to_string().as_bytes());
+    hash.write(&target.thread_id.unwrap_or(0).to_le_bytes());
+    hash.finish()
+}
+
 pub(crate) fn fingerprint(record: &Record) -> u64 {
     if record.family.is_some_and(|family| family.folded) {
         return callsite_fingerprint(record);

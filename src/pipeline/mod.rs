@@ -257,9 +257,25 @@ impl Pipeline {
     /// Before stage 1: what the record is, where the application's thread
     /// could not tell cheaply — a gRPC call the caller got wrong (tower-http's
     /// `classification = "Code: 5"`) is counted in the digest, not alerted.
+    /// A record a target or field route claims is addressed here, before
+    /// the hook or the sanitizer change its fields.
     pub(crate) fn classify(&self, record: &mut Record) {
         if record.occurrence == Occurrence::Alert && grpc::is_client_error_report(&record.fields) {
             record.occurrence = Occurrence::DigestOnly;
+        }
+        let target = record.location().map(|location| location.target);
+        let routed = self
+            .addresses
+            .routes
+            .specific(target, |name, value| record.carries(name, value));
+        record.routed = routed.cloned().map(Box::new);
+    }
+
+    /// Where an alert of `record` goes: its route, else its level's.
+    pub(crate) fn target_of(&self, record: &Record) -> Target {
+        match &record.routed {
+            Some(routed) => (**routed).clone(),
+            None => self.addresses.routes.target(record.level),
         }
     }
 
@@ -267,7 +283,7 @@ impl Pipeline {
     /// before the hook and sanitizing change anything.
     pub(crate) fn dedup_key(&self, record: &Record) -> Option<u64> {
         (self.dedup.enabled() && record.occurrence == Occurrence::Alert)
-            .then(|| fingerprint::fingerprint(record))
+            .then(|| fingerprint::routed(fingerprint::fingerprint(record), record))
     }
 
     /// Runs the stages on one record whose dedup key is `key` (from
@@ -374,7 +390,7 @@ impl Pipeline {
         // Repeats are only counted: they are not sanitized or resolved, and
         // what dedup keeps of them (the title) is sanitized on its own.
         let title = self.safe_title(record);
-        let target = self.addresses.routes.target(record.level);
+        let target = self.target_of(record);
         if let Claim::Repeat { total, crossed } = claim {
             // Another alert of the fleet (maybe ours) covers it.
             self.counters.settle(Outcome::Deduplicated, 1);
@@ -447,7 +463,7 @@ impl Pipeline {
         let dropped_total = self.counters.dropped_for_room();
         let dropped_since_last = dropped_total.saturating_sub(self.dropped_reported);
         self.dropped_reported = dropped_total;
-        let target = self.addresses.routes.target(record.level);
+        let target = self.target_of(record);
         let (past, reply_to) = match fingerprint {
             Some(fp) => self.past_of(fp, &target),
             None => (None, None),

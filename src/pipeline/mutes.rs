@@ -105,7 +105,7 @@ impl Pipeline {
         }
         let title = self.safe_title(record);
         self.count_muted(fp, record.metadata().map_or("", |m| m.target()), &title, 1);
-        let target = self.addresses.routes.target(record.level);
+        let target = self.target_of(record);
         let opening = super::opening(record, fp, false, title, target).map(|kind| OpenKind {
             muted: true,
             ..kind

@@ -51,7 +51,7 @@ impl Pipeline {
         self.hook_alerted_at = Some(now);
         self.reporter.notice(&record.message);
         let pages = render_record(&record, &self.render_context(0));
-        let target = self.addresses.routes.target(record.level);
+        let target = self.target_of(&record);
         let heading = Heading::new(record.level, &title_of(&record));
         messages_for(pages, &target, heading, false, 0)
     }
@@ -180,6 +180,7 @@ impl Pipeline {
         let all = levels
             .iter()
             .map(|level| self.addresses.routes.target(*level))
+            .chain(self.addresses.routes.specific_targets().cloned())
             .chain(std::iter::once(self.addresses.digest.clone()))
             .chain(self.addresses.fallback.clone());
         for target in all {

@@ -59,7 +59,7 @@ impl Pipeline {
             problem,
             title: self.safe_title(record),
             level: record.level,
-            target: self.addresses.routes.target(record.level),
+            target: self.target_of(record),
         })
     }
 

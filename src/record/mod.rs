@@ -26,6 +26,7 @@ use std::time::SystemTime;
 use tracing_core::Metadata;
 
 use crate::alert::{Alert, AlertLevel};
+use crate::chat::Target;
 use crate::text::Text;
 
 pub(crate) use fields::{
@@ -86,6 +87,9 @@ pub(crate) struct Record {
     /// not known yet: the worker waits a little for the request to end
     /// (see `channel::outcomes`).
     pub(crate) awaits_request: Option<u64>,
+    /// Where a target or field route sends it (decided by the worker before
+    /// anything changes its fields; `None`: its level decides).
+    pub(crate) routed: Option<Box<Target>>,
 }
 
 impl Record {
@@ -126,6 +130,7 @@ impl Record {
             family,
             log,
             awaits_request,
+            routed: None,
         }
     }
 
@@ -152,6 +157,21 @@ impl Record {
 
     /// Where the record happened: a bridged `log` record's own target, file
     /// and line, or the event's; `None` for manual alerts.
+    /// Whether the record or one of its enclosing spans has the field
+    /// `name` with the value `value` (as the alert shows it).
+    pub(crate) fn carries(&self, name: &str, value: &str) -> bool {
+        let spans = self.spans.iter().filter_map(|span| span.fields.as_deref());
+        std::iter::once(&self.fields).chain(spans).any(|fields| {
+            fields.iter().any(|(field, shown)| {
+                field == name
+                    && match shown.as_text() {
+                        Some(text) => text == value,
+                        None => shown.to_string() == value,
+                    }
+            })
+        })
+    }
+
     pub(crate) fn location(&self) -> Option<Location<'_>> {
         if let Some(log) = &self.log {
             return Some(Location {

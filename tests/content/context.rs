@@ -155,7 +155,7 @@ fn on_sent_is_told_about_every_delivered_message() {
     let seen: Arc<Mutex<Vec<SentAlert>>> = Arc::default();
     let log = Arc::clone(&seen);
     let (layer, guard) = builder(&mock)
-        .route(AlertLevel::Critical, Destination::thread(9))
+        .routes(|r| r.level(AlertLevel::Critical, Destination::thread(9)))
         .hooks(|h| {
             h.on_sent(move |sent| {
                 // Logging from the hook cannot loop back into the layer.
@@ -274,7 +274,7 @@ fn a_hook_that_always_panics_runs_once_per_record_and_alerts_once() {
 fn the_check_reports_a_working_setup() {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = builder(&mock)
-        .route(AlertLevel::Critical, Destination::thread(7))
+        .routes(|r| r.level(AlertLevel::Critical, Destination::thread(7)))
         .build::<tracing_subscriber::Registry>()
         .unwrap();
     drop(layer);
@@ -316,7 +316,7 @@ fn the_check_says_what_is_wrong() {
         "bot is not a member of the supergroup chat".into(),
     ));
     let (_layer, guard) = builder(&mock)
-        .route(AlertLevel::Critical, Destination::thread(77))
+        .routes(|r| r.level(AlertLevel::Critical, Destination::thread(77)))
         .panics(|p| p.report(false))
         .build::<tracing_subscriber::Registry>()
         .unwrap();

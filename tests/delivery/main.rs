@@ -9,4 +9,5 @@ mod lifecycle;
 mod network;
 mod proxy;
 mod quiet_hours;
+mod routing;
 mod sending;

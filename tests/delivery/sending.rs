@@ -243,7 +243,7 @@ fn a_chat_that_kicked_the_bot_is_given_up_but_others_still_work() {
         "bot was kicked from the group chat".into(),
     ));
     let (layer, guard) = builder(&mock)
-        .route(AlertLevel::Info, Destination::chat(-100777))
+        .routes(|r| r.level(AlertLevel::Info, Destination::chat(-100777)))
         .min_level(tracing::Level::INFO)
         .build()
         .unwrap();
@@ -343,8 +343,10 @@ fn levels_are_routed_and_info_is_silent_and_content_protected() {
     let mock = MockTelegram::start().unwrap();
     let (layer, guard) = builder(&mock)
         .thread_id(3)
-        .route(AlertLevel::Critical, Destination::thread(7))
-        .route(AlertLevel::Info, Destination::chat("@ops_digest"))
+        .routes(|r| {
+            r.level(AlertLevel::Critical, Destination::thread(7))
+                .level(AlertLevel::Info, Destination::chat("@ops_digest"))
+        })
         .delivery(|d| d.protect_content(true))
         .build()
         .unwrap();

@@ -18,6 +18,7 @@ mod interactive;
 mod limits;
 mod notices;
 mod panics;
+mod routing;
 mod slow;
 mod storms;
 
@@ -31,5 +32,6 @@ pub use interactive::Interactive;
 pub use limits::Limits;
 pub use notices::Notices;
 pub use panics::Panics;
+pub use routing::Routing;
 pub use slow::SlowSpans;
 pub use storms::Storms;
