@@ -20,6 +20,7 @@ mod options;
 pub(crate) mod parts;
 pub(crate) mod settings;
 mod validate;
+mod values;
 
 pub use parts::{
     Capture, Dedup, Delivery, Digest, Fleet, Hooks, Interactive, Limits, Notices, Panics, Routing,

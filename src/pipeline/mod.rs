@@ -28,7 +28,8 @@
 //! callsite with many different messages is folded into one kind
 //! ([`fold`], decided at the gate).
 
-pub(crate) mod dedup;
+pub(crate) mod address;
+mod dedup;
 pub(crate) mod digest;
 pub(crate) mod enrich;
 mod escalate;
@@ -60,7 +61,7 @@ use crate::gate::{FleetHeadings, OpenKind, OpenKinds, RepeatGate};
 use crate::hooks::BeforeSend;
 use crate::quiet::QuietHours;
 use crate::record::http::span_key;
-use crate::record::{grpc, Occurrence, Record};
+use crate::record::{Occurrence, Record};
 use crate::render::alert::{slow_message, slow_title};
 use crate::render::{render_digest, render_record, Identity, Limits, RenderContext};
 use crate::report::Reporter;
@@ -251,31 +252,6 @@ impl Pipeline {
             history: history::History::new(capacity),
             escalations: escalate::Escalations::default(),
             shared,
-        }
-    }
-
-    /// Before stage 1: what the record is, where the application's thread
-    /// could not tell cheaply — a gRPC call the caller got wrong (tower-http's
-    /// `classification = "Code: 5"`) is counted in the digest, not alerted.
-    /// A record a target or field route claims is addressed here, before
-    /// the hook or the sanitizer change its fields.
-    pub(crate) fn classify(&self, record: &mut Record) {
-        if record.occurrence == Occurrence::Alert && grpc::is_client_error_report(&record.fields) {
-            record.occurrence = Occurrence::DigestOnly;
-        }
-        let target = record.location().map(|location| location.target);
-        let routed = self
-            .addresses
-            .routes
-            .specific(target, |name, value| record.carries(name, value));
-        record.routed = routed.cloned().map(Box::new);
-    }
-
-    /// Where an alert of `record` goes: its route, else its level's.
-    pub(crate) fn target_of(&self, record: &Record) -> Target {
-        match &record.routed {
-            Some(routed) => (**routed).clone(),
-            None => self.addresses.routes.target(record.level),
         }
     }
 
