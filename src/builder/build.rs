@@ -78,6 +78,7 @@ pub(super) fn start(parts: Validated) -> Result<(TelegramLayer, TelegramGuard), 
         };
         pipeline.enable_buttons(buttons);
         pipeline.enable_escalation(config.escalation.clone());
+        pipeline.keep_reports();
         fleet.interactive();
         let chats = pipeline.alert_chats();
         let judge = PressJudge::new(

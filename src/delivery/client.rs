@@ -77,6 +77,64 @@ impl ReplyParameters {
     }
 }
 
+/// A `sendDocument` request: a text file, in reply to a message.
+#[derive(Debug)]
+pub(crate) struct SendDocument<'a> {
+    pub(crate) chat_id: &'a ChatId,
+    pub(crate) message_thread_id: Option<i64>,
+    pub(crate) reply_to: Option<i64>,
+    pub(crate) caption: &'a str,
+    pub(crate) file_name: &'a str,
+    pub(crate) content: &'a str,
+}
+
+impl SendDocument<'_> {
+    /// The request as `multipart/form-data`: its content type (with the
+    /// boundary) and body. The boundary is one no report contains.
+    fn multipart(&self) -> (String, Vec<u8>) {
+        let mut boundary = String::from("tracing-telegram-report");
+        while self.content.contains(&boundary) || self.caption.contains(&boundary) {
+            boundary.push('x');
+        }
+        let mut body = Vec::new();
+        let mut part = |name: &str, value: &str| {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        };
+        part("chat_id", &self.chat_id.to_string());
+        if let Some(thread) = self.message_thread_id {
+            part("message_thread_id", &thread.to_string());
+        }
+        if let Some(message_id) = self.reply_to {
+            let reply = serde_json::json!({
+                "message_id": message_id,
+                "allow_sending_without_reply": true,
+            });
+            part("reply_parameters", &reply.to_string());
+        }
+        part("caption", self.caption);
+        part("disable_notification", "true");
+        let file_name: String = self
+            .file_name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            .collect();
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"document\"; filename=\"{file_name}\"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(self.content.as_bytes());
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        (format!("multipart/form-data; boundary={boundary}"), body)
+    }
+}
+
 /// The `editMessageText` request body.
 #[derive(Debug, Serialize)]
 pub(crate) struct EditMessageText<'a> {
@@ -301,14 +359,30 @@ impl BotClient {
         T: for<'de> Deserialize<'de>,
     {
         let url = format!("{}{method}", self.method_base);
-        let response = self
+        self.answer(self.http.post(url).timeout(timeout).json(body))
+            .await
+    }
+
+    /// Sends a file (`sendDocument`, multipart) and returns its `message_id`.
+    pub(crate) async fn send_document(&self, document: &SendDocument<'_>) -> Result<i64, ApiError> {
+        let url = format!("{}sendDocument", self.method_base);
+        let (content_type, body) = document.multipart();
+        let request = self
             .http
             .post(url)
-            .timeout(timeout)
-            .json(body)
-            .send()
-            .await
-            .map_err(transport_error)?;
+            .timeout(self.request_timeout)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        let sent: SentMessageResult = self.answer(request).await?;
+        Ok(sent.message_id)
+    }
+
+    /// Sends `request` and reads what Telegram answers.
+    async fn answer<T>(&self, request: reqwest::RequestBuilder) -> Result<T, ApiError>
+    where
+        T: for<'de> Deserialize<'de>,
+    {
+        let response = request.send().await.map_err(transport_error)?;
         let status = response.status();
         let header_retry_after = response
             .headers()

@@ -33,9 +33,10 @@ use crate::text::panic_text;
 
 use crate::hooks::{DeliveryFailure, OnFailure, OnSent, SentAlert};
 use client::{
-    ApiError, BotClient, EditMessageText, Failure, LinkPreviewOptions, ReplyParameters, SendMessage,
+    ApiError, BotClient, EditMessageText, Failure, LinkPreviewOptions, ReplyParameters,
+    SendDocument, SendMessage,
 };
-pub(crate) use outbox::{Message, Outbox};
+pub(crate) use outbox::{Document, Message, Outbox};
 use pacing::Pacing;
 use retry::RetryPolicy;
 
@@ -223,6 +224,29 @@ impl Courier {
                         .map(|()| message_id);
                     (message, result)
                 }) as Request,
+            ));
+        }
+        if message.document.is_some() {
+            return Ok((
+                records,
+                Box::pin(async move {
+                    let result = match &message.document {
+                        Some(document) => {
+                            let request = SendDocument {
+                                chat_id: &chat_id,
+                                message_thread_id: message.thread_id,
+                                reply_to: message.reply_to,
+                                caption: &message.text,
+                                file_name: &document.file_name,
+                                content: &document.content,
+                            };
+                            client.send_document(&request).await
+                        }
+                        // Checked above; a message is never both.
+                        None => Err(ApiError::NotBotApi("no document".to_owned())),
+                    };
+                    (message, result)
+                }),
             ));
         }
         Ok((

@@ -49,6 +49,15 @@ pub(crate) struct Message {
     /// Sent as a reply to this message of its chat (a kind back after it
     /// was resolved, an escalation); sent anyway if that one is gone.
     pub(crate) reply_to: Option<i64>,
+    /// Sent as a file (`sendDocument`) with `text` as its caption.
+    pub(crate) document: Option<Document>,
+}
+
+/// A text file to send: a full report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Document {
+    pub(crate) file_name: String,
+    pub(crate) content: String,
 }
 
 impl Message {
@@ -95,6 +104,7 @@ impl Message {
             fallback: None,
             keyboard: None,
             reply_to: None,
+            document: None,
         }
     }
 }

@@ -59,6 +59,14 @@ impl FleetStore {
         match *self {}
     }
 
+    pub(crate) async fn keep_report(&mut self, _: u64, _: &str, _: Duration) {
+        match *self {}
+    }
+
+    pub(crate) async fn report(&mut self, _: u64) -> Option<String> {
+        match *self {}
+    }
+
     pub(crate) async fn arrive(
         &mut self,
         _: u64,

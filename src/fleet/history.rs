@@ -1,7 +1,9 @@
 //! A kind's past in a fleet (feature `redis`): the version it was first
 //! seen in and its last resolved alert, kept a week in one small hash per
 //! kind, so that whichever process alerts the kind anew can say "🔁 back
-//! after …" (as a reply to the resolved alert) or "🆕 first seen in …".
+//! after …" (as a reply to the resolved alert) or "🆕 first seen in …";
+//! and each alert's full report, kept its dedup window, for whichever
+//! process answers a 📄 press.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -46,6 +48,39 @@ return 1",
 });
 
 impl FleetStore {
+    fn report_key(&self, fingerprint: u64) -> String {
+        format!("{}:report:{fingerprint:016x}", self.prefix)
+    }
+
+    /// Keeps an alert's full report (sanitized text) for `window`.
+    pub(crate) async fn keep_report(&mut self, fingerprint: u64, report: &str, window: Duration) {
+        let (key, report) = (self.report_key(fingerprint), report.to_owned());
+        let _: Option<()> = self
+            .call(|mut conn| async move {
+                ::redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&report)
+                    .arg("PX")
+                    .arg(millis(window).max(1))
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await;
+    }
+
+    /// An alert's full report, if the fleet still keeps it.
+    pub(crate) async fn report(&mut self, fingerprint: u64) -> Option<String> {
+        let key = self.report_key(fingerprint);
+        self.call(|mut conn| async move {
+            ::redis::cmd("GET")
+                .arg(&key)
+                .query_async::<Option<String>>(&mut conn)
+                .await
+        })
+        .await
+        .flatten()
+    }
+
     fn kind_key(&self, fingerprint: u64) -> String {
         format!("{}:kind:{fingerprint:016x}", self.prefix)
     }

@@ -380,6 +380,24 @@ impl Fleet {
         }
     }
 
+    /// Keeps full reports for the dedup window, for whichever process
+    /// answers a 📄 press (none without a fleet).
+    pub(crate) async fn keep_reports(&mut self, reports: Vec<(u64, String)>) {
+        let Some(store) = &mut self.store else {
+            return;
+        };
+        for (fingerprint, report) in &reports {
+            store
+                .keep_report(*fingerprint, report, self.dedup_window)
+                .await;
+        }
+    }
+
+    /// A full report the fleet keeps.
+    pub(crate) async fn report(&mut self, fingerprint: u64) -> Option<String> {
+        self.store.as_mut()?.report(fingerprint).await
+    }
+
     /// Keeps the alerts that resolved kinds, for whichever process alerts
     /// them anew.
     pub(crate) async fn remember_resolutions(

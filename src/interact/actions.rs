@@ -110,7 +110,8 @@ pub(crate) struct Buttons {
 impl Buttons {
     /// The buttons of the alert of `fingerprint` in the state `notes` say:
     /// a muted alert offers 🔔 Unmute; otherwise ✅ Ack (until acknowledged)
-    /// and one 🔕 button per mute option.
+    /// and one 🔕 button per mute option; below them, 📄 Report (the full
+    /// report as a file).
     pub(crate) fn keyboard(
         &self,
         fingerprint: u64,
@@ -134,8 +135,9 @@ impl Buttons {
                 .map(|duration| button(mute_label(*duration), Action::Mute(*duration)));
             ack.into_iter().chain(mutes).collect()
         };
+        let report = vec![button("📄 Report".to_owned(), Action::Report)];
         Keyboard {
-            inline_keyboard: vec![row],
+            inline_keyboard: vec![row, report],
         }
     }
 }

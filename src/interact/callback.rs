@@ -8,7 +8,7 @@
 //! Every process of a fleet shares the token, so any of them can check a
 //! press on a button another one made.
 //!
-//! Form: `a.{fp}.{issued}.{tag}`, `u.{fp}.{issued}.{tag}` or
+//! Form: `a.{fp}.{issued}.{tag}`, `u.…`, `r.…` (the full report) or
 //! `m{minutes}.{fp}.{issued}.{tag}` — fingerprint in 16 hex digits, issue
 //! time in hex minutes since the Unix epoch, tag in 20 hex digits.
 
@@ -28,6 +28,8 @@ pub(crate) enum Action {
     Mute(Duration),
     /// End a mute.
     Unmute,
+    /// Send the alert's full report as a file.
+    Report,
 }
 
 /// Why a press is refused.
@@ -149,6 +151,7 @@ fn action_code(action: Action) -> String {
     match action {
         Action::Ack => "a".to_owned(),
         Action::Unmute => "u".to_owned(),
+        Action::Report => "r".to_owned(),
         Action::Mute(duration) => format!("m{}", duration.as_secs() / 60),
     }
 }
@@ -158,6 +161,7 @@ fn parse_action(code: &str) -> Option<Action> {
     match code {
         "a" => Some(Action::Ack),
         "u" => Some(Action::Unmute),
+        "r" => Some(Action::Report),
         _ => {
             let minutes: u64 = code.strip_prefix('m')?.parse().ok()?;
             (minutes > 0).then(|| Action::Mute(Duration::from_secs(minutes.saturating_mul(60))))

@@ -34,6 +34,7 @@ impl Press {
                 crate::interact::actions::short_duration(duration)
             ),
             Action::Unmute => "🔔 Unmuted".to_owned(),
+            Action::Report => "📄 Sending the full report".to_owned(),
         }
     }
 }

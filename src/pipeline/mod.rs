@@ -44,6 +44,7 @@ pub(crate) mod mutes;
 pub(crate) mod notices;
 mod outbreak;
 mod quieting;
+mod reports;
 mod resolve;
 pub(crate) mod settle;
 mod tally;
@@ -180,6 +181,8 @@ pub(crate) struct Pipeline {
     /// Interactive alerts: the buttons they carry, and the kinds chat
     /// members muted (see [`mutes`]).
     interactive: mutes::Interactive,
+    /// Full reports for the 📄 button (see [`reports`]).
+    reports: reports::Reports,
     /// Alerts waiting to be acknowledged (see [`escalate`]).
     escalations: escalate::Escalations,
     /// What each kind's earlier alerts were (see [`history`]).
@@ -251,6 +254,7 @@ impl Pipeline {
             interactive: mutes::Interactive::default(),
             history: history::History::new(capacity),
             escalations: escalate::Escalations::default(),
+            reports: reports::Reports::default(),
             shared,
         }
     }
@@ -286,8 +290,11 @@ impl Pipeline {
         if record.occurrence == Occurrence::Alert {
             self.folds.alerted(&mut record);
         }
-        enrich::resolve_backtrace(&mut record, self.config.limits.max_traceback_lines);
+        enrich::resolve_backtrace(&mut record, self.frames_kept());
         self.config.sanitizer.sanitize_record(&mut record);
+        if let Some(fp) = fingerprint_of_new {
+            self.keep_report(fp, &record);
+        }
         if !self.route(&mut record) {
             return prepared;
         }
@@ -403,6 +410,7 @@ impl Pipeline {
             Verdict::Alert => (Some(fp), opening),
             Verdict::Repeat { tally_due } => {
                 self.counters.settle(Outcome::Deduplicated, 1);
+                self.note_repeat_fields(fp, record);
                 out.tallies
                     .extend(tally_due.then(|| self.dedup.tally(fp)).flatten());
                 (None, opening)
@@ -503,6 +511,7 @@ impl Pipeline {
         self.dedup.resolve(now, &mut ticked.tallies);
         self.folds.expire(now, self.config.dedup.window);
         self.expire_mutes();
+        self.expire_reports();
         if now >= self.digest.due_at() {
             ticked.window = Some(self.close_window());
         }

@@ -43,7 +43,8 @@ pub(crate) fn render_record(record: &Record, ctx: &RenderContext<'_>) -> Vec<Str
     write_location(&mut w, record);
     write_fields(&mut w, record, ctx);
     write_span_trace(&mut w, &record.spans, ctx.max_traceback_lines);
-    write_backtrace(&mut w, &record.frames);
+    let frames = record.frames.len().min(ctx.max_traceback_lines);
+    write_backtrace(&mut w, &record.frames[..frames]);
     w.finish(record.timestamp)
 }
 
@@ -267,7 +268,7 @@ fn write_backtrace(w: &mut HtmlWriter, frames: &[String]) {
 }
 
 /// `name{key=value, …} · target`, plain text (escaped by the writer).
-fn span_line(span: &SpanRecord) -> String {
+pub(crate) fn span_line(span: &SpanRecord) -> String {
     let mut line = String::from(span.name);
     if let Some(fields) = &span.fields {
         line.push('{');

@@ -15,6 +15,7 @@ pub(crate) mod html;
 pub(crate) mod incident;
 pub(crate) mod lifecycle;
 pub(crate) mod notice;
+pub(crate) mod report;
 pub(crate) mod tally;
 pub(crate) mod time;
 pub(crate) mod trace;

@@ -64,6 +64,11 @@ pub(super) async fn handle(
         log(response.status().as_u16());
         return response;
     }
+    if method == "sendDocument" {
+        let response = super::document::send_document(&shared, &headers, &body);
+        log(response.status().as_u16());
+        return response;
+    }
     let request: Value = match serde_json::from_slice(&body) {
         Ok(Value::Object(map)) => Value::Object(map),
         _ => {
@@ -157,6 +162,7 @@ fn send_message(shared: &Shared, request: &Value) -> Response {
         message_id,
         reply_markup,
         reply_to_message_id: reply_to,
+        document: None,
         received_at: now,
     });
     drop(inner);

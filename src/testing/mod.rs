@@ -48,6 +48,7 @@ pub use crate::clock::TestClock;
 use crate::delivery::pacing::{Pacing, Window};
 
 mod api;
+mod document;
 mod faults;
 mod html;
 mod response;
@@ -130,8 +131,20 @@ pub struct SentMessage {
     pub reply_markup: Option<Value>,
     /// `reply_parameters.message_id`: the message it answers, if any.
     pub reply_to_message_id: Option<i64>,
+    /// The file of a `sendDocument` (then `text` is its caption).
+    pub document: Option<SentDocument>,
     /// When the mock received it.
     pub received_at: Instant,
+}
+
+/// A file sent with `sendDocument`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SentDocument {
+    /// The file's name as sent.
+    pub file_name: String,
+    /// Its content (a report is UTF-8 text).
+    pub content: String,
 }
 
 impl SentMessage {

@@ -97,6 +97,9 @@ impl Worker {
 
     /// Carries a press out; the toast its presser sees.
     async fn carry_out(&mut self, press: Press) -> String {
+        if press.action == Action::Report {
+            return self.send_report(&press).await;
+        }
         let fp = press.fingerprint;
         let wall = self.courier.clock().wall();
         let (mut delivered, mut total) = self.alert_pressed(&press).await;
@@ -112,6 +115,7 @@ impl Worker {
                 fleet_told = self.fleet.mute(fp, duration).await;
                 keep_for = keep_for.max(duration);
             }
+            Action::Report => {}
             Action::Unmute => {
                 delivered.notes.mute = None;
                 self.pipeline.unmute(fp);
@@ -133,6 +137,28 @@ impl Worker {
             // Honest about a mute only this process knows of.
             false => format!("{} (here only: Redis did not answer)", press.toast()),
         }
+    }
+
+    /// Sends the full report of the pressed alert, in reply to it, if this
+    /// process or the fleet still keeps it; the toast.
+    async fn send_report(&mut self, press: &Press) -> String {
+        let fp = press.fingerprint;
+        let report = match self.pipeline.report(fp) {
+            Some(report) => Some(report),
+            None => self.fleet.report(fp).await,
+        };
+        let Some(report) = report else {
+            return "📄 This report has expired: reports are kept for the dedup window".to_owned();
+        };
+        let chat = crate::chat::Target {
+            chat_id: crate::chat::ChatId::Id(press.chat_id),
+            thread_id: None,
+        };
+        let message = self
+            .pipeline
+            .report_message(fp, report, (chat, press.message_id));
+        self.enqueue(vec![message]);
+        press.toast()
     }
 
     /// The pressed alert as delivered (with the notes the fleet stored) and

@@ -33,6 +33,8 @@ impl Worker {
         let incident = self.fleet.incident(question).await;
         let prepared = self.pipeline.prepare(record, key, (claim, incident));
         self.enqueue(prepared.messages);
+        let reports = self.pipeline.take_fresh_reports();
+        self.fleet.keep_reports(reports).await;
         self.send_tallies(prepared.tallies).await;
     }
 

@@ -231,7 +231,9 @@ fn a_fleet_polls_once_and_a_new_leader_takes_over() {
     );
     let toast = mock.press(alert.message_id, 42, "🔕 1 h");
     assert_eq!(toast.as_deref(), Some("🔕 Muted for 1 h"));
-    common::wait_for_message(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
+    common::wait_for_message(&mock, alert.message_id, |m| {
+        m.buttons() == ["🔔 Unmute", "📄 Report"]
+    });
     let mutes: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{{{prefix}}}:mute:*"))
         .query(&mut redis)
@@ -271,13 +273,13 @@ fn a_fleet_polls_once_and_a_new_leader_takes_over() {
         Some("🔔 Unmuted"),
         "answered by the new leader"
     );
-    let unmuted = common::wait_for_message(&mock, alert.message_id, |m| m.buttons().len() == 2);
+    let unmuted = common::wait_for_message(&mock, alert.message_id, |m| m.buttons().len() == 3);
     assert!(
         unmuted.plain_text().contains("✅ Acknowledged by @user42"),
         "what the dead leader recorded is kept: {}",
         unmuted.plain_text()
     );
-    assert_eq!(unmuted.buttons(), ["🔕 1 h", "🔕 24 h"]);
+    assert_eq!(unmuted.buttons(), ["🔕 1 h", "🔕 24 h", "📄 Report"]);
 
     other.fail();
     assert_eq!(
@@ -341,7 +343,9 @@ fn a_muted_alert_gets_no_tally_from_the_process_that_holds_it() {
         mock.press(alert.message_id, 42, "🔕 1 h").as_deref(),
         Some("🔕 Muted for 1 h")
     );
-    let muted = common::wait_for_message(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
+    let muted = common::wait_for_message(&mock, alert.message_id, |m| {
+        m.buttons() == ["🔔 Unmute", "📄 Report"]
+    });
 
     clock.advance(Duration::from_secs(11 * 60)); // the holder's window ends
                                                  // The flush is answered once the window's end has been handled (and
@@ -382,7 +386,7 @@ fn a_mute_without_redis_says_it_holds_here_only() {
     });
     assert!(guard.flush(Duration::from_secs(10)));
     let alert = mock.messages().remove(0);
-    assert_eq!(alert.buttons().len(), 3);
+    assert_eq!(alert.buttons().len(), 4);
     redis.kill();
     let toast = mock.press(alert.message_id, 42, "🔕 1 h").unwrap();
     assert_eq!(toast, "🔕 Muted for 1 h (here only: Redis did not answer)");

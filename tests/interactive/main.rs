@@ -8,3 +8,4 @@ mod common;
 mod across_fleet;
 mod lifecycle;
 mod presses;
+mod report;

@@ -66,7 +66,10 @@ fn ack_shows_who_and_when_and_the_tally_keeps_updating() {
     with_layer(interactive(&mock), |guard| {
         fail(guard, 1..=1);
         let alert = only_alert(&mock);
-        assert_eq!(alert.buttons(), ["✅ Ack", "🔕 1 h", "🔕 24 h"]);
+        assert_eq!(
+            alert.buttons(),
+            ["✅ Ack", "🔕 1 h", "🔕 24 h", "📄 Report"]
+        );
         assert!(alert.plain_text().contains("card issuer declined charge"));
 
         let toast = mock.press(alert.message_id, 42, "✅ Ack");
@@ -74,7 +77,11 @@ fn ack_shows_who_and_when_and_the_tally_keeps_updating() {
         let acked = common::wait_for_message(&mock, alert.message_id, |m| {
             m.plain_text().contains("✅ Acknowledged by @user42 at ")
         });
-        assert_eq!(acked.buttons(), ["🔕 1 h", "🔕 24 h"], "acknowledged once");
+        assert_eq!(
+            acked.buttons(),
+            ["🔕 1 h", "🔕 24 h", "📄 Report"],
+            "acknowledged once"
+        );
         assert!(
             acked.text.starts_with(&alert.text),
             "the alert itself is kept"
@@ -91,7 +98,7 @@ fn ack_shows_who_and_when_and_the_tally_keeps_updating() {
         );
         assert_eq!(
             tallied.buttons(),
-            ["🔕 1 h", "🔕 24 h"],
+            ["🔕 1 h", "🔕 24 h", "📄 Report"],
             "edits keep the buttons"
         );
         assert_eq!(common::notifying(&mock.messages()).len(), 1, "no new alert");
@@ -108,8 +115,9 @@ fn a_mute_counts_repeats_for_the_digest_and_a_kind_failing_after_it_is_alerted_a
         let alert = only_alert(&mock);
         let toast = mock.press(alert.message_id, 42, "🔕 1 h");
         assert_eq!(toast.as_deref(), Some("🔕 Muted for 1 h"));
-        let muted =
-            common::wait_for_message(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
+        let muted = common::wait_for_message(&mock, alert.message_id, |m| {
+            m.buttons() == ["🔔 Unmute", "📄 Report"]
+        });
         assert!(
             muted.plain_text().contains("🔕 muted by @user42 until "),
             "{}",
@@ -153,11 +161,13 @@ fn unmute_restores_the_buttons_and_the_next_failure_alerts() {
         fail(guard, 1..=1);
         let alert = only_alert(&mock);
         assert!(mock.press(alert.message_id, 42, "🔕 24 h").is_some());
-        common::wait_for_message(&mock, alert.message_id, |m| m.buttons() == ["🔔 Unmute"]);
+        common::wait_for_message(&mock, alert.message_id, |m| {
+            m.buttons() == ["🔔 Unmute", "📄 Report"]
+        });
         fail(guard, 2..=3);
         let toast = mock.press(alert.message_id, 42, "🔔 Unmute");
         assert_eq!(toast.as_deref(), Some("🔔 Unmuted"));
-        let unmuted = common::wait_for_message(&mock, alert.message_id, |m| m.buttons().len() == 3);
+        let unmuted = common::wait_for_message(&mock, alert.message_id, |m| m.buttons().len() == 4);
         assert!(
             !unmuted.plain_text().contains("muted by"),
             "{}",
@@ -299,7 +309,7 @@ fn a_hanging_poll_delays_neither_alerts_nor_shutdown() {
     let (layer, guard) = interactive(&mock).build().unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || fail(&guard, 1..=1));
-    assert_eq!(only_alert(&mock).buttons().len(), 3);
+    assert_eq!(only_alert(&mock).buttons().len(), 4);
     let started = Instant::now();
     let stats = guard.shutdown(Duration::from_secs(5));
     assert!(
