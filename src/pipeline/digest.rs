@@ -12,7 +12,7 @@
 //! digest's statistics. Everything here is bounded: at most [`MAX_KEYS`]
 //! slow keys and warning kinds per window (the rest are counted as "other").
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -80,6 +80,14 @@ struct WarningEntry {
     message: String,
 }
 
+/// One destination's part of a window (see `routed_digests`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RoutedData {
+    pub(super) chat_id: crate::chat::ChatId,
+    pub(super) thread_id: Option<i64>,
+    pub(super) data: DigestData,
+}
+
 /// A digest window that closed.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ClosedWindow {
@@ -118,6 +126,10 @@ pub(crate) struct DigestData {
     /// when the fleet watches itself).
     #[serde(default)]
     fleet: Option<FleetCensus>,
+    /// What target and field routes sent elsewhere, by destination (see
+    /// `routed_digests`).
+    #[serde(default)]
+    pub(super) routed: BTreeMap<String, RoutedData>,
 }
 
 impl DigestData {
@@ -159,6 +171,7 @@ impl DigestData {
         }
         merge_kinds(&mut self.dropped_kinds, other.dropped_kinds);
         merge_kinds(&mut self.muted_kinds, other.muted_kinds);
+        self.merge_routed(other.routed);
         self.slow_untracked += other.slow_untracked;
         self.warnings_untracked += other.warnings_untracked;
         self.dropped += other.dropped;
@@ -249,11 +262,11 @@ impl Digest {
     pub(crate) fn route(&mut self, record: &Record, key: Option<&str>, now: Instant) -> Route {
         match (&record.occurrence, key) {
             (Occurrence::DigestOnly, _) => {
-                self.add_warning(record);
+                add_warning(self.data.for_target(record.routed.as_deref()), record);
                 Route::Batched
             }
             (Occurrence::Slow(slow), Some(key)) => {
-                self.add_slow(key, slow);
+                add_slow(self.data.for_target(record.routed.as_deref()), key, slow);
                 // Part of a unit of work alerted by another of its spans.
                 if slow.nested {
                     return Route::Batched;
@@ -315,43 +328,6 @@ impl Digest {
         (period, data)
     }
 
-    fn add_slow(&mut self, key: &str, slow: &SlowSpan) {
-        let data = &mut self.data;
-        let tracked = data.slow.len() < MAX_KEYS || data.slow.contains_key(key);
-        if !tracked {
-            data.slow_untracked += 1;
-            return;
-        }
-        let entry = data
-            .slow
-            .entry(key.to_owned())
-            .or_insert_with(|| SlowEntry {
-                histogram: Histogram::default(),
-                threshold: slow.threshold,
-            });
-        entry.histogram.record(slow.measured());
-    }
-
-    fn add_warning(&mut self, record: &Record) {
-        let target = record.location().map_or("", |l| l.target);
-        let kind = format!("{target}\u{0}{}", normalize(&record.message));
-        let data = &mut self.data;
-        if let Some(entry) = data.warnings.get_mut(&kind) {
-            entry.count += 1;
-        } else if data.warnings.len() < MAX_KEYS {
-            data.warnings.insert(
-                kind,
-                WarningEntry {
-                    count: 1,
-                    target: target.to_owned(),
-                    message: record.message.to_string(),
-                },
-            );
-        } else {
-            data.warnings_untracked += 1;
-        }
-    }
-
     /// Whether `key` has not been alerted in the last `slow_batch`; if so,
     /// it counts as alerted now.
     fn first_in_slow_window(&mut self, key: &str, now: Instant) -> bool {
@@ -371,6 +347,45 @@ impl Digest {
         }
         self.alerted_at.insert(key.to_owned(), now);
         true
+    }
+}
+
+/// Counts a slow span under `key` (bounded: past [`MAX_KEYS`] keys, only
+/// counted).
+fn add_slow(data: &mut DigestData, key: &str, slow: &SlowSpan) {
+    let tracked = data.slow.len() < MAX_KEYS || data.slow.contains_key(key);
+    if !tracked {
+        data.slow_untracked += 1;
+        return;
+    }
+    let entry = data
+        .slow
+        .entry(key.to_owned())
+        .or_insert_with(|| SlowEntry {
+            histogram: Histogram::default(),
+            threshold: slow.threshold,
+        });
+    entry.histogram.record(slow.measured());
+}
+
+/// Counts a record for the digest by its kind (target and normalised
+/// message; bounded like the slow keys).
+fn add_warning(data: &mut DigestData, record: &Record) {
+    let target = record.location().map_or("", |l| l.target);
+    let kind = format!("{target}\u{0}{}", normalize(&record.message));
+    if let Some(entry) = data.warnings.get_mut(&kind) {
+        entry.count += 1;
+    } else if data.warnings.len() < MAX_KEYS {
+        data.warnings.insert(
+            kind,
+            WarningEntry {
+                count: 1,
+                target: target.to_owned(),
+                message: record.message.to_string(),
+            },
+        );
+    } else {
+        data.warnings_untracked += 1;
     }
 }
 

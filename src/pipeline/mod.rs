@@ -46,13 +46,13 @@ mod outbreak;
 mod quieting;
 mod reports;
 mod resolve;
+mod routed_digests;
 pub(crate) mod settle;
 mod tally;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::alert::AlertLevel;
 use crate::channel::drops::DropTally;
 use crate::chat::{Routes, Target};
 use crate::clock::Clock;
@@ -64,7 +64,7 @@ use crate::quiet::QuietHours;
 use crate::record::http::span_key;
 use crate::record::{Occurrence, Record};
 use crate::render::alert::{slow_message, slow_title};
-use crate::render::{render_digest, render_record, Identity, Limits, RenderContext};
+use crate::render::{render_record, Identity, Limits, RenderContext};
 use crate::report::Reporter;
 use crate::sanitize::Sanitizer;
 use crate::stats::{Counters, Outcome};
@@ -538,22 +538,6 @@ impl Pipeline {
             deduplicated: self.counters.deduplicated(),
         };
         self.digest.close(self.clock.now(), totals)
-    }
-
-    /// The digest of a (possibly merged) window, if it has anything to say.
-    pub(crate) fn render_window(&self, window: ClosedWindow) -> Vec<Message> {
-        let Some(report) = window.into_report(self.config.digest.top) else {
-            return Vec::new();
-        };
-        let pages = render_digest(&report, &self.render_context(0));
-        // The records a digest reports were settled as batched already.
-        messages_for(
-            pages,
-            &self.addresses.digest,
-            Heading::new(AlertLevel::Info, "Digest"),
-            true,
-            0,
-        )
     }
 
     pub(crate) fn render_context(&self, dropped_since_last: u64) -> RenderContext<'_> {

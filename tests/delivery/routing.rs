@@ -147,3 +147,41 @@ fn target_routes_keep_repeats_counted_at_the_gate_per_topic() {
     assert!(alerts[0].plain_text().contains("🔁 ×12"));
     assert_eq!((stats.sent, stats.deduplicated), (1, 11), "{stats:?}");
 }
+
+#[test]
+fn a_routed_teams_warnings_go_to_its_own_digest() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = routed(&mock).build().unwrap();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        for attempt in 0..3 {
+            tracing::warn!(target: "billing::invoices", attempt, "invoice export retried");
+        }
+        tracing::warn!(target: "search::index", "index rebuild slow");
+        tracing::warn!(target: "inventory", "stock feed late");
+    });
+    let stats = guard.shutdown(Duration::from_secs(10));
+    common::assert_accounted(&stats);
+    let messages = mock.messages();
+    let digest_in = |topic: Option<i64>, chat: i64| {
+        messages
+            .iter()
+            .find(|m| {
+                m.plain_text().starts_with("📊")
+                    && m.message_thread_id == topic
+                    && m.chat_id == serde_json::json!(chat)
+            })
+            .map(SentMessage::plain_text)
+            .unwrap_or_else(|| panic!("no digest in {chat}/{topic:?}: {messages:#?}"))
+    };
+    let billing = digest_in(Some(11), common::CHAT);
+    assert!(billing.contains("invoice export retried"), "{billing}");
+    assert!(billing.contains("×3"), "{billing}");
+    assert!(!billing.contains("stock feed late"), "{billing}");
+    let search = digest_in(None, SEARCH_CHAT);
+    assert!(search.contains("index rebuild slow"), "{search}");
+    let main = digest_in(None, common::CHAT);
+    assert!(main.contains("stock feed late"), "{main}");
+    assert!(!main.contains("invoice export retried"), "{main}");
+    assert_eq!(stats.batched, 5, "{stats:?}");
+}

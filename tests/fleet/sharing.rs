@@ -349,6 +349,8 @@ fn the_startup_notice_is_sent_once_per_deploy() {
     assert_eq!(notices, 1);
 }
 
+/// With a target route, the routed team's warnings make a digest of their
+/// own in its topic, merged across the fleet like the main one.
 #[test]
 fn three_processes_send_one_digest_with_merged_counts() {
     let Some(url) = shared_redis("fleet_digest") else {
@@ -364,6 +366,7 @@ fn three_processes_send_one_digest_with_merged_counts() {
             .clock(clock.clone())
             .slow_spans(|s| s.threshold(Duration::from_millis(50)))
             .digest(|d| d.interval(Duration::from_secs(900)))
+            .routes(|r| r.target("billing", tracing_telegram::Destination::thread(11)))
             .build()
             .unwrap();
         members.push((dispatch(layer), guard));
@@ -374,6 +377,7 @@ fn three_processes_send_one_digest_with_merged_counts() {
                 tracing::info_span!("request", method = "GET", http.route = "/reports/{id}")
                     .in_scope(|| clock.advance(Duration::from_millis(ms)));
             }
+            tracing::warn!(target: "billing::invoices", "invoice export retried");
         });
         assert!(guard.flush(Duration::from_secs(5)));
     }
@@ -382,15 +386,17 @@ fn three_processes_send_one_digest_with_merged_counts() {
     wait_for_pushed_windows(&url, &prefix, 3);
     // ...and after the grace period one of them leads and sends the digest.
     clock.advance(Duration::from_secs(11));
-    let digests = || {
+    let digests_in = |topic: Option<i64>| {
         mock.messages()
             .into_iter()
+            .filter(|m| m.message_thread_id == topic)
             .map(|m| m.plain_text())
             .filter(|t| t.starts_with("📊 DIGEST"))
             .collect::<Vec<_>>()
     };
-    common::wait_until("the fleet's digest", || {
-        (!digests().is_empty()).then_some(())
+    let digests = || digests_in(None);
+    common::wait_until("the fleet's digests", || {
+        (!digests().is_empty() && !digests_in(Some(11)).is_empty()).then_some(())
     });
     let guards = members.into_iter().map(|(_, guard)| guard).collect();
     let stats = shutdown_all(guards);
@@ -402,6 +408,15 @@ fn three_processes_send_one_digest_with_merged_counts() {
         digests[0]
     );
     assert!(digests[0].contains("max 280 ms"), "{}", digests[0]);
+    assert!(!digests[0].contains("invoice export"), "{}", digests[0]);
+    let billing = digests_in(Some(11));
+    assert_eq!(billing.len(), 1, "{billing:#?}");
+    assert!(
+        billing[0].contains("invoice export retried"),
+        "{}",
+        billing[0]
+    );
+    assert!(billing[0].contains("×3"), "merged: {}", billing[0]);
 }
 
 #[test]

@@ -10,8 +10,10 @@ use crate::chat::{Destination, RouteTable};
 /// The most specific route wins: a [`field`](Self::field) route (the first
 /// configured that matches), then the longest [`target`](Self::target)
 /// prefix, then the [`level`](Self::level) route, then the default chat.
-/// Deduplication, tallies and incidents are per destination: one failure
-/// routed to two teams is two alerts. Button presses are accepted in every
+/// Deduplication, tallies, incidents and digests are per destination: one
+/// failure routed to two teams is two alerts, and a team's warnings and
+/// slow spans are summed up in its own digest (totals and the fleet's
+/// census stay in the main one). Button presses are accepted in every
 /// routed chat.
 ///
 /// ```
