@@ -85,10 +85,7 @@ impl Pipeline {
         let Some(after) = self.escalations.config.deadline(alert.level) else {
             return;
         };
-        if self
-            .keyboard(delivered.fingerprint, &delivered.notes)
-            .is_none()
-        {
+        if !self.has_buttons() {
             return; // no buttons (turned off): nobody could acknowledge it
         }
         let target = Target {

@@ -44,6 +44,11 @@ impl Pipeline {
         self.interactive.buttons = None;
     }
 
+    /// Whether alerts carry buttons now.
+    pub(crate) fn has_buttons(&self) -> bool {
+        self.interactive.buttons.is_some()
+    }
+
     /// The buttons for the alert of `fingerprint` with `notes`, if alerts
     /// carry buttons.
     pub(crate) fn keyboard(&self, fingerprint: u64, notes: &AlertNotes) -> Option<Keyboard> {
