@@ -344,3 +344,24 @@ fn a_burst_of_presses_is_answered_a_few_at_a_time_and_all_of_them() {
         assert!(polls >= 3, "at most 10 presses per poll: {polls} polls");
     });
 }
+
+/// With routes, the buttons of an alert routed to a team's own group work
+/// there (its chat is one of the alert chats).
+#[test]
+fn a_press_in_a_routed_teams_chat_is_accepted() {
+    const SEARCH_CHAT: i64 = -1_005_550_001_111;
+    let mock = MockTelegram::start().unwrap();
+    let builder = interactive(&mock)
+        .routes(|r| r.target("search", tracing_telegram::Destination::chat(SEARCH_CHAT)));
+    with_layer(builder, |guard| {
+        tracing::error!(target: "search::index", "index shard unavailable");
+        assert!(guard.flush(Duration::from_secs(10)));
+        let alert = only_alert(&mock);
+        assert_eq!(alert.chat_id, serde_json::json!(SEARCH_CHAT));
+        let toast = mock.press(alert.message_id, 42, "✅ Ack");
+        assert_eq!(toast.as_deref(), Some("✅ Acknowledged"));
+        common::wait_for_message(&mock, alert.message_id, |m| {
+            m.plain_text().contains("✅ Acknowledged by @user42")
+        });
+    });
+}
