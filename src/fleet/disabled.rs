@@ -63,7 +63,7 @@ impl FleetStore {
         match *self {}
     }
 
-    pub(crate) async fn report(&mut self, _: u64) -> Option<String> {
+    pub(crate) async fn report(&mut self, _: u64) -> Option<Option<String>> {
         match *self {}
     }
 

@@ -68,8 +68,9 @@ impl FleetStore {
             .await;
     }
 
-    /// An alert's full report, if the fleet still keeps it.
-    pub(crate) async fn report(&mut self, fingerprint: u64) -> Option<String> {
+    /// An alert's full report, if the fleet still keeps it (`None`: Redis
+    /// did not answer).
+    pub(crate) async fn report(&mut self, fingerprint: u64) -> Option<Option<String>> {
         let key = self.report_key(fingerprint);
         self.call(|mut conn| async move {
             ::redis::cmd("GET")
@@ -78,7 +79,6 @@ impl FleetStore {
                 .await
         })
         .await
-        .flatten()
     }
 
     fn kind_key(&self, fingerprint: u64) -> String {

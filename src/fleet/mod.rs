@@ -393,9 +393,13 @@ impl Fleet {
         }
     }
 
-    /// A full report the fleet keeps.
-    pub(crate) async fn report(&mut self, fingerprint: u64) -> Option<String> {
-        self.store.as_mut()?.report(fingerprint).await
+    /// A full report the fleet keeps: `Ok(None)` if it keeps none (or
+    /// there is no fleet), `Err` if Redis did not answer.
+    pub(crate) async fn report(&mut self, fingerprint: u64) -> Result<Option<String>, ()> {
+        match &mut self.store {
+            None => Ok(None),
+            Some(store) => store.report(fingerprint).await.ok_or(()),
+        }
     }
 
     /// Keeps the alerts that resolved kinds, for whichever process alerts

@@ -144,11 +144,16 @@ impl Worker {
     async fn send_report(&mut self, press: &Press) -> String {
         let fp = press.fingerprint;
         let report = match self.pipeline.report(fp) {
-            Some(report) => Some(report),
+            Some(report) => Ok(Some(report)),
             None => self.fleet.report(fp).await,
         };
-        let Some(report) = report else {
-            return "📄 This report has expired: reports are kept for the dedup window".to_owned();
+        let report = match report {
+            Ok(Some(report)) => report,
+            Ok(None) => {
+                return "📄 This report has expired: reports are kept for the dedup window"
+                    .to_owned()
+            }
+            Err(()) => return "📄 The report could not be read: Redis did not answer".to_owned(),
         };
         let chat = crate::chat::Target {
             chat_id: crate::chat::ChatId::Id(press.chat_id),

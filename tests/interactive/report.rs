@@ -171,3 +171,53 @@ fn in_a_fleet_the_leader_sends_a_report_another_process_made() {
     common::assert_accounted(&sender_guard.shutdown(Duration::from_secs(10)));
     common::assert_accounted(&leader_guard.shutdown(Duration::from_secs(10)));
 }
+
+/// The report lives with another process and Redis is away: the toast says
+/// so, rather than calling the report expired.
+#[cfg(feature = "redis")]
+#[test]
+fn a_report_press_while_redis_is_away_says_so() {
+    let Some(redis) = common::redis::OwnRedis::start("report_without_redis", None) else {
+        return;
+    };
+    let mock = MockTelegram::start().unwrap();
+    let prefix = common::redis::unique_prefix("report_without_redis");
+    let member = || {
+        let (layer, guard) = common::default_builder(&mock)
+            .fleet(|f| f.redis_url(redis.url()).key_prefix(&prefix))
+            .fleet(|f| f.timeout(Duration::from_millis(300)))
+            .interactive(|i| i.enabled(true).poll_timeout(Duration::from_secs(1)))
+            .build()
+            .unwrap();
+        (
+            tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+            guard,
+        )
+    };
+    let (leader, leader_guard) = member();
+    let mut connection = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let lead_key = format!("{{{prefix}}}:interactive:leader");
+    common::wait_until("the first process to lead", || {
+        let holder: Option<String> = redis::cmd("GET")
+            .arg(&lead_key)
+            .query(&mut connection)
+            .unwrap();
+        holder
+    });
+    let (sender, sender_guard) = member();
+    tracing::dispatcher::with_default(&sender, || tracing::error!("invoice export failed"));
+    assert!(sender_guard.flush(Duration::from_secs(10)));
+    let alert = common::notifying(&mock.messages())[0].clone();
+    redis.kill();
+    let toast = mock.press(alert.message_id, 42, "📄 Report");
+    assert_eq!(
+        toast.as_deref(),
+        Some("📄 The report could not be read: Redis did not answer")
+    );
+    drop((sender, leader));
+    let _ = sender_guard.shutdown(Duration::from_secs(10));
+    let _ = leader_guard.shutdown(Duration::from_secs(10));
+}
