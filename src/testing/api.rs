@@ -163,6 +163,7 @@ fn send_message(shared: &Shared, request: &Value) -> Response {
         reply_markup,
         reply_to_message_id: reply_to,
         document: None,
+        earlier_texts: Vec::new(),
         received_at: now,
     });
     drop(inner);
@@ -205,7 +206,8 @@ fn edit_message_text(shared: &Shared, request: &Value) -> Response {
             None,
         );
     }
-    message.text = text.clone();
+    let before = std::mem::replace(&mut message.text, text.clone());
+    message.earlier_texts.push(before);
     message.parse_mode = parse_mode;
     // An edit without a keyboard removes it, as on Telegram.
     message.reply_markup = reply_markup;

@@ -76,6 +76,7 @@ pub(super) fn send_document(shared: &Shared, headers: &HeaderMap, body: &[u8]) -
             file_name: file.file_name.unwrap_or_default().to_owned(),
             content: String::from_utf8_lossy(file.content).into_owned(),
         }),
+        earlier_texts: Vec::new(),
         received_at: now,
     });
     drop(inner);

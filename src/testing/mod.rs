@@ -133,6 +133,9 @@ pub struct SentMessage {
     pub reply_to_message_id: Option<i64>,
     /// The file of a `sendDocument` (then `text` is its caption).
     pub document: Option<SentDocument>,
+    /// The texts it had before each edit, oldest first (`text` is the
+    /// latest): how often, and how, it was edited.
+    pub earlier_texts: Vec<String>,
     /// When the mock received it.
     pub received_at: Instant,
 }
@@ -168,6 +171,26 @@ impl SentMessage {
                 digits.parse().ok()
             })
             .max()
+    }
+
+    /// How many of its edits (counting the text it has now) first made
+    /// its visible text contain `needle`: `1` for a mark added once and
+    /// kept, `2` for one added twice.
+    pub fn times_marked(&self, needle: &str) -> usize {
+        let visible = |text: &str| match self.parse_mode.as_deref() {
+            Some("HTML") => parse_html(text).unwrap_or_else(|_| text.to_owned()),
+            _ => text.to_owned(),
+        };
+        let mut had = false;
+        let mut times = 0;
+        for text in self.earlier_texts.iter().chain(std::iter::once(&self.text)) {
+            let has = visible(text).contains(needle);
+            if has && !had {
+                times += 1;
+            }
+            had = has;
+        }
+        times
     }
 
     /// Whom it mentions, as Telegram would notify them: every `@username`

@@ -56,6 +56,8 @@ fn a_kind_quiet_for_a_window_is_resolved() {
     assert!(resolved.contains("✅ quiet since "), "{resolved}");
     assert!(resolved.contains("· ×3 in "), "{resolved}");
     let stats = guard.shutdown(Duration::from_secs(5));
+    let alert = common::notifying(&mock.messages())[0].clone();
+    assert_eq!(alert.times_marked("✅ quiet since"), 1, "resolved once");
     common::assert_accounted(&stats);
     assert_eq!(
         common::notifying(&mock.messages()).len(),

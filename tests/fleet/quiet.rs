@@ -132,4 +132,11 @@ fn a_fleet_resolves_a_kind_once_it_is_quiet_everywhere() {
         .map(|m| m.plain_text())
         .collect();
     assert_eq!(alerts.len(), 1, "one alert, resolved once: {alerts:?}");
+    let alert = common::notifying(&mock.messages())[0].clone();
+    assert_eq!(
+        alert.times_marked("✅ quiet since"),
+        1,
+        "{:#?}",
+        alert.earlier_texts
+    );
 }

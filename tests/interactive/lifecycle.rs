@@ -187,6 +187,13 @@ mod fleet {
         for member in old {
             member.exit();
         }
+        let resolved = common::wait_for_message(&mock, first.message_id, |_| true);
+        assert_eq!(
+            resolved.times_marked("✅ quiet since"),
+            1,
+            "resolved once by the fleet: {:#?}",
+            resolved.earlier_texts
+        );
 
         let mut new = [
             Member::start_with(&mock, &url, &prefix, &with_version("1.4.3")),
