@@ -267,24 +267,27 @@ mod fleet {
             Member::start_with(&mock, &url, &prefix, &settings),
             Member::start_with(&mock, &url, &prefix, &settings),
         ];
-        for member in &mut members {
-            member.run("fail");
-        }
+        // The ledger first, acknowledged at once (through whichever process
+        // leads); then the charge, which both processes see.
         members[0].run("ledger");
         let ledger = alert_with(&mock, "ledger unavailable");
         assert_eq!(
             mock.press(ledger.message_id, 42, "✅ Ack").as_deref(),
             Some("✅ Acknowledged")
         );
+        for member in &mut members {
+            member.run("fail");
+        }
         let charge = alert_with(&mock, "card issuer unreachable");
+        // The charge's deadline comes after the ledger's, in the same
+        // process: once the charge is escalated, the ledger's has passed.
         let sent = common::wait_until("the escalation", || {
             let sent = escalations(&mock);
             (!sent.is_empty()).then_some(sent)
         });
+        assert_eq!(sent.len(), 1, "{sent:?}");
         assert_eq!(sent[0].reply_to_message_id, Some(charge.message_id));
         assert_eq!(sent[0].mentions(), ["@alice_ops"]);
-        std::thread::sleep(Duration::from_secs(5)); // past the ledger's deadline
-        assert_eq!(escalations(&mock).len(), 1, "{:?}", escalations(&mock));
         for member in members {
             member.exit();
         }
