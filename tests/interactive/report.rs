@@ -123,27 +123,9 @@ fn in_a_fleet_the_leader_sends_a_report_another_process_made() {
     };
     let mock = MockTelegram::start().unwrap();
     let prefix = common::redis::unique_prefix("report");
-    let member = || {
-        let (layer, guard) = common::default_builder(&mock)
-            .fleet(|f| f.redis_url(&url).key_prefix(&prefix))
-            .interactive(|i| i.enabled(true).poll_timeout(Duration::from_secs(1)))
-            .build()
-            .unwrap();
-        (
-            tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
-            guard,
-        )
-    };
+    let member = || fleet_member(&mock, &url, &prefix, Duration::from_millis(500));
     let (leader, leader_guard) = member();
-    let mut redis = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let lead_key = format!("{{{prefix}}}:interactive:leader");
-    common::wait_until("the first process to lead", || {
-        let holder: Option<String> = redis::cmd("GET").arg(&lead_key).query(&mut redis).unwrap();
-        holder
-    });
+    let mut redis = await_leader(&url, &prefix);
     let (sender, sender_guard) = member();
     tracing::dispatcher::with_default(&sender, || {
         tracing::error!(invoice = "inv-991", "invoice export failed")
@@ -182,31 +164,10 @@ fn a_report_press_while_redis_is_away_says_so() {
     };
     let mock = MockTelegram::start().unwrap();
     let prefix = common::redis::unique_prefix("report_without_redis");
-    let member = || {
-        let (layer, guard) = common::default_builder(&mock)
-            .fleet(|f| f.redis_url(redis.url()).key_prefix(&prefix))
-            .fleet(|f| f.timeout(Duration::from_millis(300)))
-            .interactive(|i| i.enabled(true).poll_timeout(Duration::from_secs(1)))
-            .build()
-            .unwrap();
-        (
-            tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
-            guard,
-        )
-    };
+    let url = redis.url();
+    let member = || fleet_member(&mock, &url, &prefix, Duration::from_millis(300));
     let (leader, leader_guard) = member();
-    let mut connection = redis::Client::open(redis.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let lead_key = format!("{{{prefix}}}:interactive:leader");
-    common::wait_until("the first process to lead", || {
-        let holder: Option<String> = redis::cmd("GET")
-            .arg(&lead_key)
-            .query(&mut connection)
-            .unwrap();
-        holder
-    });
+    let _connection = await_leader(&url, &prefix);
     let (sender, sender_guard) = member();
     tracing::dispatcher::with_default(&sender, || tracing::error!("invoice export failed"));
     assert!(sender_guard.flush(Duration::from_secs(10)));
@@ -220,4 +181,38 @@ fn a_report_press_while_redis_is_away_says_so() {
     drop((sender, leader));
     let _ = sender_guard.shutdown(Duration::from_secs(10));
     let _ = leader_guard.shutdown(Duration::from_secs(10));
+}
+
+/// A process of a fleet on `url` with interactive alerts, Redis calls
+/// bounded by `timeout`.
+#[cfg(feature = "redis")]
+fn fleet_member(
+    mock: &MockTelegram,
+    url: &str,
+    prefix: &str,
+    timeout: Duration,
+) -> (tracing::Dispatch, tracing_telegram::TelegramGuard) {
+    let (layer, guard) = common::default_builder(mock)
+        .fleet(|f| f.redis_url(url).key_prefix(prefix).timeout(timeout))
+        .interactive(|i| i.enabled(true).poll_timeout(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    (dispatch, guard)
+}
+
+/// Waits until a process holds the fleet's interactive leader lock; a
+/// connection to that Redis.
+#[cfg(feature = "redis")]
+fn await_leader(url: &str, prefix: &str) -> redis::Connection {
+    let mut connection = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let lead_key = format!("{{{prefix}}}:interactive:leader");
+    common::wait_until("the first process to lead", || {
+        let holder: Option<String> = redis::cmd("GET")
+            .arg(&lead_key)
+            .query(&mut connection)
+            .unwrap();
+        holder
+    });
+    connection
 }
