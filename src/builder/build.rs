@@ -52,7 +52,11 @@ pub(super) fn start(parts: Validated) -> Result<(TelegramLayer, TelegramGuard), 
     if let Some(interval) = parts.watch {
         fleet.watch(interval, presence_of(&parts.pipeline.identity));
     }
-    let gate = Arc::new(RepeatGate::new(parts.fold, parts.clock.now()));
+    let gate = Arc::new(RepeatGate::new(
+        parts.fold,
+        parts.clock.now(),
+        parts.pipeline.dedup.field_distribution,
+    ));
     let drops = Arc::new(DropTally::default());
     #[cfg_attr(not(feature = "interactive"), allow(unused_mut))]
     let mut pipeline = Pipeline::new(

@@ -10,7 +10,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::alert::AlertLevel;
 use crate::channel::Producer;
-use crate::gate::{FoldVerdict, GateKey, GateProbe, RepeatGate, Reservation};
+use crate::gate::{Counted, FoldVerdict, GateKey, GateProbe, RepeatGate, Reservation};
 use crate::record::{
     Captured, Family, FamilyKey, FieldValue, Fields, Occurrence, Origin, Record, SpanList,
     SPAN_ID_FIELDS, TRACE_ID_FIELDS,
@@ -215,7 +215,7 @@ impl TelegramLayer {
         {
             return Gate::Missed(Keys::default());
         }
-        let mut probe = GateProbe::default();
+        let mut probe = GateProbe::new(gate.spreads());
         event.record(&mut probe);
         if probe.skip {
             return Gate::Hidden;
@@ -239,10 +239,12 @@ impl TelegramLayer {
                 ..Keys::default()
             });
         };
-        if gate.count(key) {
+        let combination = probe.combination();
+        if counted(gate, key, combination, event) {
             return Gate::Counted;
         }
-        let mut gate = self.try_fold(gate, probe.family(metadata, level), key);
+        let family = probe.family(metadata, level);
+        let mut gate = self.try_fold(gate, family, key, (combination, event));
         if let Gate::Missed(keys) = &mut gate {
             keys.awaits_request = awaits_request;
         }
@@ -252,7 +254,13 @@ impl TelegramLayer {
     /// A variant that missed the gate: an alert of its own, the one that
     /// folds its callsite, or counted under its folded family.
     #[cold]
-    fn try_fold(&self, gate: &RepeatGate, family: FamilyKey, key: GateKey) -> Gate {
+    fn try_fold(
+        &self,
+        gate: &RepeatGate,
+        family: FamilyKey,
+        key: GateKey,
+        (combination, event): (Option<u64>, &Event<'_>),
+    ) -> Gate {
         let folded = Family {
             key: family,
             folded: true,
@@ -267,13 +275,30 @@ impl TelegramLayer {
                 requests_marked: true,
                 awaits_request: None,
             }),
-            FoldVerdict::Folded if gate.count(family.gate_key()) => Gate::Counted,
+            FoldVerdict::Folded if counted(gate, family.gate_key(), combination, event) => {
+                Gate::Counted
+            }
             FoldVerdict::Trip | FoldVerdict::Folded => Gate::Missed(Keys {
                 gate: Some(family.gate_key()),
                 family: Some(folded),
                 requests_marked: true,
                 awaits_request: None,
             }),
+        }
+    }
+}
+
+/// Counts a repeat of `key` at the gate, with the combination of its
+/// values; a combination new to its kind leaves a sample of them for the
+/// worker. `false`: not counted (the ordinary path).
+#[inline]
+fn counted(gate: &RepeatGate, key: GateKey, combination: Option<u64>, event: &Event<'_>) -> bool {
+    match gate.count(key, combination) {
+        Counted::No => false,
+        Counted::Yes => true,
+        Counted::NewCombination(tag) => {
+            gate.sample(key, tag, event);
+            true
         }
     }
 }

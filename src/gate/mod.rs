@@ -10,6 +10,9 @@
 //! - [`probe`]: on the application's thread, an event's kind ([`GateKey`]).
 //! - [`table`]: the slots both sides share ([`RepeatGate`]) and the
 //!   worker's record of what it opened ([`OpenKinds`]).
+//! - [`spread`]: on both sides, what varies across a kind's repeats (the
+//!   values of small fields, counted by combination), and [`combos`]: the
+//!   worker's reading of those counts.
 //! - [`fold`]: a callsite with many different messages counted as one
 //!   kind ([`FoldTable`]), so a storm of variants cannot fill the queue.
 //! - [`settle`]: on the worker, the counts taken and handed to the stage
@@ -19,12 +22,16 @@
 //! Plumbing between capture and the worker, like `channel/`: it depends on
 //! leaf types and `record` only.
 
+pub(crate) mod combos;
 pub(crate) mod fold;
+mod hash;
 pub(crate) mod probe;
 pub(crate) mod settle;
+pub(crate) mod spread;
 pub(crate) mod table;
 
+pub(crate) use combos::KindSpread;
 pub(crate) use fold::{FoldConfig, FoldVerdict};
 pub(crate) use probe::GateProbe;
 pub(crate) use settle::{close_all, settle_counts, FleetHeadings, Settle, SharedRepeats};
-pub(crate) use table::{GateKey, OpenKind, OpenKinds, RepeatGate, Reservation};
+pub(crate) use table::{Counted, GateKey, OpenKind, OpenKinds, RepeatGate, Reservation};

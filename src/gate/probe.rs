@@ -11,10 +11,13 @@ use crate::alert::AlertLevel;
 use crate::record::http::write_request_key;
 use crate::record::{
     first_line, is_error_field, is_response_field, means_skip, FamilyKey, Fields, GateKey,
-    Instruction,
+    Instruction, CONTROL_PREFIX,
 };
 use crate::text::normalize::normalized_bytes;
 use crate::text::InlineText;
+
+use super::hash::QuickHash;
+use super::spread::Combination;
 
 /// What the layer reads from an event to compute its [`GateKey`], without
 /// allocating: the message goes into a stack buffer.
@@ -37,9 +40,24 @@ pub(crate) struct GateProbe {
     /// The request the event happened in (method and route), hashed: an
     /// alert is grouped by its request (0: none).
     request: u64,
+    /// The values of its small fields, hashed (what varies across repeats).
+    combination: Combination,
 }
 
 impl GateProbe {
+    /// A probe; with `spread`, it also hashes the values of small fields.
+    pub(crate) fn new(spread: bool) -> Self {
+        GateProbe {
+            combination: Combination::new(spread),
+            ..GateProbe::default()
+        }
+    }
+
+    /// The combination of the event's small field values, if any took part.
+    pub(crate) fn combination(&self) -> Option<u64> {
+        self.combination.word()
+    }
+
     /// The level the record would get (an explicit `telegram.level` wins).
     pub(crate) fn level_override(&self) -> Option<AlertLevel> {
         self.level
@@ -202,15 +220,18 @@ impl Visit for GateProbe {
             // fingerprint and is not known here: the ordinary path decides.
             Some(b'c' | b's' | b'h') if is_response_field(name) => self.overflow = true,
             Some(b'e') if is_error_field(name) => self.note_error_text(name, value),
-            Some(b't') => self.instruction(name, value),
-            _ => {}
+            Some(b't') if name.starts_with(CONTROL_PREFIX) => self.instruction(name, value),
+            _ => self.combination.text(name, value),
         }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         match Instruction::of(field.name()) {
             Some(Instruction::Skip) => self.skip |= value,
-            _ => self.unusual(field),
+            _ => {
+                self.unusual(field);
+                self.combination.bool(field.name(), value);
+            }
         }
     }
 
@@ -218,12 +239,14 @@ impl Visit for GateProbe {
         self.unusual(field);
     }
 
-    fn record_i64(&mut self, field: &Field, _: i64) {
+    fn record_i64(&mut self, field: &Field, value: i64) {
         self.unusual(field);
+        self.combination.int(field.name(), i128::from(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.unusual_u64(field, value);
+        self.combination.int(field.name(), i128::from(value));
     }
 
     fn record_i128(&mut self, field: &Field, _: i128) {
@@ -256,57 +279,8 @@ impl Visit for GateProbe {
             }
         } else {
             self.unusual(field);
+            self.combination.debug(field.name(), value);
         }
-    }
-}
-
-/// A fast hash: each word is mixed in with a folded multiply (the full
-/// 128-bit product, high half xored into the low), so a difference in any
-/// byte reaches every bit — a plain multiply-rotate only carries it upward,
-/// and texts that differ in a few letters (user input) collided in one of
-/// seven cases. A final avalanche follows (the slot index is taken from the
-/// low bits). Process-local: keys never leave the process.
-#[derive(Default)]
-struct QuickHash(u64);
-
-impl QuickHash {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-
-    fn write_u64(&mut self, word: u64) {
-        let product = u128::from(self.0 ^ word) * u128::from(Self::K);
-        // The two halves of a 128-bit product: the casts keep 64 bits each.
-        self.0 = (product as u64) ^ ((product >> 64) as u64) ^ word.rotate_left(23);
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let word_at = |at: usize| {
-            let mut word = [0; 8];
-            word.copy_from_slice(&bytes[at..at + 8]);
-            u64::from_le_bytes(word)
-        };
-        let tail = bytes.len() % 8;
-        if bytes.len() < 8 {
-            let mut word = [0; 8];
-            word[..tail].copy_from_slice(bytes);
-            self.write_u64(u64::from_le_bytes(word) ^ ((tail as u64) << 56));
-            return;
-        }
-        for i in 0..bytes.len() / 8 {
-            self.write_u64(word_at(i * 8));
-        }
-        // The tail as the last eight bytes (overlapping the last whole word:
-        // no copy of a variable length), marked with its length.
-        if tail != 0 {
-            self.write_u64(word_at(bytes.len() - 8) ^ ((tail as u64) << 56));
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        // splitmix64's finaliser: every input bit reaches the low bits.
-        let mut x = self.0;
-        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        x ^ (x >> 31)
     }
 }
 

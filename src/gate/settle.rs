@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use super::combos::KindSpread;
 use super::table::{GateKey, OpenKind, OpenKinds};
 use crate::alert::AlertLevel;
 use crate::chat::Target;
@@ -84,11 +85,12 @@ pub(crate) trait Settle {
     fn open_kinds_mut(&mut self) -> &mut OpenKinds;
 
     /// Counts `repeats` of `kind` as that many repeat records would have
-    /// been; the tally due, if a threshold was crossed.
+    /// been (their values by combination in `spread`); the tally due, if a
+    /// threshold was crossed.
     fn settle(
         &mut self,
         kind: &OpenKind,
-        repeats: u64,
+        counted: (u64, KindSpread),
         fleet: &mut impl SharedRepeats,
     ) -> Option<Self::Tally>;
 
@@ -104,12 +106,12 @@ pub(crate) fn settle_counts<S: Settle>(
     fleet: &mut impl SharedRepeats,
 ) -> Vec<S::Tally> {
     let mut tallies = Vec::new();
-    for (kind, repeats) in stage.open_kinds_mut().take_counts() {
-        tallies.extend(stage.settle(&kind, repeats, fleet));
+    for (kind, repeats, spread) in stage.open_kinds_mut().take_counts() {
+        tallies.extend(stage.settle(&kind, (repeats, spread), fleet));
     }
     for key in stale_kinds(stage, fleet) {
-        if let Some((kind, repeats)) = stage.open_kinds_mut().close(key) {
-            tallies.extend(stage.settle(&kind, repeats, fleet));
+        if let Some((kind, repeats, spread)) = stage.open_kinds_mut().close(key) {
+            tallies.extend(stage.settle(&kind, (repeats, spread), fleet));
         }
     }
     tallies
@@ -123,8 +125,8 @@ pub(crate) fn close_all<S: Settle>(
     fleet: &mut impl SharedRepeats,
 ) -> Vec<S::Tally> {
     let mut tallies = Vec::new();
-    for (kind, repeats) in stage.open_kinds_mut().close_all(shut) {
-        tallies.extend(stage.settle(&kind, repeats, fleet));
+    for (kind, repeats, spread) in stage.open_kinds_mut().close_all(shut) {
+        tallies.extend(stage.settle(&kind, (repeats, spread), fleet));
     }
     tallies
 }

@@ -25,7 +25,9 @@ use crate::alert::AlertLevel;
 use crate::chat::Target;
 pub(crate) use crate::record::GateKey;
 
+use super::combos::{Combinations, KindSpread};
 use super::fold::{FoldConfig, FoldTable};
+use super::spread::{Sampler, SpreadTable};
 
 /// Slots in the table (a power of two). Kinds whose slot is taken by
 /// another kind simply use the ordinary path.
@@ -33,10 +35,10 @@ const SLOTS: usize = 1024;
 /// `log2(SLOTS)`: a key's second slot comes from the bits above its first.
 const SLOT_BITS: u32 = 10;
 
-const COUNT_BITS: u32 = 24;
-const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+pub(super) const COUNT_BITS: u32 = 24;
+pub(super) const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 /// Set in every tag, so that an open slot is never zero.
-const OPEN_BIT: u64 = 1 << COUNT_BITS;
+pub(super) const OPEN_BIT: u64 = 1 << COUNT_BITS;
 
 /// Where a key may live in the table, and the tag that tells it from the
 /// other kinds that share a slot.
@@ -66,6 +68,20 @@ pub(crate) struct RepeatGate {
     /// Callsites whose many variants are counted as one kind (see
     /// [`fold`](super::fold)).
     pub(crate) folds: FoldTable,
+    /// What varies across repeats (see [`spread`](super::spread)); `None`
+    /// when the field distribution is off.
+    pub(crate) spread: Option<SpreadTable>,
+}
+
+/// What [`RepeatGate::count`] did with a repeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counted {
+    /// Not counted: the event takes the ordinary path.
+    No,
+    Yes,
+    /// Counted, with a combination of values new to its kind: the caller
+    /// leaves a sample of them ([`RepeatGate::sample`]) under this tag.
+    NewCombination(u64),
 }
 
 /// One slot per cache line: threads counting different kinds do not slow
@@ -76,18 +92,64 @@ struct Slot(AtomicU64);
 
 impl Default for RepeatGate {
     fn default() -> Self {
-        RepeatGate::new(FoldConfig::default(), std::time::Instant::now())
+        RepeatGate::new(FoldConfig::default(), std::time::Instant::now(), true)
+    }
+}
+
+/// Layer: one more repeat in `slot`, if it still holds `tag` and its count
+/// is not full (one compare-and-swap loop, for slots and spread entries).
+pub(super) fn add_one(slot: &AtomicU64, tag: u64, mut current: u64) -> bool {
+    loop {
+        if current & !COUNT_MASK != tag || current & COUNT_MASK == COUNT_MASK {
+            return false;
+        }
+        match slot.compare_exchange_weak(current, current + 1, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => return true,
+            Err(now) => current = now,
+        }
     }
 }
 
 impl RepeatGate {
     /// A gate whose callsites fold as `fold` says, counting windows from
-    /// `origin` (the layer's clock).
-    pub(crate) fn new(fold: FoldConfig, origin: std::time::Instant) -> Self {
+    /// `origin` (the layer's clock); with `spread`, counting what varies
+    /// across repeats too.
+    pub(crate) fn new(fold: FoldConfig, origin: std::time::Instant, spread: bool) -> Self {
         RepeatGate {
             slots: (0..SLOTS).map(|_| Slot::default()).collect(),
             folds: FoldTable::new(fold, origin),
+            spread: spread.then(|| SpreadTable::new(SLOTS)),
         }
+    }
+
+    /// Whether repeats' values are counted (the probe hashes them).
+    pub(crate) fn spreads(&self) -> bool {
+        self.spread.is_some()
+    }
+
+    /// The slots `key`'s kind holds (worker: where its combinations are).
+    pub(crate) fn holders(&self, key: GateKey) -> impl Iterator<Item = usize> + '_ {
+        let tag = key.tag();
+        distinct(key.slots())
+            .filter(move |&i| self.slots[i].0.load(Ordering::Relaxed) & !COUNT_MASK == tag)
+    }
+
+    /// Layer: leaves the values of `event` for the worker, under the tag
+    /// [`count`](Self::count) returned for its new combination.
+    #[cold]
+    pub(crate) fn sample(&self, key: GateKey, tag: u64, event: &tracing_core::Event<'_>) {
+        if let Some(spread) = &self.spread {
+            let mut sampler = Sampler::default();
+            event.record(&mut sampler);
+            spread.leave(sampler.into_sample(key, tag));
+        }
+    }
+
+    /// [`count`](Self::count) without values: whether it was counted.
+    #[cfg(test)]
+    fn counts(&self, key: GateKey) -> bool {
+        self.count(key, None) != Counted::No
     }
 
     /// Whether `key`'s kind holds a slot (a repeat would be counted).
@@ -99,32 +161,29 @@ impl RepeatGate {
             .any(|&i| self.slots[i].0.load(Ordering::Relaxed) & !COUNT_MASK == tag)
     }
 
-    /// Counts one repeat of `key` if its kind holds a slot; `false` sends
+    /// Counts one repeat of `key` if its kind holds a slot, with the
+    /// combination of its values (if any took part); [`Counted::No`] sends
     /// the event down the ordinary path.
-    pub(crate) fn count(&self, key: GateKey) -> bool {
+    pub(crate) fn count(&self, key: GateKey, combination: Option<u64>) -> Counted {
         let tag = key.tag();
         for i in key.slots() {
             let slot = &self.slots[i].0;
-            let mut current = slot.load(Ordering::Relaxed);
+            let current = slot.load(Ordering::Relaxed);
             if current & !COUNT_MASK != tag {
                 continue;
             }
-            loop {
-                if current & !COUNT_MASK != tag || current & COUNT_MASK == COUNT_MASK {
-                    return false;
-                }
-                match slot.compare_exchange_weak(
-                    current,
-                    current + 1,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return true,
-                    Err(now) => current = now,
-                }
+            if !add_one(slot, tag, current) {
+                return Counted::No;
             }
+            let (Some(combination), Some(spread)) = (combination, &self.spread) else {
+                return Counted::Yes;
+            };
+            return match spread.count(i, key, combination) {
+                Some(new) => Counted::NewCombination(new),
+                None => Counted::Yes,
+            };
         }
-        false
+        Counted::No
     }
 
     /// Layer: the record of `key`'s kind is about to be queued: from now
@@ -207,6 +266,11 @@ impl RepeatGate {
     /// Worker, when it stops: closes every slot; the repeats counted in
     /// slots no kind was opened for (reserved for records it never got to).
     pub(crate) fn close_every_slot(&self) -> u64 {
+        if let Some(spread) = &self.spread {
+            for slot in 0..SLOTS {
+                let _values_of_unsettled_repeats = spread.clear(slot);
+            }
+        }
         self.slots
             .iter()
             .map(|slot| slot.0.swap(0, Ordering::Relaxed) & COUNT_MASK)
@@ -252,6 +316,8 @@ pub(crate) struct OpenKind {
 pub(crate) struct OpenKinds {
     gate: Arc<RepeatGate>,
     kinds: HashMap<GateKey, OpenKind>,
+    /// What the combinations counted in each kind's block stand for.
+    combinations: Combinations,
     /// Once shut, nothing opens again (the worker is stopping).
     shut: bool,
 }
@@ -261,6 +327,7 @@ impl OpenKinds {
         OpenKinds {
             gate,
             kinds: HashMap::new(),
+            combinations: Combinations::default(),
             shut: false,
         }
     }
@@ -284,22 +351,28 @@ impl OpenKinds {
     }
 
     /// The repeats counted since the last call, per kind (only kinds with
-    /// some); the kinds stay open.
-    pub(crate) fn take_counts(&self) -> Vec<(OpenKind, u64)> {
+    /// some), with their values; the kinds stay open.
+    pub(crate) fn take_counts(&mut self) -> Vec<(OpenKind, u64, KindSpread)> {
+        self.combinations.learn(&self.gate);
         self.kinds
             .values()
             .filter_map(|kind| {
                 let repeats = self.gate.take(kind.key);
-                (repeats > 0).then(|| (kind.clone(), repeats))
+                let spread = self.combinations.take(&self.gate, kind.key);
+                (repeats > 0).then(|| (kind.clone(), repeats, spread))
             })
             .collect()
     }
 
-    /// Closes one kind; the repeats counted since the last take.
-    pub(crate) fn close(&mut self, key: GateKey) -> Option<(OpenKind, u64)> {
+    /// Closes one kind; the repeats counted since the last take, with their
+    /// values.
+    pub(crate) fn close(&mut self, key: GateKey) -> Option<(OpenKind, u64, KindSpread)> {
         let kind = self.kinds.remove(&key)?;
+        self.combinations.learn(&self.gate);
+        let slots: Vec<usize> = self.gate.holders(key).collect();
         let repeats = self.gate.close(key);
-        Some((kind, repeats))
+        let spread = self.combinations.close(&self.gate, key, &slots);
+        Some((kind, repeats, spread))
     }
 
     /// Closes every slot, opened or only reserved (the worker stops); the
@@ -307,12 +380,13 @@ impl OpenKinds {
     pub(crate) fn sweep(&mut self) -> u64 {
         self.shut = true;
         self.kinds.clear();
+        self.combinations.clear();
         self.gate.close_every_slot()
     }
 
     /// Closes every kind (the layer takes the ordinary path until the worker
     /// opens them again); with `shut`, for good.
-    pub(crate) fn close_all(&mut self, shut: bool) -> Vec<(OpenKind, u64)> {
+    pub(crate) fn close_all(&mut self, shut: bool) -> Vec<(OpenKind, u64, KindSpread)> {
         self.shut |= shut;
         let keys: Vec<GateKey> = self.kinds.keys().copied().collect();
         keys.into_iter().filter_map(|key| self.close(key)).collect()
@@ -327,18 +401,18 @@ mod tests {
     fn counts_go_to_the_open_kind_and_are_taken_once() {
         let gate = RepeatGate::default();
         let key = GateKey(0xdead_beef_0000_0007);
-        assert!(!gate.count(key), "closed: the ordinary path");
+        assert!(!gate.counts(key), "closed: the ordinary path");
         assert!(gate.open(key));
         assert!(gate.is_open(key));
         for _ in 0..5 {
-            assert!(gate.count(key));
+            assert!(gate.counts(key));
         }
         assert_eq!(gate.take(key), 5);
         assert_eq!(gate.take(key), 0);
-        assert!(gate.count(key));
+        assert!(gate.counts(key));
         assert_eq!(gate.close(key), 1);
         assert!(!gate.is_open(key));
-        assert!(!gate.count(key));
+        assert!(!gate.counts(key));
     }
 
     #[test]
@@ -349,11 +423,11 @@ mod tests {
         let other = GateKey(0x2222_0000_0000_0003);
         assert!(gate.open(one));
         assert!(gate.open(other), "its second slot");
-        assert!(gate.count(one) && gate.count(other) && gate.count(other));
+        assert!(gate.counts(one) && gate.counts(other) && gate.counts(other));
         assert_eq!((gate.take(one), gate.take(other)), (1, 2));
         assert_eq!(gate.close(other), 0);
-        assert!(!gate.count(other));
-        assert!(gate.count(one));
+        assert!(!gate.counts(other));
+        assert!(gate.counts(one));
         assert_eq!(gate.close(one), 1);
     }
 
@@ -367,10 +441,10 @@ mod tests {
         assert!(gate.open(blocker));
         assert!(!gate.open(other), "both slots are taken");
         assert_eq!(gate.reserve(other), Reservation::Taken);
-        assert!(!gate.count(other));
+        assert!(!gate.counts(other));
         assert_eq!(gate.take(other), 0);
         assert_eq!(gate.close(other), 0);
-        assert!(gate.count(one));
+        assert!(gate.counts(one));
         assert_eq!(gate.close(one), 1);
     }
 
@@ -380,12 +454,12 @@ mod tests {
         let key = GateKey(0xfeed_0000_0000_0042);
         assert_eq!(gate.reserve(key), Reservation::Reserved);
         assert_eq!(gate.reserve(key), Reservation::AlreadyOpen);
-        assert!(gate.count(key) && gate.count(key));
+        assert!(gate.counts(key) && gate.counts(key));
         assert!(gate.open(key), "adopted");
         assert_eq!(gate.take(key), 2);
-        assert!(gate.count(key));
+        assert!(gate.counts(key));
         assert_eq!(gate.close_every_slot(), 1);
-        assert!(!gate.count(key));
+        assert!(!gate.counts(key));
     }
 
     #[test]
@@ -396,10 +470,10 @@ mod tests {
         gate.slots[key.slots()[0]]
             .0
             .store(key.tag() | (COUNT_MASK - 1), Ordering::Relaxed);
-        assert!(gate.count(key));
-        assert!(!gate.count(key), "the count is full");
+        assert!(gate.counts(key));
+        assert!(!gate.counts(key), "the count is full");
         assert_eq!(gate.take(key), COUNT_MASK);
-        assert!(gate.count(key));
+        assert!(gate.counts(key));
     }
 
     #[test]
@@ -410,7 +484,7 @@ mod tests {
         let counters: Vec<_> = (0..4)
             .map(|_| {
                 let gate = gate.clone();
-                std::thread::spawn(move || (0..50_000).filter(|_| gate.count(key)).count() as u64)
+                std::thread::spawn(move || (0..50_000).filter(|_| gate.counts(key)).count() as u64)
             })
             .collect();
         let mut taken = 0;

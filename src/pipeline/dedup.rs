@@ -32,6 +32,9 @@ pub(crate) struct DedupConfig {
     /// How long a kind must be quiet to be resolved (its alert edited
     /// "✅ quiet since …"): `None` for one window; zero turns it off.
     pub(crate) resolve_after: Option<Duration>,
+    /// Whether a tally shows what varies across repeats (`shard: 3 ×40 ·
+    /// 7 ×2`).
+    pub(crate) field_distribution: bool,
 }
 
 impl Default for DedupConfig {
@@ -40,6 +43,7 @@ impl Default for DedupConfig {
             window: Duration::from_secs(10 * 60),
             capacity: 10_000,
             resolve_after: None,
+            field_distribution: true,
         }
     }
 }
@@ -319,6 +323,7 @@ impl Dedup {
             shown: 1,
             threshold: true,
             fleet_total_known: true,
+            fleet_spread: None,
             resolved: None,
         }
     }
@@ -446,6 +451,7 @@ fn tally_of(fingerprint: u64, entry: &Entry, window: Duration) -> Tally {
         shown: entry.reported + 1,
         threshold: false,
         fleet_total_known: false,
+        fleet_spread: None,
         resolved: None,
     }
 }

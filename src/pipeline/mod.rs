@@ -48,6 +48,7 @@ mod reports;
 mod resolve;
 mod routed_digests;
 pub(crate) mod settle;
+pub(crate) mod spread;
 mod tally;
 
 use std::sync::Arc;
@@ -187,6 +188,8 @@ pub(crate) struct Pipeline {
     escalations: escalate::Escalations,
     /// What each kind's earlier alerts were (see [`history`]).
     history: history::History,
+    /// What varies across each kind's repeats (see [`spread`]).
+    spreads: spread::Spreads,
     /// Whether a fleet shares this process's state (then mutes are the
     /// fleet's, and only briefly trusted here).
     shared: bool,
@@ -226,6 +229,7 @@ impl Pipeline {
             clock.wall(),
         );
         let capacity = config.dedup.capacity;
+        let spreads = spread::Spreads::new(config.dedup.field_distribution);
         let mut dedup = Dedup::new(config.dedup.window, capacity);
         dedup.set_clock(clock.clone());
         let incidents = config.incidents;
@@ -253,6 +257,7 @@ impl Pipeline {
             last_alert: None,
             interactive: mutes::Interactive::default(),
             history: history::History::new(capacity),
+            spreads,
             escalations: escalate::Escalations::default(),
             reports: reports::Reports::default(),
             shared,
@@ -377,6 +382,7 @@ impl Pipeline {
         if let Claim::Repeat { total, crossed } = claim {
             // Another alert of the fleet (maybe ours) covers it.
             self.counters.settle(Outcome::Deduplicated, 1);
+            self.note_values(fp, record, true);
             let _ = self.dedup.add_repeats(fp, 1, self.clock.now());
             let heading = (title.as_str(), record.level, &target);
             if crossed {
@@ -406,6 +412,10 @@ impl Pipeline {
         // one alert shows the fleet's total).
         let fleet = claim != Claim::Local;
         let opening = opening(record, fp, fleet, title, target);
+        if verdict == Verdict::Alert {
+            self.spreads.restart(fp);
+        }
+        self.note_values(fp, record, fleet);
         match verdict {
             Verdict::Alert => (Some(fp), opening),
             Verdict::Repeat { tally_due } => {
@@ -542,6 +552,21 @@ impl Pipeline {
 
     pub(crate) fn render_context(&self, dropped_since_last: u64) -> RenderContext<'_> {
         self.config.render_context(dropped_since_last)
+    }
+
+    /// Counts the values of a record of `fingerprint` (what varies across
+    /// its repeats); `fleet` when the fleet adds them up.
+    fn note_values(&mut self, fingerprint: u64, record: &Record, fleet: bool) {
+        let values = crate::gate::spread::values_of(&record.fields);
+        let sanitizer = &self.config.sanitizer;
+        self.spreads
+            .add_record(fingerprint, &values, (fleet, sanitizer));
+    }
+
+    /// The counts of what varies across fleet kinds' repeats since the last
+    /// call (for the fleet's store).
+    pub(crate) fn take_fleet_spread(&mut self) -> Vec<(u64, Vec<spread::FleetCount>)> {
+        self.spreads.take_fleet()
     }
 
     /// The record's title, sanitized (for what dedup keeps of it).

@@ -183,7 +183,7 @@ impl Pipeline {
             .map(|kind| kind.key)
             .collect();
         for key in keys {
-            if let Some((kind, repeats)) = self.open_kinds.close(key) {
+            if let Some((kind, repeats, _values)) = self.open_kinds.close(key) {
                 if kind.muted {
                     self.settle_muted(&kind, repeats);
                 } else if repeats > 0 {
@@ -253,6 +253,7 @@ impl Pipeline {
             shown: 0,
             threshold: false,
             fleet_total_known: true,
+            fleet_spread: None,
             resolved: None,
         };
         let (Some(edit), text, _) =

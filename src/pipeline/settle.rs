@@ -3,7 +3,7 @@
 //! repeat records would have been (counted, added to the tally, a threshold
 //! tally when one is crossed).
 
-use crate::gate::{self, OpenKind, OpenKinds, Settle, SharedRepeats};
+use crate::gate::{self, KindSpread, OpenKind, OpenKinds, Settle, SharedRepeats};
 use crate::stats::Outcome;
 
 use super::{Pipeline, Tally};
@@ -64,7 +64,7 @@ impl Settle for Pipeline {
     fn settle(
         &mut self,
         kind: &OpenKind,
-        repeats: u64,
+        (repeats, spread): (u64, KindSpread),
         fleet: &mut impl SharedRepeats,
     ) -> Option<Tally> {
         if repeats == 0 {
@@ -74,6 +74,9 @@ impl Settle for Pipeline {
             self.settle_muted(kind, repeats);
             return None;
         }
+        let sanitizer = &self.config.sanitizer;
+        self.spreads
+            .add_gate(kind.fingerprint, &spread, (kind.fleet, sanitizer));
         let fleet_total = match kind.fleet {
             true => fleet.add_repeats(kind.fingerprint, repeats),
             false => None,

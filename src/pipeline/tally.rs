@@ -12,6 +12,7 @@ use crate::render::render_tally;
 use crate::render::tally::TallyText;
 
 use super::heading::{messages_for, Heading};
+use super::spread::FleetCount;
 use super::Pipeline;
 
 /// A kind that stopped: when it was last seen and how long it had lasted.
@@ -55,6 +56,9 @@ pub(crate) struct Tally {
     pub(crate) fleet_total_known: bool,
     /// The kind has been quiet long enough: the alert says it stopped.
     pub(crate) resolved: Option<Resolved>,
+    /// What varies across the fleet's repeats (read from Redis; `None`:
+    /// this process's own counts are shown).
+    pub(crate) fleet_spread: Option<Vec<FleetCount>>,
 }
 
 impl Tally {
@@ -81,6 +85,7 @@ impl Tally {
             resolved: self
                 .resolved
                 .map(|resolved| (resolved.quiet_since, resolved.lasted)),
+            spread: &[],
         }
     }
 
@@ -106,8 +111,13 @@ impl Pipeline {
             .collect();
         let news = tallies.iter().filter(|tally| tally.is_news());
         for tally in news.filter(|tally| !self.tally_muted(tally)) {
+            let spread = match &tally.fleet_spread {
+                Some(counts) => self.spreads.fleet_lines(counts),
+                None => self.spreads.lines(tally.fingerprint),
+            };
             let mut text = tally.text();
             text.variants = self.folds.variants(tally.fingerprint);
+            text.spread = &spread;
             let (edit, text, fallback) = render_tally(&text, &self.config.identity.service);
             let heading = Heading::new(AlertLevel::Info, &tally.title);
             let mut pages = messages_for(vec![text], &tally.target, heading, true, 0);

@@ -25,6 +25,35 @@ pub(crate) struct TallyText<'a> {
     pub(crate) variants: Option<u64>,
     /// The kind stopped: quiet since, and how long it had lasted.
     pub(crate) resolved: Option<(SystemTime, Duration)>,
+    /// What varies across its repeats, a line per field.
+    pub(crate) spread: &'a [SpreadLine],
+}
+
+/// One field's values across a kind's repeats, as a tally shows them:
+/// `shard: 3 ×40 · 7 ×2 · others ×5` (the values sanitized).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SpreadLine {
+    pub(crate) field: String,
+    /// The most frequent values, most frequent first.
+    pub(crate) top: Vec<(String, u64)>,
+    /// The repeats with any other value.
+    pub(crate) others: u64,
+}
+
+impl SpreadLine {
+    fn text(&self) -> String {
+        let mut line = format!("{}: ", self.field);
+        for (i, (value, n)) in self.top.iter().enumerate() {
+            if i > 0 {
+                line.push_str(" · ");
+            }
+            line.push_str(&format!("{value} ×{n}"));
+        }
+        if self.others > 0 {
+            line.push_str(&format!(" · others ×{}", self.others));
+        }
+        line
+    }
 }
 
 /// A tally: the edit of the original alert `(Some(message_id), html, None)`
@@ -45,6 +74,10 @@ pub(crate) fn render_tally(
             " · ≈{} different messages",
             two_significant_digits(variants)
         ));
+    }
+    for spread in tally.spread {
+        line.push('\n');
+        line.push_str(&spread.text());
     }
     // A kind that stopped says so below its count (alone if it never
     // repeated): "✅ quiet since … · ×N in …".

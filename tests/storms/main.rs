@@ -12,4 +12,5 @@ mod incidents;
 mod news_first;
 mod queue_reserve;
 mod slow_spans;
+mod spread;
 mod variants;

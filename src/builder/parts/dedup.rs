@@ -44,4 +44,17 @@ impl Dedup {
         self.0.resolve_after = Some(quiet);
         self
     }
+
+    /// Whether a tally shows what varies across repeats: for up to three
+    /// fields whose values differ (`shard: 3 ×40 · 7 ×2 · others ×5`), the
+    /// most frequent values with their counts (env
+    /// `ALERT_FIELD_DISTRIBUTION`). Small values only: integers under
+    /// 10 000, booleans and short texts; ids (`*_id`, long numbers, hashes)
+    /// and floats are left out, values are sanitized. Counted at the
+    /// repeat gate by combination (up to 16 per kind and window, the rest
+    /// as "others"), fleet-wide with Redis. Default on.
+    pub fn field_distribution(mut self, on: bool) -> Self {
+        self.0.field_distribution = on;
+        self
+    }
 }
