@@ -67,6 +67,22 @@ impl FleetStore {
         match *self {}
     }
 
+    pub(crate) async fn add_spread(
+        &mut self,
+        _: u64,
+        _: &[crate::pipeline::spread::FleetCount],
+        _: Duration,
+    ) {
+        match *self {}
+    }
+
+    pub(crate) async fn spread(
+        &mut self,
+        _: u64,
+    ) -> Option<Vec<crate::pipeline::spread::FleetCount>> {
+        match *self {}
+    }
+
     pub(crate) async fn arrive(
         &mut self,
         _: u64,

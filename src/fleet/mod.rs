@@ -36,6 +36,8 @@ mod resolve;
 #[cfg(feature = "redis")]
 mod shared;
 #[cfg(feature = "redis")]
+mod spread;
+#[cfg(feature = "redis")]
 mod sync;
 pub(crate) mod watch;
 
@@ -44,6 +46,7 @@ use std::time::{Duration, Instant};
 use crate::delivery::Delivered;
 use crate::gate::SharedRepeats;
 use crate::pipeline::incident::{FleetAdmission, IncidentMember};
+use crate::pipeline::spread::FleetCount;
 use crate::pipeline::{ClosedWindow, DigestData, IncidentConfig, Tally};
 
 pub(crate) use claim::Claim;
@@ -121,6 +124,8 @@ pub(crate) struct Fleet {
     incidents_read: Instant,
     /// This process's presence, while the fleet watches itself.
     watch: Option<watch::Watch>,
+    /// Counts of fleet kinds' values not yet added to Redis.
+    spread: Vec<(u64, Vec<FleetCount>)>,
 }
 
 impl Fleet {
@@ -140,6 +145,7 @@ impl Fleet {
             leads_until: None,
             incidents_read: Instant::now(),
             watch: None,
+            spread: Vec::new(),
         }
     }
 
@@ -239,7 +245,27 @@ impl Fleet {
         if let Some(store) = &mut self.store {
             store.flush_all_repeats().await;
         }
+        self.flush_spread().await;
         self.last_sync = Instant::now();
+    }
+
+    /// Takes counts of fleet kinds' values, added to Redis with the next
+    /// sync (or before a tally reads them back).
+    pub(crate) fn add_spread(&mut self, counts: Vec<(u64, Vec<FleetCount>)>) {
+        if self.store.is_some() {
+            self.spread.extend(counts);
+        }
+    }
+
+    async fn flush_spread(&mut self) {
+        let Some(store) = &mut self.store else {
+            return;
+        };
+        for (fingerprint, counts) in std::mem::take(&mut self.spread) {
+            store
+                .add_spread(fingerprint, &counts, self.dedup_window)
+                .await;
+        }
     }
 
     /// Tells the fleet where an alert's original went, so that any process
@@ -419,10 +445,12 @@ impl Fleet {
     /// Completes tallies with the fleet's totals, and with the original an
     /// alert of another process was delivered as.
     pub(crate) async fn complete(&mut self, tallies: &mut [Tally]) {
+        self.flush_spread().await;
         let Some(store) = &mut self.store else {
             return;
         };
         for tally in tallies {
+            tally.fleet_spread = store.spread(tally.fingerprint).await;
             if !tally.fleet_total_known {
                 if let Some(total) = store.total(tally.fingerprint).await {
                     tally.total = tally.total.max(total);

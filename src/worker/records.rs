@@ -70,6 +70,9 @@ impl Worker {
     /// Sends tallies, with the fleet's totals and originals when there is
     /// a fleet.
     pub(super) async fn send_tallies(&mut self, mut tallies: Vec<Tally>) {
+        // What varies across fleet kinds' repeats goes to Redis with the
+        // next sync (or before a tally below reads it back).
+        self.fleet.add_spread(self.pipeline.take_fleet_spread());
         // Quiet here is not quiet everywhere: the fleet may hold a
         // resolution back.
         if let Some(quiet) = self.pipeline.quiet_period() {

@@ -8,4 +8,5 @@ mod cluster;
 mod kinds;
 mod quiet;
 mod sharing;
+mod spread;
 mod watch;
