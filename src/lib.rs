@@ -82,6 +82,7 @@
 //! | `ALERT_MAX_TRACEBACK_LINES` | span-trace lines and backtrace frames kept; 0 = none | `15` |
 //! | `ALERT_CAPTURE_BACKTRACE` | capture a backtrace for every alerted event | `false` |
 //! | `ALERT_RATE_LIMIT_MINUTES` | dedup window for identical alerts; 0 = off | `10` |
+//! | `ALERT_FIELD_DISTRIBUTION` | a tally shows what varies across the repeats (`shard: 3 ×40 · 7 ×2`) | `true` |
 //! | `ALERT_FOLD_AFTER_VARIANTS` | different messages one callsite alerts on its own per fold window before the rest fold into one alert; 0 = off | `3` |
 //! | `ALERT_FOLD_WINDOW_SECONDS` | the fold window | `60` |
 //! | `ALERT_INCIDENT_AFTER_KINDS` | new problems that alert on their own per incident window before the next opens one incident message; 0 = off | `2` |

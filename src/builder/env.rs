@@ -83,6 +83,10 @@ pub(crate) const VARIABLES: &[Variable] = &[
         let quiet = parse_minutes(n, v, 0)?;
         Ok(b.dedup(|d| d.resolve_after(quiet)))
     }),
+    var("ALERT_FIELD_DISTRIBUTION", |b, n, v| {
+        let on = parse_bool(n, v)?;
+        Ok(b.dedup(|d| d.field_distribution(on)))
+    }),
     var("ALERT_FOLD_AFTER_VARIANTS", |b, n, v| {
         let variants = parse_u32(n, v)?;
         Ok(b.storms(|s| s.fold_after(variants)))

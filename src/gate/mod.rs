@@ -8,8 +8,8 @@
 //! records had come through the queue.
 //!
 //! - [`probe`]: on the application's thread, an event's kind ([`GateKey`]).
-//! - [`table`]: the slots both sides share ([`RepeatGate`]) and the
-//!   worker's record of what it opened ([`OpenKinds`]).
+//! - [`table`]: the slots both sides share ([`RepeatGate`]), and [`open`]:
+//!   the worker's record of what it opened ([`OpenKinds`]).
 //! - [`spread`]: on both sides, what varies across a kind's repeats (the
 //!   values of small fields, counted by combination), and [`combos`]: the
 //!   worker's reading of those counts.
@@ -25,13 +25,16 @@
 pub(crate) mod combos;
 pub(crate) mod fold;
 mod hash;
+pub(crate) mod open;
 pub(crate) mod probe;
 pub(crate) mod settle;
 pub(crate) mod spread;
 pub(crate) mod table;
+mod word;
 
 pub(crate) use combos::KindSpread;
 pub(crate) use fold::{FoldConfig, FoldVerdict};
+pub(crate) use open::{OpenKind, OpenKinds};
 pub(crate) use probe::GateProbe;
 pub(crate) use settle::{close_all, settle_counts, FleetHeadings, Settle, SharedRepeats};
-pub(crate) use table::{Counted, GateKey, OpenKind, OpenKinds, RepeatGate, Reservation};
+pub(crate) use table::{Counted, GateKey, RepeatGate, Reservation};

@@ -12,7 +12,8 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::combos::KindSpread;
-use super::table::{GateKey, OpenKind, OpenKinds};
+use super::open::{OpenKind, OpenKinds};
+use super::table::GateKey;
 use crate::alert::AlertLevel;
 use crate::chat::Target;
 

@@ -32,7 +32,7 @@ use crate::record::{
 use crate::text::InlineText;
 
 use super::hash::QuickHash;
-use super::table::{add_one, COUNT_BITS, COUNT_MASK, OPEN_BIT};
+use super::word::{add_one, COUNT_BITS, COUNT_MASK, OPEN_BIT};
 
 /// Most fields of one event whose values are counted (the first ones that
 /// take part, in the order the event records them).

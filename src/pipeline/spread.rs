@@ -256,7 +256,7 @@ impl FieldCounts {
         }
         let mut top: Vec<(String, u64)> = self.values.clone();
         // Stable: equal counts keep the order they were first seen in.
-        top.sort_by(|a, b| b.1.cmp(&a.1));
+        top.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
         top.truncate(SHOWN_VALUES);
         let shown: u64 = top.iter().map(|(_, n)| n).sum();
         if shown * 2 < total || top.first().is_some_and(|(_, n)| *n < 2) {

@@ -23,7 +23,7 @@ fn shard_unavailable(shard: u64, user_id: u64, password: &str) {
 }
 
 /// Runs `body` under `builder`'s layer, flushing after the first event;
-/// then closes the window on `clock`. The alerts' texts and the stats.
+/// then closes the window on `clock`; the stats.
 fn run(builder: Builder, clock: &TestClock, body: impl FnOnce()) -> Stats {
     let (layer, guard) = builder.build().unwrap();
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
@@ -34,8 +34,7 @@ fn run(builder: Builder, clock: &TestClock, body: impl FnOnce()) -> Stats {
     assert!(guard.flush(Duration::from_secs(5)));
     clock.advance(Duration::from_secs(601)); // the window closes
     assert!(guard.flush(Duration::from_secs(5)));
-    let stats = guard.shutdown(Duration::from_secs(5));
-    stats
+    guard.shutdown(Duration::from_secs(5))
 }
 
 fn alerts(mock: &MockTelegram) -> Vec<String> {
