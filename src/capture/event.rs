@@ -215,7 +215,8 @@ impl TelegramLayer {
         {
             return Gate::Missed(Keys::default());
         }
-        let mut probe = GateProbe::new(gate.spreads());
+        let mut probe = GateProbe::default();
+        probe.count_values(gate.spreads());
         event.record(&mut probe);
         if probe.skip {
             return Gate::Hidden;

@@ -45,12 +45,11 @@ pub(crate) struct GateProbe {
 }
 
 impl GateProbe {
-    /// A probe; with `spread`, it also hashes the values of small fields.
-    pub(crate) fn new(spread: bool) -> Self {
-        GateProbe {
-            combination: Combination::new(spread),
-            ..GateProbe::default()
-        }
+    /// With `on`, the probe also hashes the values of small fields (set in
+    /// place: the probe is large, and a struct update copies it).
+    #[inline]
+    pub(crate) fn count_values(&mut self, on: bool) {
+        self.combination = Combination::new(on);
     }
 
     /// The combination of the event's small field values, if any took part.
@@ -241,12 +240,12 @@ impl Visit for GateProbe {
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.unusual(field);
-        self.combination.int(field.name(), i128::from(value));
+        self.combination.signed(field.name(), value);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.unusual_u64(field, value);
-        self.combination.int(field.name(), i128::from(value));
+        self.combination.unsigned(field.name(), value);
     }
 
     fn record_i128(&mut self, field: &Field, _: i128) {

@@ -16,9 +16,11 @@
 //! Which fields take part is defined here once, for the probe, the sample
 //! and the worker's reading of a record: not the message, instructions, a
 //! bridged `log` record's origin, error or response fields (they make the
-//! kind), ids by name (`user_id`, `request_id`, `uuid`) or by value (a run of
-//! five digits, a long hex token, anything over 32 bytes, an integer from
-//! 10 000), floats or errors.
+//! kind), ids by value (a run of five digits, a long hex token, anything
+//! over 32 bytes, an integer from 10 000), floats or errors. Ids by name
+//! (`user_id`, `uuid`) are counted but never kept ([`shown_field`]): the
+//! probe reads names for every field of every repeat, so it reads only
+//! their first letter where it can.
 
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,7 +49,12 @@ pub(crate) const BLOCK: usize = 16;
 /// end up among the "others" (the worker takes samples every turn).
 const MAX_SAMPLES: usize = 64;
 
-/// Whether a field named `name` takes part (see the module's doc).
+/// Whether a field named `name` is counted: not the message, an
+/// instruction, a bridged `log` record's origin, an error or a response
+/// field (they make the kind). The probe reads this for every field of
+/// every repeat, so it is settled by the first letter for most names; ids
+/// by name are left out later, when values are kept ([`shown_field`]).
+#[inline]
 pub(crate) fn counts_field(name: &str) -> bool {
     match name.as_bytes().first() {
         Some(b'm' | b't' | b'l' | b'e' | b'c' | b's' | b'h') => {
@@ -56,25 +63,36 @@ pub(crate) fn counts_field(name: &str) -> bool {
                 && !name.starts_with("log.")
                 && !is_error_field(name)
                 && !is_response_field(name)
-                && !is_id_name(name)
         }
-        Some(_) => !is_id_name(name),
+        Some(_) => true,
         None => false,
     }
 }
 
-/// `id`, `user_id`, `order.id`, `userId`, `ids`, `uuid`.
+/// Whether a counted field's values are kept and shown: not an id by name.
+pub(crate) fn shown_field(name: &str) -> bool {
+    !is_id_name(name)
+}
+
+/// `id`, `user_id`, `order.id`, `userId`, `userID`, `ids`, `uuid` — not
+/// `paid` or `valid`.
 fn is_id_name(name: &str) -> bool {
-    name.eq_ignore_ascii_case("id")
-        || name.eq_ignore_ascii_case("ids")
-        || [
-            "_id", ".id", "-id", "Id", "ID", "_ids", "Ids", "uuid", "UUID",
-        ]
-        .iter()
-        .any(|tail| name.ends_with(tail))
+    let base = name.strip_suffix('s').unwrap_or(name).as_bytes();
+    let [.., before, i, d] = base else {
+        return base.eq_ignore_ascii_case(b"id");
+    };
+    if !matches!((i, d), (b'i' | b'I', b'd' | b'D')) {
+        return false;
+    }
+    match before {
+        b'_' | b'.' | b'-' => true,
+        b'u' | b'U' => base.ends_with(b"uuid") || base.ends_with(b"UUID"),
+        _ => *i == b'I' && before.is_ascii_lowercase(),
+    }
 }
 
 /// An integer that is a category (a shard, an attempt, a port), not an id.
+#[inline]
 fn small_int(value: i128) -> Option<i64> {
     (value.unsigned_abs() < u128::from(MAX_INT)).then_some(value as i64)
 }
@@ -85,6 +103,9 @@ fn small_int(value: i128) -> Option<i64> {
 fn small_text(text: &str) -> Option<&str> {
     if text.len() > MAX_VALUE_BYTES {
         return None;
+    }
+    if text.len() < 5 {
+        return Some(text); // too short for either
     }
     let (mut digits, mut hex, mut hex_digit) = (0, 0, false);
     for byte in text.bytes() {
@@ -124,17 +145,6 @@ impl fmt::Display for SpreadValue {
 }
 
 impl SpreadValue {
-    /// The word a value is hashed as; texts add their bytes.
-    fn word(&self, name: &str) -> u64 {
-        let (kind, low) = match self {
-            // `small_int` keeps magnitudes under 2^14: no overlap with the rest.
-            SpreadValue::Int(value) => (1, *value as u64 & 0xffff_ffff),
-            SpreadValue::Bool(value) => (2, u64::from(*value)),
-            SpreadValue::Text(text) => (3, text.as_bytes().len() as u64),
-        };
-        low ^ ((name.len() as u64 & 0xff) << 40) ^ (kind << 56)
-    }
-
     fn debug(value: &dyn fmt::Debug) -> Option<SpreadValue> {
         let mut text = InlineText::<MAX_VALUE_BYTES>::default();
         write!(text, "{value:?}").ok()?;
@@ -197,42 +207,54 @@ impl Combination {
         (self.fields > 0).then(|| self.hash.finish() | 1)
     }
 
+    #[inline]
     fn room(&self, name: &str) -> bool {
         self.on && usize::from(self.fields) < MAX_FIELDS && counts_field(name)
     }
 
-    fn add(&mut self, name: &str, value: Option<SpreadValue>) {
-        let Some(value) = value else {
-            return;
-        };
-        self.hash.write_u64(value.word(name));
-        if let SpreadValue::Text(text) = &value {
-            self.hash.write(text.as_bytes());
-        }
+    /// Mixes in one value: its kind, its field name's length and `low` (an
+    /// integer, a boolean or a text's length) in one word; a text's bytes
+    /// follow. `small_int` keeps magnitudes under 2^14: no overlap.
+    #[inline]
+    fn mix(&mut self, name: &str, kind: u64, low: u64) {
+        let word = low ^ ((name.len() as u64 & 0xff) << 40) ^ (kind << 56);
+        self.hash.write_u64(word);
         self.fields += 1;
     }
 
-    pub(crate) fn int(&mut self, name: &str, value: i128) {
-        if self.room(name) {
-            self.add(name, small_int(value).map(SpreadValue::Int));
+    pub(crate) fn unsigned(&mut self, name: &str, value: u64) {
+        if value < MAX_INT && self.room(name) {
+            self.mix(name, 1, value);
+        }
+    }
+
+    pub(crate) fn signed(&mut self, name: &str, value: i64) {
+        if value.unsigned_abs() < MAX_INT && self.room(name) {
+            // Under 2^14 in magnitude: the low 32 bits tell it apart.
+            self.mix(name, 1, value as u64 & 0xffff_ffff);
         }
     }
 
     pub(crate) fn bool(&mut self, name: &str, value: bool) {
         if self.room(name) {
-            self.add(name, Some(SpreadValue::Bool(value)));
+            self.mix(name, 2, u64::from(value));
         }
     }
 
     pub(crate) fn text(&mut self, name: &str, value: &str) {
-        if self.room(name) {
-            self.add(name, SpreadValue::text(value));
+        if self.room(name) && small_text(value).is_some() {
+            self.mix(name, 3, value.len() as u64);
+            self.hash.write(value.as_bytes());
         }
     }
 
     pub(crate) fn debug(&mut self, name: &str, value: &dyn fmt::Debug) {
-        if self.room(name) {
-            self.add(name, SpreadValue::debug(value));
+        if !self.room(name) {
+            return;
+        }
+        if let Some(SpreadValue::Text(text)) = SpreadValue::debug(value) {
+            self.mix(name, 3, text.as_str().len() as u64);
+            self.hash.write(text.as_bytes());
         }
     }
 }
@@ -338,13 +360,15 @@ impl SpreadTable {
     /// `key` holding `slot` (the repeat itself was counted there); the
     /// entry's tag if this repeat claimed it (the caller leaves a sample).
     pub(crate) fn count(&self, slot: usize, key: GateKey, combination: u64) -> Option<u64> {
-        let mut hash = QuickHash(key.0);
-        hash.write_u64(combination);
-        let tag = (hash.finish() & !COUNT_MASK) | OPEN_BIT;
-        let block = self.block(slot);
-        let start = (tag >> COUNT_BITS) as usize;
-        for step in 0..block.len() {
-            let entry = &block[(start + step) % BLOCK];
+        // One multiply carries every bit of the combination into the tag's
+        // upper bits (the key is a hash already).
+        let mixed = combination.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ key.0;
+        let tag = (mixed & !COUNT_MASK) | OPEN_BIT;
+        let (base, start) = (slot * BLOCK, (tag >> COUNT_BITS) as usize);
+        for step in 0..BLOCK {
+            let Some(entry) = self.entries.get(base + ((start + step) & (BLOCK - 1))) else {
+                break;
+            };
             let mut current = entry.load(Ordering::Relaxed);
             if current == 0 {
                 match entry.compare_exchange(0, tag | 1, Ordering::Relaxed, Ordering::Relaxed) {
@@ -435,8 +459,10 @@ mod tests {
 
     #[test]
     fn ids_and_texts_take_no_part() {
-        for name in ["shard", "region", "attempt", "paid", "valid", "tenant"] {
-            assert!(counts_field(name), "{name}");
+        for name in [
+            "shard", "region", "attempt", "paid", "valid", "tenant", "kids", "d",
+        ] {
+            assert!(counts_field(name) && shown_field(name), "{name}");
         }
         for name in [
             "message",
@@ -445,12 +471,16 @@ mod tests {
             "id",
             "trace.id",
             "uuid",
+            "userID",
+            "ids",
+            "order_ids",
+            "ID",
             "error",
             "status",
             "telegram.level",
             "log.line",
         ] {
-            assert!(!counts_field(name), "{name}");
+            assert!(!(counts_field(name) && shown_field(name)), "{name}");
         }
         assert_eq!(small_int(9_999), Some(9_999));
         assert_eq!(small_int(-3), Some(-3));

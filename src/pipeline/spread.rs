@@ -11,11 +11,12 @@
 //! small heavy-hitters sketch: a value that finds no room takes the place of
 //! the least frequent one, whose count moves to "others"); at most
 //! [`MAX_KINDS`] kinds, the oldest forgotten. A value is sanitized before it
-//! is kept, and a field the sanitizer calls sensitive is not kept at all.
+//! is kept; an id by name (`user_id`) or a field the sanitizer calls
+//! sensitive is not kept at all.
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::gate::spread::Values;
+use crate::gate::spread::{shown_field, Values};
 use crate::gate::KindSpread;
 use crate::render::tally::SpreadLine;
 use crate::sanitize::Sanitizer;
@@ -124,7 +125,7 @@ impl Spreads {
         let mut counts = Vec::new();
         let kind = self.kind(fingerprint);
         for (name, raw) in pairs {
-            if sanitizer.is_sensitive_field(name) {
+            if !shown_field(name) || sanitizer.is_sensitive_field(name) {
                 continue;
             }
             let value = sanitizer.sanitize(raw).into_owned();
