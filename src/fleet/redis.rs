@@ -127,9 +127,10 @@ const FIRST: i64 = -1;
 /// claim's remaining milliseconds. While the kind is muted (`KEYS[3]`, set
 /// by a chat member's 🔕), nothing is claimed or counted: `{-3, the mute's
 /// remaining milliseconds}`. A new claim clears `KEYS[4]`, the mark a mute
-/// leaves (see the sync script), and the last window's tally (`KEYS[2]`,
+/// leaves (see the sync script), the last window's tally (`KEYS[2]`,
 /// which outlives its window, `ARGV[3]` ms, so that the alert can still be
-/// resolved with the fleet's count). Claimed or counted, the kind's last
+/// resolved with the fleet's count) and its values (`KEYS[6]`, see
+/// `spread`). Claimed or counted, the kind's last
 /// occurrence in the fleet (`KEYS[5]`, Redis's clock, kept as long) is
 /// now: a kind is resolved only when it is quiet everywhere.
 const CLAIM_SCRIPT: &str = "\
@@ -138,7 +139,7 @@ if muted > 0 then return {-3, muted} end
 local t = redis.call('TIME')
 redis.call('SET', KEYS[5], t[1] * 1000 + math.floor(t[2] / 1000), 'PX', ARGV[3])
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  redis.call('DEL', KEYS[4], KEYS[2])
+  redis.call('DEL', KEYS[4], KEYS[2], KEYS[6])
   return {-1, tonumber(ARGV[2])}
 end
 local n = redis.call('INCRBY', KEYS[2], 1)
@@ -294,6 +295,7 @@ impl FleetStore {
         let mute = format!("{}:mute:{fingerprint:016x}", self.prefix);
         let ended = format!("{}:ended:{fingerprint:016x}", self.prefix);
         let seen = self.seen_key(fingerprint);
+        let spread = self.spread_key(fingerprint);
         let (answer, claim_ttl) = self
             .call(|mut conn| async move {
                 script
@@ -302,6 +304,7 @@ impl FleetStore {
                     .key(&mute)
                     .key(&ended)
                     .key(&seen)
+                    .key(&spread)
                     .arg(&instance)
                     .arg(millis(window))
                     .arg(millis(seen_lifetime(window)))

@@ -5,9 +5,11 @@
 //!
 //! `{prefix}:spread:{fingerprint}`: `name\x1fvalue` → count (values are
 //! sanitized before they get here), `name\x1f\x01` → the field's others.
-//! It lives one dedup window from its first count, and holds at most
-//! [`MAX_ENTRIES`] entries: a value that finds no room is counted among its
-//! field's others.
+//! The claim that opens a kind's window empties it (in the claim's script,
+//! so that no process's counts of the new window go before it); it lives
+//! two dedup windows from its first count (so that the tally at the window's
+//! end still finds it), and holds at most [`MAX_ENTRIES`] entries: a value
+//! that finds no room is counted among its field's others.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -46,7 +48,7 @@ return 1",
 });
 
 impl FleetStore {
-    fn spread_key(&self, fingerprint: u64) -> String {
+    pub(super) fn spread_key(&self, fingerprint: u64) -> String {
         format!("{}:spread:{fingerprint:016x}", self.prefix)
     }
 
@@ -62,7 +64,7 @@ impl FleetStore {
         let mut invocation = ADD.prepare_invoke();
         invocation
             .key(self.spread_key(fingerprint))
-            .arg(millis(window).max(1))
+            .arg(millis(window.saturating_mul(2)).max(1))
             .arg(MAX_ENTRIES);
         for (name, value, n) in counts {
             let value = value.as_deref().unwrap_or(OTHERS);

@@ -67,7 +67,8 @@ impl Spreads {
         }
     }
 
-    /// A new window of `fingerprint` begins: its values start afresh.
+    /// A new window of `fingerprint` begins: its values start afresh (in a
+    /// fleet, the claim that opened the window emptied the fleet's).
     pub(crate) fn restart(&mut self, fingerprint: u64) {
         self.kinds.remove(&fingerprint);
     }

@@ -71,3 +71,49 @@ fn a_fleet_tally_shows_both_shards_with_the_fleets_counts() {
     );
     assert!(!text.contains("\norder_id:"), "an id: {text}");
 }
+
+#[test]
+fn the_fleets_values_of_a_kind_are_bounded_in_redis() {
+    let Some(url) = shared_redis("the_fleets_values_are_bounded") else {
+        return;
+    };
+    let mock = MockTelegram::start().unwrap();
+    let prefix = unique_prefix("spread-bound");
+    // A hook sees every record: each repeat reaches the worker with its
+    // value, and 400 different shards go to the fleet's store.
+    let (layer, guard) = common::default_builder(&mock)
+        .fleet(|f| f.redis_url(url.as_str()).key_prefix(prefix.as_str()))
+        .hooks(|h| h.before_send(|_| true))
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for shard in 0..400u64 {
+            tracing::error!(shard, "shard unavailable");
+        }
+    });
+    assert!(guard.flush(Duration::from_secs(10)));
+    let stats = guard.shutdown(Duration::from_secs(10));
+    assert_eq!(stats.redis_fallbacks, 0, "{stats:?}");
+    let mut redis = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{{{prefix}}}:spread:*"))
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let entries: Vec<(String, u64)> = redis::cmd("HGETALL")
+        .arg(&keys[0])
+        .query(&mut redis)
+        .unwrap();
+    assert!(entries.len() <= 257, "{} entries", entries.len());
+    let total: u64 = entries.iter().map(|(_, n)| n).sum();
+    assert_eq!(total, 400, "every occurrence counted, the rest as others");
+    assert!(
+        entries.iter().any(|(entry, _)| entry == "shard\u{1f}\u{1}"),
+        "the field's others"
+    );
+    let ttl: i64 = redis::cmd("PTTL").arg(&keys[0]).query(&mut redis).unwrap();
+    assert!(ttl > 600_000 && ttl <= 1_200_000, "two windows: {ttl} ms");
+}
