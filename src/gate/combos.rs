@@ -54,37 +54,25 @@ impl Combinations {
         }
     }
 
-    /// The repeats of `key` counted by combination since the last take.
+    /// The repeats of `key` counted by combination since the last take
+    /// (a combination not learned yet stays counted in its entry).
     pub(crate) fn take(&self, gate: &RepeatGate, key: GateKey) -> KindSpread {
-        let (Some(spread), Some(known)) = (&gate.spread, self.by_kind.get(&key)) else {
-            return self.take_others(gate, key);
-        };
         let mut taken = KindSpread::default();
+        let Some(spread) = &gate.spread else {
+            return taken;
+        };
+        let known = self.by_kind.get(&key);
+        let combo = |tag: u64| known.and_then(|known| known.get(&tag));
         for slot in gate.holders(key) {
-            let (counts, others) = spread.take(slot, |tag| known.contains_key(&tag));
+            let (counts, others) = spread.take(slot, |tag| combo(tag).is_some());
             taken.others += others;
             taken.combos.extend(
                 counts
                     .into_iter()
-                    .filter_map(|(tag, n)| Some((Arc::clone(known.get(&tag)?), n))),
+                    .filter_map(|(tag, n)| Some((Arc::clone(combo(tag)?), n))),
             );
         }
         taken
-    }
-
-    /// A kind with no combination known yet: only its others are taken.
-    fn take_others(&self, gate: &RepeatGate, key: GateKey) -> KindSpread {
-        let Some(spread) = &gate.spread else {
-            return KindSpread::default();
-        };
-        let others = gate
-            .holders(key)
-            .map(|slot| spread.take(slot, |_| false).1)
-            .sum();
-        KindSpread {
-            combos: Vec::new(),
-            others,
-        }
     }
 
     /// `key`'s kind was closed at `slots`: its blocks are emptied, every

@@ -34,7 +34,7 @@ use crate::record::{
 use crate::text::InlineText;
 
 use super::hash::QuickHash;
-use super::word::{add_one, COUNT_BITS, COUNT_MASK, OPEN_BIT};
+use super::word::{add_one, take_count, COUNT_BITS, COUNT_MASK, OPEN_BIT};
 
 /// Most fields of one event whose values are counted (the first ones that
 /// take part, in the order the event records them).
@@ -410,25 +410,11 @@ impl SpreadTable {
     /// Worker: the counts of `slot`'s entries whose tag is `known`, and of
     /// its others, since the last take; the entries stay.
     pub(crate) fn take(&self, slot: usize, known: impl Fn(u64) -> bool) -> BlockCounts {
-        let mut counts = Vec::new();
-        for entry in self.block(slot) {
-            let mut current = entry.load(Ordering::Relaxed);
-            while current & COUNT_MASK != 0 && known(current & !COUNT_MASK) {
-                let tag = current & !COUNT_MASK;
-                match entry.compare_exchange_weak(
-                    current,
-                    tag,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        counts.push((tag, current & COUNT_MASK));
-                        break;
-                    }
-                    Err(now) => current = now,
-                }
-            }
-        }
+        let counts = self
+            .block(slot)
+            .iter()
+            .filter_map(|entry| take_count(entry, &known))
+            .collect();
         let others = self
             .others
             .get(slot)

@@ -23,7 +23,7 @@ pub(crate) use crate::record::GateKey;
 
 use super::fold::{FoldConfig, FoldTable};
 use super::spread::{Sampler, SpreadTable};
-use super::word::{add_one, COUNT_MASK, OPEN_BIT};
+use super::word::{add_one, take_count, COUNT_MASK, OPEN_BIT};
 
 /// Slots in the table (a power of two). Kinds whose slot is taken by
 /// another kind simply use the ordinary path.
@@ -195,25 +195,10 @@ impl RepeatGate {
     /// count.)
     pub(crate) fn take(&self, key: GateKey) -> u64 {
         let tag = key.tag();
-        let mut taken = 0;
-        for i in distinct(key.slots()) {
-            let slot = &self.slots[i].0;
-            let mut current = slot.load(Ordering::Relaxed);
-            loop {
-                if current & !COUNT_MASK != tag || current & COUNT_MASK == 0 {
-                    break;
-                }
-                match slot.compare_exchange_weak(current, tag, Ordering::Relaxed, Ordering::Relaxed)
-                {
-                    Ok(_) => {
-                        taken += current & COUNT_MASK;
-                        break;
-                    }
-                    Err(now) => current = now,
-                }
-            }
-        }
-        taken
+        distinct(key.slots())
+            .filter_map(|i| take_count(&self.slots[i].0, |held| held == tag))
+            .map(|(_, taken)| taken)
+            .sum()
     }
 
     /// Worker: closes `key`'s slots; the repeats counted since the last take.

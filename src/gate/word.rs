@@ -24,3 +24,20 @@ pub(crate) fn add_one(slot: &AtomicU64, tag: u64, mut current: u64) -> bool {
         }
     }
 }
+
+/// Worker: takes `word`'s count and keeps its tag, if `keep` says so of the
+/// tag; the tag and the count taken (`None`: nothing counted, or a tag not
+/// to take).
+pub(crate) fn take_count(word: &AtomicU64, keep: impl Fn(u64) -> bool) -> Option<(u64, u64)> {
+    let mut current = word.load(Ordering::Relaxed);
+    loop {
+        let (tag, count) = (current & !COUNT_MASK, current & COUNT_MASK);
+        if count == 0 || !keep(tag) {
+            return None;
+        }
+        match word.compare_exchange_weak(current, tag, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return Some((tag, count)),
+            Err(now) => current = now,
+        }
+    }
+}
