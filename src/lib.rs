@@ -263,10 +263,10 @@ pub mod testing;
 
 pub use alert::{Alert, AlertLevel};
 pub use builder::{
-    Builder, Capture, Dedup, Delivery, Digest, FilteredLayer, Fleet, Hooks, Interactive, Limits,
-    Notices, Panics, Routing, SettingValue, Settings, SlowSpans, Storms,
+    Builder, Capture, Dedup, Delivery, Digest, Fleet, Hooks, Interactive, Limits, Notices, Panics,
+    Routing, SettingValue, Settings, SlowSpans, Storms,
 };
-pub use capture::{TelegramFilter, TelegramLayer};
+pub use capture::{FilteredLayer, TelegramFilter, TelegramLayer};
 pub use channel::DEFAULT_QUEUE_CAPACITY;
 pub use chat::{ChatId, Destination};
 pub use check::{CheckProblem, CheckReport};

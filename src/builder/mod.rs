@@ -32,20 +32,13 @@ use std::fmt;
 
 use tracing_core::Level;
 
-use crate::capture::{TelegramFilter, TelegramLayer};
+use crate::capture::{FilteredLayer, TelegramLayer};
 use crate::chat::{BotToken, ChatId};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::guard::TelegramGuard;
 use crate::render::Identity;
 use crate::sanitize::Sanitizer;
-
-/// The layer [`Builder::build`] returns: a [`TelegramLayer`] behind its own
-/// per-layer [`TelegramFilter`], so that callsites it does not want
-/// (`trace!`, `debug_span!` below its levels) cost nothing when no other
-/// layer wants them either, and other layers see exactly what they saw
-/// before. `S` is the subscriber it is added to, inferred by `.with(layer)`.
-pub type FilteredLayer<S> = tracing_subscriber::filter::Filtered<TelegramLayer, TelegramFilter, S>;
 
 /// Configures a [`TelegramLayer`] and its [`TelegramGuard`].
 ///

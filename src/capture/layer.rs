@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use tracing_core::span::{Attributes, Id, Record as SpanValues};
 use tracing_core::{Event, Level, Subscriber};
-use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -24,6 +23,7 @@ use crate::text::Text;
 
 use super::field_pool::{self, PooledFields};
 use super::fields::FieldCollector;
+use super::filtered::FilteredLayer;
 use super::otel::OtelSource;
 use super::shape::SpanShape;
 use super::skip::SkipRules;
@@ -167,12 +167,9 @@ impl TelegramLayer {
     /// layers behind per-layer filters too, `trace!` and `debug_span!`
     /// instrumentation none of them wants then costs nothing. This is what
     /// [`Builder::build`](crate::Builder::build) returns.
-    pub(crate) fn filtered<S>(self) -> Filtered<TelegramLayer, TelegramFilter, S>
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
+    pub(crate) fn filtered<S>(self) -> FilteredLayer<S> {
         let filter = self.filter();
-        self.with_filter(filter)
+        FilteredLayer::new(self, filter)
     }
 
     /// Whether this layer sends anything at all.

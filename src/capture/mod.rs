@@ -8,7 +8,8 @@
 //! repeat gate (`gate/`). Nothing here waits, allocates much, or
 //! panics: a level comparison rejects ignored events before anything else.
 //!
-//! - [`layer`]: the `Layer` impl, [`TelegramLayer`].
+//! - [`layer`]: the `Layer` impl, [`TelegramLayer`]; [`filtered`]: the
+//!   layer behind its per-layer filter, as `build()` returns it.
 //! - [`span_state`]: what each span keeps (skipped, fields, timer);
 //!   [`timing`]: the timer of a span judged slow.
 //! - [`fields`]: the field visitor, the one parser of `telegram.*` fields;
@@ -26,6 +27,7 @@ pub(crate) mod event;
 pub(crate) mod feedback;
 pub(crate) mod field_pool;
 pub(crate) mod fields;
+pub(crate) mod filtered;
 pub(crate) mod layer;
 pub(crate) mod otel;
 pub(crate) mod panic;
@@ -42,6 +44,7 @@ use std::time::Duration;
 
 use tracing_core::Level;
 
+pub use filtered::FilteredLayer;
 pub use layer::TelegramLayer;
 pub(crate) use skip::SkipRules;
 pub(crate) use slow::SlowRules;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::{debug_span, error, trace, trace_span, Subscriber};
+use tracing::{debug_span, error, info_span, trace, trace_span, Subscriber};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
@@ -100,4 +100,58 @@ fn the_layer_sees_what_it_wants_and_others_see_everything() {
         assert!(!text.contains("pool_checkout"), "{text}");
         assert!(!text.contains("secret read failed"), "{text}");
     }
+}
+
+/// The layer hears every span's enter, exit and close straight from the
+/// registry (not through its filter): spans it did not want — created
+/// because another layer wanted them, their ids reused by the registry —
+/// must neither show in an alert nor disturb the spans it keeps.
+#[test]
+fn spans_the_layer_did_not_want_stay_out_of_its_alerts() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = common::default_builder_on_virtual_clock(&mock);
+    let (telegram, guard) = builder.build().unwrap();
+    let counting = Counting::default();
+    let registry = tracing_subscriber::registry()
+        .with(counting.clone())
+        .with(telegram);
+    tracing::subscriber::with_default(registry, || {
+        // The registry reuses the ids of closed spans, wanted or not.
+        for round in 0..200 {
+            debug_span!("h2_stream", id = round).in_scope(|| trace!("frame"));
+            info_span!("poll", round).in_scope(|| {});
+        }
+        let _job = info_span!("nightly_job", batch = 7).entered();
+        let _checkout = debug_span!("pool_checkout", pool = "main").entered();
+        info_span!(
+            "export_invoices",
+            rows = 1200,
+            telegram.slow_threshold_ms = 50
+        )
+        .in_scope(|| {
+            clock.advance(Duration::from_millis(120));
+            error!(attempt = 3, "export failed");
+        });
+    });
+    let stats = guard.shutdown(Duration::from_secs(5));
+    common::assert_accounted(&stats);
+    assert_eq!(counting.spans.load(Ordering::Relaxed), 403);
+    let texts: Vec<String> = common::notifying(&mock.messages())
+        .iter()
+        .map(|m| m.plain_text())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:#?}");
+    let failed = texts.iter().find(|t| t.contains("export failed"));
+    let slow = texts.iter().find(|t| t.contains("Slow: "));
+    let (Some(failed), Some(slow)) = (failed, slow) else {
+        panic!("one error and one slow span expected: {texts:#?}");
+    };
+    for text in [failed, slow] {
+        assert!(text.contains("nightly_job{batch=7}"), "{text}");
+        for unwanted in ["pool_checkout", "h2_stream", "poll{"] {
+            assert!(!text.contains(unwanted), "{unwanted} in:\n{text}");
+        }
+    }
+    assert!(failed.contains("export_invoices{rows=1200"), "{failed}");
+    assert!(slow.contains("took 120 ms"), "{slow}");
 }
