@@ -232,7 +232,7 @@ impl TelegramLayer {
             return Gate::Hidden;
         }
         // An alert is grouped by the request it happened in.
-        let awaits_request = self.walk_requests(event, ctx, |fields| probe.note_request(fields));
+        let awaits_request = self.walk_requests(event, ctx, |facts| probe.note_request(facts.key));
         let Some(key) = probe.key(metadata, level) else {
             return Gate::Missed(Keys {
                 requests_marked: true,

@@ -368,6 +368,9 @@ fn record_into(state: &mut SpanState, collector: FieldCollector, skipped_alive: 
         *state = SpanState::skipped(skipped_alive);
         return;
     }
+    if let Some(mark) = &mut state.describes_request {
+        mark.forget();
+    }
     if let (Some(timing), Some(threshold)) = (&mut state.timing, collector.slow_threshold) {
         timing.set_threshold(threshold);
     }

@@ -29,7 +29,7 @@ use crate::text::Text;
 
 use super::field_pool::PooledFields;
 use super::layer::TelegramLayer;
-use super::span_state::{RequestMark, RequestWatch, SpanState};
+use super::span_state::{RequestFacts, RequestMark, RequestWatch, SpanState};
 use super::span_table::span_records;
 
 impl TelegramLayer {
@@ -123,7 +123,7 @@ impl TelegramLayer {
         &self,
         event: &Event<'_>,
         ctx: &Context<'_, S>,
-        mut innermost: impl FnMut(&Fields) -> bool,
+        mut innermost: impl FnMut(&RequestFacts) -> bool,
     ) -> Option<u64>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
@@ -134,22 +134,29 @@ impl TelegramLayer {
         let scope = ctx.event_scope(event)?;
         let (mut found, mut awaits) = (false, None);
         for span in scope {
-            self.spans.with(&span.id(), |state| {
-                if state.describes_request.is_none() {
+            self.spans.with_mut(&span.id(), |state| {
+                let SpanState {
+                    fields,
+                    request,
+                    describes_request: Some(mark),
+                    ..
+                } = state
+                else {
                     return;
-                }
-                if let Some(watch) = &state.request {
+                };
+                if let Some(watch) = request {
                     watch.report();
                 }
                 if found {
                     return;
                 }
-                let Some(fields) = state.fields.as_ref().map(PooledFields::get) else {
+                let Some(fields) = fields.as_ref().map(PooledFields::get) else {
                     return;
                 };
-                found = innermost(fields);
-                if found && !has_status(fields) {
-                    awaits = state.request.as_ref().map(RequestWatch::await_status);
+                let facts = mark.facts(fields);
+                found = innermost(&facts);
+                if found && !facts.has_status {
+                    awaits = request.as_ref().map(RequestWatch::await_status);
                 }
             });
         }
@@ -168,13 +175,6 @@ impl TelegramLayer {
             producer.outcomes().post(serial, fields.shared());
         }
     }
-}
-
-/// Whether a request span's fields give its outcome already.
-fn has_status(fields: &Fields) -> bool {
-    fields
-        .iter()
-        .any(|(name, _)| is_status_field(name) || name == "rpc.grpc.status_code")
 }
 
 /// A request span that closed with a server error nothing inside it

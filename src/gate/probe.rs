@@ -110,16 +110,17 @@ impl GateProbe {
 }
 
 impl GateProbe {
-    /// Notes the request the event happened in, from the fields of the
-    /// innermost span that describes one (as the fingerprint reads them);
-    /// `false` if these fields describe no request.
-    pub(crate) fn note_request(&mut self, fields: &Fields) -> bool {
-        let mut hash = QuickHash::default();
-        let described = write_request_key(fields, &mut |piece| hash.write(piece));
-        if described {
-            self.request = hash.finish() | 1;
+    /// Notes the request the event happened in: the [`request_key`] of the
+    /// innermost span that describes one; `false` for a span whose fields
+    /// describe no request (`None`).
+    pub(crate) fn note_request(&mut self, key: Option<u64>) -> bool {
+        match key {
+            Some(key) => {
+                self.request = key;
+                true
+            }
+            None => false,
         }
-        described
     }
 
     fn set_message(&mut self, text: &str) {
@@ -281,6 +282,16 @@ impl Visit for GateProbe {
             self.combination.debug(field.name(), value);
         }
     }
+}
+
+/// What an alert inside a request span is grouped by, as the repeat gate
+/// keys it: a hash of the request's key (`GET /orders/{id}`, as the
+/// fingerprint reads it), never 0; `None` if `fields` describe no request.
+/// A span's state keeps it, so that the repeats inside one request span
+/// read its fields once.
+pub(crate) fn request_key(fields: &Fields) -> Option<u64> {
+    let mut hash = QuickHash::default();
+    write_request_key(fields, &mut |piece| hash.write(piece)).then(|| hash.finish() | 1)
 }
 
 #[cfg(test)]

@@ -335,3 +335,54 @@ fn a_flood_of_ten_kinds_from_two_threads_drops_nothing_and_is_tallied_whole() {
     let stats = guard.shutdown(Duration::from_secs(30));
     common::assert_flood_tallied(&stats, &mock, 2 * PER_THREAD);
 }
+
+/// Repeats inside a request are grouped by its method and route, which
+/// the layer reads from the request span once, not on every repeat — until
+/// a value recorded into the span (a router naming the route after it
+/// matched) changes them. The default settings.
+#[test]
+fn repeats_inside_a_request_follow_a_route_recorded_later() {
+    let mock = MockTelegram::start().unwrap();
+    let (builder, clock) = common::default_builder_on_virtual_clock(&mock);
+    let (layer, guard) = builder.build().unwrap();
+    let failing = || error!("order lookup failed");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let request = tracing::info_span!(
+            "request",
+            method = "GET",
+            uri = "/orders/7",
+            http.route = tracing::field::Empty
+        );
+        request.in_scope(|| {
+            failing();
+            assert!(guard.flush(Duration::from_secs(5)));
+            (0..9).for_each(|_| failing()); // counted at the gate
+        });
+        request.record("http.route", "/v2/orders/{order}");
+        request.in_scope(|| {
+            failing(); // a new request key: a new alert
+            assert!(guard.flush(Duration::from_secs(5)));
+            (0..4).for_each(|_| failing());
+        });
+    });
+    assert!(guard.flush(Duration::from_secs(5)));
+    let stats = guard.stats();
+    assert_eq!((stats.sent, stats.deduplicated), (2, 13), "{stats:?}");
+    clock.advance(Duration::from_secs(601));
+    let stats = guard.shutdown(Duration::from_secs(5));
+    common::assert_accounted(&stats);
+    let messages = mock.messages();
+    let texts: Vec<String> = common::notifying(&messages)
+        .iter()
+        .map(|m| m.plain_text())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:#?}");
+    assert!(texts[0].contains("×10"), "{}", texts[0]);
+    assert!(!texts[0].contains("http.route"), "{}", texts[0]);
+    assert!(
+        texts[1].contains("http.route=/v2/orders/{order}"),
+        "{}",
+        texts[1]
+    );
+    assert!(texts[1].contains("×5"), "{}", texts[1]);
+}
