@@ -58,6 +58,11 @@ pub enum Stack {
     Layer,
     /// `fmt` and the bare layer (`inner()`), without its per-layer filter.
     Bare,
+    /// `fmt` and a layer that does nothing, behind the layer's own filter:
+    /// what the spans the layer wants cost the registry by being there
+    /// (tower-http makes its request span at `DEBUG`, which `fmt` at `INFO`
+    /// does not create) before the layer does any work of its own.
+    Floor,
 }
 
 fn dispatch(stack: Stack, mock: &MockTelegram) -> (tracing::Dispatch, Option<TelegramGuard>) {
@@ -83,6 +88,14 @@ fn dispatch(stack: Stack, mock: &MockTelegram) -> (tracing::Dispatch, Option<Tel
                 .expect("layer");
             let bare = layer.inner().clone();
             (tracing::Dispatch::new(registry.with(bare)), Some(guard))
+        }
+        Stack::Floor => {
+            let (layer, guard) = builder()
+                .build::<tracing_subscriber::Registry>()
+                .expect("layer");
+            let nothing =
+                tracing_subscriber::layer::Identity::new().with_filter(layer.filter().clone());
+            (tracing::Dispatch::new(registry.with(nothing)), Some(guard))
         }
     }
 }

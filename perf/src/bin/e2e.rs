@@ -25,6 +25,7 @@ fn main() {
     let mut ratios: Vec<(Stack, [Vec<f64>; 3])> = vec![
         (Stack::Layer, Default::default()),
         (Stack::Bare, Default::default()),
+        (Stack::Floor, Default::default()),
     ];
     let mut fmt_cost = Vec::new();
     for round in 0..rounds {
@@ -62,6 +63,7 @@ fn main() {
         let name = match stack {
             Stack::Layer => "fmt + this layer (as `build()` returns it)",
             Stack::Bare => "fmt + the bare layer (`inner()`)",
+            Stack::Floor => "fmt + a layer doing nothing behind the layer's filter (the floor)",
             Stack::Fmt => "fmt only",
         };
         println!(
