@@ -260,12 +260,18 @@ where
             .with_mut(id, |state| record_into(state, collector, skipped_alive));
     }
 
+    #[inline]
     fn on_enter(&self, id: &Id, _: Context<'_, S>) {
-        self.with_timing(id, Timing::enter);
+        if self.times_busy() {
+            self.with_timing(id, Timing::enter);
+        }
     }
 
+    #[inline]
     fn on_exit(&self, id: &Id, _: Context<'_, S>) {
-        self.with_timing(id, Timing::exit);
+        if self.times_busy() {
+            self.with_timing(id, Timing::exit);
+        }
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
@@ -342,13 +348,17 @@ where
 }
 
 impl TelegramLayer {
+    /// Whether enter and exit are timed. Busy time costs two clock reads
+    /// and two locks per enter/exit: it is only tracked when it is what
+    /// gets judged (asked inline, on every enter and exit of every span).
+    #[inline]
+    fn times_busy(&self) -> bool {
+        self.producer.is_some() && self.rules.slow.judge_busy
+    }
+
     /// Runs `update` on the span's timer, if it has one.
+    #[cold]
     fn with_timing(&self, id: &Id, update: fn(&mut Timing, Instant)) {
-        // Busy time costs two clock reads and two locks per enter/exit: it
-        // is only tracked when it is what gets judged.
-        if self.producer.is_none() || !self.rules.slow.judge_busy {
-            return;
-        }
         let clock = &self.rules.clock;
         self.spans.with_mut(id, |state| {
             if let Some(timing) = state.timing.as_mut() {
