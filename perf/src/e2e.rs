@@ -122,8 +122,21 @@ pub enum Until {
     Requests(u64),
 }
 
-/// One block: the service under `stack`, loaded `until` (after a warm-up).
+/// One block: the service under `stack`, loaded `until` (after a warm-up),
+/// with tower-http's default request span (`DEBUG`).
 pub fn block(stack: Stack, mock: &MockTelegram, until: Until) -> Measured {
+    block_with(stack, mock, until, tracing::Level::DEBUG)
+}
+
+/// One block whose request spans are made at `request_span` (`INFO`, as
+/// many services configure `make_span_with`, puts them in `fmt`'s output
+/// too: the registry then makes them with or without the layer).
+pub fn block_with(
+    stack: Stack,
+    mock: &MockTelegram,
+    until: Until,
+    request_span: tracing::Level,
+) -> Measured {
     let (dispatch, guard) = dispatch(stack, mock);
     // Service and load on one thread: the ratio is then one core's work,
     // not two threads' scheduling (which moved single rounds by ±20 %).
@@ -135,9 +148,10 @@ pub fn block(stack: Stack, mock: &MockTelegram, until: Until) -> Measured {
         runtime.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let address = listener.local_addr().expect("address");
-            let app = Router::new()
-                .route("/orders/{id}", get(order))
-                .layer(tower_http::trace::TraceLayer::new_for_http());
+            let app = Router::new().route("/orders/{id}", get(order)).layer(
+                tower_http::trace::TraceLayer::new_for_http()
+                    .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(request_span)),
+            );
             let server = tokio::spawn(async move {
                 let _ = axum::serve(listener, app).await;
             });

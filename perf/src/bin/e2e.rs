@@ -2,12 +2,14 @@
 //! each layer block compared with the fmt-only blocks on either side of it
 //! (so that a machine's drift cancels out); the median of the rounds.
 //!
-//! `cargo run -p tracing-telegram-perf --release --bin e2e [rounds] [block_ms]`
+//! `cargo run -p tracing-telegram-perf --release --bin e2e [rounds] [block_ms] [info]`
+//! (`info`: request spans at `INFO`, in `fmt`'s output too, instead of
+//! tower-http's default `DEBUG`)
 
 use std::time::Duration;
 
 use tracing_telegram::testing::MockTelegram;
-use tracing_telegram_perf::e2e::{block, Measured, Stack, Until};
+use tracing_telegram_perf::e2e::{block_with, Measured, Stack, Until};
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -19,6 +21,11 @@ fn main() {
     let rounds: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(10);
     let block_ms: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
     let length = Duration::from_millis(block_ms);
+    let request_span = match args.next().as_deref() {
+        Some("info") => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
+    };
+    let block = |stack, mock: &MockTelegram, until| block_with(stack, mock, until, request_span);
     let mock = MockTelegram::start().expect("mock");
     // Warm-up (connections, allocator, the mock's first alert).
     block(Stack::Layer, &mock, Until::Elapsed(length / 2));
@@ -54,7 +61,7 @@ fn main() {
         }
     }
     println!(
-        "fmt only: {:.1} µs of CPU per request (median); {rounds} rounds of {block_ms} ms",
+        "fmt only: {:.1} µs of CPU per request (median); {rounds} rounds of {block_ms} ms; request spans at {request_span}",
         median(fmt_cost) / 1000.0
     );
     println!("| configuration | throughput vs fmt only | p99 vs fmt only | CPU per request vs fmt only |");
