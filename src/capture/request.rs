@@ -114,9 +114,10 @@ impl TelegramLayer {
 
     /// The spans around an alert-level event, once: every request span's
     /// watch is told an alert was captured inside it (its failing status is
-    /// then not reported again), and `innermost` is given the fields of
-    /// each span that describes a request, innermost first, until it says
-    /// they name the request the alert is grouped by. If that request will
+    /// then not reported again), and `innermost` is given what each span
+    /// that describes a request says of it ([`RequestFacts`], read from its
+    /// fields once per span), innermost first, until it says they name the
+    /// request the alert is grouped by. If that request will
     /// record its status but has not yet, the serial number a record waits
     /// for it under. One load, and no walk, while no request span is alive.
     pub(super) fn walk_requests<S>(

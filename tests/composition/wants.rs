@@ -155,3 +155,113 @@ fn spans_the_layer_did_not_want_stay_out_of_its_alerts() {
     assert!(failed.contains("export_invoices{rows=1200"), "{failed}");
     assert!(slow.contains("took 120 ms"), "{slow}");
 }
+
+/// The ways services wrap a layer: boxed in a `Vec` of layers (a layer per
+/// configured sink), optional (`Option`, switched by configuration), and
+/// reloadable (`reload::Layer`). Each still declares its per-layer filter
+/// to the registry — other layers keep seeing every `TRACE` event and
+/// `DEBUG` span — and still alerts with its span trace.
+#[test]
+fn the_layer_boxed_optional_or_reloadable_keeps_its_filter() {
+    use tracing_subscriber::{reload, Registry};
+
+    type Boxed = Box<dyn Layer<Registry> + Send + Sync>;
+    for wrapping in ["vec of boxes", "option", "reload"] {
+        let mock = MockTelegram::start().unwrap();
+        let builder = common::default_builder(&mock);
+        let counting = Counting::default();
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::sink)
+            .with_filter(LevelFilter::INFO);
+        let body = || {
+            work();
+            info_span!("nightly_job", batch = 7).in_scope(|| error!("export failed"));
+        };
+        let guard = match wrapping {
+            "vec of boxes" => {
+                let (telegram, guard) = builder.build::<Registry>().unwrap();
+                let layers: Vec<Boxed> =
+                    vec![fmt.boxed(), counting.clone().boxed(), telegram.boxed()];
+                let registry = tracing_subscriber::registry().with(layers);
+                tracing::subscriber::with_default(registry, body);
+                guard
+            }
+            "option" => {
+                let (telegram, guard) = builder.build().unwrap();
+                let registry = tracing_subscriber::registry()
+                    .with(fmt)
+                    .with(counting.clone())
+                    .with(Some(telegram));
+                tracing::subscriber::with_default(registry, body);
+                guard
+            }
+            _ => {
+                let (telegram, guard) = builder.build().unwrap();
+                let (telegram, _handle) = reload::Layer::new(telegram);
+                let registry = tracing_subscriber::registry()
+                    .with(fmt)
+                    .with(counting.clone())
+                    .with(telegram);
+                tracing::subscriber::with_default(registry, body);
+                guard
+            }
+        };
+        let stats = guard.shutdown(Duration::from_secs(5));
+        common::assert_accounted(&stats);
+        let spans = counting.spans.load(Ordering::Relaxed);
+        assert_eq!(spans, 9, "{wrapping}: the other layer sees every span");
+        let texts: Vec<String> = common::notifying(&mock.messages())
+            .iter()
+            .map(|m| m.plain_text())
+            .collect();
+        assert_eq!(texts.len(), 2, "{wrapping}: {texts:#?}");
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains("request{method=GET, uri=/orders/7}")),
+            "{wrapping}: {texts:#?}"
+        );
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains("export failed") && t.contains("nightly_job{batch=7}")),
+            "{wrapping}: {texts:#?}"
+        );
+        assert!(
+            texts.iter().all(|t| !t.contains("pool_checkout")),
+            "{wrapping}: {texts:#?}"
+        );
+    }
+}
+
+/// What `build()` returns tells the registry it carries a per-layer filter:
+/// a `trace!` no layer wants is then disabled at its callsite, once, and
+/// no filter is asked about it again. (Were the layer taken for one
+/// without a per-layer filter, every call would ask every filter.)
+#[test]
+fn a_callsite_no_layer_wants_is_asked_about_once() {
+    let mock = MockTelegram::start().unwrap();
+    let (telegram, guard) = common::default_builder(&mock).build().unwrap();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&asked);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::sink)
+        .with_filter(tracing_subscriber::filter::filter_fn(move |metadata| {
+            if metadata.target() == "hot_loop" {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            *metadata.level() <= tracing::Level::INFO
+        }));
+    let registry = tracing_subscriber::registry().with(fmt).with(telegram);
+    tracing::subscriber::with_default(registry, || {
+        for i in 0..100 {
+            trace!(target: "hot_loop", i, "polling");
+        }
+    });
+    guard.shutdown(Duration::from_secs(5));
+    assert_eq!(
+        asked.load(Ordering::Relaxed),
+        1,
+        "asked once, at registration"
+    );
+}
