@@ -50,13 +50,22 @@ fn work() {
     trace_span!("vault_read", telegram.skip = true).in_scope(|| error!("secret read failed"));
 }
 
+/// `fmt` to nowhere, behind its own per-layer `INFO` filter (as services
+/// compose it beside the layer).
+fn fmt_at_info<S>() -> impl Layer<S> + Send + Sync + 'static
+where
+    S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer()
+        .with_writer(std::io::sink)
+        .with_filter(LevelFilter::INFO)
+}
+
 fn run(filtered: bool) -> (Vec<String>, usize, usize) {
     let mock = MockTelegram::start().unwrap();
     let builder = common::default_builder(&mock);
     let counting = Counting::default();
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::sink)
-        .with_filter(LevelFilter::INFO);
+    let fmt = fmt_at_info();
     let registry = tracing_subscriber::registry()
         .with(fmt)
         .with(counting.clone());
@@ -170,9 +179,7 @@ fn the_layer_boxed_optional_or_reloadable_keeps_its_filter() {
         let mock = MockTelegram::start().unwrap();
         let builder = common::default_builder(&mock);
         let counting = Counting::default();
-        let fmt = tracing_subscriber::fmt::layer()
-            .with_writer(std::io::sink)
-            .with_filter(LevelFilter::INFO);
+        let fmt = fmt_at_info();
         let body = || {
             work();
             info_span!("nightly_job", batch = 7).in_scope(|| error!("export failed"));
