@@ -189,7 +189,7 @@ impl Builder {
         S: tracing_core::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
     {
         let (layer, guard) = self.build_unfiltered()?;
-        Ok((layer.filtered(), guard))
+        Ok((FilteredLayer::of(layer), guard))
     }
 
     /// The layer, before it is put behind its filter.

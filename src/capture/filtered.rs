@@ -47,7 +47,15 @@ pub struct FilteredLayer<S> {
 }
 
 impl<S> FilteredLayer<S> {
-    pub(crate) fn new(layer: TelegramLayer, filter: TelegramFilter) -> Self {
+    /// `layer` behind its own per-layer filter: callsites it does not want
+    /// (events below the digest level; spans below
+    /// [`span_level`](crate::Capture::span_level) that are not HTTP
+    /// requests, carry no `telegram.*` field and are not of a skipped
+    /// target) are disabled for it alone, once per callsite. With other
+    /// layers behind per-layer filters too, `trace!` and `debug_span!`
+    /// instrumentation none of them wants then costs nothing.
+    pub(crate) fn of(layer: TelegramLayer) -> Self {
+        let filter = layer.filter();
         FilteredLayer {
             filtered: Filtered::new(layer, filter),
         }

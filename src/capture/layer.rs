@@ -23,7 +23,6 @@ use crate::text::Text;
 
 use super::field_pool::{self, PooledFields};
 use super::fields::FieldCollector;
-use super::filtered::FilteredLayer;
 use super::otel::OtelSource;
 use super::shape::SpanShape;
 use super::skip::SkipRules;
@@ -157,19 +156,6 @@ impl TelegramLayer {
     /// returns the layer behind it.
     pub fn filter(&self) -> TelegramFilter {
         TelegramFilter::new(self.wants.clone())
-    }
-
-    /// This layer behind its own per-layer filter: callsites it does not
-    /// want (events below the digest level; spans below
-    /// [`span_level`](crate::Capture::span_level) that are not HTTP
-    /// requests, carry no `telegram.*` field and are not of a skipped
-    /// target) are disabled for it alone, once per callsite. With other
-    /// layers behind per-layer filters too, `trace!` and `debug_span!`
-    /// instrumentation none of them wants then costs nothing. This is what
-    /// [`Builder::build`](crate::Builder::build) returns.
-    pub(crate) fn filtered<S>(self) -> FilteredLayer<S> {
-        let filter = self.filter();
-        FilteredLayer::new(self, filter)
     }
 
     /// Whether this layer sends anything at all.
