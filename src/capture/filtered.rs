@@ -73,6 +73,17 @@ impl<S> FilteredLayer<S> {
     }
 }
 
+impl<S> Clone for FilteredLayer<S> {
+    /// The layer and its filter, to be added to another subscriber: a span
+    /// table of its own (as [`TelegramLayer::clone`]), sending to the same
+    /// worker; the subscriber it is added to gives its filter an id.
+    fn clone(&self) -> Self {
+        FilteredLayer {
+            filtered: Filtered::new(self.inner().clone(), self.filter().clone()),
+        }
+    }
+}
+
 impl<S> fmt::Debug for FilteredLayer<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FilteredLayer")

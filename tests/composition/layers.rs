@@ -89,3 +89,35 @@ fn two_layers_with_their_own_filters_and_a_clone_each_deliver_their_own_alerts()
     );
     assert!(search_texts.iter().all(|t| !t.contains("bad password")));
 }
+
+/// A clone of the layer `build()` returns goes into a second subscriber
+/// (a job runner's own dispatch, say): both send to the one worker, each
+/// with its own filter and span state, and an alert from either carries its
+/// own span trace. The default settings.
+#[test]
+fn a_clone_of_the_built_layer_serves_a_second_subscriber() {
+    let mock = MockTelegram::start().unwrap();
+    let (layer, guard) = layer_for::<tracing_subscriber::Registry>(&mock);
+    let second = layer.clone();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        info_span!("api_request", route = "/orders").in_scope(|| error!("order store down"));
+    });
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(second), || {
+        info_span!("nightly_job", batch = 7).in_scope(|| error!("export failed"));
+    });
+    let stats = guard.shutdown(Duration::from_secs(5));
+    assert_eq!((stats.accepted, stats.sent), (2, 2), "{stats:?}");
+    let texts = texts(&mock);
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("order store down") && t.contains("api_request{route=/orders}")),
+        "{texts:#?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("export failed") && t.contains("nightly_job{batch=7}")),
+        "{texts:#?}"
+    );
+}
