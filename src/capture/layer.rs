@@ -183,7 +183,7 @@ impl TelegramLayer {
         fields.reserve(attrs.metadata().fields().len());
         let mut collector = FieldCollector::filling(fields);
         attrs.record(&mut collector);
-        let shape = SpanShape::of(attrs.metadata().fields());
+        let shape = SpanShape::of_callsite(attrs.metadata());
         // Only a span with a path field can serve an ignored path.
         if collector.skip || (shape.path && self.rules.skip.skips_path(&collector.fields)) {
             return SpanState::skipped(&self.rules.skipped_alive);

@@ -5,7 +5,10 @@
 //! fields. Read from the callsite, so a field recorded later (`Empty` at
 //! creation) counts.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tracing_core::field::FieldSet;
+use tracing_core::Metadata;
 
 use crate::record::{http_field, Declares, CONTROL_PREFIX};
 
@@ -31,7 +34,81 @@ pub(crate) struct SpanShape {
     pub(crate) rpc: bool,
 }
 
+/// Shapes already read, by callsite: a direct-mapped table of words, each
+/// the metadata's address shifted up by [`SHAPE_BITS`] with the shape in the
+/// low bits (0: empty). Reading a span's shape was a pass over its field
+/// names with string comparisons (about 100 instructions per span created);
+/// a callsite's metadata is `'static` and its field names never change.
+static SHAPES: [AtomicU64; CACHED_SHAPES] = [const { AtomicU64::new(0) }; CACHED_SHAPES];
+
+/// Entries of [`SHAPES`]: callsites whose spans a service creates all the
+/// time are few.
+const CACHED_SHAPES: usize = 256;
+
+/// The shape's bits, and the bit that marks an entry as filled.
+const SHAPE_BITS: u32 = 7;
+const FILLED: u64 = 1 << (SHAPE_BITS - 1);
+
 impl SpanShape {
+    /// The shape of a callsite's spans, read once per callsite (see
+    /// [`SHAPES`]; a callsite whose entry another one holds is read again).
+    #[inline]
+    pub(crate) fn of_callsite(metadata: &'static Metadata<'static>) -> Self {
+        let address = std::ptr::from_ref(metadata) as usize as u64;
+        // An address that would not survive the shift is never cached (not
+        // seen on 64-bit systems, where user addresses are under 2^57).
+        if address >> (64 - SHAPE_BITS) != 0 {
+            return SpanShape::of(metadata.fields());
+        }
+        let index = (address >> 4) as usize & (CACHED_SHAPES - 1);
+        let Some(entry) = SHAPES.get(index) else {
+            return SpanShape::of(metadata.fields());
+        };
+        let word = entry.load(Ordering::Relaxed);
+        if word >> SHAPE_BITS == address && word & FILLED != 0 {
+            return SpanShape::from_bits(word);
+        }
+        Self::read_and_keep(metadata, entry, address)
+    }
+
+    /// A callsite not in [`SHAPES`] yet (or whose entry another took).
+    #[cold]
+    #[inline(never)]
+    fn read_and_keep(metadata: &Metadata<'_>, entry: &AtomicU64, address: u64) -> Self {
+        let shape = SpanShape::of(metadata.fields());
+        entry.store(
+            (address << SHAPE_BITS) | shape.bits() | FILLED,
+            Ordering::Relaxed,
+        );
+        shape
+    }
+
+    fn bits(self) -> u64 {
+        [
+            self.http_request,
+            self.path,
+            self.telegram,
+            self.slow_threshold,
+            self.status,
+            self.rpc,
+        ]
+        .iter()
+        .enumerate()
+        .fold(0, |bits, (i, on)| bits | (u64::from(*on) << i))
+    }
+
+    fn from_bits(bits: u64) -> Self {
+        let on = |i: u32| bits & (1 << i) != 0;
+        SpanShape {
+            http_request: on(0),
+            path: on(1),
+            telegram: on(2),
+            slow_threshold: on(3),
+            status: on(4),
+            rpc: on(5),
+        }
+    }
+
     /// The shape of a span with these fields.
     pub(crate) fn of(fields: &FieldSet) -> Self {
         let mut shape = SpanShape::default();
@@ -75,6 +152,25 @@ mod tests {
     fn shape(fields: &'static [&'static str]) -> SpanShape {
         let metadata = crate::capture::test_metadata(Kind::SPAN, Level::INFO, "app", "s", fields);
         SpanShape::of(metadata.fields())
+    }
+
+    #[test]
+    fn a_callsite_s_shape_is_read_once_and_kept_whole() {
+        static FIELDS: &[&str] = &["http.method", "http.route", "http.status_code"];
+        let metadata: &'static Metadata<'static> = Box::leak(Box::new(
+            crate::capture::test_metadata(Kind::SPAN, Level::INFO, "app", "s", FIELDS),
+        ));
+        let read = SpanShape::of(metadata.fields());
+        assert!(read.http_request && read.path && read.status);
+        assert_eq!(SpanShape::of_callsite(metadata), read, "first: read");
+        assert_eq!(SpanShape::of_callsite(metadata), read, "then: kept");
+        for shape in [
+            read,
+            SpanShape::default(),
+            shape(&["telegram.slow_threshold_ms"]),
+        ] {
+            assert_eq!(SpanShape::from_bits(shape.bits() | FILLED), shape);
+        }
     }
 
     #[test]
