@@ -266,7 +266,9 @@ where
         let Some(state) = self.spans.remove(&id) else {
             return;
         };
-        let Some(producer) = self.active() else {
+        // A state exists only for a span created off the worker's thread
+        // (`on_new_span` asks `active()`): no need to ask again.
+        let Some(producer) = self.producer.as_deref() else {
             return;
         };
         // One look at the state for both questions; the registry is asked
