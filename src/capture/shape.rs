@@ -45,9 +45,9 @@ static SHAPES: [AtomicU64; CACHED_SHAPES] = [const { AtomicU64::new(0) }; CACHED
 /// time are few.
 const CACHED_SHAPES: usize = 256;
 
-/// The shape's bits, and the bit that marks an entry as filled.
-const SHAPE_BITS: u32 = 7;
-const FILLED: u64 = 1 << (SHAPE_BITS - 1);
+/// The shape's bits, below the address. No bit marks an entry as filled:
+/// an address is never 0, so an entry whose upper bits match one is.
+const SHAPE_BITS: u32 = 6;
 
 impl SpanShape {
     /// The shape of a callsite's spans, read once per callsite (see
@@ -65,7 +65,7 @@ impl SpanShape {
             return SpanShape::of(metadata.fields());
         };
         let word = entry.load(Ordering::Relaxed);
-        if word >> SHAPE_BITS == address && word & FILLED != 0 {
+        if word >> SHAPE_BITS == address {
             return SpanShape::from_bits(word);
         }
         Self::read_and_keep(metadata, entry, address)
@@ -76,10 +76,7 @@ impl SpanShape {
     #[inline(never)]
     fn read_and_keep(metadata: &Metadata<'_>, entry: &AtomicU64, address: u64) -> Self {
         let shape = SpanShape::of(metadata.fields());
-        entry.store(
-            (address << SHAPE_BITS) | shape.bits() | FILLED,
-            Ordering::Relaxed,
-        );
+        entry.store((address << SHAPE_BITS) | shape.bits(), Ordering::Relaxed);
         shape
     }
 
@@ -169,7 +166,7 @@ mod tests {
             SpanShape::default(),
             shape(&["telegram.slow_threshold_ms"]),
         ] {
-            assert_eq!(SpanShape::from_bits(shape.bits() | FILLED), shape);
+            assert_eq!(SpanShape::from_bits(shape.bits()), shape);
         }
     }
 

@@ -72,13 +72,7 @@ impl FleetStore {
     /// did not answer).
     pub(crate) async fn report(&mut self, fingerprint: u64) -> Option<Option<String>> {
         let key = self.report_key(fingerprint);
-        self.call(|mut conn| async move {
-            ::redis::cmd("GET")
-                .arg(&key)
-                .query_async::<Option<String>>(&mut conn)
-                .await
-        })
-        .await
+        self.read("GET", key).await
     }
 
     fn kind_key(&self, fingerprint: u64) -> String {

@@ -185,14 +185,7 @@ impl FleetStore {
         if version == seen {
             return Some(HeldIncident::Unchanged);
         }
-        let fields: HashMap<String, String> = self
-            .call(|mut conn| async move {
-                ::redis::cmd("HGETALL")
-                    .arg(&key)
-                    .query_async(&mut conn)
-                    .await
-            })
-            .await?;
+        let fields: HashMap<String, String> = self.read("HGETALL", key).await?;
         let members = fields
             .iter()
             .filter(|(field, _)| field.starts_with("m:"))

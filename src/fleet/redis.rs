@@ -412,14 +412,7 @@ impl FleetStore {
     pub(crate) async fn total(&mut self, fingerprint: u64) -> Option<u64> {
         self.flush_repeats(fingerprint).await;
         let key = format!("{}:tally:{fingerprint:016x}", self.prefix);
-        let repeats = self
-            .call(|mut conn| async move {
-                ::redis::cmd("GET")
-                    .arg(&key)
-                    .query_async::<Option<u64>>(&mut conn)
-                    .await
-            })
-            .await?;
+        let repeats: Option<u64> = self.read("GET", key).await?;
         Some(repeats.unwrap_or(0) + 1)
     }
 
@@ -463,6 +456,21 @@ impl FleetStore {
             Ok(Err(error)) => self.failed(&error.to_string()),
             Err(_) => self.failed(&format!("no answer within {:?}", self.timeout)),
         }
+    }
+
+    /// `command key` (`GET`, `HGETALL`): the one shape of the store's
+    /// reads, bounded and failing over like every [`call`](Self::call).
+    pub(super) async fn read<T>(&mut self, command: &'static str, key: String) -> Option<T>
+    where
+        T: ::redis::FromRedisValue + Send + 'static,
+    {
+        self.call(|mut conn| async move {
+            ::redis::cmd(command)
+                .arg(&key)
+                .query_async::<T>(&mut conn)
+                .await
+        })
+        .await
     }
 
     /// The connection, established on first use (bounded by the timeout).

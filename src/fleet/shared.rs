@@ -41,14 +41,7 @@ impl FleetStore {
     /// Where the original alert of `fingerprint` went, if any process said.
     pub(crate) async fn original(&mut self, fingerprint: u64) -> Option<Delivered> {
         let key = format!("{}:msg:{fingerprint:016x}", self.prefix);
-        let json = self
-            .call(|mut conn| async move {
-                ::redis::cmd("GET")
-                    .arg(&key)
-                    .query_async::<Option<String>>(&mut conn)
-                    .await
-            })
-            .await??;
+        let json: String = self.read::<Option<String>>("GET", key).await??;
         serde_json::from_str(&json).ok()
     }
 

@@ -79,14 +79,7 @@ impl FleetStore {
     /// did not answer).
     pub(crate) async fn spread(&mut self, fingerprint: u64) -> Option<Vec<FleetCount>> {
         let key = self.spread_key(fingerprint);
-        let entries: Vec<(String, u64)> = self
-            .call(|mut conn| async move {
-                ::redis::cmd("HGETALL")
-                    .arg(&key)
-                    .query_async(&mut conn)
-                    .await
-            })
-            .await?;
+        let entries: Vec<(String, u64)> = self.read("HGETALL", key).await?;
         let counts: Vec<FleetCount> = entries
             .into_iter()
             .filter_map(|(entry, n)| {

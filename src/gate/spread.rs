@@ -415,11 +415,14 @@ impl SpreadTable {
             .iter()
             .filter_map(|entry| take_count(entry, &known))
             .collect();
-        let others = self
-            .others
+        (counts, self.take_others(slot))
+    }
+
+    /// Worker: `slot`'s others since the last take.
+    fn take_others(&self, slot: usize) -> u64 {
+        self.others
             .get(slot)
-            .map_or(0, |o| o.swap(0, Ordering::Relaxed));
-        (counts, others)
+            .map_or(0, |o| o.swap(0, Ordering::Relaxed))
     }
 
     /// Worker: empties `slot`'s block (its kind closed); every count left.
@@ -431,11 +434,7 @@ impl SpreadTable {
             .filter(|word| word & COUNT_MASK != 0)
             .map(|word| (word & !COUNT_MASK, word & COUNT_MASK))
             .collect();
-        let others = self
-            .others
-            .get(slot)
-            .map_or(0, |o| o.swap(0, Ordering::Relaxed));
-        (counts, others)
+        (counts, self.take_others(slot))
     }
 }
 
